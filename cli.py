@@ -1,0 +1,271 @@
+"""The peerpath command line: parsing and rendering only; the work is done in `core`."""
+
+import json
+import sys
+
+import click
+
+from core import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, Tracker, to_document
+from core.demo import build_demo
+from core.plugins import get_host
+
+pass_tracker = click.make_pass_decorator(Tracker)
+
+
+class PeerpathGroup(click.Group):
+    """A group whose errors are always one line on stderr, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()
+            sys.exit(0)
+        except click.UsageError as error:
+            _fail(error.format_message(), 2)
+        except click.ClickException as error:
+            _fail(error.format_message(), error.exit_code)
+        except PeerpathError as error:
+            _fail(str(error), 1)
+        except click.Abort:
+            _fail("aborted", 1)
+        sys.exit(code or 0)
+
+
+def _fail(message: str, code: int):
+    click.echo(f"Error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def echo_table(rows, headers) -> None:
+    """Rows of plain values as aligned columns."""
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    for row in [list(headers)] + rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@click.group(cls=PeerpathGroup, no_args_is_help=True)
+@click.version_option(package_name="peerpath")
+@click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
+@click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
+@click.option("--today", metavar="DATE", help="Answer as of this date [env PEERPATH_TODAY].")
+@click.pass_context
+def cli(ctx, db, actor, today):
+    """peerpath: recruit NAMI peer volunteers and track their leader training.
+
+    The database defaults to peerpath.json in your data directory; every change is recorded
+    in the audit trail with who made it.
+    """
+    tracker = Tracker(db=db, actor=actor, today=today)
+    tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
+    ctx.obj = tracker
+    ctx.call_on_close(lambda: [click.echo(f"Warning: {w}", err=True) for w in tracker.warnings])
+
+
+@cli.command()
+@pass_tracker
+def init(tracker):
+    """Create the database (files private to you, mode 0600)."""
+    created = tracker.init()
+    click.echo(f"{'Created' if created else 'Already exists:'} {tracker.store.path}")
+
+
+@cli.command()
+@pass_tracker
+def demo(tracker):
+    """Build a realistic sample affiliate and show what to try next."""
+    summary = build_demo(tracker)
+    click.echo(summary)
+
+
+# --- plugins ------------------------------------------------------------------------------------
+
+
+@cli.group(name="plugins")
+def plugins_group():
+    """Installed plugins and which are enabled for this database."""
+
+
+@plugins_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def plugins_list(tracker, as_json):
+    """List plugins: name, version, source, enabled, hooks."""
+    enabled = tracker.enabled_plugins()
+    rows = []
+    for info in tracker.host.infos():
+        row = to_document(info)
+        row["enabled"] = info.name in enabled
+        rows.append(row)
+    if as_json:
+        echo_json(rows)
+        return
+    echo_table(
+        [[r["name"], r["version"], r["source"], "yes" if r["enabled"] else "no",
+          f"BROKEN: {r['error']}" if r["error"] else ", ".join(r["hooks"])] for r in rows],
+        ["name", "version", "source", "enabled", "hooks"],
+    )
+
+
+@plugins_group.command(name="enable")
+@click.argument("name")
+@pass_tracker
+def plugins_enable(tracker, name):
+    """Enable plugin NAME for this database."""
+    tracker.set_plugin_enabled(name, True)
+    click.echo(f"Enabled {name}")
+
+
+@plugins_group.command(name="disable")
+@click.argument("name")
+@pass_tracker
+def plugins_disable(tracker, name):
+    """Disable plugin NAME for this database; its data is kept."""
+    tracker.set_plugin_enabled(name, False)
+    click.echo(f"Disabled {name} (its records are kept and return when re-enabled)")
+
+
+# --- peers --------------------------------------------------------------------------------------
+
+
+def peer_field_options(command):
+    """The options that set a peer's fields, shared by `peer add` and `peer edit`."""
+    options = [
+        click.option("--email"),
+        click.option("--phone"),
+        click.option("--pronouns"),
+        click.option("--language", "languages", multiple=True, help="Repeat for each language."),
+        click.option("--community"),
+        click.option("--county"),
+        click.option("--lived-experience", help=f"One of: {', '.join(LIVED_EXPERIENCE)}."),
+        click.option("--source", help=f"One of: {', '.join(SOURCES)}."),
+        click.option("--source-detail", help="Program graduated from, partner name, event..."),
+        click.option("--sector", help=f"Partner sector, one of: {', '.join(SECTORS)}."),
+        click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
+                     help="Consent flag, e.g. contact=yes. Repeatable."),
+        click.option("--notes"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def peer_fields(values: dict, existing_consent=None) -> dict:
+    """Keep only the options given; turn repeated options into lists and FLAG=yes into booleans."""
+    fields = {k: v for k, v in values.items() if v not in (None, ())}
+    consents = fields.pop("consents", ())
+    if consents:
+        consent = dict(existing_consent or {})
+        for item in consents:
+            flag, _, answer = item.partition("=")
+            if answer.lower() not in ("yes", "no") or not flag.strip():
+                raise click.BadParameter(f"'{item}': use FLAG=yes or FLAG=no", param_hint="--consent")
+            consent[flag.strip()] = answer.lower() == "yes"
+        fields["consent"] = consent
+    return fields
+
+
+@cli.group(name="peer")
+def peer_group():
+    """Add, find and update peers."""
+
+
+@peer_group.command(name="add")
+@click.argument("name")
+@peer_field_options
+@click.option("--stage", help=f"Starting stage (default prospect): {', '.join(STAGES)}.")
+@pass_tracker
+def peer_add(tracker, name, **values):
+    """Add a peer named NAME and print the new id."""
+    peer = tracker.add_peer(name=name, **peer_fields(values))
+    click.echo(peer.id)
+
+
+@peer_group.command(name="list")
+@click.option("--stage", help="Only peers at this stage.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def peer_list(tracker, stage, as_json):
+    """List peers (contact details are shown only by `peer show`)."""
+    peers = tracker.peers(stage=stage)
+    if as_json:
+        echo_json([to_document(peer) for peer in peers])
+        return
+    echo_table(
+        [[p.id, p.name, p.stage, p.source, p.sector, p.community] for p in peers],
+        ["id", "name", "stage", "source", "sector", "community"],
+    )
+
+
+@peer_group.command(name="show")
+@click.argument("peer_id")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def peer_show(tracker, peer_id, as_json):
+    """Show everything recorded about one peer."""
+    document = to_document(tracker.peer(peer_id))
+    if as_json:
+        echo_json(document)
+        return
+    history = document.pop("stage_history")
+    for key, value in document.items():
+        if value not in (None, [], {}):
+            click.echo(f"{key + ':':<18}{', '.join(map(str, value)) if isinstance(value, list) else value}")
+    for change in history:
+        click.echo(f"{'stage history:':<18}{change['on']} {change['stage']} ({change['actor']})")
+
+
+@peer_group.command(name="edit")
+@click.argument("peer_id")
+@click.option("--name")
+@peer_field_options
+@pass_tracker
+def peer_edit(tracker, peer_id, **values):
+    """Change fields of a peer."""
+    consent = tracker.peer(peer_id).consent if values.get("consents") else None
+    peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
+    click.echo(f"Updated {peer.id}")
+
+
+@peer_group.command(name="stage")
+@click.argument("peer_id")
+@click.argument("stage")
+@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
+@pass_tracker
+def peer_stage(tracker, peer_id, stage, on):
+    """Move a peer to STAGE: prospect, contacted, applied, screened, accepted, declined, withdrawn."""
+    peer = tracker.set_stage(peer_id, stage, on=on)
+    click.echo(f"{peer.id} is now {peer.stage}")
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--peer", "peer_id", metavar="ID", help="Only changes about this peer.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def audit(tracker, peer_id, as_json):
+    """Show the append-only trail of every change and who made it."""
+    events = tracker.audit(peer_id=peer_id)
+    if as_json:
+        echo_json([to_document(event) for event in events])
+        return
+    echo_table(
+        [[e.at.isoformat(), e.actor, e.action, e.entity, e.entity_id,
+          json.dumps(e.details) if e.details else ""] for e in events],
+        ["when", "who", "action", "what", "id", "details"],
+    )
+
+
+# Plugins add their commands last, as in datasette; a plugin that fails here is reported by
+# `peerpath plugins list` and does not stop the CLI.
+COMMAND_ERRORS = []
+get_host().call("register_commands", None, errors=COMMAND_ERRORS, cli=cli)

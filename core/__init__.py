@@ -1,0 +1,47 @@
+"""peerpath core: the public API for the CLI and for program plugins.
+
+Plugins import only from here (`from core import hookimpl, ProgramModel, Pathway, Step, ...`);
+everything else in `core.*` is private and may change.
+"""
+
+from .catalog import Catalog, Report, StepKind
+from .entities import (
+    LEADER_STATUSES,
+    LIVED_EXPERIENCE,
+    SECTORS,
+    SOURCES,
+    STAGES,
+    Band,
+    Certification,
+    Change,
+    Checklist,
+    ChecklistItem,
+    Enrollment,
+    Event,
+    Observation,
+    Offering,
+    Pathway,
+    Peer,
+    Problem,
+    ProgramModel,
+    Role,
+    SessionRecord,
+    StageChange,
+    Step,
+    StepRecord,
+    parse_date,
+)
+from .errors import PeerpathError, PluginError, StoreError, ValidationError
+from .hookspecs import hookimpl
+from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
+from .serialize import from_document, to_document
+from .tracker import Tracker
+
+__all__ = [
+    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "ENTRY_POINT_GROUP",
+    "Enrollment", "Event", "LEADER_STATUSES", "LIVED_EXPERIENCE", "Observation", "Offering",
+    "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo", "Problem",
+    "ProgramModel", "Report", "Role", "SECTORS", "SOURCES", "STAGES", "SessionRecord",
+    "StageChange", "Step", "StepKind", "StepRecord", "StoreError", "Tracker", "ValidationError",
+    "from_document", "get_host", "hookimpl", "parse_date", "to_document",
+]

@@ -1,0 +1,219 @@
+"""The base of Tracker: one affiliate database, the plugins enabled for it, who is acting and on what date.
+
+Every change goes through `Tracker.changing()`: one locked read-modify-write, in which each
+stored entity is first shown to the `validate_change` hooks and recorded in the audit trail;
+lifecycle hooks fire only after the commit, so a plugin can never see a change that was lost.
+"""
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import os
+
+from .catalog import build_catalog
+from .entities import Change, Event, Problem, parse_date
+from .errors import PluginError, ValidationError
+from .plugins import get_host
+from .serialize import from_document, to_document
+from .store import Store, default_db_path
+
+
+def resolve_actor(actor=None) -> str:
+    """`--as`, else PEERPATH_USER, else the OS user."""
+    if actor:
+        return actor
+    if os.environ.get("PEERPATH_USER"):
+        return os.environ["PEERPATH_USER"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def resolve_today(today=None) -> dt.date:
+    """`--today`, else PEERPATH_TODAY, else the real date: every date-dependent answer uses it."""
+    value = today or os.environ.get("PEERPATH_TODAY")
+    return parse_date(value) if value else dt.date.today()
+
+
+class TrackerBase:
+    def __init__(self, db=None, actor=None, today=None, host=None):
+        self.store = Store(db or default_db_path())
+        self.actor = resolve_actor(actor)
+        self.today = resolve_today(today)
+        self.host = host or get_host()
+        self.warnings = []
+        self._tx = None
+        self._pending = None
+        self._catalogs = {}
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self, missing_ok: bool = False):
+        """A consistent read-only view for the length of the block."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        with self.store.read(missing_ok=missing_ok) as tx:
+            self._tx = tx
+            try:
+                yield tx
+            finally:
+                self._tx = None
+
+    @contextlib.contextmanager
+    def changing(self, create: bool = False):
+        """One atomic change; lifecycle hooks fire after it is committed."""
+        if self._tx is not None and self._tx.writable:
+            yield self._tx
+            return
+        self._pending = []
+        try:
+            with self.store.write(create=create) as tx:
+                self._tx = tx
+                yield tx
+        finally:
+            self._tx = None
+            pending, self._pending = self._pending, None
+        for hook, kwargs in pending or ():
+            self._notify(hook, **kwargs)
+
+    def _notify(self, hook: str, **kwargs) -> None:
+        errors = []
+        self.host.call(hook, self.enabled_plugins(), errors=errors, tracker=self, **kwargs)
+        self.warnings.extend(f"{error} (the change itself was saved)" for error in errors)
+
+    def fire(self, hook: str, **kwargs) -> None:
+        """Queue a lifecycle hook for after the current change commits."""
+        self._pending.append((hook, kwargs))
+
+    @property
+    def tx(self):
+        if self._tx is None:
+            raise RuntimeError("no open transaction: use tracker.reading() or tracker.changing()")
+        return self._tx
+
+    # -- plugins and catalog ---------------------------------------------------------------------
+
+    def enabled_plugins(self) -> set:
+        """Loaded plugins not disabled in this database (core plugins are always enabled)."""
+        with self.reading(missing_ok=True) as tx:
+            disabled = set(tx.meta.get("disabled_plugins", ()))
+        return (self.host.names() - disabled) | self.host.core_names()
+
+    def set_plugin_enabled(self, name: str, enabled: bool) -> None:
+        known = {info.name: info for info in self.host.infos()}
+        if name not in known:
+            raise ValidationError(
+                f"unknown plugin '{name}': installed are {', '.join(sorted(known)) or 'none'}"
+            )
+        if known[name].core:
+            raise ValidationError(f"'{name}' is part of peerpath's core and cannot be disabled")
+        with self.changing() as tx:
+            disabled = set(tx.meta.get("disabled_plugins", ()))
+            was_enabled = name not in disabled
+            if was_enabled == enabled:
+                return
+            (disabled.discard if enabled else disabled.add)(name)
+            tx.meta["disabled_plugins"] = sorted(disabled)
+            self.audit_event("enable" if enabled else "disable", "plugin", name)
+
+    def overrides(self) -> dict:
+        with self.reading(missing_ok=True) as tx:
+            return dict(tx.meta.get("config", {}))
+
+    @property
+    def catalog(self):
+        """Programs, step kinds, checklists and reports of the enabled plugins, overrides applied."""
+        enabled = self.enabled_plugins()
+        overrides = self.overrides()
+        cache_key = (frozenset(enabled), json.dumps(overrides, sort_keys=True))
+        if cache_key not in self._catalogs:
+            self._catalogs = {cache_key: build_catalog(self.host, enabled, overrides)}
+        return self._catalogs[cache_key]
+
+    def plugin_problems(self) -> tuple:
+        return self.catalog.problems
+
+    # -- storing entities ------------------------------------------------------------------------
+
+    def validate(self, action: str, entity, before=None) -> None:
+        """Ask `validate_change` hooks; an error Problem (or a failing hook) refuses the change."""
+        change = Change(action=action, entity=entity, before=before, actor=self.actor)
+        answers = self.host.call(
+            "validate_change", self.enabled_plugins(), change=change, tracker=self
+        )
+        for plugin, answer in answers:
+            for problem in answer if isinstance(answer, (list, tuple)) else [answer]:
+                if not isinstance(problem, Problem):
+                    raise PluginError(plugin, "validate_change", TypeError("must return Problem"))
+                if problem.level == "error":
+                    raise ValidationError(f"refused by plugin '{plugin}': {problem.message}")
+                self.warnings.append(f"plugin '{plugin}': {problem.message}")
+
+    def store_new(self, table: str, entity, action: str, peer_id=None, details=None) -> None:
+        """Validate, insert and audit a new entity inside the current change."""
+        self.validate(action, entity)
+        self.tx.insert(table, to_document(entity))
+        self.audit_event(action, table, entity.id, peer_id=peer_id, details=details)
+
+    def store_many(self, table: str, entities, action: str, peer_id_of=None) -> None:
+        """Validate, insert and audit many entities with one table write."""
+        for entity in entities:
+            self.validate(action, entity)
+        self.tx.insert_many(table, [to_document(entity) for entity in entities])
+        for entity in entities:
+            peer_id = peer_id_of(entity) if peer_id_of else None
+            self.audit_event(action, table, entity.id, peer_id=peer_id)
+
+    def store_changed(self, table: str, before, after, action: str, peer_id=None, details=None):
+        self.validate(action, after, before=before)
+        self.tx.replace(table, to_document(after))
+        self.audit_event(action, table, after.id, peer_id=peer_id, details=details)
+
+    def load(self, table: str, cls, record_id: str, what: str):
+        """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
+        document = self.tx.get(table, record_id)
+        if document is None:
+            raise ValidationError(f"unknown {what} '{record_id}'")
+        return from_document(cls, document)
+
+    def load_all(self, table: str, cls, **equal) -> list:
+        documents = self.tx.search(table, **equal) if equal else self.tx.all(table)
+        return [from_document(cls, document) for document in documents]
+
+    def audit_event(self, action, entity, entity_id=None, peer_id=None, details=None) -> None:
+        event = Event(
+            at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+            actor=self.actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            peer_id=peer_id,
+            details=details or {},
+        )
+        self.tx.append_event(to_document(event))
+
+    def audit(self, peer_id=None) -> list:
+        """The audit trail, oldest first; only events about `peer_id` when given."""
+        with self.reading() as tx:
+            if peer_id is not None and tx.get("peers", peer_id) is None:
+                raise ValidationError(f"unknown peer '{peer_id}'")
+            events = [from_document(Event, doc) for doc in tx.events()]
+        if peer_id is not None:
+            events = [event for event in events if event.peer_id == peer_id]
+        return events
+
+    # -- database lifecycle ----------------------------------------------------------------------
+
+    def init(self) -> bool:
+        """Create the database if it does not exist; True if it was created."""
+        if self.store.exists():
+            with self.reading():
+                return False  # opening it checks that it is a readable peerpath database
+        with self.changing(create=True) as tx:
+            tx.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            self.audit_event("create", "database", str(self.store.path))
+        return True

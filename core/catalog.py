@@ -1,0 +1,145 @@
+"""What the enabled plugins provide: programs, step kinds, checklists and reports.
+
+Plugins hand objects to a `register` callback; core checks their type and that keys are unique,
+and applies the affiliate's configured overrides to program defaults. A plugin whose provider
+hook fails is left out and reported; the others still load.
+"""
+
+from typing import Callable, Optional
+
+import attrs
+
+from .entities import Checklist, ProgramModel
+from .errors import ValidationError
+
+
+@attrs.frozen
+class StepKind:
+    """How a kind of pathway step is recorded and judged.
+
+    `check(step, record)` raises ValidationError for a record that cannot count (e.g. a failed
+    exam is stored but `check` explains it; a missing hours value is refused). `progress(step,
+    records, context)` returns a StepProgress for the step from its non-voided records.
+    """
+
+    name: str
+    description: str
+    check: Callable
+    progress: Callable
+    params: tuple = ()
+
+
+@attrs.frozen
+class Report:
+    """A named report: `build(tracker, options)` returns a ReportResult."""
+
+    name: str
+    description: str
+    build: Callable
+
+
+@attrs.frozen
+class Catalog:
+    programs: dict
+    step_kinds: dict
+    checklists: dict
+    reports: dict
+    owners: dict
+    problems: tuple
+
+    def program(self, key: str) -> ProgramModel:
+        try:
+            return self.programs[key]
+        except KeyError:
+            raise ValidationError(_unknown("program", key, self.programs)) from None
+
+    def checklist(self, key: str) -> Checklist:
+        try:
+            return self.checklists[key]
+        except KeyError:
+            raise ValidationError(_unknown("checklist", key, self.checklists)) from None
+
+    def report(self, name: str) -> Report:
+        try:
+            return self.reports[name]
+        except KeyError:
+            raise ValidationError(_unknown("report", name, self.reports)) from None
+
+    def step_kind(self, name: str) -> StepKind:
+        try:
+            return self.step_kinds[name]
+        except KeyError:
+            raise ValidationError(_unknown("step kind", name, self.step_kinds)) from None
+
+    def pathways(self):
+        """(program, pathway) for every pathway of every enabled program."""
+        for program in self.programs.values():
+            for pathway in program.pathways:
+                yield program, pathway
+
+    def find_pathway(self, key: str):
+        for program, pathway in self.pathways():
+            if pathway.key == key:
+                return program, pathway
+        raise ValidationError(f"unknown pathway '{key}'")
+
+
+def _unknown(what, key, known) -> str:
+    choices = ", ".join(sorted(known)) or "none enabled"
+    return f"unknown {what} '{key}': choose from {choices}"
+
+
+_PROVIDERS = (
+    ("register_step_kinds", "step_kinds", StepKind, "name"),
+    ("register_programs", "programs", ProgramModel, "key"),
+    ("register_checklists", "checklists", Checklist, "key"),
+    ("register_reports", "reports", Report, "name"),
+)
+
+
+def build_catalog(host, enabled, overrides: Optional[dict] = None) -> Catalog:
+    """Ask every enabled plugin for its content; apply `overrides` (see core.config)."""
+    from .config import apply_overrides
+
+    found = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
+    owners = {}
+    errors = []
+    for hook, attribute, expected, key_name in _PROVIDERS:
+        for plugin in sorted(enabled) if enabled is not None else [None]:
+            collected = []
+            host.call(hook, {plugin} if plugin else None, errors=errors,
+                      register=_register_into(collected, expected))
+            try:
+                _merge(found[attribute], owners, collected, key_name, plugin, attribute)
+            except ValidationError as error:
+                errors.append(error)
+    programs = apply_overrides(found["programs"], overrides or {})
+    return Catalog(
+        programs=programs,
+        step_kinds=found["step_kinds"],
+        checklists=found["checklists"],
+        reports=found["reports"],
+        owners=owners,
+        problems=tuple(str(error) for error in errors),
+    )
+
+
+def _register_into(collected: list, expected):
+    def register(item):
+        if not isinstance(item, expected):
+            raise ValidationError(f"expected a {expected.__name__}, got {type(item).__name__}")
+        collected.append(item)
+
+    return register
+
+
+def _merge(target: dict, owners: dict, items: list, key_name: str, plugin, attribute) -> None:
+    keys = [getattr(item, key_name) for item in items]
+    for key in keys:
+        if key in target or keys.count(key) > 1:
+            raise ValidationError(
+                f"plugin '{plugin}': {attribute[:-1].replace('_', ' ')} '{key}' is registered twice"
+            )
+    for key, item in zip(keys, items):
+        target[key] = item
+        owners[(attribute, key)] = plugin

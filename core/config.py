@@ -1,0 +1,120 @@
+"""Affiliate overrides of plugin defaults, stored per database.
+
+Every number a program plugin declares can be overridden under a dotted key:
+
+    PATHWAY.STEP.PARAM        e.g. crss.exam.pass_mark, peer_to_peer.online_course.lead_days
+    PATHWAY.validity_days     e.g. crss.validity_days
+    PATHWAY.renewal.PARAM     e.g. crss.renewal.hours
+    PROGRAM.format.KEY        e.g. connection.format.minutes
+    PROGRAM.leader.KEY        e.g. connection.leader.commitment_months
+"""
+
+import json
+
+import attrs
+
+from .errors import ValidationError
+
+
+def _step_settings(prefix, step):
+    for param, value in step.params.items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            yield f"{prefix}.{param}", value
+        elif isinstance(value, dict):
+            for sub, subvalue in value.items():
+                yield f"{prefix}.{param}.{sub}", subvalue
+
+
+def defaults(programs: dict) -> dict:
+    """Every overridable setting of the given programs and its value now in force."""
+    settings = {}
+    for program in programs.values():
+        for key, value in program.format.items():
+            settings[f"{program.key}.format.{key}"] = value
+        for key, value in program.leader_requirements.items():
+            if not isinstance(value, (list, tuple)):
+                settings[f"{program.key}.leader.{key}"] = value
+        for pathway in program.pathways:
+            settings[f"{pathway.key}.validity_days"] = pathway.validity_days
+            for step in pathway.steps:
+                settings.update(_step_settings(f"{pathway.key}.{step.key}", step))
+            if pathway.renewal is not None:
+                settings.update(_step_settings(f"{pathway.key}.renewal", pathway.renewal))
+    return settings
+
+
+def coerce(key: str, text: str, current):
+    """Parse `text` as the type of the default `current`."""
+    try:
+        if isinstance(current, bool):
+            if text.lower() in ("true", "yes", "1"):
+                return True
+            if text.lower() in ("false", "no", "0"):
+                return False
+            raise ValueError
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if current is None:
+            return json.loads(text)
+    except ValueError:
+        kind = "yes or no" if isinstance(current, bool) else type(current).__name__
+        raise ValidationError(f"{key} must be {kind}, not '{text}'") from None
+    return text
+
+
+def check_setting(programs: dict, key: str, text: str):
+    """The typed value for `key`, or a ValidationError naming the problem."""
+    known = defaults(programs)
+    if key not in known:
+        close = [k for k in known if k.split(".")[0] == key.split(".")[0]]
+        hint = f"; settings of '{key.split('.')[0]}': {', '.join(sorted(close))}" if close else ""
+        raise ValidationError(f"unknown setting '{key}'{hint}")
+    value = coerce(key, text, known[key])
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ValidationError(f"{key} must not be negative")
+    return value
+
+
+def _override_params(step, prefix: str, overrides: dict):
+    params = dict(step.params)
+    for param, value in step.params.items():
+        key = f"{prefix}.{param}"
+        if key in overrides:
+            params[param] = overrides[key]
+        elif isinstance(value, dict):
+            params[param] = {
+                sub: overrides.get(f"{key}.{sub}", subvalue) for sub, subvalue in value.items()
+            }
+    return attrs.evolve(step, params=params)
+
+
+def _override_pathway(pathway, overrides: dict):
+    steps = [_override_params(step, f"{pathway.key}.{step.key}", overrides) for step in pathway.steps]
+    renewal = pathway.renewal
+    if renewal is not None:
+        renewal = _override_params(renewal, f"{pathway.key}.renewal", overrides)
+    return attrs.evolve(
+        pathway,
+        steps=steps,
+        renewal=renewal,
+        validity_days=overrides.get(f"{pathway.key}.validity_days", pathway.validity_days),
+    )
+
+
+def apply_overrides(programs: dict, overrides: dict) -> dict:
+    """Programs with the affiliate's overrides in force."""
+    if not overrides:
+        return dict(programs)
+    result = {}
+    for key, program in programs.items():
+        result[key] = attrs.evolve(
+            program,
+            format={k: overrides.get(f"{key}.format.{k}", v) for k, v in program.format.items()},
+            leader_requirements={
+                k: overrides.get(f"{key}.leader.{k}", v) for k, v in program.leader_requirements.items()
+            },
+            pathways=[_override_pathway(pathway, overrides) for pathway in program.pathways],
+        )
+    return result

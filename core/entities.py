@@ -1,0 +1,404 @@
+"""The things peerpath tracks: peers, program models and the records about them.
+
+Entities are attrs classes that validate themselves and do no I/O. Converters accept both the
+Python value and its stored JSON form (ISO dates, lists), so `core.serialize` can rebuild any
+entity from a stored document.
+"""
+
+import datetime as dt
+from typing import Any, Optional
+
+import attrs
+
+from .errors import ValidationError
+
+LIVED_EXPERIENCE = ("self", "family", "both")
+SECTORS = ("health", "mental health", "education", "criminal justice", "faith", "housing")
+SOURCES = (
+    "graduate",
+    "hospital talk",
+    "community partner",
+    "peer referral",
+    "event",
+    "web form",
+    "other",
+)
+STAGES = ("prospect", "contacted", "applied", "screened", "accepted", "declined", "withdrawn")
+LEADER_STATUSES = ("in training", "certified", "on hold", "inactive", "lapsed")
+
+
+# --- converters and validators shared by every entity -------------------------------------
+
+
+def parse_date(value) -> dt.date:
+    """A date from a `date`, a `datetime` or an ISO `YYYY-MM-DD` string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"invalid date '{value}': use YYYY-MM-DD") from None
+
+
+def optional_date(value) -> Optional[dt.date]:
+    return None if value in (None, "") else parse_date(value)
+
+
+def parse_timestamp(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"invalid timestamp '{value}'") from None
+
+
+def clean_text(value) -> Optional[str]:
+    """Strip text; blank becomes None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def text_tuple(value) -> tuple:
+    """A tuple of non-blank strings from a list or a comma-separated string."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(item for item in (clean_text(v) for v in value) if item)
+
+
+def one_of(choices, what):
+    def check(instance, attribute, value):
+        if value is not None and value not in choices:
+            raise ValidationError(f"unknown {what} '{value}': choose from {', '.join(choices)}")
+
+    return check
+
+
+def not_blank(what):
+    def check(instance, attribute, value):
+        if not value:
+            raise ValidationError(f"{what} must not be empty")
+
+    return check
+
+
+def non_negative(instance, attribute, value):
+    if value is not None and value < 0:
+        raise ValidationError(f"{attribute.name} must not be negative")
+
+
+def frozen_dict(value) -> dict:
+    return dict(value or {})
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class StageChange:
+    """One move of a peer through the recruitment pipeline."""
+
+    stage: str = attrs.field(validator=one_of(STAGES, "stage"))
+    on: dt.date = attrs.field(converter=parse_date)
+    actor: Optional[str] = None
+
+
+@attrs.frozen
+class Peer:
+    """A volunteer or prospective volunteer with lived experience."""
+
+    id: str
+    name: str = attrs.field(converter=clean_text, validator=not_blank("name"))
+    email: Optional[str] = attrs.field(default=None, converter=clean_text)
+    phone: Optional[str] = attrs.field(default=None, converter=clean_text)
+    pronouns: Optional[str] = attrs.field(default=None, converter=clean_text)
+    languages: tuple = attrs.field(default=(), converter=text_tuple)
+    community: Optional[str] = attrs.field(default=None, converter=clean_text)
+    county: Optional[str] = attrs.field(default=None, converter=clean_text)
+    lived_experience: Optional[str] = attrs.field(
+        default=None, converter=clean_text, validator=one_of(LIVED_EXPERIENCE, "lived experience")
+    )
+    source: Optional[str] = attrs.field(
+        default=None, converter=clean_text, validator=one_of(SOURCES, "source")
+    )
+    source_detail: Optional[str] = attrs.field(default=None, converter=clean_text)
+    sector: Optional[str] = attrs.field(
+        default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
+    )
+    consent: dict = attrs.field(factory=dict, converter=frozen_dict)
+    notes: Optional[str] = attrs.field(default=None, converter=clean_text)
+    stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
+    stage_history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StageChange})
+    created: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
+    updated: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
+
+    @email.validator
+    def _check_email(self, attribute, value):
+        if value is not None and "@" not in value:
+            raise ValidationError(f"invalid email '{value}'")
+
+    @consent.validator
+    def _check_consent(self, attribute, value):
+        for flag, given in value.items():
+            if not isinstance(given, bool):
+                raise ValidationError(f"consent '{flag}' must be yes or no")
+
+    def stage_since(self) -> Optional[dt.date]:
+        """The date the peer entered their current stage."""
+        return self.stage_history[-1].on if self.stage_history else None
+
+
+# --- program side (declared by plugins) -------------------------------------------------------
+
+
+@attrs.frozen
+class Role:
+    """A leader role within a program: facilitator, teacher, presenter, specialist."""
+
+    key: str = attrs.field(validator=not_blank("role key"))
+    title: str = ""
+    pathway: Optional[str] = None
+
+
+@attrs.frozen
+class Step:
+    """One requirement on a pathway; `kind` names a registered step kind, `params` configure it."""
+
+    key: str = attrs.field(validator=not_blank("step key"))
+    title: str
+    kind: str
+    params: dict = attrs.field(factory=dict, converter=frozen_dict)
+    requires: tuple = attrs.field(default=(), converter=tuple)
+    optional: bool = False
+
+
+@attrs.frozen
+class Pathway:
+    """The ordered steps that lead to a certification, with its validity and renewal rule."""
+
+    key: str = attrs.field(validator=not_blank("pathway key"))
+    title: str
+    steps: tuple = attrs.field(converter=tuple)
+    validity_days: Optional[int] = None
+    renewal: Optional[Step] = None
+    add_on_to: Optional[str] = None
+
+    def step(self, key: str) -> Step:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise ValidationError(
+            f"pathway '{self.key}' has no step '{key}': choose from "
+            + ", ".join(s.key for s in self.steps)
+        )
+
+
+@attrs.frozen
+class ProgramModel:
+    """A NAMI program model as a plugin declares it."""
+
+    key: str = attrs.field(validator=not_blank("program key"))
+    title: str
+    roles: tuple = attrs.field(converter=tuple)
+    pathways: tuple = attrs.field(default=(), converter=tuple)
+    format: dict = attrs.field(factory=dict, converter=frozen_dict)
+    leader_requirements: dict = attrs.field(factory=dict, converter=frozen_dict)
+    description: str = ""
+
+    def role(self, key: Optional[str]) -> Role:
+        if key is None:
+            return self.roles[0]
+        for role in self.roles:
+            if role.key == key:
+                return role
+        raise ValidationError(
+            f"program '{self.key}' has no role '{key}': choose from "
+            + ", ".join(r.key for r in self.roles)
+        )
+
+    def pathway(self, key: str) -> Pathway:
+        for pathway in self.pathways:
+            if pathway.key == key:
+                return pathway
+        raise ValidationError(f"program '{self.key}' has no pathway '{key}'")
+
+
+@attrs.frozen
+class ChecklistItem:
+    """One fidelity item: yes/no or a 1-5 rating, possibly critical."""
+
+    key: str = attrs.field(validator=not_blank("item key"))
+    text: str
+    type: str = attrs.field(default="yes_no", validator=one_of(("yes_no", "rating"), "item type"))
+    anchors: dict = attrs.field(factory=dict, converter=frozen_dict)
+    allow_insufficient: bool = False
+    weight: float = attrs.field(default=1.0, validator=non_negative)
+    critical: bool = False
+
+
+@attrs.frozen
+class Band:
+    """A scoring band: observations at or above `min_percent` fall in it."""
+
+    name: str
+    min_percent: float
+
+
+@attrs.frozen
+class Checklist:
+    """A versioned model-fidelity checklist for one program."""
+
+    key: str = attrs.field(validator=not_blank("checklist key"))
+    program: str
+    title: str
+    version: str
+    items: tuple = attrs.field(converter=tuple)
+    bands: tuple = attrs.field(converter=tuple)
+    pass_band: Optional[str] = None
+
+    def item(self, key: str) -> ChecklistItem:
+        for item in self.items:
+            if item.key == key:
+                return item
+        raise ValidationError(f"checklist '{self.key}' has no item '{key}'")
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Enrollment:
+    """A peer's record in one program role; `status` is set by hand only for on hold / inactive."""
+
+    id: str
+    peer_id: str
+    program: str
+    role: str
+    pathway: str
+    started: dt.date = attrs.field(converter=parse_date)
+    hold: Optional[str] = attrs.field(
+        default=None, validator=one_of(("on hold", "inactive"), "status")
+    )
+
+
+@attrs.frozen
+class StepRecord:
+    """Evidence that a step (or part of it) was done."""
+
+    id: str
+    enrollment_id: str
+    peer_id: str
+    program: str
+    pathway: str
+    step: str
+    on: dt.date = attrs.field(converter=parse_date)
+    hours: Optional[float] = attrs.field(default=None, validator=non_negative)
+    domain: Optional[str] = attrs.field(default=None, converter=clean_text)
+    score: Optional[float] = attrs.field(default=None, validator=non_negative)
+    outcome: Optional[str] = attrs.field(default=None, converter=clean_text)
+    until: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    trainer: Optional[str] = attrs.field(default=None, converter=clean_text)
+    evidence: Optional[str] = attrs.field(default=None, converter=clean_text)
+    forced_reason: Optional[str] = attrs.field(default=None, converter=clean_text)
+    void_reason: Optional[str] = attrs.field(default=None, converter=clean_text)
+
+    @property
+    def voided(self) -> bool:
+        return self.void_reason is not None
+
+
+@attrs.frozen
+class Certification:
+    id: str
+    enrollment_id: str
+    peer_id: str
+    program: str
+    pathway: str
+    granted: dt.date = attrs.field(converter=parse_date)
+    expires: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+
+
+@attrs.frozen
+class Offering:
+    """A group or class run by an affiliate."""
+
+    id: str
+    program: str
+    name: str = attrs.field(converter=clean_text, validator=not_blank("offering name"))
+    leaders: tuple = attrs.field(default=(), converter=text_tuple)
+    schedule: Optional[str] = attrs.field(default=None, converter=clean_text)
+    location: Optional[str] = attrs.field(default=None, converter=clean_text)
+    started: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+
+
+@attrs.frozen
+class SessionRecord:
+    id: str
+    offering_id: str
+    program: str
+    on: dt.date = attrs.field(converter=parse_date)
+    leaders: tuple = attrs.field(default=(), converter=text_tuple)
+    attendance: Optional[int] = attrs.field(default=None, validator=non_negative)
+
+
+@attrs.frozen
+class Observation:
+    """A scored fidelity observation; keeps the checklist version it was scored with."""
+
+    id: str
+    offering_id: str
+    program: str
+    checklist: str
+    checklist_version: str
+    observer: str = attrs.field(converter=clean_text, validator=not_blank("observer"))
+    on: dt.date = attrs.field(converter=parse_date)
+    leaders: tuple = attrs.field(default=(), converter=text_tuple)
+    answers: dict = attrs.field(factory=dict, converter=frozen_dict)
+    score: float = 0.0
+    max_score: float = 0.0
+    percent: float = 0.0
+    band: Optional[str] = None
+    critical_failed: tuple = attrs.field(default=(), converter=tuple)
+    passed: bool = False
+
+
+@attrs.frozen
+class Event:
+    """One line of the append-only audit trail."""
+
+    at: dt.datetime = attrs.field(converter=parse_timestamp)
+    actor: str
+    action: str
+    entity: str
+    entity_id: Optional[str] = None
+    peer_id: Optional[str] = None
+    details: dict = attrs.field(factory=dict, converter=frozen_dict)
+
+
+@attrs.frozen
+class Problem:
+    """What a `validate_change` hook returns to veto (`error`) or warn about a change."""
+
+    message: str
+    level: str = attrs.field(default="error", validator=one_of(("error", "warning"), "level"))
+
+
+@attrs.frozen
+class Change:
+    """A change about to be stored, as shown to `validate_change` hooks."""
+
+    action: str
+    entity: Any
+    before: Any = None
+    actor: Optional[str] = None

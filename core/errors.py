@@ -1,0 +1,23 @@
+"""Errors a user can act on: the CLI shows each as one line and exits non-zero."""
+
+
+class PeerpathError(Exception):
+    """A refusal or failure explained in one line; nothing was stored."""
+
+
+class StoreError(PeerpathError):
+    """The database file cannot be read, locked or written."""
+
+
+class ValidationError(PeerpathError):
+    """A value or change was refused before anything was stored."""
+
+
+class PluginError(PeerpathError):
+    """A plugin failed; the message names the plugin and the hook."""
+
+    def __init__(self, plugin, hook, error):
+        self.plugin = plugin
+        self.hook = hook
+        self.error = error
+        super().__init__(f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {error}")

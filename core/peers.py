@@ -1,0 +1,101 @@
+"""Peers and the recruitment pipeline."""
+
+import datetime as dt
+
+import attrs
+
+from .entities import STAGES, Peer, StageChange
+from .errors import ValidationError
+
+EDITABLE = (
+    "name", "email", "phone", "pronouns", "languages", "community", "county",
+    "lived_experience", "source", "source_detail", "sector", "consent", "notes",
+)
+
+
+def _now():
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class PeerOps:
+    """Adding, finding, editing and staging peers (mixed into Tracker)."""
+
+    def new_peer(self, on=None, **fields) -> Peer:
+        """A Peer with a fresh id, not yet stored; must be called inside `changing()`.
+
+        `on` is the date the peer entered their first stage (default today).
+        """
+        unknown = set(fields) - set(EDITABLE) - {"stage"}
+        if unknown:
+            raise ValidationError(f"unknown peer field(s): {', '.join(sorted(unknown))}")
+        stage = fields.pop("stage", None) or "prospect"
+        history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
+        return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
+
+    def add_peer(self, **fields) -> Peer:
+        """Store a new peer and return it."""
+        with self.changing():
+            peer = self.new_peer(**fields)
+            self.store_new("peers", peer, "add", peer_id=peer.id)
+            self.fire("peer_added", peer=peer)
+        return peer
+
+    def add_peers(self, rows) -> list:
+        """Store many peers in one write; all or nothing."""
+        with self.changing():
+            peers = [self.new_peer(**row) for row in rows]
+            self.store_many("peers", peers, "add", peer_id_of=lambda peer: peer.id)
+            for peer in peers:
+                self.fire("peer_added", peer=peer)
+        return peers
+
+    def peer(self, peer_id: str) -> Peer:
+        with self.reading():
+            return self.load("peers", Peer, peer_id, "peer")
+
+    def peers(self, stage=None) -> list:
+        if stage is not None and stage not in STAGES:
+            raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
+        with self.reading():
+            found = self.load_all("peers", Peer, **({"stage": stage} if stage else {}))
+        return sorted(found, key=lambda peer: _id_order(peer.id))
+
+    def edit_peer(self, peer_id: str, **changes) -> Peer:
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ValidationError(f"cannot edit field(s): {', '.join(sorted(unknown))}")
+        if not changes:
+            raise ValidationError("nothing to change: give at least one field")
+        with self.changing():
+            before = self.load("peers", Peer, peer_id, "peer")
+            after = attrs.evolve(before, updated=_now(), **changes)
+            changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
+            self.store_changed("peers", before, after, "edit", peer_id=peer_id,
+                               details={"fields": changed})
+        return after
+
+    def set_stage(self, peer_id: str, stage: str, on=None) -> Peer:
+        """Move a peer to a recruitment stage, recording the date."""
+        if stage not in STAGES:
+            raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
+        with self.changing():
+            before = self.load("peers", Peer, peer_id, "peer")
+            if before.stage == stage:
+                raise ValidationError(f"peer '{peer_id}' is already at stage '{stage}'")
+            change = StageChange(stage=stage, on=on or self.today, actor=self.actor)
+            since = before.stage_since()
+            if since is not None and change.on < since:
+                raise ValidationError(
+                    f"{change.on} is before {peer_id} entered '{before.stage}' on {since}"
+                )
+            after = attrs.evolve(before, stage=stage, updated=_now(),
+                                 stage_history=before.stage_history + (change,))
+            self.store_changed("peers", before, after, "stage", peer_id=peer_id,
+                               details={"from": before.stage, "to": stage, "on": change.on.isoformat()})
+            self.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
+        return after
+
+
+def _id_order(record_id: str):
+    digits = "".join(ch for ch in record_id if ch.isdigit())
+    return (len(digits), digits, record_id)

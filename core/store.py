@@ -1,0 +1,409 @@
+"""The database: TinyDB tables kept in files that are written atomically under a lock.
+
+This is the only module that imports tinydb. A database is a small *manifest* file (the path the
+user names) plus a folder beside it, `<name>.d/`, holding one human-readable TinyDB JSON file per
+table and an append-only JSON-lines audit log:
+
+    affiliate.json              {"format": "peerpath", "schema": 1, "generation": 7, "tables": {...},
+                                 "events": {"file": "events.jsonl", "bytes": 5120, "count": 40},
+                                 "meta": {...}}
+    affiliate.json.d/peers.7.json
+    affiliate.json.d/events.jsonl
+
+Why this shape: TinyDB rewrites a whole file per write, so one file per table means a command
+rewrites only the tables it changed, and loads only the tables it reads. A write transaction
+writes every changed table to a new generation file, fsyncs it, and then replaces the manifest
+with `os.replace`: that single rename is the commit, so a crash at any moment leaves either the
+old or the new database, never a mix. The audit log only grows; the manifest records how many of
+its bytes are committed, and a writer trims any uncommitted tail left by a crash.
+
+Writers hold an exclusive `flock` on `<name>.lock` for the whole read-modify-write, so concurrent
+processes never lose each other's updates; readers hold a shared lock while they load.
+"""
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from .errors import StoreError
+
+FORMAT = "peerpath"
+SCHEMA_VERSION = 1
+EVENTS_FILE = "events.jsonl"
+# Migrations upgrade the manifest and tables of an older schema in place: {old_version: function}.
+# Each takes a write Transaction and leaves it at old_version + 1.
+MIGRATIONS = {}
+
+__all__ = ["Store", "Transaction", "Query", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
+
+
+def default_db_path() -> Path:
+    """`PEERPATH_DB`, else `peerpath.json` in the user's data directory (XDG)."""
+    if os.environ.get("PEERPATH_DB"):
+        return Path(os.environ["PEERPATH_DB"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "peerpath" / "peerpath.json"
+
+
+def _lock_timeout() -> float:
+    try:
+        return float(os.environ.get("PEERPATH_LOCK_TIMEOUT", "30"))
+    except ValueError:
+        raise StoreError("PEERPATH_LOCK_TIMEOUT must be a number of seconds") from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by its owner only and force it to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _dump(data) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _os_error(path, action, error: OSError) -> StoreError:
+    if error.errno == errno.ENOSPC:
+        reason = "the disk is full"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied"
+    else:
+        reason = error.strerror or str(error)
+    return StoreError(f"cannot {action} {path}: {reason}; nothing was changed")
+
+
+class _Tables(MutableMapping):
+    """The `{table: {doc_id: doc}}` mapping TinyDB reads, loading each table file on first use."""
+
+    def __init__(self, transaction):
+        self._transaction = transaction
+        self._loaded = {}
+        self.dirty = set()
+
+    def __getitem__(self, name):
+        if name not in self._loaded:
+            self._loaded[name] = self._transaction._load_table(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name, value):
+        self._loaded[name] = value
+        self.dirty.add(name)
+
+    def __delitem__(self, name):
+        self[name] = {}
+
+    def __iter__(self):
+        return iter(set(self._transaction.manifest["tables"]) | set(self._loaded))
+
+    def __len__(self):
+        return len(set(self._transaction.manifest["tables"]) | set(self._loaded))
+
+
+class _TableStorage(Storage):
+    """TinyDB storage over a transaction's lazily loaded tables; nothing touches disk here."""
+
+    def __init__(self, tables: _Tables):
+        self._tables = tables
+
+    def read(self):
+        return self._tables
+
+    def write(self, data):
+        # TinyDB hands back the mapping it read, already updated through `_Tables.__setitem__`.
+        pass
+
+    def close(self):
+        pass
+
+
+class Transaction:
+    """A consistent view of the database; changes are kept in memory until the commit."""
+
+    def __init__(self, store: "Store", manifest: dict, writable: bool):
+        self.store = store
+        self.manifest = manifest
+        self.writable = writable
+        self.meta = manifest.setdefault("meta", {})
+        self._tables = _Tables(self)
+        self._db = TinyDB(storage=_TableStorage, tables=self._tables)
+        self._db.default_table_name = "_unused"
+        self._new_events = []
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def table(self, name: str):
+        """The TinyDB table `name` (created on first insert)."""
+        return self._db.table(name, cache_size=0)
+
+    def _load_table(self, name: str) -> dict:
+        filename = self.manifest["tables"].get(name)
+        if filename is None:
+            return {}
+        path = self.store.folder / filename
+        try:
+            document = json.loads(path.read_bytes())
+            return document[name]
+        except FileNotFoundError:
+            raise StoreError(f"{path} is missing: the database {self.store.path} is damaged") from None
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"{path} is corrupt: not a peerpath table file") from None
+        except OSError as error:
+            raise _os_error(path, "read", error) from None
+
+    def insert(self, name: str, document: dict) -> None:
+        self.table(name).insert(document)
+
+    def insert_many(self, name: str, documents) -> None:
+        self.table(name).insert_multiple(documents)
+
+    def all(self, name: str) -> list:
+        return [dict(doc) for doc in self._tables[name].values()]
+
+    def get(self, name: str, record_id: str):
+        found = self.table(name).get(Query().id == record_id)
+        return dict(found) if found is not None else None
+
+    def search(self, name: str, **equal) -> list:
+        """Documents of `name` whose fields equal the given values."""
+        return [
+            dict(doc)
+            for doc in self._tables[name].values()
+            if all(doc.get(key) == value for key, value in equal.items())
+        ]
+
+    def replace(self, name: str, document: dict) -> None:
+        """Replace the document with the same `id`."""
+        updated = self.table(name).update(_replace_with(document), Query().id == document["id"])
+        if not updated:
+            raise StoreError(f"no {name} record '{document['id']}' to update")
+
+    def next_id(self, prefix: str) -> str:
+        """A new id such as `P0042`, unique within this database."""
+        counters = self.meta.setdefault("counters", {})
+        counters[prefix] = counters.get(prefix, 0) + 1
+        return f"{prefix}{counters[prefix]:04d}"
+
+    # -- audit log ----------------------------------------------------------------------------
+
+    def append_event(self, document: dict) -> None:
+        self._new_events.append(document)
+
+    def events(self) -> list:
+        """Committed audit events, oldest first, then any added in this transaction."""
+        info = self.manifest.get("events")
+        committed = []
+        if info:
+            path = self.store.folder / info["file"]
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read(info["bytes"])
+            except OSError as error:
+                raise _os_error(path, "read", error) from None
+            try:
+                committed = [json.loads(line) for line in data.splitlines() if line]
+            except ValueError:
+                raise StoreError(f"{path} is corrupt: not a peerpath audit log") from None
+        return committed + list(self._new_events)
+
+    # -- commit -------------------------------------------------------------------------------
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._tables.dirty or self._new_events or self.meta != self._meta_before)
+
+    def _commit(self) -> None:
+        folder = self.store.folder
+        manifest = self.manifest
+        generation = manifest.get("generation", 0) + 1
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for name in sorted(self._tables.dirty):
+            filename = f"{name}.{generation}.json"
+            _write_private(folder / filename, _dump({name: self._tables[name]}))
+            manifest["tables"][name] = filename
+        if self._new_events:
+            manifest["events"] = self._append_events(folder, manifest.get("events"))
+        manifest["generation"] = generation
+        _fsync_dir(folder)
+        temporary = self.store.path.with_name(self.store.path.name + ".tmp")
+        _write_private(temporary, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+        os.replace(temporary, self.store.path)
+        _fsync_dir(self.store.path.parent)
+        self.store._remove_unreferenced(manifest)
+
+    def _append_events(self, folder: Path, info) -> dict:
+        info = dict(info or {"file": EVENTS_FILE, "bytes": 0, "count": 0})
+        path = folder / info["file"]
+        data = b"".join(_dump(event) + b"\n" for event in self._new_events)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.ftruncate(fd, info["bytes"])  # drop a tail left by a write that never committed
+            os.lseek(fd, info["bytes"], os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        info["bytes"] += len(data)
+        info["count"] += len(self._new_events)
+        return info
+
+
+def _replace_with(document):
+    def transform(doc):
+        doc.clear()
+        doc.update(document)
+
+    return transform
+
+
+class Store:
+    """A peerpath database at `path`."""
+
+    def __init__(self, path):
+        self.path = Path(path).expanduser()
+        self.folder = self.path.with_name(self.path.name + ".d")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextlib.contextmanager
+    def read(self, missing_ok: bool = False):
+        """A read-only view; a missing database is an error unless `missing_ok`."""
+        if not self.path.exists():
+            if not missing_ok:
+                raise StoreError(
+                    f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath demo'"
+                )
+            yield Transaction(self, _new_manifest(), writable=False)
+            return
+        with self._locked(fcntl.LOCK_SH):
+            transaction = Transaction(self, self._read_manifest(), writable=False)
+            yield transaction
+
+    @contextlib.contextmanager
+    def write(self, create: bool = False):
+        """A read-modify-write under the exclusive lock, committed atomically when the block ends.
+
+        An exception inside the block discards every change.
+        """
+        if not create and not self.path.exists():
+            raise StoreError(
+                f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath demo'"
+            )
+        with self._locked(fcntl.LOCK_EX):
+            manifest = self._read_manifest() if self.path.exists() else _new_manifest()
+            transaction = Transaction(self, manifest, writable=True)
+            transaction._meta_before = json.loads(json.dumps(transaction.meta))
+            self._migrate(transaction)
+            yield transaction
+            if transaction.changed or not self.path.exists() or transaction.migrated:
+                try:
+                    transaction._commit()
+                except OSError as error:
+                    raise _os_error(self.path, "write", error) from None
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _read_manifest(self) -> dict:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as error:
+            raise _os_error(self.path, "read", error) from None
+        try:
+            manifest = json.loads(raw)
+        except ValueError:
+            raise StoreError(f"{self.path} is corrupt or not a peerpath database; it was left untouched") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise StoreError(f"{self.path} is not a peerpath database; it was left untouched")
+        schema = manifest.get("schema")
+        if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer peerpath (schema {schema}, this one reads "
+                f"up to {SCHEMA_VERSION}); upgrade peerpath. The file was left untouched"
+            )
+        if not isinstance(manifest.get("tables"), dict):
+            raise StoreError(f"{self.path} is corrupt: its table list is missing; it was left untouched")
+        return manifest
+
+    def _migrate(self, transaction: Transaction) -> None:
+        transaction.migrated = False
+        while transaction.manifest["schema"] < SCHEMA_VERSION:
+            version = transaction.manifest["schema"]
+            if version not in MIGRATIONS:
+                raise StoreError(f"{self.path}: no migration from schema {version}")
+            MIGRATIONS[version](transaction)
+            transaction.manifest["schema"] = version + 1
+            transaction.migrated = True
+
+    @contextlib.contextmanager
+    def _locked(self, mode):
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            if mode == fcntl.LOCK_SH:
+                # A database in a read-only folder can still be read; no writer can race us there.
+                yield
+                return
+            raise _os_error(self.lock_path, "open the lock", error) from None
+        try:
+            self._acquire(fd, mode)
+            if mode == fcntl.LOCK_EX:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _acquire(self, fd, mode) -> None:
+        deadline = time.monotonic() + _lock_timeout()
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    raise StoreError(
+                        f"{self.path} is locked by another peerpath process (pid {holder}); "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(0.01)
+
+    def _remove_unreferenced(self, manifest: dict) -> None:
+        """Delete table files of older generations; only called under the exclusive lock."""
+        keep = set(manifest["tables"].values()) | {EVENTS_FILE}
+        for path in self.folder.iterdir():
+            if path.name not in keep:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _new_manifest() -> dict:
+    return {"format": FORMAT, "schema": SCHEMA_VERSION, "generation": 0, "tables": {}, "meta": {}}

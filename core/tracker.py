@@ -1,0 +1,12 @@
+"""Tracker: everything peerpath does to one affiliate database, as one object.
+
+Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what they share
+(transactions, plugins, validation, audit).
+"""
+
+from .base import TrackerBase
+from .peers import PeerOps
+
+
+class Tracker(PeerOps, TrackerBase):
+    """One database, the plugins enabled for it, the acting user and the date it answers for."""

@@ -1,0 +1,1 @@
+"""Built-in program plugins, each written against core's public API only."""
