@@ -265,6 +265,234 @@ def audit(tracker, peer_id, as_json):
     )
 
 
+# --- programs and pathways -----------------------------------------------------------------------
+
+
+@cli.group(name="programs")
+def programs_group():
+    """Program models provided by the enabled plugins."""
+
+
+@programs_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def programs_list(tracker, as_json):
+    """List enabled programs with their roles and pathways."""
+    catalog = tracker.catalog
+    rows = [{"key": p.key, "title": p.title, "plugin": catalog.owners[("programs", p.key)],
+             "roles": [r.key for r in p.roles], "pathways": [w.key for w in p.pathways]}
+            for p in catalog.programs.values()]
+    if as_json:
+        echo_json(rows)
+        return
+    echo_table([[r["key"], r["title"], r["plugin"], ", ".join(r["roles"])] for r in rows],
+               ["key", "title", "plugin", "roles"])
+
+
+@programs_group.command(name="show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def programs_show(tracker, key, as_json):
+    """Show a program's roles, pathway steps and the defaults in force."""
+    program = tracker.catalog.program(key)
+    document = to_document(program)
+    if as_json:
+        echo_json(document)
+        return
+    click.echo(f"{program.title} ({program.key})")
+    if program.description:
+        click.echo(program.description)
+    click.echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
+    for name, values in (("format", program.format), ("leaders", program.leader_requirements)):
+        click.echo(f"{name}: " + ", ".join(f"{k}={_show(v)}" for k, v in values.items()))
+    for pathway in program.pathways:
+        validity = f", valid {pathway.validity_days} days" if pathway.validity_days else ""
+        addon = f", add-on to {pathway.add_on_to}" if pathway.add_on_to else ""
+        click.echo(f"\npathway {pathway.key}: {pathway.title}{validity}{addon}")
+        steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
+        for step in steps:
+            label = "renewal" if step is pathway.renewal else ("optional" if step.optional else "")
+            requires = f" after {', '.join(step.requires)}" if step.requires else ""
+            params = ", ".join(f"{k}={_show(v)}" for k, v in step.params.items())
+            click.echo(f"  {step.key:<22} {step.kind:<12} {params}{requires} {label}".rstrip())
+
+
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "/".join(map(str, value))
+    return str(value)
+
+
+@cli.command()
+@click.argument("peer_id")
+@click.argument("program")
+@click.option("--role", help="Role in the program (default: its first role).")
+@click.option("--on", "on", metavar="DATE", help="Enrolment date (default today).")
+@pass_tracker
+def enroll(tracker, peer_id, program, role, on):
+    """Enrol PEER_ID as a leader in PROGRAM."""
+    enrollment = tracker.enroll(peer_id, program, role=role, on=on)
+    click.echo(f"{enrollment.id}: {peer_id} enrolled in {enrollment.program} as {enrollment.role}")
+
+
+@cli.command()
+@click.argument("peer_id")
+@click.argument("program")
+@click.argument("step")
+@click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
+@click.option("--until", metavar="DATE", help="Last day of a multi-day training.")
+@click.option("--hours", type=float, help="Hours (education, experience, supervision, CEUs).")
+@click.option("--domain", help="Domain the hours count toward.")
+@click.option("--score", type=float, help="Exam score, observation percentage or role share.")
+@click.option("--outcome", help="Screening outcome: passed or 'not passed'.")
+@click.option("--trainer", help="Who led the training.")
+@click.option("--evidence", help="Where the proof is (certificate no., file, note).")
+@click.option("--force", is_flag=True, help="Record even though prerequisites are missing.")
+@click.option("--reason", help="Why --force was needed (kept in the audit trail).")
+@pass_tracker
+def record(tracker, peer_id, program, step, role, force, reason, **values):
+    """Record a certification STEP of PEER_ID in PROGRAM."""
+    values = {k: v for k, v in values.items() if v is not None}
+    saved = tracker.record_step(peer_id, program, step, role=role, force=force, reason=reason, **values)
+    click.echo(f"{saved.id}: recorded {saved.step} for {peer_id} on {saved.on}")
+    for status in tracker.progress(peer_id, program):
+        if status.enrollment.id == saved.enrollment_id:
+            click.echo(_status_line(status))
+
+
+@cli.command()
+@click.argument("record_id")
+@click.option("--reason", required=True, help="Why the record is void.")
+@pass_tracker
+def void(tracker, record_id, reason):
+    """Void a wrongly recorded step (it is kept, marked void, with the reason)."""
+    voided = tracker.void_record(record_id, reason)
+    click.echo(f"{voided.id} is void: {reason}")
+
+
+def _status_line(status) -> str:
+    cert = status.certification
+    line = f"{status.peer.id} {status.program.key}/{status.enrollment.role}: {status.status}"
+    if cert:
+        line += f", certified {cert.granted}" + (f", expires {cert.expires}" if cert.expires else "")
+    return line
+
+
+@cli.command()
+@click.argument("peer_id")
+@click.argument("program", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def progress(tracker, peer_id, program, as_json):
+    """Show each pathway step of PEER_ID: done, partly done or missing, and what blocks it."""
+    statuses = tracker.progress(peer_id, program)
+    if as_json:
+        echo_json([s.to_dict() for s in statuses])
+        return
+    if not statuses:
+        click.echo(f"{peer_id} is not enrolled in any enabled program")
+    for status in statuses:
+        click.echo(f"{status.peer.name} - {status.pathway.title}")
+        click.echo(_status_line(status))
+        for state in status.steps:
+            mark = {"done": "[x]", "partial": "[~]", "failed": "[!]"}.get(state.progress.state, "[ ]")
+            blocked = f"  (needs {', '.join(state.blocked_by)})" if state.blocked_by else ""
+            click.echo(f"  {mark} {state.step.key:<22} {state.progress.summary}{blocked}")
+        if status.renewal:
+            click.echo(f"  renewal: {status.renewal.summary} by {status.certification.expires}")
+        if status.next_steps and not status.certification:
+            click.echo(f"  next: {', '.join(status.next_steps)}")
+        click.echo("")
+
+
+@cli.command()
+@click.option("--program", help="Only this program.")
+@click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
+@click.option("--expiring-within", type=click.IntRange(min=0), metavar="DAYS",
+              help="Only certifications that lapse within DAYS.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def leaders(tracker, program, status, expiring_within, as_json):
+    """Who is ready, who is stuck and whose credential lapses soon."""
+    found = tracker.leaders(program=program, status=status, expiring_within=expiring_within)
+    if as_json:
+        echo_json([s.to_dict() for s in found])
+        return
+    echo_table(
+        [[s.peer.id, s.peer.name, s.program.key, s.enrollment.role, s.status,
+          s.certification.expires if s.certification else "",
+          sum(st.progress.done for st in s.steps), len(s.steps),
+          ", ".join(s.next_steps) if not s.certification else "", s.last_activity]
+         for s in found],
+        ["peer", "name", "program", "role", "status", "expires", "done", "of", "next", "last activity"],
+    )
+
+
+@cli.command(name="status")
+@click.argument("peer_id")
+@click.argument("program")
+@click.argument("status", type=click.Choice(["active", "on hold", "inactive"]))
+@click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@pass_tracker
+def leader_status(tracker, peer_id, program, status, role):
+    """Put a leader on hold, make them inactive, or active again."""
+    enrollment = tracker.set_leader_status(peer_id, program, status, role=role)
+    click.echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
+
+
+@cli.command()
+@pass_tracker
+def sweep(tracker):
+    """Record certifications that have lapsed by today (run daily, e.g. from cron)."""
+    lapsed = tracker.sweep_lapses()
+    for certification in lapsed:
+        click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
+    click.echo(f"{len(lapsed)} certification(s) lapsed")
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+@cli.group(name="config")
+def config_group():
+    """The affiliate's overrides of plugin defaults (pass marks, hours, windows...)."""
+
+
+@config_group.command(name="show")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def config_show(tracker, as_json):
+    """List every setting, its plugin default and the value in force."""
+    rows = tracker.settings()
+    if as_json:
+        echo_json([{"key": k, "default": d, "value": v} for k, d, v in rows])
+        return
+    echo_table([[k, _show(d), _show(v), "*" if d != v else ""] for k, d, v in rows],
+               ["setting", "default", "in force", "changed"])
+
+
+@config_group.command(name="set")
+@click.argument("key")
+@click.argument("value")
+@pass_tracker
+def config_set(tracker, key, value):
+    """Override the plugin default KEY with VALUE for this database."""
+    click.echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+
+
+@config_group.command(name="unset")
+@click.argument("key")
+@pass_tracker
+def config_unset(tracker, key):
+    """Go back to the plugin default for KEY."""
+    tracker.unset_setting(key)
+    click.echo(f"{key} is back to its default")
+
+
 # Plugins add their commands last, as in datasette; a plugin that fails here is reported by
 # `peerpath plugins list` and does not stop the CLI.
 COMMAND_ERRORS = []

@@ -16,9 +16,13 @@ import attrs
 from .errors import ValidationError
 
 
+def _scalar(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _step_settings(prefix, step):
     for param, value in step.params.items():
-        if isinstance(value, (bool, int, float, str)) or value is None:
+        if _scalar(value):
             yield f"{prefix}.{param}", value
         elif isinstance(value, dict):
             for sub, subvalue in value.items():
@@ -30,9 +34,10 @@ def defaults(programs: dict) -> dict:
     settings = {}
     for program in programs.values():
         for key, value in program.format.items():
-            settings[f"{program.key}.format.{key}"] = value
+            if _scalar(value):
+                settings[f"{program.key}.format.{key}"] = value
         for key, value in program.leader_requirements.items():
-            if not isinstance(value, (list, tuple)):
+            if _scalar(value):
                 settings[f"{program.key}.leader.{key}"] = value
         for pathway in program.pathways:
             settings[f"{pathway.key}.validity_days"] = pathway.validity_days
@@ -56,12 +61,12 @@ def coerce(key: str, text: str, current):
             return int(text)
         if isinstance(current, float):
             return float(text)
-        if current is None:
-            return json.loads(text)
+        if isinstance(current, str):
+            return text
+        return json.loads(text)  # a setting without a default (None) takes any JSON value
     except ValueError:
         kind = "yes or no" if isinstance(current, bool) else type(current).__name__
         raise ValidationError(f"{key} must be {kind}, not '{text}'") from None
-    return text
 
 
 def check_setting(programs: dict, key: str, text: str):
@@ -118,3 +123,33 @@ def apply_overrides(programs: dict, overrides: dict) -> dict:
             pathways=[_override_pathway(pathway, overrides) for pathway in program.pathways],
         )
     return result
+
+
+class ConfigOps:
+    """`peerpath config`: the affiliate's overrides, kept in the database (Tracker mixin)."""
+
+    def settings(self) -> list:
+        """(key, plugin default, value in force) for every overridable setting."""
+        from .catalog import build_catalog
+
+        plain = build_catalog(self.host, self.enabled_plugins(), None).programs
+        in_force = defaults(self.catalog.programs)
+        return [(key, value, in_force.get(key, value)) for key, value in sorted(defaults(plain).items())]
+
+    def set_setting(self, key: str, text: str):
+        value = check_setting(self.catalog.programs, key, text)
+        with self.changing() as tx:
+            config = dict(tx.meta.get("config", {}))
+            config[key] = value
+            tx.meta["config"] = config
+            self.audit_event("configure", "config", key, details={"value": value})
+        return value
+
+    def unset_setting(self, key: str) -> None:
+        with self.changing() as tx:
+            config = dict(tx.meta.get("config", {}))
+            if key not in config:
+                raise ValidationError(f"'{key}' is not overridden")
+            del config[key]
+            tx.meta["config"] = config
+            self.audit_event("unconfigure", "config", key)

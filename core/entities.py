@@ -326,7 +326,11 @@ class Certification:
     pathway: str
     granted: dt.date = attrs.field(converter=parse_date)
     expires: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    cycle_start: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+
+    def lapsed(self, today: dt.date) -> bool:
+        return self.lapsed_on is not None or (self.expires is not None and self.expires < today)
 
 
 @attrs.frozen

@@ -1,0 +1,405 @@
+"""The pathway engine: enrolments, step records, certification, renewal and lapse.
+
+Progress is never stored: it is computed from the live (non-voided) step records, sessions and
+observations as of `tracker.today`, so every answer can be asked "as of" any date. What is
+stored are the facts (records) and the transitions (certifications granted, lapses), each once.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from typing import Optional
+
+import attrs
+
+from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord
+from .errors import ValidationError
+from .progress import DONE, StepContext, StepProgress
+
+ACTIVE = "active"
+HOLD_STATUSES = ("on hold", "inactive")
+
+
+@attrs.frozen
+class StepState:
+    step: object
+    progress: StepProgress
+    blocked_by: tuple = ()
+
+
+@attrs.frozen
+class PathwayStatus:
+    """Where one leader stands in one program: each step, what blocks it, certification."""
+
+    peer: Peer
+    enrollment: Enrollment
+    program: object
+    pathway: object
+    steps: tuple
+    status: str
+    certification: Optional[Certification] = None
+    renewal: Optional[StepProgress] = None
+    last_activity: Optional[dt.date] = None
+
+    @property
+    def next_steps(self) -> list:
+        return [s.step.key for s in self.steps if not s.progress.done and not s.blocked_by]
+
+    def to_dict(self) -> dict:
+        cert = self.certification
+        return {
+            "peer": self.peer.id,
+            "name": self.peer.name,
+            "program": self.program.key,
+            "role": self.enrollment.role,
+            "pathway": self.pathway.key,
+            "enrollment": self.enrollment.id,
+            "status": self.status,
+            "steps": [
+                {"step": s.step.key, "title": s.step.title, "kind": s.step.kind,
+                 "required": not s.step.optional, "state": s.progress.state,
+                 "summary": s.progress.summary,
+                 "completed_on": s.progress.completed_on.isoformat() if s.progress.completed_on else None,
+                 "figures": s.progress.figures, "blocked_by": list(s.blocked_by)}
+                for s in self.steps
+            ],
+            "next": self.next_steps,
+            "certified_on": cert.granted.isoformat() if cert else None,
+            "expires": cert.expires.isoformat() if cert and cert.expires else None,
+            "renewal": {"state": self.renewal.state, "summary": self.renewal.summary,
+                        "figures": self.renewal.figures} if self.renewal else None,
+            "last_activity": self.last_activity.isoformat() if self.last_activity else None,
+        }
+
+
+class _Facts:
+    """Everything the engine reads, loaded once per command and indexed."""
+
+    def __init__(self, tracker):
+        self.records = defaultdict(list)
+        for record in tracker.load_all("step_records", StepRecord):
+            if not record.voided:
+                self.records[record.enrollment_id].append(record)
+        for records in self.records.values():
+            records.sort(key=lambda r: (r.on, r.id))
+        self.certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
+        self.sessions = defaultdict(list)
+        for session in tracker.load_all("sessions", SessionRecord):
+            for leader in session.leaders:
+                self.sessions[(leader, session.program)].append(session)
+        self.observations = defaultdict(list)
+        for observation in tracker.load_all("observations", Observation):
+            for leader in observation.leaders:
+                self.observations[(leader, observation.program)].append(observation)
+
+
+class PathwayOps:
+    """Enrolling leaders, recording their steps and judging their certification (Tracker mixin)."""
+
+    # -- enrolment ---------------------------------------------------------------------------------
+
+    def enroll(self, peer_id: str, program_key: str, role: Optional[str] = None, on=None) -> Enrollment:
+        """Enrol a peer in a program role; refused if their lived experience does not fit."""
+        catalog = self.catalog
+        program = catalog.program(program_key)
+        role_model = program.role(role)
+        pathway = program.pathway(role_model.pathway) if role_model.pathway else program.pathways[0]
+        with self.changing():
+            peer = self.load("peers", Peer, peer_id, "peer")
+            _check_lived_experience(peer, program)
+            existing = self.tx.search("enrollments", peer_id=peer_id, program=program.key, role=role_model.key)
+            if existing:
+                raise ValidationError(f"{peer_id} is already enrolled in {program.key} as {role_model.key}")
+            if pathway.add_on_to and not self.tx.search("enrollments", peer_id=peer_id, pathway=pathway.add_on_to):
+                raise ValidationError(
+                    f"'{pathway.key}' is an add-on: enrol {peer_id} in the '{pathway.add_on_to}' pathway first"
+                )
+            enrollment = Enrollment(id=self.tx.next_id("E"), peer_id=peer_id, program=program.key,
+                                    role=role_model.key, pathway=pathway.key, started=on or self.today)
+            self.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
+                           details={"program": program.key, "role": role_model.key})
+            self.fire("enrollment_started", enrollment=enrollment, peer=peer)
+        return enrollment
+
+    def enrollment_of(self, peer_id: str, program_key: str, role: Optional[str] = None) -> Enrollment:
+        program = self.catalog.program(program_key)
+        with self.reading():
+            self.load("peers", Peer, peer_id, "peer")
+            found = self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key)
+        if role is not None:
+            found = [e for e in found if e.role == role]
+        if not found:
+            raise ValidationError(f"{peer_id} is not enrolled in {program.key}" + (f" as {role}" if role else ""))
+        if len(found) > 1:
+            raise ValidationError(
+                f"{peer_id} has several roles in {program.key} ({', '.join(e.role for e in found)}): give --role"
+            )
+        return found[0]
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def record_step(self, peer_id: str, program_key: str, step_key: str, role=None,
+                    force: bool = False, reason: Optional[str] = None, **values) -> StepRecord:
+        """Record evidence for a step; may certify the leader or renew their certification."""
+        if force and not (reason or "").strip():
+            raise ValidationError("--force needs --reason: say why the prerequisites are overridden")
+        program = self.catalog.program(program_key)
+        with self.changing():
+            enrollment = self.enrollment_of(peer_id, program.key, role)
+            pathway = program.pathway(enrollment.pathway)
+            self._sweep_lapses([enrollment])
+            is_renewal = pathway.renewal is not None and step_key == pathway.renewal.key
+            step = pathway.renewal if is_renewal else pathway.step(step_key)
+            kind = self.catalog.step_kind(step.kind)
+            record = StepRecord(
+                id=self.tx.next_id("R"), enrollment_id=enrollment.id, peer_id=peer_id,
+                program=program.key, pathway=pathway.key, step=step.key,
+                on=values.pop("on", None) or self.today,
+                forced_reason=reason if force else None, **values,
+            )
+            if record.on > self.today or (record.until and record.until > self.today):
+                raise ValidationError(f"{record.until or record.on} is in the future (today is {self.today})")
+            facts = _Facts(self)
+            context = self._context(enrollment, facts)
+            if is_renewal:
+                self._check_renewable(enrollment, facts)
+            elif not force:
+                _check_prerequisites(pathway, step, record, self._states(pathway, context, facts, enrollment))
+            kind.check(step, record, context)
+            self.store_new("step_records", record, "record", peer_id=peer_id,
+                           details={"step": step.key, "forced": bool(force), **({"reason": reason} if force else {})})
+            self.fire("step_recorded", record=record, enrollment=enrollment)
+            facts.records[enrollment.id].append(record)
+            self._settle_certification(enrollment, program, pathway, facts)
+        return record
+
+    def void_record(self, record_id: str, reason: str) -> StepRecord:
+        """Mark a wrongly recorded step as void; it stays in the database and the audit trail."""
+        if not (reason or "").strip():
+            raise ValidationError("voiding a record needs --reason")
+        with self.changing():
+            before = self.load("step_records", StepRecord, record_id, "step record")
+            if before.voided:
+                raise ValidationError(f"{record_id} is already void ({before.void_reason})")
+            after = attrs.evolve(before, void_reason=reason)
+            self.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
+                               details={"reason": reason, "step": before.step})
+        return after
+
+    def set_leader_status(self, peer_id: str, program_key: str, status: str, role=None) -> Enrollment:
+        """Put a leader on hold, make them inactive, or make them active again."""
+        if status not in HOLD_STATUSES + (ACTIVE,):
+            raise ValidationError(f"unknown status '{status}': choose from active, on hold, inactive")
+        with self.changing():
+            before = self.enrollment_of(peer_id, program_key, role)
+            after = attrs.evolve(before, hold=None if status == ACTIVE else status)
+            if after == before:
+                raise ValidationError(f"{peer_id} is already {status} in {before.program}")
+            self.store_changed("enrollments", before, after, "status", peer_id=peer_id,
+                               details={"program": before.program, "status": status})
+        return after
+
+    # -- certification -------------------------------------------------------------------------------
+
+    def _settle_certification(self, enrollment, program, pathway, facts) -> None:
+        """Grant or renew after a new record; each transition is stored and fired once."""
+        context = self._context(enrollment, facts)
+        existing = facts.certifications.get(enrollment.id)
+        if existing is None:
+            states = self._states(pathway, context, facts, enrollment)
+            if all(s.progress.done for s in states if not s.step.optional):
+                if pathway.add_on_to and not self._base_certified(enrollment, facts):
+                    return
+                self._grant(enrollment, pathway, states, facts)
+            return
+        renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
+        if renewal is not None and renewal.done and not existing.lapsed(self.today):
+            renewed = attrs.evolve(existing, cycle_start=existing.expires,
+                                   expires=existing.expires + dt.timedelta(days=pathway.validity_days))
+            self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
+                               details={"expires": renewed.expires.isoformat()})
+            facts.certifications[enrollment.id] = renewed
+
+    def _grant(self, enrollment, pathway, states, facts) -> None:
+        granted = max((s.progress.completed_on for s in states if s.progress.completed_on), default=self.today)
+        expires = granted + dt.timedelta(days=pathway.validity_days) if pathway.validity_days else None
+        certification = Certification(
+            id=self.tx.next_id("C"), enrollment_id=enrollment.id, peer_id=enrollment.peer_id,
+            program=enrollment.program, pathway=pathway.key, granted=granted, expires=expires,
+            cycle_start=granted,
+        )
+        self.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
+                       details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None})
+        self.fire("certification_granted", certification=certification, enrollment=enrollment)
+        facts.certifications[enrollment.id] = certification
+
+    def _base_certified(self, enrollment, facts) -> bool:
+        program = self.catalog.program(enrollment.program)
+        base = program.pathway(program.pathway(enrollment.pathway).add_on_to)
+        for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=base.key):
+            certification = facts.certifications.get(other.id)
+            if certification and not certification.lapsed(self.today):
+                return True
+        return False
+
+    def _check_renewable(self, enrollment, facts) -> None:
+        certification = facts.certifications.get(enrollment.id)
+        if certification is None:
+            raise ValidationError(f"{enrollment.peer_id} has no {enrollment.pathway} certification to renew yet")
+        if certification.lapsed(self.today):
+            raise ValidationError(
+                f"{enrollment.peer_id}'s {enrollment.pathway} certification lapsed after {certification.expires}; "
+                "it can no longer be renewed"
+            )
+
+    def sweep_lapses(self) -> list:
+        """Store every certification that has lapsed as of today; fires certification_lapsed once each."""
+        with self.changing():
+            return self._sweep_lapses(self.load_all("enrollments", Enrollment))
+
+    def _sweep_lapses(self, enrollments) -> list:
+        lapsed = []
+        by_id = {e.id: e for e in enrollments}
+        for certification in self.load_all("certifications", Certification):
+            enrollment = by_id.get(certification.enrollment_id)
+            if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
+                continue
+            after = attrs.evolve(certification, lapsed_on=certification.expires + dt.timedelta(days=1))
+            self.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
+                               details={"expired": certification.expires.isoformat()})
+            self.fire("certification_lapsed", certification=after, enrollment=enrollment)
+            lapsed.append(after)
+        return lapsed
+
+    # -- progress ------------------------------------------------------------------------------------
+
+    def progress(self, peer_id: str, program_key: Optional[str] = None) -> list:
+        """PathwayStatus of each of the peer's enrolments in enabled programs."""
+        with self.reading():
+            self.load("peers", Peer, peer_id, "peer")
+            if program_key is not None:
+                self.catalog.program(program_key)
+            enrollments = self.load_all("enrollments", Enrollment, peer_id=peer_id)
+            enrollments = [e for e in enrollments if program_key in (None, e.program)]
+            if program_key is not None and not enrollments:
+                raise ValidationError(f"{peer_id} is not enrolled in {program_key}")
+            return self._statuses(enrollments)
+
+    def leaders(self, program=None, status=None, expiring_within=None) -> list:
+        """Every enrolled leader's status, filtered by program, status or upcoming expiry."""
+        from .entities import LEADER_STATUSES
+
+        if program is not None:
+            self.catalog.program(program)
+        if status is not None and status not in LEADER_STATUSES:
+            raise ValidationError(f"unknown status '{status}': choose from {', '.join(LEADER_STATUSES)}")
+        if expiring_within is not None and expiring_within < 0:
+            raise ValidationError("--expiring-within must be 0 or more days")
+        with self.reading():
+            enrollments = self.load_all("enrollments", Enrollment)
+            found = self._statuses([e for e in enrollments if program in (None, e.program)])
+        if status is not None:
+            found = [s for s in found if s.status == status]
+        if expiring_within is not None:
+            horizon = self.today + dt.timedelta(days=expiring_within)
+            found = [s for s in found if s.status == "certified" and s.certification.expires
+                     and s.certification.expires <= horizon]
+        return found
+
+    def _statuses(self, enrollments) -> list:
+        programs = self.catalog.programs
+        facts = _Facts(self)
+        peers = {}
+        result = []
+        for enrollment in sorted(enrollments, key=lambda e: (e.peer_id, e.program, e.role)):
+            program = programs.get(enrollment.program)
+            if program is None:  # its plugin is disabled: data kept, not shown
+                continue
+            if enrollment.peer_id not in peers:
+                peers[enrollment.peer_id] = self.load("peers", Peer, enrollment.peer_id, "peer")
+            result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts))
+        return result
+
+    def _status(self, peer, enrollment, program, facts) -> PathwayStatus:
+        pathway = program.pathway(enrollment.pathway)
+        context = self._context(enrollment, facts)
+        certification = facts.certifications.get(enrollment.id)
+        records = facts.records.get(enrollment.id, [])
+        return PathwayStatus(
+            peer=peer, enrollment=enrollment, program=program, pathway=pathway,
+            steps=tuple(self._states(pathway, context, facts, enrollment)),
+            status=_leader_status(enrollment, certification, self.today),
+            certification=certification,
+            renewal=self._renewal_progress(pathway, certification, context, facts, enrollment),
+            last_activity=max((r.on for r in records), default=None),
+        )
+
+    def _states(self, pathway, context, facts, enrollment) -> list:
+        records = facts.records.get(enrollment.id, [])
+        progress = {}
+        for step in pathway.steps:
+            kind = self.catalog.step_kind(step.kind)
+            progress[step.key] = kind.progress(step, [r for r in records if r.step == step.key], context)
+        return [
+            StepState(step, progress[step.key],
+                      tuple(req for req in step.requires if not progress[req].done))
+            for step in pathway.steps
+        ]
+
+    def _renewal_progress(self, pathway, certification, context, facts, enrollment):
+        if certification is None or pathway.renewal is None:
+            return None
+        start = certification.cycle_start or certification.granted
+        records = [r for r in facts.records.get(enrollment.id, [])
+                   if r.step == pathway.renewal.key and r.on >= start]
+        kind = self.catalog.step_kind(pathway.renewal.kind)
+        return kind.progress(pathway.renewal, records, context)
+
+    def _context(self, enrollment, facts) -> StepContext:
+        records = facts.records.get(enrollment.id, [])
+        key = (enrollment.peer_id, enrollment.program)
+        return StepContext(
+            today=self.today, peer_id=enrollment.peer_id, program=enrollment.program,
+            records_for=lambda step_key: [r for r in records if r.step == step_key],
+            sessions_led=lambda: list(facts.sessions.get(key, [])),
+            observations=lambda: list(facts.observations.get(key, [])),
+        )
+
+
+def _leader_status(enrollment, certification, today) -> str:
+    if enrollment.hold:
+        return enrollment.hold
+    if certification is None:
+        return "in training"
+    return "lapsed" if certification.lapsed(today) else "certified"
+
+
+def _check_lived_experience(peer, program) -> None:
+    allowed = tuple(program.leader_requirements.get("lived_experience") or ())
+    if not allowed:
+        return
+    if peer.lived_experience is None:
+        raise ValidationError(
+            f"{program.title} leaders need lived experience ({' or '.join(allowed)}); "
+            f"{peer.id} has none recorded (peerpath peer edit {peer.id} --lived-experience ...)"
+        )
+    if peer.lived_experience not in allowed:
+        raise ValidationError(
+            f"{program.title} leaders need lived experience '{' or '.join(allowed)}'; "
+            f"{peer.id} has '{peer.lived_experience}'"
+        )
+
+
+def _check_prerequisites(pathway, step, record, states) -> None:
+    by_key = {s.step.key: s for s in states}
+    for requirement in step.requires:
+        needed = by_key[requirement].progress
+        if not needed.done:
+            raise ValidationError(
+                f"'{step.key}' needs '{requirement}' first ({needed.summary}); "
+                "a trainer may override with --force --reason TEXT"
+            )
+        if needed.completed_on and needed.completed_on > record.on:
+            raise ValidationError(
+                f"'{step.key}' on {record.on} is before its prerequisite '{requirement}' "
+                f"was completed ({needed.completed_on})"
+            )

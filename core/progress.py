@@ -1,0 +1,46 @@
+"""What a step kind reports about one step of one leader, and what it may look at to decide."""
+
+import datetime as dt
+from typing import Optional
+
+import attrs
+
+DONE, PARTIAL, MISSING, FAILED = "done", "partial", "missing", "failed"
+
+
+@attrs.frozen
+class StepProgress:
+    """A step's state (done / partial / missing / failed), a short human summary such as
+    '64/100 h; Advocacy 4/10', the date it was completed, and figures for JSON output."""
+
+    state: str
+    summary: str = ""
+    completed_on: Optional[dt.date] = None
+    figures: dict = attrs.field(factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.state == DONE
+
+
+@attrs.frozen
+class StepContext:
+    """Read-only facts a step kind may use besides the step's own records.
+
+    `records_for(step_key)` gives the leader's live records of another step of the pathway;
+    `sessions_led()` the SessionRecords of this program the leader led; `observations()` the
+    fidelity Observations of this program that name the leader.
+    """
+
+    today: dt.date
+    peer_id: str
+    program: str
+    records_for: object
+    sessions_led: object
+    observations: object
+
+    def since(self, window_days) -> Optional[dt.date]:
+        """The first day inside a rolling window ending today, or None for no window."""
+        if window_days in (None, 0):
+            return None
+        return self.today - dt.timedelta(days=int(window_days) - 1)
