@@ -7,6 +7,7 @@ import click
 
 from core import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, Tracker, to_document
 from core.demo import build_demo
+from core.fidelity import normalise_answers, read_answers
 from core.plugins import get_host
 
 pass_tracker = click.make_pass_decorator(Tracker)
@@ -452,6 +453,183 @@ def sweep(tracker):
     for certification in lapsed:
         click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
     click.echo(f"{len(lapsed)} certification(s) lapsed")
+
+
+# --- offerings, sessions and fidelity ----------------------------------------------------------
+
+
+@cli.group(name="offering")
+def offering_group():
+    """Groups and classes the affiliate runs."""
+
+
+@offering_group.command(name="add")
+@click.argument("program")
+@click.argument("name")
+@click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders.")
+@click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
+@click.option("--location")
+@click.option("--started", metavar="DATE", help="First meeting or class date.")
+@pass_tracker
+def offering_add(tracker, program, name, leaders, schedule, location, started):
+    """Add an offering of PROGRAM called NAME and print its id."""
+    offering = tracker.add_offering(program, name, leaders=leaders, schedule=schedule,
+                                    location=location, started=started)
+    click.echo(offering.id)
+
+
+@offering_group.command(name="list")
+@click.option("--program", help="Only this program.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def offering_list(tracker, program, as_json):
+    """List offerings of the enabled programs."""
+    found = tracker.offerings(program)
+    if as_json:
+        echo_json([to_document(o) for o in found])
+        return
+    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location] for o in found],
+               ["id", "program", "name", "leaders", "schedule", "location"])
+
+
+@cli.group(name="session")
+def session_group():
+    """Meetings of groups and classes."""
+
+
+@session_group.command(name="add")
+@click.argument("offering_id")
+@click.option("--on", "on", metavar="DATE", required=True, help="Date of the meeting.")
+@click.option("--leaders", metavar="ID,ID", help="Who led it (default: the offering's leaders).")
+@click.option("--attendance", type=click.IntRange(min=0), help="Participants present.")
+@pass_tracker
+def session_add(tracker, offering_id, on, leaders, attendance):
+    """Record a meeting of OFFERING_ID; it counts toward the leaders' pathways."""
+    session = tracker.add_session(offering_id, on, leaders=leaders, attendance=attendance)
+    click.echo(session.id)
+
+
+@cli.group(name="checklists")
+def checklists_group():
+    """Model-fidelity checklists of the enabled programs."""
+
+
+@checklists_group.command(name="list")
+@pass_tracker
+def checklists_list(tracker):
+    """List checklists."""
+    echo_table([[c.key, c.program, c.version, len(c.items), c.title]
+                for c in tracker.catalog.checklists.values()],
+               ["key", "program", "version", "items", "title"])
+
+
+@checklists_group.command(name="show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def checklists_show(tracker, key, as_json):
+    """Show a checklist's items, weights, critical items and bands."""
+    checklist = tracker.catalog.checklist(key)
+    if as_json:
+        echo_json(to_document(checklist))
+        return
+    click.echo(f"{checklist.title} ({checklist.key} v{checklist.version}, program {checklist.program})")
+    for item in checklist.items:
+        flags = [item.type.replace("_", "/"), f"weight {item.weight:g}"]
+        flags += ["critical"] * item.critical + ["insufficient data allowed"] * item.allow_insufficient
+        click.echo(f"  {item.key:<18} {item.text} [{', '.join(flags)}]")
+    click.echo("bands: " + ", ".join(f"{b.name} >= {b.min_percent:g}%" for b in checklist.bands)
+               + (f"; passes at '{checklist.pass_band}'" if checklist.pass_band else ""))
+
+
+@cli.command()
+@click.argument("offering_id")
+@click.option("--checklist", "checklist_key", required=True, help="Checklist key.")
+@click.option("--observer", required=True, help="Who observed.")
+@click.option("--on", "on", metavar="DATE", help="Date observed (default today).")
+@click.option("--leaders", metavar="ID,ID", help="Leaders observed (default: the offering's).")
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False),
+              help="JSON {item: answer} or CSV item,answer instead of being asked.")
+@pass_tracker
+def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_file):
+    """Score a fidelity observation of OFFERING_ID, item by item."""
+    checklist = tracker.catalog.checklist(checklist_key)
+    tracker.offering(offering_id)
+    answers = read_answers(answers_file) if answers_file else _ask(checklist)
+    observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
+    click.echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
+               f"{observation.percent:g}% ({observation.band}); "
+               + ("passed" if observation.passed else "not passed"))
+    if observation.critical_failed:
+        click.echo("critical items not met: " + ", ".join(observation.critical_failed))
+
+
+def _ask(checklist) -> dict:
+    answers = {}
+    for item in checklist.items:
+        choices = "yes/no" if item.type == "yes_no" else "1-5"
+        if item.allow_insufficient:
+            choices += "/insufficient"
+        anchors = "; ".join(f"{k}={v}" for k, v in item.anchors.items())
+        prompt = f"{item.text}{' [critical]' if item.critical else ''}{f' ({anchors})' if anchors else ''} [{choices}]"
+        while True:
+            answer = click.prompt(prompt, err=True)
+            try:
+                normalise_answers(checklist, {**{i.key: _placeholder(i) for i in checklist.items},
+                                              item.key: answer})
+            except PeerpathError as error:
+                click.echo(f"  {error}", err=True)
+                continue
+            answers[item.key] = answer
+            break
+    return answers
+
+
+def _placeholder(item) -> str:
+    return "yes" if item.type == "yes_no" else "3"
+
+
+@cli.group(name="fidelity")
+def fidelity_group():
+    """Fidelity scores over time and who needs an observation."""
+
+
+@fidelity_group.command(name="report")
+@click.option("--program", help="Only this program.")
+@click.option("--offering", "offering_id", help="Only this offering.")
+@click.option("--leader", help="Only observations of this leader.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def fidelity_report(tracker, program, offering_id, leader, as_json):
+    """Scores per offering and leader, the items most often missed, and drift."""
+    report = tracker.fidelity_report(program=program, offering=offering_id, leader=leader)
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"{report['observations']} observation(s)")
+    for title, series in (("offering", report["offerings"]), ("leader", report["leaders"])):
+        for key, points in series.items():
+            trail = " -> ".join(f"{p['on']} {p['percent']:g}% {p['band']}" for p in points)
+            click.echo(f"{title} {key}: {trail}")
+    if report["most_missed"]:
+        click.echo("most often missed: " + ", ".join(f"{m['item']} ({m['times']})" for m in report["most_missed"]))
+    for drift in report["drift"]:
+        click.echo(f"drift: {drift['offering']} fell {drift['drop']:g} points "
+                   f"({drift['from']:g}% -> {drift['to']:g}%, {drift['between'][0]} to {drift['between'][1]})")
+
+
+@fidelity_group.command(name="due")
+@click.option("--program", help="Only this program.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def fidelity_due(tracker, program, as_json):
+    """Leaders needing an observation as of today (new leaders first, then at intervals)."""
+    due = tracker.fidelity_due(program=program)
+    if as_json:
+        echo_json(due)
+        return
+    echo_table([[d["peer"], d["program"], d["due"], d["overdue_days"], d["reason"]] for d in due],
+               ["peer", "program", "due", "days overdue", "why"])
 
 
 # --- config -------------------------------------------------------------------------------------

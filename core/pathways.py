@@ -200,6 +200,14 @@ class PathwayOps:
 
     # -- certification -------------------------------------------------------------------------------
 
+    def settle_leaders(self, program_key: str, peer_ids) -> None:
+        """Grant or renew certifications that new sessions or observations may have completed."""
+        program = self.catalog.program(program_key)
+        facts = _Facts(self)
+        for peer_id in peer_ids:
+            for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
+                self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
+
     def _settle_certification(self, enrollment, program, pathway, facts) -> None:
         """Grant or renew after a new record; each transition is stored and fired once."""
         context = self._context(enrollment, facts)
@@ -330,7 +338,8 @@ class PathwayOps:
             status=_leader_status(enrollment, certification, self.today),
             certification=certification,
             renewal=self._renewal_progress(pathway, certification, context, facts, enrollment),
-            last_activity=max((r.on for r in records), default=None),
+            last_activity=max([r.on for r in records] + [s.on for s in context.sessions_led()]
+                              + [o.on for o in context.observations()], default=None),
         )
 
     def _states(self, pathway, context, facts, enrollment) -> list:

@@ -6,9 +6,10 @@ Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what
 
 from .base import TrackerBase
 from .config import ConfigOps
+from .fidelity import FidelityOps
 from .pathways import PathwayOps
 from .peers import PeerOps
 
 
-class Tracker(PeerOps, PathwayOps, ConfigOps, TrackerBase):
+class Tracker(PeerOps, PathwayOps, FidelityOps, ConfigOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""

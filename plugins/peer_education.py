@@ -4,7 +4,7 @@ The Peer-to-Peer commitment (co-teach two courses in 24 months) is modelled as t
 the teacher's certification, so a teacher who stops teaching shows as lapsed, not silently active.
 """
 
-from core import Pathway, ProgramModel, Role, Step, hookimpl
+from core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
 
 PEER_TO_PEER = Pathway(
     key="peer_to_peer",
@@ -34,6 +34,9 @@ IN_OUR_OWN_VOICE = Pathway(
              requires=["fidelity_agreement"]),
         Step("presentations", "Presentations given", "count",
              {"min": 2, "counts": "sessions", "unit": "presentations"}, requires=["training"]),
+        Step("observed", "Observed presentation meets fidelity", "observation",
+             {"min_percent": 80, "checklist": "ioov_presentation"}, requires=["training"],
+             optional=True),
     ],
 )
 
@@ -60,8 +63,57 @@ PROGRAMS = [
     ),
 ]
 
+BANDS = [Band("good", 80), Band("fair", 60), Band("not supported", 0)]
+
+CHECKLISTS = [
+    Checklist(
+        key="p2p_class",
+        program="peer_to_peer",
+        title="Peer-to-Peer class session",
+        version="2026.1",
+        items=[
+            ChecklistItem("two_teachers", "Two trained teachers present", critical=True),
+            ChecklistItem("on_time", "Started and ended on time"),
+            ChecklistItem("guidelines", "Class guidelines reviewed"),
+            ChecklistItem("curriculum", "Curriculum taught as written, nothing rewritten", type="rating",
+                          weight=2, critical=True, anchors={"1": "rewritten", "5": "as written"}),
+            ChecklistItem("materials", "Participant materials used"),
+            ChecklistItem("discussion", "Participants invited to share and discuss", type="rating",
+                          allow_insufficient=True),
+            ChecklistItem("self_disclosure", "Teachers' self-disclosure purposeful and brief", type="rating"),
+            ChecklistItem("no_endorsement", "No medical advice; no treatment endorsed", critical=True),
+        ],
+        bands=BANDS,
+        pass_band="good",
+    ),
+    Checklist(
+        key="ioov_presentation",
+        program="ioov",
+        title="In Our Own Voice presentation",
+        version="2026.1",
+        items=[
+            ChecklistItem("two_presenters", "Two trained presenters", critical=True),
+            ChecklistItem("video", "Program video segments shown", critical=True),
+            ChecklistItem("segments", "All segments covered (Dark Days, Acceptance, Treatment, Coping "
+                          "Skills, Successes, Hopes and Dreams)", type="rating", weight=2),
+            ChecklistItem("personal_story", "Personal stories tied to each segment", type="rating"),
+            ChecklistItem("questions", "Time left for audience questions"),
+            ChecklistItem("length", "Within the 60-90 minute format"),
+            ChecklistItem("no_endorsement", "No medical advice; no treatment endorsed", critical=True),
+        ],
+        bands=BANDS,
+        pass_band="good",
+    ),
+]
+
 
 @hookimpl
 def register_programs(register):
     for program in PROGRAMS:
         register(program)
+
+
+@hookimpl
+def register_checklists(register):
+    for checklist in CHECKLISTS:
+        register(checklist)

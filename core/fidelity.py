@@ -1,0 +1,316 @@
+"""Offerings (groups and classes), their sessions, and model-fidelity observations.
+
+Scoring rules, the same for every checklist a plugin registers:
+- a yes/no item earns its weight for "yes" and 0 for "no";
+- a 1-5 rating earns weight x rating out of weight x 5 (the IPS-25 convention: totals, not
+  rescaled ratings, so a checklist of 25 rated items has a maximum of 125);
+- "insufficient data" (only where the item allows it) leaves the item out of score and maximum;
+- a critical item fails on "no", on a rating below 3, or on insufficient data (it was not shown
+  to be met); any critical failure means the observation does not pass, whatever its score;
+- the band is the highest band whose minimum percentage the score reaches; the observation
+  passes when it has no critical failure and reaches the checklist's `pass_band`.
+"""
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter, defaultdict
+from typing import Optional
+
+import attrs
+
+from .entities import Enrollment, Observation, Offering, Peer, SessionRecord, text_tuple
+from .errors import ValidationError
+
+INSUFFICIENT = "insufficient"
+YES = {"yes", "y", "true", "1", "met"}
+NO = {"no", "n", "false", "0", "not met"}
+CRITICAL_RATING = 3
+
+
+@attrs.frozen
+class Score:
+    score: float
+    max_score: float
+    percent: float
+    band: Optional[str]
+    critical_failed: tuple
+    passed: bool
+    missed: tuple
+
+
+def _answer(item, raw):
+    """The normalised answer to one item, or a ValidationError naming the item."""
+    text = str(raw).strip().lower()
+    if text in (INSUFFICIENT, "insufficient data", "n/a", "na"):
+        if not item.allow_insufficient:
+            raise ValidationError(f"item '{item.key}' does not allow 'insufficient data'")
+        return INSUFFICIENT
+    if item.type == "yes_no":
+        if text in YES:
+            return "yes"
+        if text in NO:
+            return "no"
+        raise ValidationError(f"item '{item.key}' needs yes or no, not '{raw}'")
+    try:
+        rating = int(text)
+    except ValueError:
+        rating = None
+    if rating is None or not 1 <= rating <= 5 or str(rating) != text:
+        raise ValidationError(f"item '{item.key}' needs a rating from 1 to 5, not '{raw}'")
+    return rating
+
+
+def normalise_answers(checklist, answers: dict) -> dict:
+    """Every item answered with a valid value; unknown or missing items are refused by name."""
+    known = {item.key: item for item in checklist.items}
+    unknown = sorted(set(answers) - set(known))
+    if unknown:
+        raise ValidationError(f"checklist '{checklist.key}' has no item '{unknown[0]}'")
+    missing = [key for key in known if key not in answers or str(answers[key]).strip() == ""]
+    if missing:
+        raise ValidationError(f"item '{missing[0]}' of checklist '{checklist.key}' is not answered")
+    return {key: _answer(known[key], answers[key]) for key in known}
+
+
+def score(checklist, answers: dict) -> Score:
+    """Score normalised answers against a checklist (see the module docstring)."""
+    total = maximum = 0.0
+    critical, missed = [], []
+    for item in checklist.items:
+        answer = answers[item.key]
+        if answer == INSUFFICIENT:
+            if item.critical:
+                critical.append(item.key)
+            continue
+        earned = (1.0 if answer == "yes" else 0.0) if item.type == "yes_no" else float(answer)
+        top = 1.0 if item.type == "yes_no" else 5.0
+        total += item.weight * earned
+        maximum += item.weight * top
+        met = answer == "yes" if item.type == "yes_no" else answer >= CRITICAL_RATING
+        if not met:
+            missed.append(item.key)
+            if item.critical:
+                critical.append(item.key)
+    percent = round(100.0 * total / maximum, 1) if maximum else 0.0
+    band = _band(checklist, percent)
+    return Score(total, maximum, percent, band, tuple(critical), _passes(checklist, percent, critical),
+                 tuple(missed))
+
+
+def _band(checklist, percent):
+    for band in sorted(checklist.bands, key=lambda b: -b.min_percent):
+        if percent >= band.min_percent:
+            return band.name
+    return None
+
+
+def _passes(checklist, percent, critical) -> bool:
+    if critical:
+        return False
+    if checklist.pass_band is None:
+        return True
+    needed = next(b.min_percent for b in checklist.bands if b.name == checklist.pass_band)
+    return percent >= needed
+
+
+def read_answers(path: str) -> dict:
+    """Answers from a JSON object {item: answer} or a CSV with columns item,answer."""
+    try:
+        text = open(path, encoding="utf-8-sig").read()
+    except OSError as error:
+        raise ValidationError(f"cannot read answers file {path}: {error.strerror}") from None
+    if path.lower().endswith(".json"):
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ValidationError(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ValidationError(f"{path} must hold an object of item: answer")
+        return {str(k): v for k, v in data.items()}
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"item", "answer"} <= set(rows[0]):
+        raise ValidationError(f"{path} needs the columns item,answer")
+    return {row["item"].strip(): (row["answer"] or "").strip() for row in rows}
+
+
+class FidelityOps:
+    """Offerings, sessions and observations (Tracker mixin)."""
+
+    # -- offerings and sessions --------------------------------------------------------------------
+
+    def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None):
+        program = self.catalog.program(program_key)
+        with self.changing():
+            leaders = self._check_leaders(program.key, text_tuple(leaders))
+            offering = Offering(id=self.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
+                                schedule=schedule, location=location, started=started)
+            self.store_new("offerings", offering, "add", details={"program": program.key})
+        return offering
+
+    def offerings(self, program_key=None) -> list:
+        enabled = self.catalog.programs
+        if program_key is not None:
+            self.catalog.program(program_key)
+        with self.reading():
+            found = self.load_all("offerings", Offering)
+        return [o for o in found if o.program in enabled and program_key in (None, o.program)]
+
+    def offering(self, offering_id: str) -> Offering:
+        with self.reading():
+            offering = self.load("offerings", Offering, offering_id, "offering")
+        self.catalog.program(offering.program)  # a disabled program's offerings are hidden
+        return offering
+
+    def add_session(self, offering_id, on, leaders=None, attendance=None) -> SessionRecord:
+        """Record a meeting of a group or class; it counts toward its leaders' pathway steps."""
+        with self.changing():
+            offering = self.offering(offering_id)
+            leaders = self._check_leaders(offering.program, text_tuple(leaders) or offering.leaders)
+            session = SessionRecord(id=self.tx.next_id("S"), offering_id=offering.id,
+                                    program=offering.program, on=on or self.today, leaders=leaders,
+                                    attendance=attendance)
+            self._not_future(session.on)
+            self.store_new("sessions", session, "add", details={"offering": offering.id})
+            self.fire("session_recorded", session=session, offering=offering)
+            self.settle_leaders(offering.program, leaders)
+        return session
+
+    def sessions(self, offering_id: str) -> list:
+        with self.reading():
+            return sorted(self.load_all("sessions", SessionRecord, offering_id=offering_id), key=lambda s: s.on)
+
+    def _check_leaders(self, program_key, leaders) -> tuple:
+        for peer_id in leaders:
+            self.load("peers", Peer, peer_id, "peer")
+            if not self.tx.search("enrollments", peer_id=peer_id, program=program_key):
+                raise ValidationError(f"{peer_id} is not a {program_key} leader: enrol them first")
+        return tuple(leaders)
+
+    def _not_future(self, day) -> None:
+        if day > self.today:
+            raise ValidationError(f"{day} is in the future (today is {self.today})")
+
+    # -- observations --------------------------------------------------------------------------------
+
+    def observe(self, offering_id, checklist_key, observer, answers: dict, on=None, leaders=None):
+        """Score and store a fidelity observation of an offering."""
+        with self.changing():
+            offering = self.offering(offering_id)
+            checklist = self.catalog.checklist(checklist_key)
+            if checklist.program != offering.program:
+                raise ValidationError(
+                    f"checklist '{checklist.key}' is for {checklist.program}, not {offering.program}"
+                )
+            leaders = self._check_leaders(offering.program, text_tuple(leaders) or offering.leaders)
+            normalised = normalise_answers(checklist, answers)
+            result = score(checklist, normalised)
+            observation = Observation(
+                id=self.tx.next_id("F"), offering_id=offering.id, program=offering.program,
+                checklist=checklist.key, checklist_version=checklist.version, observer=observer,
+                on=on or self.today, leaders=leaders, answers=normalised, score=result.score,
+                max_score=result.max_score, percent=result.percent, band=result.band,
+                critical_failed=result.critical_failed, passed=result.passed,
+            )
+            self._not_future(observation.on)
+            self.store_new("observations", observation, "observe",
+                           details={"offering": offering.id, "percent": result.percent, "band": result.band})
+            self.fire("observation_recorded", observation=observation, offering=offering)
+            self.settle_leaders(offering.program, leaders)
+        return observation
+
+    def observations(self, program=None, offering=None, leader=None) -> list:
+        enabled = self.catalog.programs
+        with self.reading():
+            found = self.load_all("observations", Observation)
+        return sorted(
+            (o for o in found if o.program in enabled and program in (None, o.program)
+             and offering in (None, o.offering_id) and (leader is None or leader in o.leaders)),
+            key=lambda o: (o.on, o.id),
+        )
+
+    # -- reports --------------------------------------------------------------------------------------
+
+    def fidelity_report(self, program=None, offering=None, leader=None) -> dict:
+        """Scores over time per offering and leader, the items most often missed, and drift."""
+        if program is not None:
+            self.catalog.program(program)
+        if offering is not None:
+            self.offering(offering)
+        if leader is not None:
+            self.peer(leader)
+        found = self.observations(program=program, offering=offering, leader=leader)
+        by_offering, by_leader, missed = defaultdict(list), defaultdict(list), Counter()
+        for observation in found:
+            point = {"on": observation.on.isoformat(), "observation": observation.id,
+                     "percent": observation.percent, "band": observation.band,
+                     "passed": observation.passed, "critical_failed": list(observation.critical_failed)}
+            by_offering[observation.offering_id].append(point)
+            for peer_id in observation.leaders:
+                by_leader[peer_id].append(point)
+            missed.update(_missed_items(observation))
+        return {
+            "observations": len(found),
+            "offerings": dict(by_offering),
+            "leaders": dict(by_leader),
+            "most_missed": [{"item": item, "times": times} for item, times in missed.most_common(5)],
+            "drift": [
+                {"offering": offering_id, "from": before["percent"], "to": after["percent"],
+                 "between": [before["on"], after["on"]], "drop": round(before["percent"] - after["percent"], 1)}
+                for offering_id, points in by_offering.items()
+                for before, after in zip(points, points[1:]) if after["percent"] < before["percent"]
+            ],
+        }
+
+    def fidelity_due(self, program=None) -> list:
+        """Leaders who need an observation: new leaders in their first offering, then at intervals."""
+        programs = self.catalog.programs
+        if program is not None:
+            self.catalog.program(program)
+        with self.reading():
+            offerings = [o for o in self.load_all("offerings", Offering)
+                         if o.program in programs and program in (None, o.program)]
+            sessions = defaultdict(list)
+            for session in self.load_all("sessions", SessionRecord):
+                sessions[session.offering_id].append(session.on)
+            holds = {(e.peer_id, e.program): e.hold for e in self.load_all("enrollments", Enrollment)}
+        last_seen = {}
+        for observation in self.observations():
+            for peer_id in observation.leaders:
+                last_seen[(peer_id, observation.program)] = observation.on
+        first_led = {}
+        for offering in offerings:
+            began = offering.started or min(sessions[offering.id], default=None)
+            if began is None:
+                continue  # not started yet: nothing to observe
+            for peer_id in offering.leaders:
+                key = (peer_id, offering.program)
+                if key not in first_led or began < first_led[key][0]:
+                    first_led[key] = (began, offering)
+        due = []
+        for (peer_id, program_key), (began, offering) in sorted(first_led.items()):
+            if holds.get((peer_id, program_key)):
+                continue  # on hold or inactive leaders lead nothing
+            form = programs[program_key].format
+            last = last_seen.get((peer_id, program_key))
+            if last is None:
+                due_on = began + dt.timedelta(days=int(form.get("first_observation_within_days", 0)))
+                reason = f"new leader: never observed; first offering {offering.id} began {began}"
+            else:
+                due_on = last + dt.timedelta(days=int(form.get("observation_interval_days", 365)))
+                reason = f"last observed {last}"
+            if due_on <= self.today:
+                due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
+                            "overdue_days": (self.today - due_on).days,
+                            "last_observed": last.isoformat() if last else None, "reason": reason})
+        return due
+
+
+def _missed_items(observation) -> list:
+    """Items not met in an observation (answers are kept, so older versions still count)."""
+    missed = []
+    for key, answer in observation.answers.items():
+        if answer == "no" or (isinstance(answer, int) and answer < CRITICAL_RATING):
+            missed.append(key)
+    return missed
