@@ -58,7 +58,7 @@ def build_demo(tracker, seed: int = 7) -> str:
             phone=f"708-555-{1000 + index:04d}",
             languages=["English"] + (["Spanish"] if rng.random() < 0.3 else []),
             community=community, county=county,
-            lived_experience=rng.choice(["self", "self", "family", "both"]),
+            lived_experience=rng.choice(["self", "both"] if stage == "accepted" else ["self", "family", "both"]),
             source=source, source_detail=detail, sector=sector,
             consent={"contact": True, "share_story": rng.random() < 0.5},
             on=start + dt.timedelta(days=rng.randint(0, 120)),
@@ -72,14 +72,105 @@ def build_demo(tracker, seed: int = 7) -> str:
             for stage in stages:
                 day += dt.timedelta(days=rng.randint(5, 40))
                 tracker.set_stage(peer.id, stage, on=min(day, tracker.today))
+        _train_leaders(tracker, [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]])
+        tracker.sweep_lapses()
     return _summary(tracker) + _next_steps()
+
+
+# Each plan: (program, steps as (step, days before today, record values)). The leaders land at
+# different points: certified, mid-way, stuck, expiring soon and lapsed.
+CONNECTION_TRAINED = [
+    ("application", 420, {}), ("reference", 410, {"outcome": "passed"}),
+    ("interview", 405, {"outcome": "passed"}), ("fidelity_agreement", 400, {}),
+    ("training", 380, {"until": 379, "trainer": "NAMI Illinois state trainers"}),
+]
+P2P_TRAINED = [
+    ("affiliate_interview", 330, {"outcome": "passed"}), ("online_course", 320, {}),
+    ("trainer_interview", 300, {"outcome": "passed"}), ("fidelity_agreement", 298, {}),
+    ("training", 290, {"until": 289, "trainer": "NAMI Illinois state trainers"}),
+]
+IOOV_TRAINED = [("fidelity_agreement", 200, {}), ("training", 190, {"until": 189})]
+CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recovery Support"]
+
+
+def _crss_complete(start: int) -> list:
+    steps = [("disclosure", start, {})]
+    steps += [("education", start - 5, {"hours": 10, "domain": d}) for d in CRSS_DOMAINS]
+    steps += [("education", start - 6, {"hours": 6, "domain": "Ethics"}),
+              ("education", start - 7, {"hours": 54, "domain": "Core Functions"}),
+              ("experience", start - 10, {"hours": 2000, "score": 75}),
+              ("supervision", start - 11, {"hours": 100, "domain": "Mentoring"}),
+              ("exam", start - 20, {"score": 81})]
+    return steps
+
+
+PLANS = [
+    [("connection", CONNECTION_TRAINED), ("crss", _crss_complete(840))],
+    [("connection", CONNECTION_TRAINED)],
+    [("connection", CONNECTION_TRAINED[:-1] + [("training", 40, {"until": 39})])],
+    [("connection", [("application", 90, {}), ("reference", 80, {"outcome": "passed"}),
+                     ("interview", 75, {"outcome": "not passed"})])],
+    [("peer_to_peer", P2P_TRAINED), ("crss", _crss_complete(740))],
+    [("peer_to_peer", P2P_TRAINED)],
+    [("peer_to_peer", P2P_TRAINED[:3])],
+    [("ioov", IOOV_TRAINED)],
+    [("ioov", IOOV_TRAINED)],
+    [("crss", [("disclosure", 120, {}), ("education", 100, {"hours": 60, "domain": "Core Functions"}),
+               ("education", 60, {"hours": 4, "domain": "Advocacy"})])],
+]
+
+CONNECTION_ANSWERS = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",
+                      "principles": "yes", "confidentiality": "yes", "check_in": 4, "agenda": 5,
+                      "processes": 5, "no_endorsement": "yes"}
+DRIFTED_ANSWERS = {**CONNECTION_ANSWERS, "on_time": "no", "check_in": 2, "agenda": 3, "processes": 3}
+
+
+def _train_leaders(tracker, leaders: list) -> None:
+    """Enrol the accepted peers and record their steps, groups, classes and observations."""
+    today = tracker.today
+
+    def ago(days):
+        return today - dt.timedelta(days=days)
+
+    for peer_id, plan in zip(leaders, PLANS):
+        for program, steps in plan:
+            tracker.enroll(peer_id, program, on=ago(steps[0][1] + 5))
+            for step, days, values in steps:
+                values = dict(values)
+                if "until" in values:
+                    values["until"] = ago(values["until"])
+                tracker.record_step(peer_id, program, step, on=ago(days), **values)
+    a = leaders
+    group = tracker.add_offering("connection", "Oak Park Tuesday group", leaders=[a[0], a[1]],
+                                 schedule="Tuesdays 6:30pm, weekly", location="Oak Park library",
+                                 started=ago(300))
+    for week in range(12):
+        tracker.add_session(group.id, ago(300 - 7 * week), attendance=6 + week % 4)
+    tracker.observe(group.id, "connection_meeting", "State trainer", CONNECTION_ANSWERS, on=ago(250))
+    tracker.observe(group.id, "connection_meeting", "State trainer", DRIFTED_ANSWERS, on=ago(20))
+    newer = tracker.add_offering("connection", "Cicero Thursday group", leaders=[a[0], a[2]],
+                                 schedule="Thursdays 7pm, every other week", started=ago(30))
+    tracker.add_session(newer.id, ago(30), attendance=5)
+    course = tracker.add_offering("peer_to_peer", "Berwyn Peer-to-Peer class", leaders=[a[4], a[5]],
+                                  schedule="Saturdays 10am, 8 weeks", started=ago(200))
+    for week in range(8):
+        tracker.add_session(course.id, ago(200 - 7 * week), attendance=9)
+    talks = tracker.add_offering("ioov", "In Our Own Voice talks", leaders=[a[7], a[8]])
+    tracker.add_session(talks.id, ago(150), attendance=40)
+    tracker.add_session(talks.id, ago(90), leaders=[a[7]], attendance=25)
 
 
 def _summary(tracker) -> str:
     peers = tracker.peers()
     by_stage = {stage: sum(p.stage == stage for p in peers) for stage in PIPELINE}
+    leaders = tracker.leaders()
+    by_status = {}
+    for status in leaders:
+        by_status[status.status] = by_status.get(status.status, 0) + 1
     lines = [f"Built a sample affiliate in {tracker.store.path}:",
-             f"  {len(peers)} peers: " + ", ".join(f"{n} {s}" for s, n in by_stage.items())]
+             f"  {len(peers)} peers: " + ", ".join(f"{n} {s}" for s, n in by_stage.items()),
+             f"  {len(leaders)} leader records: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())),
+             f"  {len(tracker.offerings())} groups and classes, {len(tracker.observations())} fidelity observations"]
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +178,11 @@ def _next_steps() -> str:
     return (
         "Try next:\n"
         "  peerpath peer list --stage accepted\n"
-        "  peerpath peer show P0001\n"
-        "  peerpath audit --peer P0001\n"
-        "  peerpath plugins list\n"
+        "  peerpath leaders\n"
+        "  peerpath leaders --expiring-within 60\n"
+        "  peerpath progress P0027\n"
+        "  peerpath fidelity due\n"
+        "  peerpath fidelity report --program connection\n"
+        "  peerpath programs show crss\n"
+        "  peerpath audit --peer P0027\n"
     )
