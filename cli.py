@@ -71,10 +71,11 @@ def cli(ctx, db, actor, today):
 
 
 @cli.command()
+@click.option("--affiliate", metavar="NAME", help="The affiliate's name, used in rollups.")
 @pass_tracker
-def init(tracker):
+def init(tracker, affiliate):
     """Create the database (files private to you, mode 0600)."""
-    created = tracker.init()
+    created = tracker.init(affiliate=affiliate)
     click.echo(f"{'Created' if created else 'Already exists:'} {tracker.store.path}")
 
 
@@ -149,6 +150,7 @@ def peer_field_options(command):
         click.option("--source", help=f"One of: {', '.join(SOURCES)}."),
         click.option("--source-detail", help="Program graduated from, partner name, event..."),
         click.option("--sector", help=f"Partner sector, one of: {', '.join(SECTORS)}."),
+        click.option("--outreach", metavar="ID", help="Outreach event the peer came from."),
         click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
                      help="Consent flag, e.g. contact=yes. Repeatable."),
         click.option("--notes"),
@@ -630,6 +632,117 @@ def fidelity_due(tracker, program, as_json):
         return
     echo_table([[d["peer"], d["program"], d["due"], d["overdue_days"], d["reason"]] for d in due],
                ["peer", "program", "due", "days overdue", "why"])
+
+
+# --- recruitment and reports ---------------------------------------------------------------------
+
+
+@cli.group(name="outreach")
+def outreach_group():
+    """Outreach events: hospital talks, partner visits, fairs."""
+
+
+@outreach_group.command(name="add")
+@click.argument("kind")
+@click.option("--on", "on", metavar="DATE", help="Date (default today).")
+@click.option("--sector", help=f"Partner sector: {', '.join(SECTORS)}.")
+@click.option("--partner", help="Partner organization.")
+@click.option("--community", help="Community reached.")
+@click.option("--reached", type=click.IntRange(min=0), default=0, help="People reached.")
+@click.option("--notes")
+@pass_tracker
+def outreach_add(tracker, kind, **values):
+    """Record an outreach event of KIND (e.g. 'hospital talk') and print its id."""
+    click.echo(tracker.add_outreach(kind, **values).id)
+
+
+@outreach_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def outreach_list(tracker, as_json):
+    """List outreach events."""
+    events = tracker.outreach_events()
+    if as_json:
+        echo_json([to_document(e) for e in events])
+        return
+    echo_table([[e.id, e.on, e.kind, e.sector, e.partner, e.community, e.reached] for e in events],
+               ["id", "on", "kind", "sector", "partner", "community", "reached"])
+
+
+@cli.group(name="communities")
+def communities_group():
+    """Communities served, and which the affiliate counts as underserved."""
+
+
+@communities_group.command(name="list")
+@pass_tracker
+def communities_list(tracker):
+    """List communities with their peers; underserved ones are marked."""
+    echo_table([[name, count, "yes" if flag else ""] for name, count, flag in tracker.communities()],
+               ["community", "peers", "underserved"])
+
+
+@communities_group.command(name="mark")
+@click.argument("community")
+@click.option("--underserved/--served", default=True, help="Mark or unmark as underserved.")
+@pass_tracker
+def communities_mark(tracker, community, underserved):
+    """Mark COMMUNITY as underserved (or --served to unmark)."""
+    tracker.mark_underserved(community, underserved)
+    click.echo(f"{community}: {'underserved' if underserved else 'not marked underserved'}")
+
+
+@cli.command()
+@click.option("--days", type=int, help="Untouched for this many days (setting recruitment.followup_days).")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@pass_tracker
+def followups(tracker, days, as_json):
+    """Prospects and applicants nobody has touched for a while."""
+    due = tracker.followups(days)
+    if as_json:
+        echo_json([{"peer": p.id, "name": p.name, "stage": p.stage, "last_touched": t.isoformat(),
+                    "days": d} for p, t, d in due])
+        return
+    echo_table([[p.id, p.name, p.stage, t, d, p.source] for p, t, d in due],
+               ["peer", "name", "stage", "last touched", "days", "source"])
+
+
+@cli.command()
+@pass_tracker
+def reports(tracker):
+    """List the reports of core and the enabled plugins."""
+    catalog = tracker.catalog
+    echo_table([[r.name, catalog.owners[("reports", r.name)], r.description] for r in catalog.reports.values()],
+               ["report", "plugin", "what it shows"])
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--from", "start", metavar="DATE", help="Start of the period.")
+@click.option("--to", "end", metavar="DATE", help="End of the period (default today).")
+@click.option("--days", type=int, help="Horizon for 'expiring' (setting reports.expiring_days).")
+@click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
+@pass_tracker
+def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
+    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup."""
+    if files and not merge:
+        raise click.UsageError("give --merge to combine rollup files")
+    if merge and not files:
+        raise click.UsageError("--merge needs the rollup JSON files to combine")
+    result = tracker.report(name, start=start, end=end, days=days, files=files)
+    if as_json:
+        echo_json(result.to_dict())
+    elif as_csv:
+        click.echo(result.to_csv(), nl=False)
+    else:
+        click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
+                                   if result.period[1] else ""))
+        for table in result.tables:
+            click.echo(f"\n{table.title}")
+            echo_table(table.rows, table.headers) if table.rows else click.echo("  (none)")
 
 
 # --- config -------------------------------------------------------------------------------------

@@ -208,12 +208,17 @@ class TrackerBase:
 
     # -- database lifecycle ----------------------------------------------------------------------
 
-    def init(self) -> bool:
-        """Create the database if it does not exist; True if it was created."""
-        if self.store.exists():
+    def init(self, affiliate=None) -> bool:
+        """Create the database if it does not exist (naming the affiliate); True if created."""
+        created = not self.store.exists()
+        if not created and affiliate is None:
             with self.reading():
                 return False  # opening it checks that it is a readable peerpath database
         with self.changing(create=True) as tx:
-            tx.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            self.audit_event("create", "database", str(self.store.path))
-        return True
+            if created:
+                tx.meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+                self.audit_event("create", "database", str(self.store.path))
+            if affiliate is not None and affiliate.strip() and tx.meta.get("affiliate") != affiliate.strip():
+                tx.meta["affiliate"] = affiliate.strip()
+                self.audit_event("name", "database", affiliate.strip())
+        return created

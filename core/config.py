@@ -7,6 +7,8 @@ Every number a program plugin declares can be overridden under a dotted key:
     PATHWAY.renewal.PARAM     e.g. crss.renewal.hours
     PROGRAM.format.KEY        e.g. connection.format.minutes
     PROGRAM.leader.KEY        e.g. connection.leader.commitment_months
+
+plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
 
 import json
@@ -14,6 +16,14 @@ import json
 import attrs
 
 from .errors import ValidationError
+
+
+# Defaults of core's reports and lists; program facts never belong here (they are plugin defaults).
+CORE_SETTINGS = {
+    "recruitment.followup_days": 14,
+    "reports.expiring_days": 60,
+    "rollup.suppress_below": 5,
+}
 
 
 def _scalar(value) -> bool:
@@ -30,8 +40,8 @@ def _step_settings(prefix, step):
 
 
 def defaults(programs: dict) -> dict:
-    """Every overridable setting of the given programs and its value now in force."""
-    settings = {}
+    """Every overridable setting: core's, then the given programs' (values as given)."""
+    settings = dict(CORE_SETTINGS)
     for program in programs.values():
         for key, value in program.format.items():
             if _scalar(value):
@@ -133,8 +143,11 @@ class ConfigOps:
         from .catalog import build_catalog
 
         plain = build_catalog(self.host, self.enabled_plugins(), None).programs
-        in_force = defaults(self.catalog.programs)
-        return [(key, value, in_force.get(key, value)) for key, value in sorted(defaults(plain).items())]
+        overrides = self.overrides()
+        return [(key, value, overrides.get(key, value)) for key, value in sorted(defaults(plain).items())]
+
+    def core_setting(self, key: str):
+        return self.overrides().get(key, CORE_SETTINGS[key])
 
     def set_setting(self, key: str, text: str):
         value = check_setting(self.catalog.programs, key, text)

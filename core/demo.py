@@ -66,6 +66,10 @@ def build_demo(tracker, seed: int = 7) -> str:
         moves.append(_stages_to(stage) if stage != "prospect" else [])
     with tracker.changing() as tx:
         tx.meta["demo"] = True
+        tx.meta.setdefault("affiliate", "NAMI Metro Suburban (demo)")
+        events = _outreach(tracker, start)
+        for row in rows:
+            row["outreach"] = next((e.id for e in events if e.sector and e.sector == row["sector"]), None)
         peers = tracker.add_peers(rows)
         for peer, stages in zip(peers, moves):
             day = peer.stage_since()
@@ -75,6 +79,24 @@ def build_demo(tracker, seed: int = 7) -> str:
         _train_leaders(tracker, [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]])
         tracker.sweep_lapses()
     return _summary(tracker) + _next_steps()
+
+
+OUTREACH = [
+    ("hospital talk", 10, "health", "Loretto Hospital psychiatric unit", "Cicero", 14),
+    ("partner visit", 25, "criminal justice", "Cook County mental health court", "Cicero", 9),
+    ("congregation talk", 40, "faith", "St. Mark's congregation", "Waukegan", 35),
+    ("resource fair", 60, "education", "Triton College counseling", "Berwyn", 80),
+    ("partner visit", 75, "housing", "Housing Forward", "Aurora", 12),
+    ("hospital talk", 95, "mental health", "Pillars Community Health", "Joliet", 18),
+]
+
+
+def _outreach(tracker, start) -> list:
+    """A season of outreach, with Waukegan marked as an underserved community."""
+    tracker.mark_underserved("Waukegan")
+    return [tracker.add_outreach(kind, on=start + dt.timedelta(days=days), sector=sector,
+                                 partner=partner, community=community, reached=reached)
+            for kind, days, sector, partner, community, reached in OUTREACH]
 
 
 # Each plan: (program, steps as (step, days before today, record values)). The leaders land at
@@ -183,6 +205,7 @@ def _next_steps() -> str:
         "  peerpath progress P0027\n"
         "  peerpath fidelity due\n"
         "  peerpath fidelity report --program connection\n"
+        "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"
     )

@@ -135,6 +135,7 @@ class Peer:
     sector: Optional[str] = attrs.field(
         default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
     )
+    outreach: Optional[str] = attrs.field(default=None, converter=clean_text)
     consent: dict = attrs.field(factory=dict, converter=frozen_dict)
     notes: Optional[str] = attrs.field(default=None, converter=clean_text)
     stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
@@ -375,6 +376,22 @@ class Observation:
     band: Optional[str] = None
     critical_failed: tuple = attrs.field(default=(), converter=tuple)
     passed: bool = False
+
+
+@attrs.frozen
+class Outreach:
+    """An outreach event: a hospital talk, a partner visit, a fair; peers can be linked to it."""
+
+    id: str
+    on: dt.date = attrs.field(converter=parse_date)
+    kind: str = attrs.field(converter=clean_text, validator=not_blank("outreach kind"))
+    sector: Optional[str] = attrs.field(
+        default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
+    )
+    partner: Optional[str] = attrs.field(default=None, converter=clean_text)
+    community: Optional[str] = attrs.field(default=None, converter=clean_text)
+    reached: int = attrs.field(default=0, validator=non_negative)
+    notes: Optional[str] = attrs.field(default=None, converter=clean_text)
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from .errors import ValidationError
 
 EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
-    "lived_experience", "source", "source_detail", "sector", "consent", "notes",
+    "lived_experience", "source", "source_detail", "sector", "outreach", "consent", "notes",
 )
 
 
@@ -29,8 +29,13 @@ class PeerOps:
         if unknown:
             raise ValidationError(f"unknown peer field(s): {', '.join(sorted(unknown))}")
         stage = fields.pop("stage", None) or "prospect"
+        self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
+
+    def _check_outreach(self, outreach_id) -> None:
+        if outreach_id and self.tx.get("outreach", outreach_id) is None:
+            raise ValidationError(f"unknown outreach event '{outreach_id}'")
 
     def add_peer(self, **fields) -> Peer:
         """Store a new peer and return it."""
@@ -68,6 +73,7 @@ class PeerOps:
             raise ValidationError("nothing to change: give at least one field")
         with self.changing():
             before = self.load("peers", Peer, peer_id, "peer")
+            self._check_outreach(changes.get("outreach"))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             self.store_changed("peers", before, after, "edit", peer_id=peer_id,

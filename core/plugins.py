@@ -21,7 +21,7 @@ from . import hookspecs
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "peerpath"
-CORE_PLUGINS = ("core.step_kinds",)
+CORE_PLUGINS = ("core.step_kinds", "core.reports")
 
 
 @attrs.frozen

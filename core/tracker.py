@@ -9,7 +9,9 @@ from .config import ConfigOps
 from .fidelity import FidelityOps
 from .pathways import PathwayOps
 from .peers import PeerOps
+from .recruitment import RecruitmentOps
+from .reports import ReportOps
 
 
-class Tracker(PeerOps, PathwayOps, FidelityOps, ConfigOps, TrackerBase):
+class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""

@@ -31,7 +31,7 @@ PROGRAM = ProgramModel(
                 "condition; not therapy.",
     roles=[Role("facilitator", "Facilitator", pathway="connection")],
     pathways=[PATHWAY],
-    format={"minutes": 90, "facilitators": 2, "frequency": "weekly, every other week or monthly",
+    format={"minutes": 90, "leaders_per_offering": 2, "frequency": "weekly, every other week or monthly",
             "audience_min_age": 18, "first_observation_within_days": 180,
             "observation_interval_days": 365},
     leader_requirements={"lived_experience": ("self", "both"), "min_age": 18,

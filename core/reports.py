@@ -1,0 +1,321 @@
+"""The reports coordinators and state organizations ask for, registered like any plugin's.
+
+Each report is `build(tracker, options) -> ReportResult`; options hold `start` and `end` dates
+(the period; `end` defaults to today), `days` and `files` where a report uses them.
+"""
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+
+from .catalog import Report
+from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, optional_date
+from .errors import PeerpathError, PluginError, ValidationError
+from .hookspecs import hookimpl
+from .recruitment import first_stage_date
+from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
+
+PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
+
+
+def _in_period(day, options) -> bool:
+    return (options["start"] is None or day >= options["start"]) and day <= options["end"]
+
+
+def _cohort(tracker, options) -> list:
+    return [p for p in tracker.peers() if _in_period(first_stage_date(p), options)]
+
+
+# --- funnel ------------------------------------------------------------------------------------
+
+
+def funnel(tracker, options) -> ReportResult:
+    """Counts per stage, conversion between stages, median days in each stage, by source and sector."""
+    peers = _cohort(tracker, options)
+    current = Counter(p.stage for p in peers)
+    reached = Counter(stage for p in peers for stage in {c.stage for c in p.stage_history})
+    durations = defaultdict(list)
+    for peer in peers:
+        for this, following in zip(peer.stage_history, peer.stage_history[1:]):
+            durations[this.stage].append((following.on - this.on).days)
+    conversion = {f"{a}->{b}": percent(reached[b], reached[a]) for a, b in zip(PIPELINE, PIPELINE[1:])}
+    by_source = _by(peers, lambda p: p.source or "unknown")
+    by_sector = _by(peers, lambda p: p.sector or "none")
+    figures = {
+        "peers": len(peers),
+        "by_stage": {stage: current[stage] for stage in STAGES},
+        "reached": {stage: reached[stage] for stage in STAGES},
+        "conversion_percent": conversion,
+        "median_days_in_stage": {stage: median(durations[stage]) for stage in STAGES},
+        "by_source": by_source,
+        "by_sector": by_sector,
+    }
+    return ReportResult("funnel", "Recruitment funnel", [
+        Table("stages", ["stage", "now", "ever reached", "median days in stage"],
+              [[s, current[s], reached[s], median(durations[s])] for s in STAGES]),
+        Table("conversion", ["from -> to", "percent"], list(conversion.items())),
+        _breakdown("by source", "source", by_source),
+        _breakdown("by sector", "sector", by_sector),
+    ], figures, (options["start"], options["end"]))
+
+
+def _by(peers, key) -> dict:
+    groups = defaultdict(Counter)
+    for peer in peers:
+        groups[key(peer)][peer.stage] += 1
+    return {name: {"total": sum(c.values()), "accepted": c["accepted"],
+                   "accepted_percent": percent(c["accepted"], sum(c.values())), **dict(c)}
+            for name, c in sorted(groups.items())}
+
+
+def _breakdown(title, label, groups) -> Table:
+    return Table(title, [label, "peers", "accepted", "accepted %"],
+                 [[name, g["total"], g["accepted"], g["accepted_percent"]] for name, g in groups.items()])
+
+
+# --- leaders -----------------------------------------------------------------------------------
+
+
+def _active_on(certification, enrollment, day) -> bool:
+    if certification is None or certification.granted > day or enrollment.hold:
+        return False
+    if certification.lapsed_on is not None and certification.lapsed_on <= day:
+        return False
+    return certification.expires is None or certification.expires >= day
+
+
+def leaders(tracker, options) -> ReportResult:
+    """Leaders per program by status, new certifications, and retention over the period."""
+    start = options["start"] or options["end"] - dt.timedelta(days=365)
+    end = options["end"]
+    statuses = tracker.leaders()
+    with tracker.reading():
+        certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
+    rows, figures = [], {}
+    for program in tracker.catalog.programs:
+        mine = [s for s in statuses if s.program.key == program]
+        counts = Counter(s.status for s in mine)
+        at_start = sum(_active_on(certifications.get(s.enrollment.id), s.enrollment, start) for s in mine)
+        at_end = sum(_active_on(certifications.get(s.enrollment.id), s.enrollment, end) for s in mine)
+        new = sum(1 for s in mine if s.certification and start < s.certification.granted <= end)
+        retention = percent(at_end - new, at_start)
+        figures[program] = {**{k: counts[k] for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
+                            "new_certifications": new, "active_at_start": at_start,
+                            "active_at_end": at_end, "retention_percent": retention}
+        rows.append([program, counts["certified"], counts["in training"], counts["on hold"],
+                     counts["inactive"], counts["lapsed"], new, at_start, at_end, retention])
+    return ReportResult("leaders", "Leaders by program", [Table(
+        "leaders", ["program", "certified", "in training", "on hold", "inactive", "lapsed",
+                    "new", "active at start", "active at end", "retention %"], rows)],
+        figures, (start, end))
+
+
+# --- capacity ----------------------------------------------------------------------------------
+
+
+def capacity(tracker, options) -> ReportResult:
+    """Offerings short of the trained leaders their model needs; programs with no one in training."""
+    statuses = tracker.leaders()
+    certified = {(s.peer.id, s.program.key) for s in statuses if s.status == "certified"}
+    programs = tracker.catalog.programs
+    short = []
+    for offering in tracker.offerings():
+        needed = int(programs[offering.program].format.get("leaders_per_offering", 1))
+        trained = [p for p in offering.leaders if (p, offering.program) in certified]
+        if len(trained) < needed:
+            short.append({"offering": offering.id, "name": offering.name, "program": offering.program,
+                          "needed": needed, "trained_active": len(trained)})
+    in_training = Counter(s.program.key for s in statuses if s.status == "in training")
+    empty = [key for key in programs if not in_training[key]]
+    return ReportResult("capacity", "Leader capacity", [
+        Table("offerings short of leaders", ["offering", "name", "program", "needed", "trained and active"],
+              [list(s.values()) for s in short]),
+        Table("programs with no leader in training", ["program"], [[key] for key in empty]),
+    ], {"short_offerings": short, "no_leader_in_training": empty,
+        "in_training": {key: in_training[key] for key in programs}}, (None, options["end"]))
+
+
+# --- expiring ----------------------------------------------------------------------------------
+
+
+def expiring(tracker, options) -> ReportResult:
+    """Certifications lapsing within N days and what renewal each holder still lacks."""
+    days = options["days"] if options["days"] is not None else tracker.core_setting("reports.expiring_days")
+    found = tracker.leaders(expiring_within=days)
+    rows, items = [], []
+    for status in sorted(found, key=lambda s: s.certification.expires):
+        renewal = status.renewal
+        lacking = _lacking(renewal)
+        items.append({"peer": status.peer.id, "name": status.peer.name, "program": status.program.key,
+                      "pathway": status.pathway.key, "expires": status.certification.expires.isoformat(),
+                      "days_left": (status.certification.expires - tracker.today).days,
+                      "renewal": renewal.summary if renewal else None, "lacking": lacking})
+        rows.append([status.peer.id, status.peer.name, status.pathway.key, items[-1]["expires"],
+                     items[-1]["days_left"], renewal.summary if renewal else "no renewal rule"])
+    return ReportResult("expiring", f"Certifications lapsing within {days} days", [
+        Table("expiring", ["peer", "name", "pathway", "expires", "days left", "renewal so far"], rows),
+    ], {"days": days, "expiring": items}, (tracker.today, tracker.today + dt.timedelta(days=days)))
+
+
+def _lacking(renewal) -> dict:
+    """What is still missing of a renewal, from the step kind's figures."""
+    if renewal is None or renewal.done:
+        return {}
+    figures = renewal.figures
+    if "hours" in figures:
+        return {"hours": max(0.0, figures["required"] - figures["hours"])}
+    if "count" in figures:
+        return {"count": max(0, figures["required"] - figures["count"])}
+    return {"state": renewal.state}
+
+
+# --- reach -------------------------------------------------------------------------------------
+
+
+def reach(tracker, options) -> ReportResult:
+    """Recruitment and outreach by sector and community; underserved communities highlighted."""
+    peers = _cohort(tracker, options)
+    underserved = tracker.underserved()
+    events = tracker.outreach_events(options["start"], options["end"])
+    sectors = defaultdict(lambda: Counter())
+    communities = defaultdict(lambda: Counter())
+    for peer in peers:
+        sectors[peer.sector or "none"]["recruited"] += 1
+        sectors[peer.sector or "none"]["accepted"] += peer.stage == "accepted"
+        communities[peer.community or "unknown"]["recruited"] += 1
+        communities[peer.community or "unknown"]["accepted"] += peer.stage == "accepted"
+    for event in events:
+        sectors[event.sector or "none"]["events"] += 1
+        sectors[event.sector or "none"]["reached"] += event.reached
+        communities[event.community or "unknown"]["events"] += 1
+        communities[event.community or "unknown"]["reached"] += event.reached
+    fields = ("recruited", "accepted", "events", "reached")
+    by_sector = {name: {f: c[f] for f in fields} for name, c in sorted(sectors.items())}
+    by_community = {name: {**{f: c[f] for f in fields}, "underserved": name.lower() in underserved}
+                    for name, c in sorted(communities.items())}
+    return ReportResult("reach", "Recruitment and outreach reach", [
+        Table("by sector", ["sector", *fields], [[n, *(v[f] for f in fields)] for n, v in by_sector.items()]),
+        Table("by community", ["community", *fields, "underserved"],
+              [[n, *(v[f] for f in fields), "UNDERSERVED" if v["underserved"] else ""]
+               for n, v in by_community.items()]),
+    ], {"by_sector": by_sector, "by_community": by_community}, (options["start"], options["end"]))
+
+
+# --- rollup ------------------------------------------------------------------------------------
+
+
+def rollup(tracker, options) -> ReportResult:
+    """Figures with no personal data for the state organization; small counts suppressed.
+
+    With files, merges several affiliates' rollups (JSON from `report rollup --json`) instead.
+    """
+    threshold = tracker.core_setting("rollup.suppress_below")
+    if options["files"]:
+        return _merged(options["files"], threshold)
+    figures = _rollup_figures(tracker, options)
+    with tracker.reading(missing_ok=True) as tx:
+        affiliate = tx.meta.get("affiliate") or tracker.store.path.stem
+    return _rollup_result([affiliate], suppress_all(figures, threshold), threshold,
+                          (options["start"], options["end"]))
+
+
+def _rollup_figures(tracker, options) -> dict:
+    peers = _cohort(tracker, options)
+    figures = {
+        "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
+        "recruited_by_sector": dict(Counter(p.sector or "none" for p in peers)),
+        "leaders": {},
+        "offerings": {},
+        "sessions": {},
+        "attendance": {},
+    }
+    statuses = tracker.leaders()
+    with tracker.reading():
+        sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
+        offerings = tracker.load_all("offerings", Offering)
+        enrollments = tracker.load_all("enrollments", Enrollment)
+    for program in tracker.catalog.programs:
+        mine = [s for s in statuses if s.program.key == program]
+        figures["leaders"][program] = {
+            **{k: sum(s.status == k for s in mine) for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
+            "new_certifications": sum(1 for s in mine if s.certification and _in_period(s.certification.granted, options)),
+        }
+        figures["offerings"][program] = sum(o.program == program for o in offerings)
+        figures["sessions"][program] = sum(s.program == program for s in sessions)
+        figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
+    reached = Counter()
+    for event in tracker.outreach_events(options["start"], options["end"]):
+        reached[event.sector or "none"] += event.reached
+    figures["outreach_reached"] = dict(reached)
+    figures["volunteers_enrolled"] = len({e.peer_id for e in enrollments})
+    return figures
+
+
+def _rollup_result(affiliates, figures, threshold, period) -> ReportResult:
+    figures = {"affiliates": affiliates, "suppressed_below": threshold, **figures}
+    rows = []
+    for section, values in figures.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, dict):
+                    rows += [[section, f"{key} {sub}", cell] for sub, cell in value.items()]
+                else:
+                    rows.append([section, key, value])
+        elif section != "affiliates":
+            rows.append([section, "", values])
+    title = "State rollup" if len(affiliates) > 1 else f"Rollup for {affiliates[0]}"
+    return ReportResult("rollup", title, [Table("rollup", ["section", "figure", "value"], rows)],
+                        figures, period)
+
+
+def _merged(files, threshold) -> ReportResult:
+    documents = []
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
+            documents.append(document["figures"])
+        except OSError as error:
+            raise ValidationError(f"cannot read {path}: {error.strerror}") from None
+        except (ValueError, KeyError, TypeError):
+            raise ValidationError(f"{path} is not a rollup from 'peerpath report rollup --json'") from None
+    affiliates = [name for d in documents for name in d.get("affiliates", [])]
+    parts = [{k: v for k, v in d.items() if k not in ("affiliates", "suppressed_below")} for d in documents]
+    return _rollup_result(affiliates, merge_figures(parts, threshold), threshold, (None, None))
+
+
+REPORTS = (
+    Report("funnel", "Counts per stage, conversion, median days in stage, by source and sector.", funnel),
+    Report("leaders", "Leaders per program by status, new certifications, retention.", leaders),
+    Report("capacity", "Offerings short of trained leaders; programs with no one in training.", capacity),
+    Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring),
+    Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach),
+    Report("rollup", "Figures without personal data for the state; --merge combines affiliates.", rollup),
+)
+
+
+@hookimpl
+def register_reports(register):
+    for report in REPORTS:
+        register(report)
+
+
+class ReportOps:
+    """Running registered reports (Tracker mixin)."""
+
+    def report(self, name, start=None, end=None, days=None, files=()) -> ReportResult:
+        report = self.catalog.report(name)
+        start, end = optional_date(start), optional_date(end) or self.today
+        if start is not None and start > end:
+            raise ValidationError(f"--from {start} is after --to {end}")
+        if days is not None and days < 0:
+            raise ValidationError("--days must be 0 or more")
+        if files and name != "rollup":
+            raise ValidationError("only 'rollup' merges files")
+        options = {"start": start, "end": end, "days": days, "files": list(files)}
+        try:
+            return report.build(self, options)
+        except PeerpathError:
+            raise
+        except Exception as error:  # a plugin's report must not crash the command
+            raise PluginError(self.catalog.owners[("reports", name)], f"report '{name}'", error) from error
