@@ -1,11 +1,14 @@
 """The peerpath command line: parsing and rendering only; the work is done in `core`."""
 
+import functools
 import json
 import sys
 
 import click
 
-from core import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, Tracker, to_document
+from core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
+                  to_document)
+from core.contract import check_plugin
 from core.demo import build_demo
 from core.fidelity import normalise_answers, read_answers
 from core.plugins import get_host
@@ -33,6 +36,24 @@ class PeerpathGroup(click.Group):
         except click.Abort:
             _fail("aborted", 1)
         sys.exit(code or 0)
+
+    # Commands added by a plugin disappear while the plugin is disabled for the database.
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        owner = PLUGIN_COMMANDS.get(name) if ctx.parent is None else None
+        if command is not None and owner is not None and owner not in _enabled(ctx):
+            return None
+        return command
+
+    def list_commands(self, ctx):
+        return [name for name in super().list_commands(ctx) if self.get_command(ctx, name) is not None]
+
+
+def _enabled(ctx) -> set:
+    try:
+        return Tracker(db=ctx.find_root().params.get("db")).enabled_plugins()
+    except PeerpathError:
+        return get_host().names()  # an unreadable database is reported by the command itself
 
 
 def _fail(message: str, code: int):
@@ -105,15 +126,44 @@ def plugins_list(tracker, as_json):
     for info in tracker.host.infos():
         row = to_document(info)
         row["enabled"] = info.name in enabled
+        row["problems"] = check_plugin(tracker.host, info.name)
         rows.append(row)
     if as_json:
         echo_json(rows)
         return
     echo_table(
-        [[r["name"], r["version"], r["source"], "yes" if r["enabled"] else "no",
-          f"BROKEN: {r['error']}" if r["error"] else ", ".join(r["hooks"])] for r in rows],
+        [[r["name"], r["version"], r["source"], "yes" if r["enabled"] else "no", _plugin_state(r)]
+         for r in rows],
         ["name", "version", "source", "enabled", "hooks"],
     )
+
+
+def _plugin_state(row) -> str:
+    if row["error"]:
+        return f"BROKEN: {row['error']}"
+    if row["problems"]:
+        return f"{len(row['problems'])} PROBLEM(S), see 'peerpath plugins check {row['name']}'"
+    return ", ".join(row["hooks"])
+
+
+@plugins_group.command(name="check")
+@click.argument("name", required=False)
+@pass_tracker
+def plugins_check(tracker, name):
+    """Check plugin NAME (or every plugin) against the plugin contract; exit 1 on problems."""
+    names = [name] if name else [info.name for info in tracker.host.infos()]
+    known = {info.name for info in tracker.host.infos()}
+    if name and name not in known:
+        raise click.UsageError(f"unknown plugin '{name}': installed are {', '.join(sorted(known))}")
+    problems = []
+    for plugin in names:
+        found = check_plugin(tracker.host, plugin)
+        problems += found
+        click.echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
 
 
 @plugins_group.command(name="enable")
@@ -784,7 +834,31 @@ def config_unset(tracker, key):
     click.echo(f"{key} is back to its default")
 
 
-# Plugins add their commands last, as in datasette; a plugin that fails here is reported by
-# `peerpath plugins list` and does not stop the CLI.
+def _guard(command, plugin: str) -> None:
+    """Make a plugin command's unexpected exceptions one error line naming the plugin."""
+    original = command.callback
+    if original is not None:
+        @functools.wraps(original)
+        def guarded(*args, **kwargs):
+            try:
+                return original(*args, **kwargs)
+            except (PeerpathError, click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as error:
+                raise PluginError(plugin, f"command '{command.name}'", error) from error
+
+        command.callback = guarded
+    for sub in getattr(command, "commands", {}).values():
+        _guard(sub, plugin)
+
+
+# Plugins add their commands last, as in datasette; a plugin that fails here is reported as a
+# warning and does not stop the CLI.
 COMMAND_ERRORS = []
-get_host().call("register_commands", None, errors=COMMAND_ERRORS, cli=cli)
+PLUGIN_COMMANDS = {}
+for _plugin in sorted(get_host().names()):
+    _before = set(cli.commands)
+    get_host().call("register_commands", {_plugin}, errors=COMMAND_ERRORS, cli=cli)
+    for _name in set(cli.commands) - _before:
+        PLUGIN_COMMANDS[_name] = _plugin
+        _guard(cli.commands[_name], _plugin)

@@ -276,8 +276,9 @@ KINDS = (
              _screening_check, _screening_progress),
     StepKind("training", "A training attended on dates (--on, --until), with --trainer.",
              _training_check, _training_progress, ("days",)),
-    StepKind("course", "An online course, optionally finished lead_days before another step.",
-             _course_check, _course_progress, ("before", "lead_days")),
+    StepKind("course", "An online course (of about `hours`), optionally finished lead_days before "
+             "another step.",
+             _course_check, _course_progress, ("before", "lead_days", "hours")),
     StepKind("hours", "Hours (--hours, --domain) toward a total and per-domain minimums.",
              _hours_check, _hours_progress, ("total", "domains", "window_days", "min_share")),
     StepKind("count", "Sessions, courses or events led, optionally within a window.",

@@ -1,0 +1,159 @@
+"""Contract checks for what a plugin registers: the same rules core relies on at run time.
+
+`check_plugin(host, name)` returns one line per problem, naming the plugin and the object:
+unique keys, prerequisites that exist and have no cycles, a reachable certification, known
+step kinds with parameters of the right type, bands that cover 0-100%, defaults of the right type.
+"""
+
+from numbers import Number
+
+from .catalog import build_catalog
+
+NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
+                 "min_percent", "min_share", "hours"}
+
+
+def check_plugin(host, name: str) -> list:
+    """Problems with plugin `name`, checked against the step kinds of every loaded plugin."""
+    if name in host.broken:
+        return [f"plugin '{name}': cannot load: {host.broken[name]}"]
+    if name not in host.names():
+        raise KeyError(name)
+    everything = build_catalog(host, host.names(), None)
+    own = build_catalog(host, {name}, None)
+    problems = list(own.problems)
+    for program in own.programs.values():
+        problems += [f"plugin '{name}': program '{program.key}': {p}" for p in _check_program(program, everything)]
+    for checklist in own.checklists.values():
+        problems += [f"plugin '{name}': checklist '{checklist.key}': {p}"
+                     for p in _check_checklist(checklist, everything)]
+    return problems
+
+
+def _duplicates(keys) -> list:
+    seen, repeated = set(), []
+    for key in keys:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def _check_program(program, catalog) -> list:
+    problems = [f"role '{key}' is declared twice" for key in _duplicates(r.key for r in program.roles)]
+    problems += [f"pathway '{key}' is declared twice" for key in _duplicates(p.key for p in program.pathways)]
+    if not program.roles:
+        problems.append("has no roles")
+    pathway_keys = {p.key for p in program.pathways}
+    for role in program.roles:
+        if role.pathway and role.pathway not in pathway_keys:
+            problems.append(f"role '{role.key}' names unknown pathway '{role.pathway}'")
+    for key, value in {**program.format, **program.leader_requirements}.items():
+        if not _plain_value(value):
+            problems.append(f"default '{key}' must be a number, text, yes/no or a list of text")
+    for pathway in program.pathways:
+        problems += [f"pathway '{pathway.key}': {p}" for p in _check_pathway(pathway, pathway_keys, catalog)]
+    return problems
+
+
+def _plain_value(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, str) for v in value)
+    return value is None or isinstance(value, (str, bool, Number))
+
+
+def _check_pathway(pathway, pathway_keys, catalog) -> list:
+    steps = {s.key: s for s in pathway.steps}
+    problems = [f"step '{key}' is declared twice" for key in _duplicates(s.key for s in pathway.steps)]
+    if not [s for s in pathway.steps if not s.optional]:
+        problems.append("has no required step, so certification is never reached")
+    if pathway.add_on_to and pathway.add_on_to not in pathway_keys:
+        problems.append(f"is an add-on to unknown pathway '{pathway.add_on_to}'")
+    if pathway.validity_days is not None and not _non_negative_int(pathway.validity_days):
+        problems.append("validity_days must be a whole number of days")
+    if pathway.renewal is not None and not pathway.validity_days:
+        problems.append("has a renewal step but no validity_days")
+    for step in list(pathway.steps) + ([pathway.renewal] if pathway.renewal else []):
+        for requirement in step.requires:
+            if requirement not in steps:
+                problems.append(f"step '{step.key}' requires unknown step '{requirement}'")
+        problems += [f"step '{step.key}': {p}" for p in _check_step(step, steps, catalog)]
+    cycle = _cycle(steps)
+    if cycle:
+        problems.append("prerequisites form a cycle: " + " -> ".join(cycle))
+    return problems
+
+
+def _check_step(step, steps, catalog) -> list:
+    kind = catalog.step_kinds.get(step.kind)
+    if kind is None:
+        return [f"unknown step kind '{step.kind}' (known: {', '.join(sorted(catalog.step_kinds))})"]
+    problems = []
+    for param, value in step.params.items():
+        if param not in kind.params:
+            takes = ", ".join(kind.params) or "none"
+            problems.append(f"'{step.kind}' steps take no parameter '{param}' (they take: {takes})")
+        elif param in NUMBER_PARAMS and value is not None and not _non_negative(value):
+            problems.append(f"parameter '{param}' must be a number of 0 or more, not {value!r}")
+        elif param == "domains" and not (isinstance(value, dict) and all(_non_negative(v) for v in value.values())):
+            problems.append("parameter 'domains' must map each domain to its minimum hours")
+        elif param == "before" and value not in steps:
+            problems.append(f"parameter 'before' names unknown step '{value}'")
+    return problems
+
+
+def _non_negative(value) -> bool:
+    return isinstance(value, Number) and not isinstance(value, bool) and value >= 0
+
+
+def _non_negative_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _cycle(steps: dict):
+    """A list of step keys forming a prerequisite cycle, or None."""
+    state = {}
+
+    def visit(key, trail):
+        if state.get(key) == "open":
+            return trail[trail.index(key):] + [key]
+        if state.get(key) == "done" or key not in steps:
+            return None
+        state[key] = "open"
+        for requirement in steps[key].requires:
+            found = visit(requirement, trail + [key])
+            if found:
+                return found
+        state[key] = "done"
+        return None
+
+    for key in steps:
+        found = visit(key, [])
+        if found:
+            return found
+    return None
+
+
+def _check_checklist(checklist, catalog) -> list:
+    problems = [f"item '{key}' is declared twice" for key in _duplicates(i.key for i in checklist.items)]
+    if checklist.program not in catalog.programs:
+        problems.append(f"is for unknown program '{checklist.program}'")
+    if not checklist.items:
+        problems.append("has no items")
+    if not checklist.version:
+        problems.append("has no version")
+    bands = sorted(checklist.bands, key=lambda b: b.min_percent)
+    if not bands or bands[0].min_percent != 0:
+        problems.append("bands must cover the whole score range: the lowest band must start at 0%")
+    problems += [f"band '{b.name}' starts outside 0-100% ({b.min_percent})"
+                 for b in bands if not 0 <= b.min_percent <= 100]
+    problems += [f"band '{name}' is declared twice" for name in _duplicates(b.name for b in bands)]
+    if checklist.pass_band and checklist.pass_band not in {b.name for b in bands}:
+        problems.append(f"pass_band '{checklist.pass_band}' is not one of its bands")
+    for item in checklist.items:
+        bad = [k for k in item.anchors if str(k) not in {"1", "2", "3", "4", "5"}]
+        if item.type == "rating" and bad:
+            problems.append(f"item '{item.key}' has anchors outside 1-5: {', '.join(map(str, bad))}")
+        if item.type == "yes_no" and item.anchors:
+            problems.append(f"item '{item.key}' is yes/no but has rating anchors")
+    return problems
