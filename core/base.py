@@ -18,6 +18,14 @@ from .plugins import get_host
 from .serialize import from_document, to_document
 from .store import Store, default_db_path
 
+# Large tables are split by peer so that a command about one peer reads one chunk of each.
+SHARDS = {
+    "peers": ("id", 500),
+    "enrollments": ("peer_id", 500),
+    "step_records": ("peer_id", 500),
+    "certifications": ("peer_id", 500),
+}
+
 
 def resolve_actor(actor=None) -> str:
     """`--as`, else PEERPATH_USER, else the OS user."""
@@ -39,7 +47,7 @@ def resolve_today(today=None) -> dt.date:
 
 class TrackerBase:
     def __init__(self, db=None, actor=None, today=None, host=None):
-        self.store = Store(db or default_db_path())
+        self.store = Store(db or default_db_path(), shards=SHARDS)
         self.actor = resolve_actor(actor)
         self.today = resolve_today(today)
         self.host = host or get_host()

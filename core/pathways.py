@@ -13,7 +13,8 @@ import attrs
 
 from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord
 from .errors import ValidationError
-from .progress import DONE, StepContext, StepProgress
+from .progress import StepContext, StepProgress
+from .serialize import from_document
 
 ACTIVE = "active"
 HOLD_STATUSES = ("on hold", "inactive")
@@ -72,24 +73,42 @@ class PathwayStatus:
 
 
 class _Facts:
-    """Everything the engine reads, loaded once per command and indexed."""
+    """Everything the engine reads, loaded once per command and indexed.
 
-    def __init__(self, tracker):
+    With `peer_ids`, only those peers' records are read (one chunk of each sharded table).
+    """
+
+    def __init__(self, tracker, peer_ids=None):
+        tx = tracker.tx
+        wanted = None if peer_ids is None else set(peer_ids)
+
+        def docs(table):
+            if wanted is None:
+                return tx.all(table)
+            return [doc for peer_id in wanted for doc in tx.search(table, peer_id=peer_id)]
+
         self.records = defaultdict(list)
-        for record in tracker.load_all("step_records", StepRecord):
-            if not record.voided:
-                self.records[record.enrollment_id].append(record)
+        for document in docs("step_records"):
+            if document.get("void_reason") is None:
+                self.records[document["enrollment_id"]].append(from_document(StepRecord, document))
         for records in self.records.values():
             records.sort(key=lambda r: (r.on, r.id))
-        self.certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
-        self.sessions = defaultdict(list)
-        for session in tracker.load_all("sessions", SessionRecord):
-            for leader in session.leaders:
-                self.sessions[(leader, session.program)].append(session)
-        self.observations = defaultdict(list)
-        for observation in tracker.load_all("observations", Observation):
-            for leader in observation.leaders:
-                self.observations[(leader, observation.program)].append(observation)
+        self.certifications = {
+            doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
+        }
+        self.sessions = self._by_leader(tx.all("sessions"), SessionRecord, wanted)
+        self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
+
+    @staticmethod
+    def _by_leader(documents, cls, wanted) -> dict:
+        found = defaultdict(list)
+        for document in documents:
+            leaders = [p for p in document.get("leaders", ()) if wanted is None or p in wanted]
+            if leaders:
+                entity = from_document(cls, document)
+                for leader in leaders:
+                    found[(leader, entity.program)].append(entity)
+        return found
 
 
 class PathwayOps:
@@ -158,7 +177,7 @@ class PathwayOps:
             )
             if record.on > self.today or (record.until and record.until > self.today):
                 raise ValidationError(f"{record.until or record.on} is in the future (today is {self.today})")
-            facts = _Facts(self)
+            facts = _Facts(self, [peer_id])
             context = self._context(enrollment, facts)
             if is_renewal:
                 self._check_renewable(enrollment, facts)
@@ -203,7 +222,7 @@ class PathwayOps:
     def settle_leaders(self, program_key: str, peer_ids) -> None:
         """Grant or renew certifications that new sessions or observations may have completed."""
         program = self.catalog.program(program_key)
-        facts = _Facts(self)
+        facts = _Facts(self, peer_ids)
         for peer_id in peer_ids:
             for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
@@ -262,12 +281,15 @@ class PathwayOps:
     def sweep_lapses(self) -> list:
         """Store every certification that has lapsed as of today; fires certification_lapsed once each."""
         with self.changing():
-            return self._sweep_lapses(self.load_all("enrollments", Enrollment))
+            return self._sweep_lapses(self.load_all("enrollments", Enrollment), everyone=True)
 
-    def _sweep_lapses(self, enrollments) -> list:
+    def _sweep_lapses(self, enrollments, everyone: bool = False) -> list:
         lapsed = []
         by_id = {e.id: e for e in enrollments}
-        for certification in self.load_all("certifications", Certification):
+        peers = None if everyone else {e.peer_id for e in enrollments}
+        documents = self.tx.all("certifications") if peers is None else \
+            [doc for peer_id in peers for doc in self.tx.search("certifications", peer_id=peer_id)]
+        for certification in (from_document(Certification, doc) for doc in documents):
             enrollment = by_id.get(certification.enrollment_id)
             if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
                 continue
@@ -290,7 +312,7 @@ class PathwayOps:
             enrollments = [e for e in enrollments if program_key in (None, e.program)]
             if program_key is not None and not enrollments:
                 raise ValidationError(f"{peer_id} is not enrolled in {program_key}")
-            return self._statuses(enrollments)
+            return self._statuses(enrollments, [peer_id])
 
     def leaders(self, program=None, status=None, expiring_within=None) -> list:
         """Every enrolled leader's status, filtered by program, status or upcoming expiry."""
@@ -313,9 +335,9 @@ class PathwayOps:
                      and s.certification.expires <= horizon]
         return found
 
-    def _statuses(self, enrollments) -> list:
+    def _statuses(self, enrollments, peer_ids=None) -> list:
         programs = self.catalog.programs
-        facts = _Facts(self)
+        facts = _Facts(self, peer_ids)
         peers = {}
         result = []
         for enrollment in sorted(enrollments, key=lambda e: (e.peer_id, e.program, e.role)):

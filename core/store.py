@@ -30,7 +30,7 @@ import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from tinydb import Query, TinyDB
+from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
@@ -43,7 +43,7 @@ EVENTS_FILE = "events.jsonl"
 # Each takes a write Transaction and leaves it at old_version + 1.
 MIGRATIONS = {}
 
-__all__ = ["Store", "Transaction", "Query", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
+__all__ = ["Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
 
 
 def default_db_path() -> Path:
@@ -154,9 +154,14 @@ class Transaction:
         self._new_events = []
 
     # -- tables -------------------------------------------------------------------------------
+    #
+    # A sharded table is kept as chunks, `name~N`, each its own TinyDB table and file: chunk N
+    # holds the documents whose shard field (e.g. peer_id "P0042") has a number in
+    # [N * size, (N + 1) * size). Within a table a document's TinyDB doc_id is the number of its
+    # own id, so looking one up by id is a dictionary lookup, not a scan.
 
     def table(self, name: str):
-        """The TinyDB table `name` (created on first insert)."""
+        """The TinyDB table (or chunk) `name`, created on first insert."""
         return self._db.table(name, cache_size=0)
 
     def _load_table(self, name: str) -> dict:
@@ -174,30 +179,60 @@ class Transaction:
         except OSError as error:
             raise _os_error(path, "read", error) from None
 
+    def _chunk(self, name: str, document: dict) -> str:
+        field, size = self.store.shards[name]
+        return f"{name}~{_number(document.get(field)) // size}"
+
+    def _chunks(self, name: str, **equal) -> list:
+        """The table names holding `name`: its chunks (only the one `equal` pins down), or itself."""
+        if name not in self.store.shards:
+            return [name]
+        field, _ = self.store.shards[name]
+        if field in equal:
+            return [self._chunk(name, equal)]
+        prefix = f"{name}~"
+        return sorted({t for t in self._tables if t.startswith(prefix)})
+
     def insert(self, name: str, document: dict) -> None:
-        self.table(name).insert(document)
+        self.insert_many(name, [document])
 
     def insert_many(self, name: str, documents) -> None:
-        self.table(name).insert_multiple(documents)
+        """Insert documents that carry their own `id`, one table write per chunk touched."""
+        by_chunk = {}
+        for document in documents:
+            chunk = self._chunk(name, document) if name in self.store.shards else name
+            by_chunk.setdefault(chunk, []).append(Document(document, doc_id=_number(document["id"])))
+        for chunk, batch in by_chunk.items():
+            self.table(chunk).insert_multiple(batch)
 
     def all(self, name: str) -> list:
-        return [dict(doc) for doc in self._tables[name].values()]
+        """Every document of `name` (shared with the transaction: do not modify)."""
+        return [doc for chunk in self._chunks(name) for doc in self._tables[chunk].values()]
 
-    def get(self, name: str, record_id: str):
-        found = self.table(name).get(Query().id == record_id)
-        return dict(found) if found is not None else None
+    def get(self, name: str, record_id: str, **shard):
+        """The document with `id` == record_id (pass the shard field if known, to read one chunk)."""
+        if name in self.store.shards and self.store.shards[name][0] == "id":
+            shard = {"id": record_id}
+        key = str(_number(record_id))
+        for chunk in self._chunks(name, **shard):
+            document = self._tables[chunk].get(key)
+            if document is not None and document.get("id") == record_id:
+                return dict(document)
+        return None
 
     def search(self, name: str, **equal) -> list:
-        """Documents of `name` whose fields equal the given values."""
+        """Documents of `name` whose fields equal the given values (do not modify them)."""
         return [
-            dict(doc)
-            for doc in self._tables[name].values()
+            doc
+            for chunk in self._chunks(name, **equal)
+            for doc in self._tables[chunk].values()
             if all(doc.get(key) == value for key, value in equal.items())
         ]
 
     def replace(self, name: str, document: dict) -> None:
-        """Replace the document with the same `id`."""
-        updated = self.table(name).update(_replace_with(document), Query().id == document["id"])
+        """Replace the stored document with the same `id`."""
+        chunk = self._chunk(name, document) if name in self.store.shards else name
+        updated = self.table(chunk).update(_replace_with(document), doc_ids=[_number(document["id"])])
         if not updated:
             raise StoreError(f"no {name} record '{document['id']}' to update")
 
@@ -273,6 +308,12 @@ class Transaction:
         return info
 
 
+def _number(record_id) -> int:
+    """The number in an id such as "P0042" (42); ids without one count as 0."""
+    digits = "".join(ch for ch in str(record_id or "") if ch.isdigit())
+    return int(digits) if digits else 0
+
+
 def _replace_with(document):
     def transform(doc):
         doc.clear()
@@ -282,10 +323,11 @@ def _replace_with(document):
 
 
 class Store:
-    """A peerpath database at `path`."""
+    """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk)."""
 
-    def __init__(self, path):
+    def __init__(self, path, shards=None):
         self.path = Path(path).expanduser()
+        self.shards = dict(shards or {})
         self.folder = self.path.with_name(self.path.name + ".d")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
