@@ -500,8 +500,9 @@ def leader_status(tracker, peer_id, program, status, role):
 @cli.command()
 @pass_tracker
 def sweep(tracker):
-    """Record certifications that have lapsed by today (run daily, e.g. from cron)."""
+    """Record certifications lapsed by today and refresh stored progress (run daily, e.g. cron)."""
     lapsed = tracker.sweep_lapses()
+    tracker.refresh_summaries()
     for certification in lapsed:
         click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
     click.echo(f"{len(lapsed)} certification(s) lapsed")

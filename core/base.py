@@ -24,6 +24,7 @@ SHARDS = {
     "enrollments": ("peer_id", 500),
     "step_records": ("peer_id", 500),
     "certifications": ("peer_id", 500),
+    "summaries": ("peer_id", 500),
 }
 
 

@@ -156,6 +156,7 @@ class ConfigOps:
             config[key] = value
             tx.meta["config"] = config
             self.audit_event("configure", "config", key, details={"value": value})
+            self.refresh_summaries()
         return value
 
     def unset_setting(self, key: str) -> None:
@@ -166,3 +167,4 @@ class ConfigOps:
             del config[key]
             tx.meta["config"] = config
             self.audit_event("unconfigure", "config", key)
+            self.refresh_summaries()

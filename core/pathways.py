@@ -14,6 +14,7 @@ import attrs
 from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord
 from .errors import ValidationError
 from .progress import StepContext, StepProgress
+from . import summaries
 from .serialize import from_document
 
 ACTIVE = "active"
@@ -85,6 +86,8 @@ class _Facts:
         def docs(table):
             if wanted is None:
                 return tx.all(table)
+            if len(wanted) > 20:  # many peers: one pass over the table beats a search per peer
+                return [doc for doc in tx.all(table) if doc["peer_id"] in wanted]
             return [doc for peer_id in wanted for doc in tx.search(table, peer_id=peer_id)]
 
         self.records = defaultdict(list)
@@ -136,6 +139,7 @@ class PathwayOps:
                                     role=role_model.key, pathway=pathway.key, started=on or self.today)
             self.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
                            details={"program": program.key, "role": role_model.key})
+            self._store_summary(enrollment, pathway, _Facts(self, [peer_id]))
             self.fire("enrollment_started", enrollment=enrollment, peer=peer)
         return enrollment
 
@@ -202,6 +206,10 @@ class PathwayOps:
             after = attrs.evolve(before, void_reason=reason)
             self.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
                                details={"reason": reason, "step": before.step})
+            program = self.catalog.programs.get(before.program)
+            if program is not None:
+                enrollment = self.load("enrollments", Enrollment, before.enrollment_id, "enrolment")
+                self._store_summary(enrollment, program.pathway(enrollment.pathway), _Facts(self, [before.peer_id]))
         return after
 
     def set_leader_status(self, peer_id: str, program_key: str, status: str, role=None) -> Enrollment:
@@ -233,18 +241,18 @@ class PathwayOps:
         existing = facts.certifications.get(enrollment.id)
         if existing is None:
             states = self._states(pathway, context, facts, enrollment)
-            if all(s.progress.done for s in states if not s.step.optional):
-                if pathway.add_on_to and not self._base_certified(enrollment, facts):
-                    return
+            complete = all(s.progress.done for s in states if not s.step.optional)
+            if complete and (not pathway.add_on_to or self._base_certified(enrollment, facts)):
                 self._grant(enrollment, pathway, states, facts)
-            return
-        renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
-        if renewal is not None and renewal.done and not existing.lapsed(self.today):
-            renewed = attrs.evolve(existing, cycle_start=existing.expires,
-                                   expires=existing.expires + dt.timedelta(days=pathway.validity_days))
-            self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
-                               details={"expires": renewed.expires.isoformat()})
-            facts.certifications[enrollment.id] = renewed
+        else:
+            renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
+            if renewal is not None and renewal.done and not existing.lapsed(self.today):
+                renewed = attrs.evolve(existing, cycle_start=existing.expires,
+                                       expires=existing.expires + dt.timedelta(days=pathway.validity_days))
+                self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
+                                   details={"expires": renewed.expires.isoformat()})
+                facts.certifications[enrollment.id] = renewed
+        self._store_summary(enrollment, pathway, facts)
 
     def _grant(self, enrollment, pathway, states, facts) -> None:
         granted = max((s.progress.completed_on for s in states if s.progress.completed_on), default=self.today)
@@ -336,33 +344,69 @@ class PathwayOps:
         return found
 
     def _statuses(self, enrollments, peer_ids=None) -> list:
+        """Status of each enrolment of an enabled program; stored summaries stand in for the
+        records when listing everyone (see core.summaries)."""
         programs = self.catalog.programs
-        facts = _Facts(self, peer_ids)
+        visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
+                         key=lambda e: (e.peer_id, e.program, e.role))
+        stored = {} if peer_ids is not None else {d["id"]: d for d in self.tx.all(summaries.TABLE)}
+        stale = {e.peer_id for e in visible
+                 if not summaries.usable(stored.get(e.id), programs[e.program].pathway(e.pathway), self.today)}
+        facts = _Facts(self, stale if peer_ids is None else peer_ids)
+        if peer_ids is None:
+            facts.certifications = {d["enrollment_id"]: from_document(Certification, d)
+                                    for d in self.tx.all("certifications")}
         peers = {}
         result = []
-        for enrollment in sorted(enrollments, key=lambda e: (e.peer_id, e.program, e.role)):
-            program = programs.get(enrollment.program)
-            if program is None:  # its plugin is disabled: data kept, not shown
-                continue
+        for enrollment in visible:
             if enrollment.peer_id not in peers:
                 peers[enrollment.peer_id] = self.load("peers", Peer, enrollment.peer_id, "peer")
-            result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts))
+            program = programs[enrollment.program]
+            document = None if enrollment.peer_id in stale else stored.get(enrollment.id)
+            result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts, document))
         return result
 
-    def _status(self, peer, enrollment, program, facts) -> PathwayStatus:
+    def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
         pathway = program.pathway(enrollment.pathway)
-        context = self._context(enrollment, facts)
         certification = facts.certifications.get(enrollment.id)
-        records = facts.records.get(enrollment.id, [])
+        if summary is not None:
+            states, renewal, last_activity = summaries.restore(summary, pathway, StepState)
+        else:
+            states, renewal, last_activity = self._evaluate(enrollment, pathway, facts)
         return PathwayStatus(
-            peer=peer, enrollment=enrollment, program=program, pathway=pathway,
-            steps=tuple(self._states(pathway, context, facts, enrollment)),
+            peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=tuple(states),
             status=_leader_status(enrollment, certification, self.today),
-            certification=certification,
-            renewal=self._renewal_progress(pathway, certification, context, facts, enrollment),
-            last_activity=max([r.on for r in records] + [s.on for s in context.sessions_led()]
-                              + [o.on for o in context.observations()], default=None),
+            certification=certification, renewal=renewal, last_activity=last_activity,
         )
+
+    def _evaluate(self, enrollment, pathway, facts):
+        """(step states, renewal progress, last activity) computed from the records."""
+        context = self._context(enrollment, facts)
+        records = facts.records.get(enrollment.id, [])
+        states = self._states(pathway, context, facts, enrollment)
+        renewal = self._renewal_progress(pathway, facts.certifications.get(enrollment.id), context, facts,
+                                         enrollment)
+        last_activity = max([r.on for r in records] + [s.on for s in context.sessions_led()]
+                            + [o.on for o in context.observations()], default=None)
+        return states, renewal, last_activity
+
+    def _store_summary(self, enrollment, pathway, facts) -> None:
+        document = summaries.summary_document(enrollment, pathway, *self._evaluate(enrollment, pathway, facts),
+                                              self.today)
+        if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
+            self.tx.insert(summaries.TABLE, document)
+        else:
+            self.tx.replace(summaries.TABLE, document)
+
+    def refresh_summaries(self) -> int:
+        """Recompute every stored summary (after a change of settings or plugin versions)."""
+        with self.changing():
+            programs = self.catalog.programs
+            enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
+            facts = _Facts(self)
+            for enrollment in enrollments:
+                self._store_summary(enrollment, programs[enrollment.program].pathway(enrollment.pathway), facts)
+        return len(enrollments)
 
     def _states(self, pathway, context, facts, enrollment) -> list:
         records = facts.records.get(enrollment.id, [])

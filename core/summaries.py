@@ -1,0 +1,68 @@
+"""Stored progress summaries, so that listing every leader does not re-read every step record.
+
+Whenever the engine settles an enrolment (after a record, void, session or observation) it
+stores the step states it computed. A summary is trusted for a later "today" only if the
+pathway it was computed for is unchanged (same fingerprint: steps, parameters and affiliate
+overrides) and none of its steps depends on the date (no rolling `window_days`); otherwise
+the engine recomputes from the records, as it always does for a single peer.
+"""
+
+import datetime as dt
+import hashlib
+import json
+
+from .progress import StepProgress
+from .serialize import to_document
+
+TABLE = "summaries"
+
+
+def fingerprint(pathway) -> str:
+    text = json.dumps(to_document(pathway), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def date_dependent(pathway) -> bool:
+    steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
+    return any(step.params.get("window_days") for step in steps)
+
+
+def _progress_document(progress: StepProgress) -> dict:
+    return {"state": progress.state, "summary": progress.summary,
+            "completed_on": progress.completed_on.isoformat() if progress.completed_on else None,
+            "figures": progress.figures}
+
+
+def _progress(document) -> StepProgress:
+    completed = document["completed_on"]
+    return StepProgress(document["state"], document["summary"],
+                        dt.date.fromisoformat(completed) if completed else None, document["figures"])
+
+
+def summary_document(enrollment, pathway, states, renewal, last_activity, today) -> dict:
+    return {
+        "id": enrollment.id,
+        "peer_id": enrollment.peer_id,
+        "as_of": today.isoformat(),
+        "fingerprint": fingerprint(pathway),
+        "steps": [{"step": s.step.key, "blocked_by": list(s.blocked_by), **_progress_document(s.progress)}
+                  for s in states],
+        "renewal": _progress_document(renewal) if renewal else None,
+        "last_activity": last_activity.isoformat() if last_activity else None,
+    }
+
+
+def usable(document, pathway, today) -> bool:
+    if document is None or document["fingerprint"] != fingerprint(pathway):
+        return False
+    return not date_dependent(pathway) or document["as_of"] == today.isoformat()
+
+
+def restore(document, pathway, state_class):
+    """(step states, renewal progress, last activity) from a stored summary."""
+    steps = {step.key: step for step in pathway.steps}
+    states = tuple(state_class(steps[s["step"]], _progress(s), tuple(s["blocked_by"]))
+                   for s in document["steps"])
+    renewal = _progress(document["renewal"]) if document["renewal"] else None
+    last = document["last_activity"]
+    return states, renewal, dt.date.fromisoformat(last) if last else None
