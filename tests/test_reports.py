@@ -1,0 +1,205 @@
+"""Report figures on a small dataset whose every number was worked out by hand."""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from core import Band, Pathway, ProgramModel, Role, Step, Tracker, hookimpl
+from core.reporting import merge_cells
+from core.testing import registered_plugin
+
+TODAY = "2026-06-30"
+
+
+class MiniProgram:
+    """A one-step program so that report figures do not depend on the built-in pathways."""
+
+    PROGRAM = ProgramModel(
+        key="mini",
+        title="Mini program",
+        roles=[Role("leader", "Leader", pathway="mini")],
+        pathways=[Pathway("mini", "Mini leader", steps=[Step("agreement", "Agreement", "attestation")],
+                          validity_days=365,
+                          renewal=Step("ceu", "CEUs", "hours", {"total": 10}))],
+        format={"leaders_per_offering": 2},
+    )
+
+    @hookimpl
+    def register_programs(self, register):
+        register(self.PROGRAM)
+
+
+@pytest.fixture
+def affiliate(tmp_path, monkeypatch):
+    db = tmp_path / "affiliate.json"
+    monkeypatch.setenv("PEERPATH_DB", str(db))
+    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
+    with registered_plugin(MiniProgram(), "mini-test"):
+        tracker = Tracker(db=db, actor="tester")
+        tracker.init(affiliate="NAMI Test County")
+        build(tracker)
+        yield tracker
+
+
+def peer(tracker, name, on, moves, **fields):
+    added = tracker.add_peer(name=name, on=on, **fields)
+    for stage, day in moves:
+        tracker.set_stage(added.id, stage, on=day)
+    return added.id
+
+
+def build(t):
+    x1 = t.add_outreach("hospital talk", on="2026-02-10", sector="health", community="Waukegan", reached=20)
+    t.add_outreach("fair", on="2025-12-01", sector="education", community="Cicero", reached=50)
+    t.mark_underserved("Waukegan")
+    ids = {}
+    ids["A"] = peer(t, "Ann", "2026-01-10", [("contacted", "2026-01-20"), ("applied", "2026-02-01"),
+                                           ("screened", "2026-02-11"), ("accepted", "2026-03-01")],
+                    source="graduate", community="Cicero", email="ann@example.org", phone="708-555-0101")
+    ids["B"] = peer(t, "Bo", "2026-01-15", [("contacted", "2026-01-25"), ("declined", "2026-02-04")],
+                    source="hospital talk", sector="health", community="Waukegan", outreach=x1.id)
+    ids["C"] = peer(t, "Cy", "2026-02-01", [], source="community partner", sector="faith", community="Waukegan")
+    ids["D"] = peer(t, "Di", "2026-02-01", [("contacted", "2026-02-11")], source="community partner",
+                    sector="faith", community="Cicero")
+    ids["E"] = peer(t, "Ed", "2025-06-01", [], source="event", community="Aurora")
+    # Leaders of the mini program: A lapsed, D certified this year, F expiring soon, C in training.
+    for key, enrolled, signed in (("A", "2025-01-01", "2025-03-01"), ("D", "2026-02-12", "2026-02-15"),
+                                  ("E", "2025-07-01", "2025-08-01"), ("C", "2026-06-01", None)):
+        t.enroll(ids[key], "mini", on=enrolled)
+        if signed:
+            t.record_step(ids[key], "mini", "agreement", on=signed)
+    t.record_step(ids["E"], "mini", "ceu", on="2026-05-01", hours=4)
+    t.add_offering("mini", "Short-handed group", leaders=[ids["D"], ids["C"]])
+    t.add_offering("mini", "Full group", leaders=[ids["D"], ids["E"]])
+    t.ids = ids
+
+
+def test_funnel_counts_conversion_and_median_days(affiliate):
+    figures = affiliate.report("funnel", start="2026-01-01").figures
+    assert figures["peers"] == 4  # Ed joined before the period
+    assert figures["by_stage"] == {"prospect": 1, "contacted": 1, "applied": 0, "screened": 0,
+                                   "accepted": 1, "declined": 1, "withdrawn": 0}
+    assert figures["reached"]["contacted"] == 3
+    assert figures["conversion_percent"] == {"prospect->contacted": 75.0, "contacted->applied": 33.3,
+                                             "applied->screened": 100.0, "screened->accepted": 100.0}
+    assert figures["median_days_in_stage"]["prospect"] == 10.0
+    assert figures["median_days_in_stage"]["contacted"] == 11.0  # Ann 12 days, Bo 10 days
+    assert figures["median_days_in_stage"]["screened"] == 18.0
+    assert figures["by_source"]["graduate"]["accepted_percent"] == 100.0
+    assert figures["by_source"]["community partner"]["total"] == 2
+    assert figures["by_sector"]["faith"] == {"total": 2, "accepted": 0, "accepted_percent": 0.0,
+                                             "prospect": 1, "contacted": 1}
+
+
+def test_leaders_report_retention(affiliate):
+    mini = affiliate.report("leaders", start="2026-01-01").figures["mini"]
+    assert mini["certified"] == 2 and mini["in training"] == 1 and mini["lapsed"] == 1
+    assert mini["new_certifications"] == 1  # Di, 2026-02-15
+    assert mini["active_at_start"] == 2  # Ann (until 2026-03-01) and Ed
+    assert mini["active_at_end"] == 2  # Di and Ed
+    assert mini["retention_percent"] == 50.0  # (2 - 1) / 2
+
+
+def test_capacity_lists_short_offerings(affiliate):
+    figures = affiliate.report("capacity").figures
+    short = [s["name"] for s in figures["short_offerings"]]
+    assert short == ["Short-handed group"]
+    assert figures["short_offerings"][0]["trained_active"] == 1
+    assert "mini" not in figures["no_leader_in_training"]
+    assert "connection" in figures["no_leader_in_training"]
+
+
+def test_expiring_shows_renewal_still_lacking(affiliate):
+    figures = affiliate.report("expiring", days=60).figures
+    assert [(e["peer"], e["expires"], e["days_left"]) for e in figures["expiring"]] == \
+        [(affiliate.ids["E"], "2026-08-01", 32)]
+    assert figures["expiring"][0]["lacking"] == {"hours": 6.0}
+    assert affiliate.report("expiring", days=31).figures["expiring"] == []
+
+
+def test_reach_by_sector_and_community_marks_underserved(affiliate):
+    figures = affiliate.report("reach", start="2026-01-01").figures
+    assert figures["by_sector"]["health"] == {"recruited": 1, "accepted": 0, "events": 1, "reached": 20}
+    assert figures["by_sector"]["faith"] == {"recruited": 2, "accepted": 0, "events": 0, "reached": 0}
+    assert figures["by_community"]["Waukegan"] == {"recruited": 2, "accepted": 0, "events": 1,
+                                                   "reached": 20, "underserved": True}
+    assert figures["by_community"]["Cicero"]["underserved"] is False
+    assert "education" not in figures["by_sector"]  # the fair was before the period
+
+
+def test_rollup_suppresses_small_counts_and_holds_no_personal_data(affiliate):
+    result = affiliate.report("rollup", start="2026-01-01")
+    figures = result.figures
+    assert figures["affiliates"] == ["NAMI Test County"]
+    assert figures["recruited_by_stage"]["prospect"] == "<5"
+    assert figures["recruited_by_stage"]["applied"] == 0
+    assert figures["leaders"]["mini"]["certified"] == "<5"
+    text = json.dumps(result.to_dict())
+    for private in ("Ann", "ann@example.org", "708-555-0101", affiliate.ids["A"]):
+        assert private not in text
+
+
+def test_rollup_threshold_is_a_setting(affiliate):
+    affiliate.set_setting("rollup.suppress_below", "2")
+    figures = affiliate.report("rollup", start="2026-01-01").figures
+    assert figures["recruited_by_stage"]["prospect"] == "<2"
+    assert figures["recruited_by_sector"]["faith"] == 2
+    assert figures["suppressed_below"] == 2
+
+
+def test_merge_cells_gives_ranges_for_suppressed_parts():
+    assert merge_cells([3, 4], 5) == 7
+    assert merge_cells(["<5", 7], 5) == "8-11"
+    assert merge_cells(["<5", "<5"], 5) == "2-8"
+    assert merge_cells([0, "<5"], 5) == "<5"
+    assert merge_cells(["8-11", 2], 5) == "10-13"
+
+
+def test_rollup_merge_of_two_affiliates_through_the_cli(affiliate, tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["report", "rollup", "--from", "2026-01-01", "--json"])
+    assert first.exit_code == 0, first.stderr
+    a = tmp_path / "a.json"
+    a.write_text(first.stdout)
+    second_db = tmp_path / "second.json"
+    other = Tracker(db=second_db, today=TODAY)
+    other.init(affiliate="NAMI Other")
+    other.add_peers([{"name": f"Peer {n}", "on": "2026-03-01"} for n in range(7)])
+    second = runner.invoke(cli, ["--db", str(second_db), "report", "rollup", "--from", "2026-01-01", "--json"])
+    b = tmp_path / "b.json"
+    b.write_text(second.stdout)
+    merged = runner.invoke(cli, ["report", "rollup", "--merge", str(a), str(b), "--json"])
+    assert merged.exit_code == 0, merged.stderr
+    figures = json.loads(merged.stdout)["figures"]
+    assert figures["affiliates"] == ["NAMI Test County", "NAMI Other"]
+    assert figures["recruited_by_stage"]["prospect"] == "8-11"  # "<5" + 7
+    assert figures["recruited_by_stage"]["applied"] == 0
+
+
+def test_report_cli_csv_and_bad_input(affiliate, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["report", "funnel", "--csv"])
+    assert result.exit_code == 0
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["table", "stage", "now", "ever reached", "median days in stage"]
+    for args, message in ((["report", "nope"], "unknown report 'nope'"),
+                          (["report", "funnel", "--from", "2026-02-30"], "invalid date"),
+                          (["report", "funnel", "--from", "2026-06-01", "--to", "2026-01-01"], "is after"),
+                          (["report", "rollup", "--merge", str(tmp_path / "missing.json")], "cannot read")):
+        failed = runner.invoke(cli, args)
+        assert failed.exit_code != 0
+        assert message in failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_followups_after_configured_days(affiliate):
+    due = {p.name: days for p, _, days in affiliate.followups()}
+    # Cy (prospect since 2026-02-01), Di (contacted since 2026-02-11), Ed (prospect since 2025-06-01)
+    assert due == {"Ed": 394, "Cy": 149, "Di": 139}
+    assert [p.name for p, _, _ in affiliate.followups(days=145)] == ["Ed", "Cy"]
+    affiliate.set_setting("recruitment.followup_days", "200")
+    assert [p.name for p, _, _ in affiliate.followups()] == ["Ed"]
