@@ -1,21 +1,23 @@
 """The database: TinyDB tables kept in files that are written atomically under a lock.
 
 This is the only module that imports tinydb. A database is a small *manifest* file (the path the
-user names) plus a folder beside it, `<name>.d/`, holding one human-readable TinyDB JSON file per
-table and an append-only JSON-lines audit log:
+user names) plus a folder beside it, `<name>.d/`, holding human-readable TinyDB JSON files, one
+per table or per chunk of a large table, and an append-only JSON-lines audit log:
 
-    affiliate.json              {"format": "peerpath", "schema": 1, "generation": 7, "tables": {...},
+    affiliate.json              {"format": "peerpath", "schema": 1, "generation": 7,
+                                 "tables": {"peers~0": "peers~0.7.json", "sessions": ...},
                                  "events": {"file": "events.jsonl", "bytes": 5120, "count": 40},
                                  "meta": {...}}
-    affiliate.json.d/peers.7.json
+    affiliate.json.d/peers~0.7.json
     affiliate.json.d/events.jsonl
 
-Why this shape: TinyDB rewrites a whole file per write, so one file per table means a command
-rewrites only the tables it changed, and loads only the tables it reads. A write transaction
-writes every changed table to a new generation file, fsyncs it, and then replaces the manifest
-with `os.replace`: that single rename is the commit, so a crash at any moment leaves either the
-old or the new database, never a mix. The audit log only grows; the manifest records how many of
-its bytes are committed, and a writer trims any uncommitted tail left by a crash.
+Why this shape: TinyDB rewrites a whole file per write, so one file per table (and per chunk of
+the tables that grow with the number of peers) means a command rewrites only what it changed,
+and loads only what it reads. A write transaction writes every changed table to a new
+generation file, fsyncs it, and then replaces the manifest with `os.replace`: that single rename
+is the commit, so a crash at any moment leaves either the old or the new database, never a mix.
+The audit log only grows; the manifest records how many of its bytes are committed, and a writer
+trims any uncommitted tail left by a crash.
 
 Writers hold an exclusive `flock` on `<name>.lock` for the whole read-modify-write, so concurrent
 processes never lose each other's updates; readers hold a shared lock while they load.
