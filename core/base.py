@@ -86,12 +86,14 @@ class TrackerBase:
         finally:
             self._tx = None
             pending, self._pending = self._pending, None
-        for hook, kwargs in pending or ():
-            self._notify(hook, **kwargs)
+        if pending:
+            enabled = self.enabled_plugins()
+            for hook, kwargs in pending:
+                self._notify(hook, enabled, **kwargs)
 
-    def _notify(self, hook: str, **kwargs) -> None:
+    def _notify(self, hook: str, enabled, **kwargs) -> None:
         errors = []
-        self.host.call(hook, self.enabled_plugins(), errors=errors, tracker=self, **kwargs)
+        self.host.call(hook, enabled, errors=errors, tracker=self, **kwargs)
         self.warnings.extend(f"{error} (the change itself was saved)" for error in errors)
 
     def fire(self, hook: str, **kwargs) -> None:
