@@ -1,6 +1,7 @@
 """The one place where entities become stored documents and documents become entities."""
 
 import datetime as dt
+import functools
 
 import attrs
 
@@ -24,17 +25,22 @@ def to_document(entity) -> dict:
     return {field.name: _plain(getattr(entity, field.name)) for field in attrs.fields(type(entity))}
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls) -> tuple:
+    """(name, nested entity class or None) of each field; cached, as it is asked per document."""
+    return tuple((field.name, field.metadata.get("of")) for field in attrs.fields(cls))
+
+
 def from_document(cls, document: dict):
     """Rebuild an entity of `cls`; unknown keys (from newer plugins) are ignored."""
     values = {}
-    for field in attrs.fields(cls):
-        if field.name not in document:
+    for name, nested in _fields(cls):
+        if name not in document:
             continue
-        value = document[field.name]
-        nested = field.metadata.get("of")
+        value = document[name]
         if nested is not None:
             value = [from_document(nested, item) if isinstance(item, dict) else item for item in value]
-        values[field.name] = value
+        values[name] = value
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
