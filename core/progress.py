@@ -8,7 +8,7 @@ import attrs
 DONE, PARTIAL, MISSING, FAILED = "done", "partial", "missing", "failed"
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built by the thousand when listing leaders, and frozen init is slower
 class StepProgress:
     """A step's state (done / partial / missing / failed), a short human summary such as
     '64/100 h; Advocacy 4/10', the date it was completed, and figures for JSON output."""

@@ -32,6 +32,7 @@ import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
@@ -85,7 +86,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _dump(data) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(data)
 
 
 def _os_error(path, action, error: OSError) -> StoreError:
@@ -172,7 +173,7 @@ class Transaction:
             return {}
         path = self.store.folder / filename
         try:
-            document = json.loads(path.read_bytes())
+            document = orjson.loads(path.read_bytes())
             return document[name]
         except FileNotFoundError:
             raise StoreError(f"{path} is missing: the database {self.store.path} is damaged") from None
@@ -261,7 +262,7 @@ class Transaction:
             except OSError as error:
                 raise _os_error(path, "read", error) from None
             try:
-                committed = [json.loads(line) for line in data.splitlines() if line]
+                committed = [orjson.loads(line) for line in data.splitlines() if line]
             except ValueError:
                 raise StoreError(f"{path} is corrupt: not a peerpath audit log") from None
         return committed + list(self._new_events)

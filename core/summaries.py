@@ -52,10 +52,20 @@ def summary_document(enrollment, pathway, states, renewal, last_activity, today)
     }
 
 
-def usable(document, pathway, today) -> bool:
-    if document is None or document["fingerprint"] != fingerprint(pathway):
-        return False
-    return not date_dependent(pathway) or document["as_of"] == today.isoformat()
+class Checker:
+    """Decides which stored summaries can be trusted, fingerprinting each pathway once."""
+
+    def __init__(self, today):
+        self.today = today.isoformat()
+        self._pathways = {}
+
+    def usable(self, document, pathway) -> bool:
+        if pathway.key not in self._pathways:
+            self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway))
+        print_, dated = self._pathways[pathway.key]
+        if document is None or document["fingerprint"] != print_:
+            return False
+        return not dated or document["as_of"] == self.today
 
 
 def restore(document, pathway, state_class):
