@@ -5,6 +5,7 @@ import json
 import sys
 
 import click
+import click.shell_completion
 
 from core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
                   to_document)
@@ -59,6 +60,19 @@ def _enabled(ctx) -> set:
 def _fail(message: str, code: int):
     click.echo(f"Error: {' '.join(message.split())}", err=True)
     sys.exit(code)
+
+
+def _complete_peer_ids(ctx, param, incomplete):
+    """Shell completion of peer ids from the database the command line names."""
+    try:
+        peers = Tracker(db=ctx.find_root().params.get("db")).peers()
+    except PeerpathError:
+        return []
+    return [click.shell_completion.CompletionItem(p.id, help=p.name)
+            for p in peers if p.id.startswith(incomplete.upper())]
+
+
+peer_id_argument = click.argument("peer_id", shell_complete=_complete_peer_ids)
 
 
 def echo_json(data) -> None:
@@ -258,7 +272,7 @@ def peer_list(tracker, stage, as_json):
 
 
 @peer_group.command(name="show")
-@click.argument("peer_id")
+@peer_id_argument
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def peer_show(tracker, peer_id, as_json):
@@ -276,7 +290,7 @@ def peer_show(tracker, peer_id, as_json):
 
 
 @peer_group.command(name="edit")
-@click.argument("peer_id")
+@peer_id_argument
 @click.option("--name")
 @peer_field_options
 @pass_tracker
@@ -288,7 +302,7 @@ def peer_edit(tracker, peer_id, **values):
 
 
 @peer_group.command(name="stage")
-@click.argument("peer_id")
+@peer_id_argument
 @click.argument("stage")
 @click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
 @pass_tracker
@@ -380,7 +394,7 @@ def _show(value) -> str:
 
 
 @cli.command()
-@click.argument("peer_id")
+@peer_id_argument
 @click.argument("program")
 @click.option("--role", help="Role in the program (default: its first role).")
 @click.option("--on", "on", metavar="DATE", help="Enrolment date (default today).")
@@ -392,7 +406,7 @@ def enroll(tracker, peer_id, program, role, on):
 
 
 @cli.command()
-@click.argument("peer_id")
+@peer_id_argument
 @click.argument("program")
 @click.argument("step")
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
@@ -436,7 +450,7 @@ def _status_line(status) -> str:
 
 
 @cli.command()
-@click.argument("peer_id")
+@peer_id_argument
 @click.argument("program", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
@@ -486,7 +500,7 @@ def leaders(tracker, program, status, expiring_within, as_json):
 
 
 @cli.command(name="status")
-@click.argument("peer_id")
+@peer_id_argument
 @click.argument("program")
 @click.argument("status", type=click.Choice(["active", "on hold", "inactive"]))
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
