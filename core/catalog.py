@@ -48,28 +48,16 @@ class Catalog:
     problems: tuple
 
     def program(self, key: str) -> ProgramModel:
-        try:
-            return self.programs[key]
-        except KeyError:
-            raise ValidationError(_unknown("program", key, self.programs)) from None
+        return _lookup("program", self.programs, key)
 
     def checklist(self, key: str) -> Checklist:
-        try:
-            return self.checklists[key]
-        except KeyError:
-            raise ValidationError(_unknown("checklist", key, self.checklists)) from None
+        return _lookup("checklist", self.checklists, key)
 
     def report(self, name: str) -> Report:
-        try:
-            return self.reports[name]
-        except KeyError:
-            raise ValidationError(_unknown("report", name, self.reports)) from None
+        return _lookup("report", self.reports, name)
 
     def step_kind(self, name: str) -> StepKind:
-        try:
-            return self.step_kinds[name]
-        except KeyError:
-            raise ValidationError(_unknown("step kind", name, self.step_kinds)) from None
+        return _lookup("step kind", self.step_kinds, name)
 
     def pathways(self):
         """(program, pathway) for every pathway of every enabled program."""
@@ -84,9 +72,13 @@ class Catalog:
         raise ValidationError(f"unknown pathway '{key}'")
 
 
-def _unknown(what, key, known) -> str:
-    choices = ", ".join(sorted(known)) or "none enabled"
-    return f"unknown {what} '{key}': choose from {choices}"
+def _lookup(what: str, known: dict, key: str):
+    """known[key], or a ValidationError listing what there is."""
+    try:
+        return known[key]
+    except KeyError:
+        choices = ", ".join(sorted(known)) or "none enabled"
+        raise ValidationError(f"unknown {what} '{key}': choose from {choices}") from None
 
 
 _PROVIDERS = (

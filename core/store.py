@@ -69,12 +69,17 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        _write_synced(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write all of `data` at the file offset and force it to disk."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -300,10 +305,7 @@ class Transaction:
         try:
             os.ftruncate(fd, info["bytes"])  # drop a tail left by a write that never committed
             os.lseek(fd, info["bytes"], os.SEEK_SET)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            _write_synced(fd, data)
         finally:
             os.close(fd)
         info["bytes"] += len(data)
