@@ -42,6 +42,8 @@ def from_document(cls, document: dict):
             value = [from_document(nested, item) if isinstance(item, dict) else item for item in value]
         values[name] = value
     try:
-        return cls(**values)
+        # Stored documents were validated when they were written; converters still give types.
+        with attrs.validators.disabled():
+            return cls(**values)
     except (TypeError, ValueError) as error:
         raise StoreError(f"stored {cls.__name__} {document.get('id', '')} is unreadable: {error}")
