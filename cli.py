@@ -312,6 +312,95 @@ def peer_stage(tracker, peer_id, stage, on):
     click.echo(f"{peer.id} is now {peer.stage}")
 
 
+PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer than this
+
+
+@peer_group.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
+              help="Read COLUMN as FIELD (name, first_name, last_name, email, phone, pronouns, "
+                   "languages, community, county, lived_experience, source, source_detail, sector, "
+                   "stage, date, notes) or 'ignore' it. Repeatable.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
+@click.option("--skip-duplicates", is_flag=True,
+              help="Leave out rows flagged as likely duplicates instead of importing them.")
+@pass_tracker
+def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
+    """Add the peers of a spreadsheet saved as CSV FILE, all in one change.
+
+    Headers are matched loosely ("Full Name" or "First"/"Last", "E-mail", "Phone #", "Cell",
+    "Language(s)", "Community/Town", "How did you hear about us", "Partner sector",
+    "Lived experience", "Stage"/"Status", "Date added"...); other columns are kept in the
+    peer's notes as "Column: value" lines. Dates are read US-style (3/4/2026 is March 4) and
+    give the day the peer entered their stage.
+
+    If any row cannot be read (no name, a bad email or date, a value that is not one of
+    peerpath's words) nothing is imported and every bad row is listed by line. Likely
+    duplicates (same email, same phone, or same name and community as a stored peer or an
+    earlier row) are flagged by line but still imported, unless --skip-duplicates.
+    """
+    import contextlib  # local imports keep this change clear of cli.py's import block
+
+    from core.importer import BadRows
+
+    def progress(rows):
+        if len(rows) > PROGRESS_MIN_ROWS and sys.stderr.isatty():
+            return bars.enter_context(click.progressbar(rows, label="Reading rows", file=sys.stderr))
+        return rows
+
+    try:
+        with contextlib.ExitStack() as bars:
+            result = tracker.import_peers(file, mapping, dry_run=dry_run,
+                                          skip_duplicates=skip_duplicates, progress=progress)
+    except BadRows as error:
+        for problem in error.problems:
+            click.echo(f"line {problem.line}: {problem.reason}", err=True)
+        raise
+    _echo_import(result)
+
+
+def _echo_import(result) -> None:
+    if result.dry_run:
+        click.echo("Columns: " + "; ".join(f"{c.header} -> {c.field}" for c in result.columns if c.field))
+    if result.kept_in_notes:
+        click.echo("Kept in notes: " + "; ".join(result.kept_in_notes))
+    _echo_import_rows(result)
+    if result.duplicates:
+        what = "left out" if result.skipped else "imported anyway; --skip-duplicates leaves them out"
+        click.echo(f"{len(result.duplicates)} likely duplicate(s) ({what}):")
+        for duplicate in result.duplicates:
+            click.echo(f"  {duplicate.describe()}")
+
+
+def _echo_import_rows(result) -> None:
+    if result.dry_run:
+        click.echo(f"Dry run: would import {len(result.to_add)} peer(s); nothing was written.")
+        echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields["on"],
+                     r.fields.get("source"), r.fields.get("sector"), r.fields.get("community")]
+                    for r in result.to_add], ["line", "name", "stage", "since", "source", "sector", "community"])
+    else:
+        ids = f": {result.added[0]} to {result.added[-1]}" if result.added else ""
+        click.echo(f"Imported {len(result.added)} peer(s){ids}.")
+
+
+@peer_group.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--include-contact", is_flag=True, help="Also export email, phone and notes (personal data).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to this file (private to you, mode 0600) instead of stdout.")
+@pass_tracker
+def peer_export(tracker, fmt, include_contact, output):
+    """Export every peer as CSV or JSON; contact details and notes only with --include-contact."""
+    from core.transfer import write_export
+
+    text = tracker.export_peers(fmt, include_contact=include_contact)
+    if output:
+        write_export(output, text, fmt)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 # --- audit --------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,9 @@ from .pathways import PathwayOps
 from .peers import PeerOps
 from .recruitment import RecruitmentOps
 from .reports import ReportOps
+from .transfer import TransferOps
 
 
-class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TrackerBase):
+class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
+              TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""

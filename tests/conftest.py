@@ -1,0 +1,154 @@
+"""Shared fixtures: a private database per test, the CLI runner, a recording test plugin."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import core
+from cli import cli
+from core import hookimpl
+
+# Every lifecycle hook core fires after a change is stored (see core/hookspecs.py).
+LIFECYCLE_HOOKS = (
+    "peer_added", "peer_stage_changed", "enrollment_started", "step_recorded",
+    "certification_granted", "certification_lapsed", "session_recorded", "observation_recorded",
+)
+
+
+@pytest.fixture(autouse=True)
+def db(tmp_path, monkeypatch) -> Path:
+    """The database of this test: PEERPATH_DB points at it (it is not created here)."""
+    path = tmp_path / "affiliate.json"
+    monkeypatch.setenv("PEERPATH_DB", str(path))
+    monkeypatch.setenv("PEERPATH_USER", "tester")
+    for name in ("PEERPATH_TODAY", "PEERPATH_LOAD_PLUGINS", "PEERPATH_LOCK_TIMEOUT", "PEERPATH_TRACE_HOOKS"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def run():
+    """Run the CLI in-process: run("peer", "add", "Ana") -> click Result (stdout, stderr separate)."""
+
+    def invoke(*args, input=None):
+        return CliRunner().invoke(cli, [str(arg) for arg in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def initialised(db, run) -> Path:
+    """An initialised, empty database."""
+    result = run("init")
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def snapshot(db: Path) -> dict:
+    """Every byte of the database: the manifest, any temporary manifest and the `<db>.d/` folder.
+
+    The `<db>.lock` file is left out: it only holds the pid of the last writer.
+    """
+    files = {}
+    for path in sorted(db.parent.iterdir()):
+        if path.name.startswith(db.name) and path.is_file() and path.name != db.name + ".lock":
+            files[path.name] = path.read_bytes()
+    folder = db.with_name(db.name + ".d")
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            files[f"{folder.name}/{path.name}"] = path.read_bytes()
+    return files
+
+
+def manifest(db: Path) -> dict:
+    return json.loads(db.read_bytes())
+
+
+def assert_refused(result, *fragments, code=None):
+    """A refusal: non-zero exit, nothing on stdout, exactly one `Error:` line naming the fragments."""
+    assert result.exit_code != 0, result.stdout
+    if code is not None:
+        assert result.exit_code == code
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+class RecordingPlugin:
+    """An in-process plugin that records every lifecycle hook call and can veto changes.
+
+    Set `validate` to a function(change) to answer `validate_change`; set `fail_on` to a hook
+    name to make that lifecycle hook raise after recording the call.
+    """
+
+    def __init__(self):
+        self.calls = []
+        self.validate = None
+        self.fail_on = None
+
+    def _record(self, hook, **kwargs):
+        self.calls.append((hook, kwargs))
+        if self.fail_on == hook:
+            raise RuntimeError(f"{hook} exploded")
+
+    def hooks(self, name):
+        return [kwargs for hook, kwargs in self.calls if hook == name]
+
+    @hookimpl
+    def validate_change(self, change, tracker):
+        self.calls.append(("validate_change", {"change": change}))
+        if self.validate is not None:
+            return self.validate(change)
+        return None
+
+    @hookimpl
+    def peer_added(self, peer, tracker):
+        self._record("peer_added", peer=peer, tracker=tracker)
+
+    @hookimpl
+    def peer_stage_changed(self, peer, old_stage, new_stage, tracker):
+        self._record("peer_stage_changed", peer=peer, old_stage=old_stage, new_stage=new_stage)
+
+    @hookimpl
+    def enrollment_started(self, enrollment, peer, tracker):
+        self._record("enrollment_started", enrollment=enrollment, peer=peer)
+
+    @hookimpl
+    def step_recorded(self, record, enrollment, tracker):
+        self._record("step_recorded", record=record, enrollment=enrollment)
+
+    @hookimpl
+    def certification_granted(self, certification, enrollment, tracker):
+        self._record("certification_granted", certification=certification, enrollment=enrollment)
+
+    @hookimpl
+    def certification_lapsed(self, certification, enrollment, tracker):
+        self._record("certification_lapsed", certification=certification, enrollment=enrollment)
+
+    @hookimpl
+    def session_recorded(self, session, offering, tracker):
+        self._record("session_recorded", session=session, offering=offering)
+
+    @hookimpl
+    def observation_recorded(self, observation, offering, tracker):
+        self._record("observation_recorded", observation=observation, offering=offering)
+
+
+@pytest.fixture
+def recording_plugin():
+    """A RecordingPlugin registered as "test-plugin" for the length of the test."""
+    plugin = RecordingPlugin()
+    host = core.get_host()
+    host.register(plugin, name="test-plugin")
+    try:
+        yield plugin
+    finally:
+        host.unregister("test-plugin")
+    assert not host.pm.has_plugin("test-plugin")
