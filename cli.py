@@ -23,6 +23,7 @@ class PeerpathGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        _refuse_undecodable(sys.argv[1:] if args is None else args)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
@@ -57,8 +58,26 @@ def _enabled(ctx) -> set:
         return get_host().names()  # an unreadable database is reported by the command itself
 
 
+def _refuse_undecodable(args) -> None:
+    """Bytes that are not UTF-8 reach us as lone surrogates, which can be neither shown nor stored."""
+    for arg in args:
+        try:
+            str(arg).encode("utf-8")
+        except UnicodeEncodeError:
+            _fail(f"argument {ascii(arg)} is not UTF-8 text", 2)
+
+
+# Bounds that keep dates computed from a number of days inside the calendar.
+DAYS = click.IntRange(0, 36_500)
+
+
+def one_line(text) -> str:
+    """`text` with every kind of line break or run of spaces as one space: one message, one line."""
+    return " ".join(str(text).split())
+
+
 def _fail(message: str, code: int):
-    click.echo(f"Error: {' '.join(message.split())}", err=True)
+    click.echo(f"Error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -102,7 +121,7 @@ def cli(ctx, db, actor, today):
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
     ctx.obj = tracker
-    ctx.call_on_close(lambda: [click.echo(f"Warning: {w}", err=True) for w in tracker.warnings])
+    ctx.call_on_close(lambda: [click.echo(f"Warning: {one_line(w)}", err=True) for w in tracker.warnings])
 
 
 @cli.command()
@@ -175,7 +194,7 @@ def plugins_check(tracker, name):
         problems += found
         click.echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(one_line(problem), err=True)
     if problems:
         sys.exit(1)
 
@@ -354,7 +373,7 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
                                           skip_duplicates=skip_duplicates, progress=progress)
     except BadRows as error:
         for problem in error.problems:
-            click.echo(f"line {problem.line}: {problem.reason}", err=True)
+            click.echo(f"line {problem.line}: {one_line(problem.reason)}", err=True)
         raise
     _echo_import(result)
 
@@ -568,7 +587,7 @@ def progress(tracker, peer_id, program, as_json):
 @cli.command()
 @click.option("--program", help="Only this program.")
 @click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
-@click.option("--expiring-within", type=click.IntRange(min=0), metavar="DAYS",
+@click.option("--expiring-within", type=DAYS, metavar="DAYS",
               help="Only certifications that lapse within DAYS.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
@@ -847,7 +866,7 @@ def communities_mark(tracker, community, underserved):
 
 
 @cli.command()
-@click.option("--days", type=int, help="Untouched for this many days (setting recruitment.followup_days).")
+@click.option("--days", type=DAYS, help="Untouched for this many days (setting recruitment.followup_days).")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def followups(tracker, days, as_json):
@@ -875,7 +894,7 @@ def reports(tracker):
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--from", "start", metavar="DATE", help="Start of the period.")
 @click.option("--to", "end", metavar="DATE", help="End of the period (default today).")
-@click.option("--days", type=int, help="Horizon for 'expiring' (setting reports.expiring_days).")
+@click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")

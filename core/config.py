@@ -11,7 +11,7 @@ Every number a program plugin declares can be overridden under a dotted key:
 plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
 
-import json
+import math
 
 import attrs
 
@@ -26,8 +26,18 @@ CORE_SETTINGS = {
 }
 
 
+# Bounds that keep every date computed from a setting inside the calendar and every amount sane.
+LONGEST_DAYS = 36_500
+LARGEST_AMOUNT = 1_000_000
+# Step parameters counting what a step needs (training days, sessions led): zero would leave the
+# step without a day on which it was completed.
+AT_LEAST_ONE = {"days", "min"}
+
+
 def _scalar(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
+    """An overridable default: a number or yes/no, or None for an optional number of days
+    (text defaults name other steps, checklists or units: they are structure, not settings)."""
+    return value is None or isinstance(value, (bool, int, float))
 
 
 def _step_settings(prefix, step):
@@ -71,12 +81,24 @@ def coerce(key: str, text: str, current):
             return int(text)
         if isinstance(current, float):
             return float(text)
-        if isinstance(current, str):
-            return text
-        return json.loads(text)  # a setting without a default (None) takes any JSON value
+        if text.strip().lower() in ("", "none", "null"):
+            return None  # a setting without a default is an optional whole number
+        return int(text)
     except ValueError:
-        kind = "yes or no" if isinstance(current, bool) else type(current).__name__
+        kind = {bool: "yes or no", float: "a number"}.get(type(current), "a whole number")
         raise ValidationError(f"{key} must be {kind}, not '{text}'") from None
+
+
+def check_range(key: str, value) -> None:
+    """Refuse a number no real affiliate means: negative, not finite, or beyond the bounds."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{key} must be a finite number, not '{value}'")
+    smallest = 1 if key.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
+    largest = LONGEST_DAYS if key.endswith("days") else LARGEST_AMOUNT
+    if not smallest <= value <= largest:
+        raise ValidationError(f"{key} must be between {smallest} and {largest:,}, not {value}")
 
 
 def check_setting(programs: dict, key: str, text: str):
@@ -87,8 +109,7 @@ def check_setting(programs: dict, key: str, text: str):
         hint = f"; settings of '{key.split('.')[0]}': {', '.join(sorted(close))}" if close else ""
         raise ValidationError(f"unknown setting '{key}'{hint}")
     value = coerce(key, text, known[key])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        raise ValidationError(f"{key} must not be negative")
+    check_range(key, value)
     return value
 
 

@@ -6,6 +6,7 @@ entity from a stored document.
 """
 
 import datetime as dt
+import math
 from typing import Any, Optional
 
 import attrs
@@ -40,6 +41,14 @@ def parse_date(value) -> dt.date:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise ValidationError(f"invalid date '{value}': use YYYY-MM-DD") from None
+
+
+def shift_date(day: dt.date, days: int) -> dt.date:
+    """`day` moved by `days` (either way), held within the calendar's range rather than overflowing."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.max if days > 0 else dt.date.min
 
 
 def optional_date(value) -> Optional[dt.date]:
@@ -88,9 +97,19 @@ def not_blank(what):
     return check
 
 
+# Far beyond any real count or number of hours; keeps stored numbers exact in every JSON reader.
+LARGEST_AMOUNT = 10 ** 9
+
+
 def non_negative(instance, attribute, value):
-    if value is not None and value < 0:
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{attribute.name} must be a finite number, not {value}")
+    if value < 0:
         raise ValidationError(f"{attribute.name} must not be negative")
+    if value > LARGEST_AMOUNT:
+        raise ValidationError(f"{attribute.name} must be at most {LARGEST_AMOUNT:,}")
 
 
 def frozen_dict(value) -> dict:

@@ -12,7 +12,6 @@ Scoring rules, the same for every checklist a plugin registers:
 """
 
 import csv
-import datetime as dt
 import io
 import json
 from collections import Counter, defaultdict
@@ -20,7 +19,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import Enrollment, Observation, Offering, Peer, SessionRecord, text_tuple
+from .entities import Enrollment, Observation, Offering, Peer, SessionRecord, shift_date, text_tuple
 from .errors import ValidationError
 
 INSUFFICIENT = "insufficient"
@@ -121,18 +120,23 @@ def read_answers(path: str) -> dict:
         text = open(path, encoding="utf-8-sig").read()
     except OSError as error:
         raise ValidationError(f"cannot read answers file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"answers file {path} is not UTF-8 text") from None
     if path.lower().endswith(".json"):
         try:
             data = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise ValidationError(f"{path} is not valid JSON: {error}") from None
         if not isinstance(data, dict):
             raise ValidationError(f"{path} must hold an object of item: answer")
         return {str(k): v for k, v in data.items()}
-    rows = list(csv.DictReader(io.StringIO(text)))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as error:
+        raise ValidationError(f"{path} is not a readable CSV: {error}") from None
     if not rows or not {"item", "answer"} <= set(rows[0]):
         raise ValidationError(f"{path} needs the columns item,answer")
-    return {row["item"].strip(): (row["answer"] or "").strip() for row in rows}
+    return {(row["item"] or "").strip(): (row["answer"] or "").strip() for row in rows}
 
 
 class FidelityOps:
@@ -295,10 +299,10 @@ class FidelityOps:
             form = programs[program_key].format
             last = last_seen.get((peer_id, program_key))
             if last is None:
-                due_on = began + dt.timedelta(days=int(form.get("first_observation_within_days", 0)))
+                due_on = shift_date(began, int(form.get("first_observation_within_days", 0)))
                 reason = f"new leader: never observed; first offering {offering.id} began {began}"
             else:
-                due_on = last + dt.timedelta(days=int(form.get("observation_interval_days", 365)))
+                due_on = shift_date(last, int(form.get("observation_interval_days", 365)))
                 reason = f"last observed {last}"
             if due_on <= self.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),

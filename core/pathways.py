@@ -11,7 +11,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord
+from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, shift_date
 from .errors import ValidationError
 from .progress import StepContext, StepProgress
 from . import summaries
@@ -248,7 +248,7 @@ class PathwayOps:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
             if renewal is not None and renewal.done and not existing.lapsed(self.today):
                 renewed = attrs.evolve(existing, cycle_start=existing.expires,
-                                       expires=existing.expires + dt.timedelta(days=pathway.validity_days))
+                                       expires=shift_date(existing.expires, pathway.validity_days))
                 self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
                                    details={"expires": renewed.expires.isoformat()})
                 facts.certifications[enrollment.id] = renewed
@@ -256,7 +256,7 @@ class PathwayOps:
 
     def _grant(self, enrollment, pathway, states, facts) -> None:
         granted = max((s.progress.completed_on for s in states if s.progress.completed_on), default=self.today)
-        expires = granted + dt.timedelta(days=pathway.validity_days) if pathway.validity_days else None
+        expires = shift_date(granted, pathway.validity_days) if pathway.validity_days else None
         certification = Certification(
             id=self.tx.next_id("C"), enrollment_id=enrollment.id, peer_id=enrollment.peer_id,
             program=enrollment.program, pathway=pathway.key, granted=granted, expires=expires,
@@ -301,7 +301,7 @@ class PathwayOps:
             enrollment = by_id.get(certification.enrollment_id)
             if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
                 continue
-            after = attrs.evolve(certification, lapsed_on=certification.expires + dt.timedelta(days=1))
+            after = attrs.evolve(certification, lapsed_on=shift_date(certification.expires, 1))
             self.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
                                details={"expired": certification.expires.isoformat()})
             self.fire("certification_lapsed", certification=after, enrollment=enrollment)
@@ -338,7 +338,7 @@ class PathwayOps:
         if status is not None:
             found = [s for s in found if s.status == status]
         if expiring_within is not None:
-            horizon = self.today + dt.timedelta(days=expiring_within)
+            horizon = shift_date(self.today, expiring_within)
             found = [s for s in found if s.status == "certified" and s.certification.expires
                      and s.certification.expires <= horizon]
         return found

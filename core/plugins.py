@@ -95,9 +95,13 @@ class PluginHost:
         self.sources[name] = info
 
     def register(self, plugin, name: str, source: str = "test") -> None:
-        """Register an in-process plugin object (tests, embedding)."""
+        """Register an in-process plugin object (tests, embedding); a bad one is not kept."""
         self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        try:
+            self.pm.check_pending()
+        except Exception:
+            self.pm.unregister(name=name)  # else every later check_pending would fail on it
+            raise
         self.sources[name] = PluginInfo(name, "", source)
 
     def unregister(self, name: str) -> None:

@@ -5,6 +5,8 @@ from typing import Optional
 
 import attrs
 
+from .entities import shift_date
+
 DONE, PARTIAL, MISSING, FAILED = "done", "partial", "missing", "failed"
 
 
@@ -43,4 +45,4 @@ class StepContext:
         """The first day inside a rolling window ending today, or None for no window."""
         if window_days in (None, 0):
             return None
-        return self.today - dt.timedelta(days=int(window_days) - 1)
+        return shift_date(self.today, 1 - int(window_days))

@@ -1,8 +1,7 @@
 """Outreach events, the communities an affiliate serves, and follow-ups due (Tracker mixin)."""
 
-import datetime as dt
 
-from .entities import Outreach, Peer
+from .entities import Outreach, Peer, shift_date
 from .errors import ValidationError
 
 # Stages in which a person is waiting on the affiliate, and so needs a follow-up.
@@ -65,7 +64,7 @@ class RecruitmentOps:
             days = self.core_setting("recruitment.followup_days")
         if days < 0:
             raise ValidationError("--days must be 0 or more")
-        cutoff = self.today - dt.timedelta(days=days)
+        cutoff = shift_date(self.today, -days)
         due = []
         for peer in self.peers():
             if peer.stage not in OPEN_STAGES:

@@ -4,12 +4,11 @@ Each report is `build(tracker, options) -> ReportResult`; options hold `start` a
 (the period; `end` defaults to today), `days` and `files` where a report uses them.
 """
 
-import datetime as dt
 import json
 from collections import Counter, defaultdict
 
 from .catalog import Report
-from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, optional_date
+from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, optional_date, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .hookspecs import hookimpl
 from .recruitment import first_stage_date
@@ -86,7 +85,7 @@ def _active_on(certification, enrollment, day) -> bool:
 
 def leaders(tracker, options) -> ReportResult:
     """Leaders per program by status, new certifications, and retention over the period."""
-    start = options["start"] or options["end"] - dt.timedelta(days=365)
+    start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
     statuses = tracker.leaders()
     with tracker.reading():
@@ -154,7 +153,7 @@ def expiring(tracker, options) -> ReportResult:
                      items[-1]["days_left"], renewal.summary if renewal else "no renewal rule"])
     return ReportResult("expiring", f"Certifications lapsing within {days} days", [
         Table("expiring", ["peer", "name", "pathway", "expires", "days left", "renewal so far"], rows),
-    ], {"days": days, "expiring": items}, (tracker.today, tracker.today + dt.timedelta(days=days)))
+    ], {"days": days, "expiring": items}, (tracker.today, shift_date(tracker.today, days)))
 
 
 def _lacking(renewal) -> dict:

@@ -9,6 +9,7 @@ defaults or the affiliate's overrides; nothing here is a program fact.
 import datetime as dt
 
 from .catalog import StepKind
+from .entities import shift_date
 from .errors import ValidationError
 from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
@@ -98,7 +99,7 @@ def course_deadline(step, context):
     later = context.records_for(before)
     if not later:
         return None
-    return min(r.on for r in later) - dt.timedelta(days=int(lead))
+    return shift_date(min(r.on for r in later), -int(lead))
 
 
 def _course_check(step, record, context):

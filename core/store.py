@@ -37,7 +37,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from .errors import StoreError
+from .errors import StoreError, ValidationError
 
 FORMAT = "peerpath"
 SCHEMA_VERSION = 1
@@ -91,7 +91,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _dump(data) -> bytes:
-    return orjson.dumps(data)
+    try:
+        return orjson.dumps(data)
+    except TypeError as error:  # text that is not UTF-8, an integer beyond 64 bits
+        raise ValidationError(f"cannot store a value: {error}") from None
 
 
 def _os_error(path, action, error: OSError) -> StoreError:
@@ -282,20 +285,42 @@ class Transaction:
         folder = self.store.folder
         manifest = self.manifest
         generation = manifest.get("generation", 0) + 1
-        folder.mkdir(mode=0o700, exist_ok=True)
-        for name in sorted(self._tables.dirty):
-            filename = f"{name}.{generation}.json"
-            _write_private(folder / filename, _dump({name: self._tables[name]}))
-            manifest["tables"][name] = filename
-        if self._new_events:
-            manifest["events"] = self._append_events(folder, manifest.get("events"))
-        manifest["generation"] = generation
-        _fsync_dir(folder)
+        events_before = manifest.get("events")
         temporary = self.store.path.with_name(self.store.path.name + ".tmp")
-        _write_private(temporary, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
-        os.replace(temporary, self.store.path)
+        # Encode everything first: a value that cannot be stored is refused before any file is touched.
+        encoded = {name: _dump({name: self._tables[name]}) for name in sorted(self._tables.dirty)}
+        written = []
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            for name, data in encoded.items():
+                filename = f"{name}.{generation}.json"
+                written.append(folder / filename)
+                _write_private(folder / filename, data)
+                manifest["tables"][name] = filename
+            if self._new_events:
+                manifest["events"] = self._append_events(folder, events_before)
+            manifest["generation"] = generation
+            _fsync_dir(folder)
+            written.append(temporary)
+            _write_private(temporary, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+            os.replace(temporary, self.store.path)
+        except BaseException:  # a full disk, an interrupt: whatever stopped us, the old manifest rules
+            self._discard(written, events_before)
+            raise
         _fsync_dir(self.store.path.parent)
         self.store._remove_unreferenced(manifest)
+
+    def _discard(self, written: list, events_before) -> None:
+        """Remove what a commit that failed before its manifest was replaced had written."""
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self._new_events:
+            with contextlib.suppress(OSError):
+                if events_before:
+                    os.truncate(self.store.folder / events_before["file"], events_before["bytes"])
+                else:
+                    (self.store.folder / EVENTS_FILE).unlink()
 
     def _append_events(self, folder: Path, info) -> dict:
         info = dict(info or {"file": EVENTS_FILE, "bytes": 0, "count": 0})
@@ -314,9 +339,10 @@ class Transaction:
 
 
 def _number(record_id) -> int:
-    """The number in an id such as "P0042" (42); ids without one count as 0."""
-    digits = "".join(ch for ch in str(record_id or "") if ch.isdigit())
-    return int(digits) if digits else 0
+    """The number in an id such as "P0042" (42); ids without one (or with an absurdly long one,
+    which no stored id has) count as 0."""
+    digits = "".join(ch for ch in str(record_id or "") if "0" <= ch <= "9")
+    return int(digits) if digits and len(digits) <= 18 else 0
 
 
 def _replace_with(document):
@@ -351,6 +377,7 @@ class Store:
             return
         with self._locked(fcntl.LOCK_SH):
             transaction = Transaction(self, self._read_manifest(), writable=False)
+            self._migrate(transaction)  # an older file is upgraded in memory; the next write saves it
             yield transaction
 
     @contextlib.contextmanager
@@ -436,9 +463,10 @@ class Store:
                 return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    holders = _lock_holders(fd) or [os.pread(fd, 32, 0).decode(errors="replace").strip()]
                     raise StoreError(
-                        f"{self.path} is locked by another peerpath process (pid {holder}); "
+                        f"{self.path} is locked by another peerpath process "
+                        f"(pid {', '.join(h for h in holders if h) or 'unknown'}); "
                         "try again when it has finished"
                     ) from None
                 time.sleep(0.01)
@@ -450,6 +478,27 @@ class Store:
             if path.name not in keep:
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+
+def _lock_holders(fd) -> list:
+    """Pids holding a lock on the file open as `fd`, from the kernel's table (Linux), if readable.
+
+    The pid written in the lock file names the last writer only; a stuck reader is found here.
+    """
+    info = os.fstat(fd)
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return []
+    holders = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK ADVISORY WRITE 4242 fd:01:1234 0 EOF"; waiting requests are marked "->".
+        if len(fields) >= 6 and fields[1] != "->" and fields[5] == device and fields[4] not in holders:
+            holders.append(fields[4])
+    return holders
 
 
 def _new_manifest() -> dict:
