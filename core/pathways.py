@@ -29,10 +29,19 @@ class StepState:
 
 
 @attrs.frozen
+class PeerRef:
+    """The peer a status is about: its id and name, all a listing shows (rebuilding whole peers
+    for every leader of a state would cost more than the listing itself)."""
+
+    id: str
+    name: str
+
+
+@attrs.frozen
 class PathwayStatus:
     """Where one leader stands in one program: each step, what blocks it, certification."""
 
-    peer: Peer
+    peer: PeerRef
     enrollment: Enrollment
     program: object
     pathway: object
@@ -361,11 +370,17 @@ class PathwayOps:
         result = []
         for enrollment in visible:
             if enrollment.peer_id not in peers:
-                peers[enrollment.peer_id] = self.load("peers", Peer, enrollment.peer_id, "peer")
+                peers[enrollment.peer_id] = self._peer_ref(enrollment.peer_id)
             program = programs[enrollment.program]
             document = None if enrollment.peer_id in stale else stored.get(enrollment.id)
             result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts, document))
         return result
+
+    def _peer_ref(self, peer_id: str) -> PeerRef:
+        document = self.tx.get("peers", peer_id)
+        if document is None:
+            self.load("peers", Peer, peer_id, "peer")  # refuses with the usual "no peer" message
+        return PeerRef(peer_id, document["name"])
 
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
         pathway = program.pathway(enrollment.pathway)

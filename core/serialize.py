@@ -27,23 +27,60 @@ def to_document(entity) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _fields(cls) -> tuple:
-    """(name, nested entity class or None) of each field; cached, as it is asked per document."""
-    return tuple((field.name, field.metadata.get("of")) for field in attrs.fields(cls))
+    """(name, nested entity class or None, loader) of each field; cached, as it is asked per document."""
+    return tuple((field.name, field.metadata.get("of"), _loader(field.converter)) for field in attrs.fields(cls))
+
+
+def _loader(converter):
+    """What turns a stored value back into the field's value: the converter, or a cheaper
+    equivalent for stored (already clean) values; None where the stored value is the value."""
+    from . import entities
+
+    cheaper = {entities.parse_date: dt.date.fromisoformat, entities.optional_date: dt.date.fromisoformat,
+               entities.parse_timestamp: dt.datetime.fromisoformat, entities.clean_text: None,
+               entities.frozen_dict: None, entities.text_tuple: tuple}
+    return cheaper.get(converter, converter)
+
+
+@functools.lru_cache(maxsize=None)
+def _rebuilder(cls):
+    """A function document -> entity for complete documents, generated once per class (as attrs
+    generates `__init__`): no per-field loop, no validators, converters only where needed."""
+    fields = _fields(cls)
+    namespace = {"new": object.__new__, "cls": cls, "setter": object.__setattr__, "value": _value}
+    lines = ["def rebuild(document):", "    entity = new(cls)"]
+    for index, (name, nested, load) in enumerate(fields):
+        if nested is None and load is None:
+            lines.append(f"    setter(entity, {name!r}, document[{name!r}])")
+        else:
+            namespace[f"nested{index}"], namespace[f"load{index}"] = nested, load
+            lines.append(f"    setter(entity, {name!r}, value(document[{name!r}], nested{index}, load{index}))")
+    lines.append("    return entity")
+    exec("\n".join(lines), namespace)  # noqa: S102 - the source is built above from field names only
+    return namespace["rebuild"], frozenset(name for name, _, _ in fields)
 
 
 def from_document(cls, document: dict):
-    """Rebuild an entity of `cls`; unknown keys (from newer plugins) are ignored."""
-    values = {}
-    for name, nested in _fields(cls):
-        if name not in document:
-            continue
-        value = document[name]
-        if nested is not None:
-            value = [from_document(nested, item) if isinstance(item, dict) else item for item in value]
-        values[name] = value
+    """Rebuild an entity of `cls`; unknown keys (from newer plugins) are ignored.
+
+    Stored documents were validated when they were written, so a complete one is rebuilt
+    without running validators and converters again (listing a state's peers would spend most
+    of its time there); an incomplete one (older data) goes through the class for its defaults.
+    """
+    rebuild, names = _rebuilder(cls)
     try:
-        # Stored documents were validated when they were written; converters still give types.
+        if names <= document.keys():
+            return rebuild(document)
+        values = {name: _value(document[name], nested, None) for name, nested, _ in _fields(cls) if name in document}
         with attrs.validators.disabled():
             return cls(**values)
-    except (TypeError, ValueError) as error:
-        raise StoreError(f"stored {cls.__name__} {document.get('id', '')} is unreadable: {error}")
+    except (TypeError, ValueError, AttributeError) as error:
+        raise StoreError(f"stored {cls.__name__} {document.get('id', '')} is unreadable: {error}") from None
+
+
+def _value(value, nested, load):
+    if nested is not None:
+        return tuple(from_document(nested, item) if isinstance(item, dict) else item for item in value)
+    if load is None or value is None:
+        return value
+    return load(value)

@@ -28,6 +28,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -338,10 +339,13 @@ class Transaction:
         return info
 
 
+_NOT_DIGITS = re.compile(r"\D+", re.ASCII)  # ASCII digits only: int() would take "²" or "٣" and fail
+
+
 def _number(record_id) -> int:
     """The number in an id such as "P0042" (42); ids without one (or with an absurdly long one,
     which no stored id has) count as 0."""
-    digits = "".join(ch for ch in str(record_id or "") if "0" <= ch <= "9")
+    digits = _NOT_DIGITS.sub("", str(record_id or ""))
     return int(digits) if digits and len(digits) <= 18 else 0
 
 
