@@ -34,6 +34,8 @@ import core.store
 from cli import cli
 from core import Tracker
 
+from conftest import assert_refused as refused, snapshot
+
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = "2025-06-02"
 CHILD_TIMEOUT = 120  # seconds; a child still running after this is a hung test, not a slow one
@@ -66,37 +68,8 @@ def ok(result):
     return result.stdout
 
 
-def refused(result, *fragments) -> str:
-    """A refusal: non-zero exit, no traceback, nothing on stdout, exactly one `Error:` line."""
-    assert result.exit_code != 0, result.stdout
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def folder_of(db: Path) -> Path:
     return db.with_name(db.name + ".d")
-
-
-def snapshot(db: Path) -> dict:
-    """Every byte of the database: the manifest (and any leftover beside it) and `<db>.d/`.
-
-    `<db>.lock` is left out: it only holds the pid of the last writer.
-    """
-    files = {}
-    for path in sorted(db.parent.iterdir()):
-        if path.name.startswith(db.name) and path.is_file() and path.name != db.name + ".lock":
-            files[path.name] = path.read_bytes()
-    if folder_of(db).is_dir():
-        for path in sorted(folder_of(db).iterdir()):
-            files[f"{folder_of(db).name}/{path.name}"] = path.read_bytes()
-    return files
 
 
 def strict_json(data: bytes):
