@@ -30,18 +30,22 @@ from .entities import (
     Step,
     StepRecord,
     parse_date,
+    shift_date,
 )
 from .errors import PeerpathError, PluginError, StoreError, ValidationError
 from .hookspecs import hookimpl
 from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
+from .progress import DONE, FAILED, MISSING, PARTIAL, StepContext, StepProgress
+from .reporting import ReportResult, Table
 from .serialize import from_document, to_document
 from .tracker import Tracker
 
 __all__ = [
-    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "ENTRY_POINT_GROUP",
-    "Enrollment", "Event", "LEADER_STATUSES", "LIVED_EXPERIENCE", "Observation", "Offering",
-    "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo", "Problem",
-    "ProgramModel", "Report", "Role", "SECTORS", "SOURCES", "STAGES", "SessionRecord",
-    "StageChange", "Step", "StepKind", "StepRecord", "StoreError", "Tracker", "ValidationError",
-    "from_document", "get_host", "hookimpl", "parse_date", "to_document",
+    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DONE", "ENTRY_POINT_GROUP",
+    "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "Observation",
+    "Offering", "PARTIAL", "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
+    "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
+    "SessionRecord", "StageChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
+    "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
+    "parse_date", "shift_date", "to_document",
 ]

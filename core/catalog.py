@@ -10,15 +10,16 @@ from typing import Callable, Optional
 import attrs
 
 from .entities import Checklist, ProgramModel
-from .errors import ValidationError
+from .errors import PeerpathError, PluginError, ValidationError
+from .progress import StepProgress
 
 
 @attrs.frozen
 class StepKind:
     """How a kind of pathway step is recorded and judged.
 
-    `check(step, record)` raises ValidationError for a record that cannot count (e.g. a failed
-    exam is stored but `check` explains it; a missing hours value is refused). `progress(step,
+    `check(step, record, context)` raises ValidationError for a record that cannot count (a
+    missing hours value, a course finished too late): the record is refused. `progress(step,
     records, context)` returns a StepProgress for the step from its non-voided records.
     """
 
@@ -106,14 +107,37 @@ def build_catalog(host, enabled, overrides: Optional[dict] = None) -> Catalog:
             except ValidationError as error:
                 errors.append(error)
     programs = apply_overrides(found["programs"], overrides or {})
+    step_kinds = {name: _guarded(kind, owners[("step_kinds", name)]) for name, kind in found["step_kinds"].items()}
     return Catalog(
         programs=programs,
-        step_kinds=found["step_kinds"],
+        step_kinds=step_kinds,
         checklists=found["checklists"],
         reports=found["reports"],
         owners=owners,
         problems=tuple(str(error) for error in errors),
     )
+
+
+def _guarded(kind: StepKind, plugin) -> StepKind:
+    """The step kind with its functions wrapped, so that a bug in a plugin's kind is reported
+    as that plugin's failure (one line), while the refusals it means to make pass through."""
+
+    def guard(function, what, returns=None):
+        def call(*args):
+            try:
+                result = function(*args)
+                if returns is not None and not isinstance(result, returns):
+                    raise TypeError(f"must return a {returns.__name__}, not {type(result).__name__}")
+                return result
+            except PeerpathError:
+                raise
+            except Exception as error:
+                raise PluginError(plugin, f"step kind '{kind.name}' ({what})", error) from error
+
+        return call
+
+    return attrs.evolve(kind, check=guard(kind.check, "check"),
+                        progress=guard(kind.progress, "progress", returns=StepProgress))
 
 
 def _register_into(collected: list, expected):

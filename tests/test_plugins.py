@@ -1,0 +1,415 @@
+"""Plugins seen from the outside: lifecycle events, validation vetoes, failing plugins,
+enabling and disabling, PEERPATH_LOAD_PLUGINS and `plugins list`."""
+
+import json
+import subprocess
+import os
+import sys
+
+import pytest
+
+import core
+from core import Peer, Problem, Tracker, hookimpl
+
+from conftest import LIFECYCLE_HOOKS, assert_refused, snapshot
+
+TODAY = "2026-03-01"
+
+MEETING_ANSWERS = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",
+                   "principles": "yes", "confidentiality": "yes", "check_in": 5, "agenda": 5,
+                   "processes": 5, "no_endorsement": "yes"}
+
+
+@pytest.fixture
+def dated(monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def certify_teacher(run, peer="P0001"):
+    """Walk a Peer-to-Peer teacher to certification (granted 2026-02-02, valid 730 days)."""
+    ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", peer, "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", peer, "peer_to_peer", "online_course", "--on", "2026-01-10"))
+    ok(run("record", peer, "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
+    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+
+
+def test_every_lifecycle_event_fires_once_with_its_arguments(initialised, run, recording_plugin, dated, tmp_path):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Bo", "--lived-experience", "both"))
+    ok(run("peer", "stage", "P0001", "contacted"))
+    certify_teacher(run)
+    ok(run("enroll", "P0001", "connection", "--on", "2026-02-01"))
+    ok(run("enroll", "P0002", "connection", "--on", "2026-02-01"))
+    ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001,P0002"))
+    ok(run("session", "add", "O0001", "--on", "2026-02-10"))
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(MEETING_ANSWERS))
+    ok(run("observe", "O0001", "--checklist", "connection_meeting", "--observer", "Pat",
+           "--on", "2026-02-10", "--answers", answers))
+    ok(run("--today", "2028-03-01", "sweep"))
+
+    plugin = recording_plugin
+    assert [c["peer"].name for c in plugin.hooks("peer_added")] == ["Ana", "Bo"]
+    [stage] = plugin.hooks("peer_stage_changed")
+    assert (stage["peer"].id, stage["old_stage"], stage["new_stage"]) == ("P0001", "prospect", "contacted")
+    assert [(c["peer"].id, c["enrollment"].program) for c in plugin.hooks("enrollment_started")] == [
+        ("P0001", "peer_to_peer"), ("P0001", "connection"), ("P0002", "connection")]
+    assert [c["record"].step for c in plugin.hooks("step_recorded")] == [
+        "affiliate_interview", "online_course", "trainer_interview", "fidelity_agreement", "training"]
+    [granted] = plugin.hooks("certification_granted")
+    assert (granted["certification"].pathway, str(granted["certification"].expires)) == ("peer_to_peer", "2028-02-02")
+    [session] = plugin.hooks("session_recorded")
+    assert (session["session"].offering_id, session["offering"].name) == ("O0001", "Tuesday group")
+    [observation] = plugin.hooks("observation_recorded")
+    assert (observation["observation"].percent, observation["observation"].band) == (100.0, "good")
+    [lapsed] = plugin.hooks("certification_lapsed")
+    assert str(lapsed["certification"].lapsed_on) == "2028-02-03"
+    assert {hook for hook, _ in plugin.calls} >= set(LIFECYCLE_HOOKS)
+
+
+def test_events_fire_after_the_change_is_stored(initialised, run, db):
+    seen = []
+
+    class Checker:
+        @hookimpl
+        def peer_added(self, peer):
+            seen.append(Tracker(db=str(db)).peer(peer.id).name)  # a fresh reader finds it committed
+
+    core.get_host().register(Checker(), name="checker")
+    try:
+        ok(run("peer", "add", "Ana"))
+    finally:
+        core.get_host().unregister("checker")
+    assert seen == ["Ana"]
+
+
+def test_certification_is_granted_once_however_often_progress_is_asked(initialised, run, recording_plugin, dated):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    certify_teacher(run)
+    for _ in range(3):
+        ok(run("progress", "P0001"))
+        ok(run("leaders"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-02-20"))
+    ok(run("sweep"))
+    assert len(recording_plugin.hooks("certification_granted")) == 1
+    assert recording_plugin.hooks("certification_lapsed") == []
+
+
+def test_a_veto_refuses_the_change_and_stores_nothing(initialised, run, recording_plugin, db):
+    recording_plugin.validate = lambda change: Problem("no test names") if change.entity.name == "Test" else None
+    before = snapshot(db)
+    assert_refused(run("peer", "add", "Test"), "refused by plugin 'test-plugin'", "no test names")
+    assert snapshot(db) == before
+    assert recording_plugin.hooks("peer_added") == []
+
+
+def test_a_warning_lets_the_change_through_and_is_shown(initialised, run, recording_plugin):
+    recording_plugin.validate = lambda change: [Problem("no email yet", level="warning")]
+    result = run("peer", "add", "Ana")
+    assert ok(result) == "P0001\n"
+    assert "Warning: plugin 'test-plugin': no email yet" in result.stderr
+    assert [p["name"] for p in json.loads(ok(run("peer", "list", "--json")))] == ["Ana"]
+
+
+def test_a_validator_that_raises_refuses_naming_the_plugin(initialised, run, recording_plugin, db):
+    def explode(change):
+        raise RuntimeError("validator bug")
+
+    recording_plugin.validate = explode
+    before = snapshot(db)
+    assert_refused(run("peer", "add", "Ana"), "test-plugin", "validator bug")
+    assert snapshot(db) == before
+
+
+def test_a_validator_returning_junk_refuses_naming_the_plugin(initialised, run, recording_plugin, db):
+    recording_plugin.validate = lambda change: "looks odd"
+    assert_refused(run("peer", "add", "Ana"), "test-plugin", "validate_change")
+
+
+def test_a_failing_event_hook_is_named_and_the_change_is_kept(initialised, run, recording_plugin):
+    recording_plugin.fail_on = "peer_added"
+    result = run("peer", "add", "Ana")
+    assert result.exit_code == 0
+    assert result.stdout == "P0001\n"
+    assert "Traceback" not in result.stderr
+    assert "plugin 'test-plugin' failed in peer_added" in result.stderr
+    assert "the change itself was saved" in result.stderr
+    peers = json.loads(ok(run("peer", "list", "--json")))
+    assert [p["id"] for p in peers] == ["P0001"]
+    assert len(recording_plugin.hooks("peer_added")) == 1
+
+
+def test_disabled_plugins_get_no_events(initialised, run, recording_plugin):
+    ok(run("plugins", "disable", "test-plugin"))
+    ok(run("peer", "add", "Ana"))
+    assert recording_plugin.calls == []
+    ok(run("plugins", "enable", "test-plugin"))
+    ok(run("peer", "add", "Bo"))
+    assert [c["peer"].name for c in recording_plugin.hooks("peer_added")] == ["Bo"]
+
+
+def test_plugins_list_shows_name_version_source_enabled_and_hooks(initialised, run):
+    listed = {p["name"]: p for p in json.loads(ok(run("plugins", "list", "--json")))}
+    assert {"connection", "peer_education", "crss"} <= set(listed)
+    crss = listed["crss"]
+    assert crss["enabled"] is True
+    assert crss["version"] and crss["source"]
+    assert "register_programs" in crss["hooks"]
+    table = ok(run("plugins", "list"))
+    assert "crss" in table and "register_programs" in table
+
+
+def test_a_disabled_program_disappears_and_comes_back_with_its_data(initialised, run, dated):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("enroll", "P0001", "crss", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "disclosure", "--on", "2026-01-02"))
+    ok(run("plugins", "disable", "crss"))
+    assert "crss" not in ok(run("programs", "list"))
+    assert ok(run("progress", "P0001")) == "P0001 is not enrolled in any enabled program\n"
+    assert json.loads(ok(run("leaders", "--json"))) == []
+    assert_refused(run("record", "P0001", "crss", "disclosure"), "unknown program 'crss'")
+    ok(run("plugins", "enable", "crss"))
+    [status] = json.loads(ok(run("progress", "P0001", "--json")))
+    assert status["program"] == "crss"
+    assert {s["step"]: s["state"] for s in status["steps"]}["disclosure"] == "done"
+
+
+def test_core_plugins_cannot_be_disabled_and_unknown_ones_are_named(initialised, run, db):
+    before = snapshot(db)
+    assert_refused(run("plugins", "disable", "core.step_kinds"), "core")
+    assert_refused(run("plugins", "enable", "nonesuch"), "unknown plugin 'nonesuch'")
+    assert snapshot(db) == before
+
+
+def _run_cli(env, *args):
+    return subprocess.run([sys.executable, "-c", "from cli import cli; cli()", *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_peerpath_load_plugins_restricts_what_loads(tmp_path, monkeypatch):
+    env = {**os.environ, "PEERPATH_DB": str(tmp_path / "db.json"), "PEERPATH_LOAD_PLUGINS": "connection"}
+    result = _run_cli(env, "plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    names = {p["name"] for p in json.loads(result.stdout)}
+    assert "connection" in names
+    assert not {"crss", "peer_education"} & names
+    env["PEERPATH_LOAD_PLUGINS"] = ""
+    result = _run_cli(env, "programs", "list")
+    assert result.returncode == 0, result.stderr
+    assert "connection" not in result.stdout
+
+
+def test_a_misspelled_hook_fails_loudly_and_is_not_kept():
+    class Misspelled:
+        @hookimpl
+        def peer_addded(self, peer):
+            pass
+
+    host = core.get_host()
+    with pytest.raises(Exception, match="peer_addded"):
+        host.register(Misspelled(), name="misspelled")
+    assert not host.pm.has_plugin("misspelled")
+
+
+def test_a_plugin_that_cannot_import_is_listed_as_broken_and_the_others_work(tmp_path):
+    package = tmp_path / "site"
+    (package / "broken_plugin").mkdir(parents=True)
+    (package / "broken_plugin" / "__init__.py").write_text("import no_such_module\n")
+    dist = package / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[peerpath]\nbroken = broken_plugin\n")
+    env = {**os.environ, "PEERPATH_DB": str(tmp_path / "db.json"),
+           "PYTHONPATH": os.pathsep.join([str(package), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PEERPATH_LOAD_PLUGINS", None)
+    listed = _run_cli(env, "plugins", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "broken" in listed.stdout + listed.stderr
+    assert "no_such_module" in listed.stdout + listed.stderr
+    assert "Traceback" not in listed.stderr
+    assert _run_cli(env, "init").returncode == 0
+    added = _run_cli(env, "peer", "add", "Ana")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "P0001\n"
+    checked = _run_cli(env, "plugins", "check", "broken")
+    assert checked.returncode == 1
+    assert "plugin 'broken': cannot load" in checked.stdout + checked.stderr
+
+
+def test_trace_hooks_prints_each_call(tmp_path):
+    env = {**os.environ, "PEERPATH_DB": str(tmp_path / "db.json"), "PEERPATH_TRACE_HOOKS": "1"}
+    result = _run_cli(env, "programs", "list")
+    assert result.returncode == 0, result.stderr
+    assert "peerpath: register_programs -> connection" in result.stderr
+
+
+def test_validate_change_sees_the_entity_and_what_it_replaces(initialised, run, recording_plugin):
+    ok(run("peer", "add", "Ana"))
+    ok(run("peer", "edit", "P0001", "--community", "Eastside"))
+    changes = [c["change"] for c in recording_plugin.hooks("validate_change")]
+    edit = [c for c in changes if c.action == "edit"][-1]
+    assert isinstance(edit.entity, Peer) and edit.entity.community == "Eastside"
+    assert edit.before.community is None
+    assert edit.actor == "tester"
+
+
+# --- a third-party plugin using every provider hook, installed by entry point in a subprocess ---
+
+ETS_PLUGIN = '''
+import click
+from core import (DONE, MISSING, Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report,
+                  ReportResult, Role, Step, StepKind, StepProgress, Table, Tracker, ValidationError, hookimpl)
+
+
+def check(step, record, context):
+    if not record.evidence:
+        raise ValidationError(f"'{step.key}' needs --evidence (the background check reference)")
+
+
+def progress(step, records, context):
+    if records:
+        return StepProgress(DONE, f"cleared {records[-1].on}", records[-1].on)
+    return StepProgress(MISSING, "not cleared")
+
+
+@hookimpl
+def register_step_kinds(register):
+    register(StepKind("background_check", "A cleared background check", check, progress))
+
+
+@hookimpl
+def register_programs(register):
+    register(ProgramModel(key="ets", title="Ending the Silence", roles=[Role("presenter", "Presenter", pathway="ets")],
+                          pathways=[Pathway(key="ets", title="ETS presenter", steps=[
+                              Step("background", "Background check", "background_check"),
+                              Step("training", "Presenter training", "training", {"days": 1}, requires=["background"]),
+                          ])]))
+
+
+@hookimpl
+def register_checklists(register):
+    register(Checklist(key="ets_presentation", program="ets", title="ETS presentation", version="1",
+                       items=[ChecklistItem("two_presenters", "Two presenters", critical=True)],
+                       bands=[Band("good", 80), Band("not supported", 0)], pass_band="good"))
+
+
+def build(tracker, options):
+    leaders = [s for s in tracker.leaders(program="ets") if s.status == "certified"]
+    return ReportResult("ets_presenters", "Certified ETS presenters",
+                        [Table("Presenters", ["peer", "name"], [[s.peer.id, s.peer.name] for s in leaders])],
+                        {"presenters": len(leaders)})
+
+
+@hookimpl
+def register_reports(register):
+    register(Report("ets_presenters", "Certified presenters", build))
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command(name="ets-count")
+    def ets_count():
+        """Count certified ETS presenters."""
+        tracker = click.get_current_context().find_object(Tracker)
+        click.echo(sum(s.status == "certified" for s in tracker.leaders(program="ets")))
+'''
+
+
+def install_plugin(tmp_path, entry_name: str, module: str, source: str) -> dict:
+    """Install `source` as module `module` with a `peerpath` entry point, as pip would (a
+    dist-info folder with entry_points.txt on sys.path); return the environment to run with."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(source)
+    dist = site / f"{module}-1.2.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.2\n")
+    (dist / "entry_points.txt").write_text(f"[peerpath]\n{entry_name} = {module}\n")
+    env = {**os.environ, "PEERPATH_DB": str(tmp_path / "db.json"), "PEERPATH_TODAY": "2026-03-01",
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PEERPATH_LOAD_PLUGINS", None)
+    return env
+
+
+def test_a_plugin_using_every_provider_hook_works_end_to_end(tmp_path):
+    env = install_plugin(tmp_path, "ets", "peerpath_ets", ETS_PLUGIN)
+
+    def cli_ok(*args):
+        result = _run_cli(env, *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    cli_ok("init")
+    [ets] = [p for p in json.loads(cli_ok("plugins", "list", "--json")) if p["name"] == "ets"]
+    assert ets["version"] == "1.2" and ets["enabled"] is True
+    assert {"register_step_kinds", "register_programs", "register_checklists", "register_reports",
+            "register_commands"} <= set(ets["hooks"])
+    assert "ets: ok" in cli_ok("plugins", "check", "ets")
+    assert "background_check" in cli_ok("programs", "show", "ets")
+    assert "ets_presentation" in cli_ok("checklists", "list")
+    cli_ok("peer", "add", "Ana", "--lived-experience", "self")
+    cli_ok("enroll", "P0001", "ets")
+    refused = _run_cli(env, "record", "P0001", "ets", "background")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "Error: 'background' needs --evidence (the background check reference)"
+    cli_ok("record", "P0001", "ets", "background", "--evidence", "BC-1", "--on", "2026-02-01")
+    cli_ok("record", "P0001", "ets", "training", "--on", "2026-02-02")
+    assert json.loads(cli_ok("report", "ets_presenters", "--json"))["figures"] == {"presenters": 1}
+    assert cli_ok("ets-count") == "1\n"
+    cli_ok("plugins", "disable", "ets")
+    hidden = _run_cli(env, "ets-count")
+    assert hidden.returncode == 2 and "No such command 'ets-count'" in hidden.stderr
+    assert "ets_presenters" not in cli_ok("reports")
+    cli_ok("plugins", "enable", "ets")
+    assert cli_ok("ets-count") == "1\n"
+
+
+class BuggyStepKindPlugin:
+    """A program whose own step kind has a bug in `check` or in `progress` (in-process)."""
+
+    def __init__(self, broken):
+        self.broken = broken
+
+    @hookimpl
+    def register_step_kinds(self, register):
+        def check(step, record, context):
+            if self.broken == "check":
+                return record.no_such_field
+
+        def progress(step, records, context):
+            return None if self.broken == "progress" else core.StepProgress(core.MISSING, "not yet")
+
+        register(core.StepKind("buggy", "A kind with a bug", check, progress))
+
+    @hookimpl
+    def register_programs(self, register):
+        register(core.ProgramModel(key="buggy_program", title="Buggy", roles=[core.Role("leader", "Leader", pathway="bp")],
+                                   pathways=[core.Pathway(key="bp", title="BP", steps=[core.Step("s", "S", "buggy")])]))
+
+
+@pytest.mark.parametrize("broken, command, message", [
+    ("progress", ("enroll", "P0001", "buggy_program"), "(progress): TypeError: must return a StepProgress, not NoneType"),
+    ("check", ("record", "P0001", "buggy_program", "s"), "(check): AttributeError"),
+])
+def test_a_bug_in_a_plugins_step_kind_is_one_line_naming_it_and_stores_nothing(initialised, run, db, broken,
+                                                                                 command, message):
+    ok(run("peer", "add", "Ana"))
+    host = core.get_host()
+    plugin = BuggyStepKindPlugin(broken=None)
+    host.register(plugin, name="buggy")
+    try:
+        if command[0] == "record":
+            ok(run("enroll", "P0001", "buggy_program"))
+        plugin.broken = broken
+        before = snapshot(db)
+        assert_refused(run(*command), "plugin 'buggy' failed in step kind 'buggy'", message)
+        assert snapshot(db) == before
+    finally:
+        host.unregister("buggy")
