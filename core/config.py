@@ -161,17 +161,21 @@ class ConfigOps:
 
     def settings(self) -> list:
         """(key, plugin default, value in force) for every overridable setting."""
+        overrides = self.overrides()
+        return [(key, value, overrides.get(key, value))
+                for key, value in sorted(defaults(self._programs_as_declared()).items())]
+
+    def _programs_as_declared(self) -> dict:
+        """The enabled programs with the plugins' own defaults (no overrides applied)."""
         from .catalog import build_catalog
 
-        plain = build_catalog(self.host, self.enabled_plugins(), None).programs
-        overrides = self.overrides()
-        return [(key, value, overrides.get(key, value)) for key, value in sorted(defaults(plain).items())]
+        return build_catalog(self.host, self.enabled_plugins(), None).programs
 
     def core_setting(self, key: str):
         return self.overrides().get(key, CORE_SETTINGS[key])
 
     def set_setting(self, key: str, text: str):
-        value = check_setting(self.catalog.programs, key, text)
+        value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
         with self.changing() as tx:
             config = dict(tx.meta.get("config", {}))
             config[key] = value

@@ -251,8 +251,9 @@ class PathwayOps:
         if existing is None:
             states = self._states(pathway, context, facts, enrollment)
             complete = all(s.progress.done for s in states if not s.step.optional)
-            if complete and (not pathway.add_on_to or self._base_certified(enrollment, facts)):
-                self._grant(enrollment, pathway, states, facts)
+            base = self._base_certification(enrollment, facts) if pathway.add_on_to else None
+            if complete and (not pathway.add_on_to or base is not None):
+                self._grant(enrollment, pathway, states, facts, base)
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
             if renewal is not None and renewal.done and not existing.lapsed(self.today):
@@ -263,8 +264,9 @@ class PathwayOps:
                 facts.certifications[enrollment.id] = renewed
         self._store_summary(enrollment, pathway, facts)
 
-    def _grant(self, enrollment, pathway, states, facts) -> None:
-        granted = max((s.progress.completed_on for s in states if s.progress.completed_on), default=self.today)
+    def _grant(self, enrollment, pathway, states, facts, base=None) -> None:
+        completed = [s.progress.completed_on for s in states if s.progress.completed_on]
+        granted = max(completed + ([base.granted] if base else []), default=self.today)
         expires = shift_date(granted, pathway.validity_days) if pathway.validity_days else None
         certification = Certification(
             id=self.tx.next_id("C"), enrollment_id=enrollment.id, peer_id=enrollment.peer_id,
@@ -275,15 +277,25 @@ class PathwayOps:
                        details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None})
         self.fire("certification_granted", certification=certification, enrollment=enrollment)
         facts.certifications[enrollment.id] = certification
+        self._settle_add_ons(enrollment, pathway, facts)
 
-    def _base_certified(self, enrollment, facts) -> bool:
+    def _settle_add_ons(self, enrollment, pathway, facts) -> None:
+        """A new base credential may complete add-ons (endorsements) that were waiting for it."""
+        program = self.catalog.program(enrollment.program)
+        for add_on in (p for p in program.pathways if p.add_on_to == pathway.key):
+            for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=add_on.key):
+                if other.id not in facts.certifications:
+                    self._settle_certification(other, program, add_on, facts)
+
+    def _base_certification(self, enrollment, facts):
+        """The peer's current certification in the pathway an add-on builds on, if any."""
         program = self.catalog.program(enrollment.program)
         base = program.pathway(program.pathway(enrollment.pathway).add_on_to)
         for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=base.key):
             certification = facts.certifications.get(other.id)
             if certification and not certification.lapsed(self.today):
-                return True
-        return False
+                return certification
+        return None
 
     def _check_renewable(self, enrollment, facts) -> None:
         certification = facts.certifications.get(enrollment.id)
