@@ -822,8 +822,14 @@ def fidelity_due(tracker, program, as_json):
     if as_json:
         echo_json(due)
         return
-    echo_table([[d["peer"], d["program"], d["due"], d["overdue_days"], d["reason"]] for d in due],
-               ["peer", "program", "due", "days overdue", "why"])
+    echo_table([[d["peer"], d["program"], d["due"], _lateness(d["overdue_days"]), d["reason"]] for d in due],
+               ["peer", "program", "due", "when", "why"])
+
+
+def _lateness(overdue_days: int) -> str:
+    if overdue_days > 0:
+        return f"{overdue_days} days overdue"
+    return "today" if overdue_days == 0 else f"in {-overdue_days} days"
 
 
 # --- recruitment and reports ---------------------------------------------------------------------

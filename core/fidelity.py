@@ -268,7 +268,9 @@ class FidelityOps:
         }
 
     def fidelity_due(self, program=None) -> list:
-        """Leaders who need an observation: new leaders in their first offering, then at intervals."""
+        """Leaders who need an observation: new leaders once their first offering has begun (by
+        `first_observation_within_days`), then every `observation_interval_days`. `overdue_days`
+        is negative while the due date is still ahead."""
         programs = self.catalog.programs
         if program is not None:
             self.catalog.program(program)
@@ -304,7 +306,9 @@ class FidelityOps:
             else:
                 due_on = shift_date(last, int(form.get("observation_interval_days", 365)))
                 reason = f"last observed {last}"
-            if due_on <= self.today:
+            # A new leader needs an observation from the day their first offering begins (the
+            # due date is the deadline); a long-standing one once the interval has passed.
+            if (last is None and began <= self.today) or due_on <= self.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
                             "overdue_days": (self.today - due_on).days,
                             "last_observed": last.isoformat() if last else None, "reason": reason})
