@@ -20,6 +20,7 @@ from .entities import (
     Event,
     Observation,
     Offering,
+    Outreach,
     Pathway,
     Peer,
     Problem,
@@ -43,7 +44,7 @@ from .tracker import Tracker
 __all__ = [
     "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DONE", "ENTRY_POINT_GROUP",
     "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "Observation",
-    "Offering", "PARTIAL", "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
+    "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
     "SessionRecord", "StageChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",

@@ -381,14 +381,18 @@ class PathwayOps:
         peers = {}
         result = []
         for enrollment in visible:
-            if enrollment.peer_id not in peers:
-                peers[enrollment.peer_id] = self._peer_ref(enrollment.peer_id)
-            program = programs[enrollment.program]
             document = None if enrollment.peer_id in stale else stored.get(enrollment.id)
+            if enrollment.peer_id not in peers:
+                peers[enrollment.peer_id] = self._peer_ref(enrollment.peer_id, document)
+            program = programs[enrollment.program]
             result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts, document))
         return result
 
-    def _peer_ref(self, peer_id: str) -> PeerRef:
+    def _peer_ref(self, peer_id: str, summary=None) -> PeerRef:
+        """The peer's id and name, from its stored summary when it has one (so listing every
+        leader need not read every peer)."""
+        if summary is not None and summary.get("name"):
+            return PeerRef(peer_id, summary["name"])
         document = self.tx.get("peers", peer_id)
         if document is None:
             self.load("peers", Peer, peer_id, "peer")  # refuses with the usual "no peer" message
@@ -419,7 +423,8 @@ class PathwayOps:
         return states, renewal, last_activity
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
-        document = summaries.summary_document(enrollment, pathway, *self._evaluate(enrollment, pathway, facts),
+        name = (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
+        document = summaries.summary_document(enrollment, name, pathway, *self._evaluate(enrollment, pathway, facts),
                                               self.today)
         if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
             self.tx.insert(summaries.TABLE, document)

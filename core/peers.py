@@ -4,6 +4,7 @@ import datetime as dt
 
 import attrs
 
+from . import summaries
 from .entities import STAGES, Peer, StageChange
 from .errors import ValidationError
 
@@ -78,6 +79,8 @@ class PeerOps:
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             self.store_changed("peers", before, after, "edit", peer_id=peer_id,
                                details={"fields": changed})
+            if "name" in changed:
+                summaries.rename(self.tx, peer_id, after.name)
         return after
 
     def set_stage(self, peer_id: str, stage: str, on=None) -> Peer:

@@ -39,10 +39,11 @@ def _progress(document) -> StepProgress:
                         dt.date.fromisoformat(completed) if completed else None, document["figures"])
 
 
-def summary_document(enrollment, pathway, states, renewal, last_activity, today) -> dict:
+def summary_document(enrollment, name, pathway, states, renewal, last_activity, today) -> dict:
     return {
         "id": enrollment.id,
         "peer_id": enrollment.peer_id,
+        "name": name,  # the peer's, for listings; kept current by `rename`
         "as_of": today.isoformat(),
         "fingerprint": fingerprint(pathway),
         "steps": [{"step": s.step.key, "blocked_by": list(s.blocked_by), **_progress_document(s.progress)}
@@ -66,6 +67,12 @@ class Checker:
         if document is None or document["fingerprint"] != print_:
             return False
         return not dated or document["as_of"] == self.today
+
+
+def rename(tx, peer_id: str, name: str) -> None:
+    """Keep the peer's name in their summaries current (inside the change that renames them)."""
+    for document in list(tx.search(TABLE, peer_id=peer_id)):
+        tx.replace(TABLE, {**document, "name": name})
 
 
 def restore(document, pathway, state_class):

@@ -332,3 +332,11 @@ def test_a_voided_record_stops_counting_and_stays_in_the_audit(peers, run, db):
     [void] = audit(run, "void")
     assert void["entity_id"] == "R0002" and "wrong peer" in json.dumps(void["details"])
     assert_refused(run("void", "R0002", "--reason", "again"), "already")
+
+
+def test_leaders_show_a_renamed_peer_by_the_new_name(peers, run):
+    certify_teacher(run)
+    assert [s["name"] for s in json.loads(ok(run("leaders", "--json")))] == ["Ana"]
+    ok(run("peer", "edit", "P0001", "--name", "Ana María"))
+    assert [s["name"] for s in json.loads(ok(run("leaders", "--json")))] == ["Ana María"]
+    assert "Ana María" in ok(run("leaders"))
