@@ -212,8 +212,8 @@ def plugins_check(tracker, name):
         found = check_plugin(tracker.host, plugin)
         problems += found
         click.echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
-    for problem in problems:
-        click.echo(one_line(problem), err=True)
+        for problem in found:
+            click.echo(f"  {one_line(problem)}")
     if problems:
         sys.exit(1)
 
