@@ -79,10 +79,14 @@ class TrackerBase:
             yield self._tx
             return
         self._pending = []
+        shown = len(self.warnings)
         try:
             with self.store.write(create=create) as tx:
                 self._tx = tx
                 yield tx
+        except BaseException:
+            del self.warnings[shown:]  # validation warnings about a change that was not stored
+            raise
         finally:
             self._tx = None
             pending, self._pending = self._pending, None

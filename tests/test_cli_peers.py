@@ -1,7 +1,7 @@
 """The peer commands, the audit trail and where the database lives, through the CLI."""
 
+import getpass
 import json
-import os
 import stat
 
 import pytest
@@ -85,8 +85,7 @@ def test_every_change_records_who_made_it(ana, run, monkeypatch):
     ok(run("peer", "edit", ana, "--county", "Cook"))
     events = json.loads(ok(run("audit", "--peer", ana, "--json")))
     assert [(e["action"], e["actor"]) for e in events] == [
-        ("add", "tester"), ("stage", "coordinator Kim"), ("edit", os.environ.get("USER") or events[2]["actor"])]
-    assert events[2]["actor"]
+        ("add", "tester"), ("stage", "coordinator Kim"), ("edit", getpass.getuser())]
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -102,6 +101,16 @@ def test_every_change_records_who_made_it(ana, run, monkeypatch):
     (("peer", "add", "Bo", "--consent", "contact=perhaps"), "contact"),
     (("peer", "edit", "P0001"), "nothing to change"),
     (("audit", "--peer", "P0999"), "P0999"),
+    (("peer", "show", "p0001"), "unknown peer 'p0001'"),
+    (("peer", "edit", "P0001", "--email", "bad"), "invalid email 'bad'"),
+    (("peer", "edit", "P0001", "--name", "  "), "name"),
+    (("peer", "edit", "P0001", "--sector", "aerospace"), "unknown sector 'aerospace'"),
+    (("peer", "add", "Bo", "--stage", "bogus"), "unknown stage 'bogus'"),
+    (("peer", "add", "Bo", "--source", "nowhere"), "unknown source 'nowhere'"),
+    (("--today", "2026-13-01", "peer", "add", "Bo"), "invalid date '2026-13-01'"),
+    (("peer", "stage", "P0001", "contacted", "--on", "yesterday"), "invalid date 'yesterday'"),
+    (("peer", "stage", "P0001", "prospect"), "already at stage 'prospect'"),
+    (("peer", "list", "--stage", "bogus"), "unknown stage 'bogus'"),
 ])
 def test_bad_input_is_one_line_and_changes_nothing(ana, run, db, args, fragment):
     before = snapshot(db)
@@ -129,3 +138,64 @@ def test_the_database_path_comes_from_the_option_then_the_environment_then_the_d
     assert default.exists()
     assert stat.S_IMODE(default.stat().st_mode) == 0o600
     assert stat.S_IMODE(default.parent.stat().st_mode) == 0o700
+
+
+def test_show_and_audit_tables_say_who_and_when(ana, run):
+    ok(run("--as", "coordinator Kim", "peer", "stage", ana, "contacted", "--on", "2026-01-12"))
+    shown = ok(run("peer", "show", ana)).splitlines()
+    assert "name:             Ana Ruiz" in shown
+    assert [line for line in shown if line.startswith("stage history:")] == [
+        "stage history:    2026-01-10 prospect (tester)", "stage history:    2026-01-12 contacted (coordinator Kim)"]
+    table = ok(run("audit", "--peer", ana)).splitlines()
+    assert table[0].split() == ["when", "who", "action", "what", "id", "details"]
+    assert [line.split()[1:4] for line in table[1:]] == [["tester", "add", "peers"], ["coordinator", "Kim", "stage"]]
+
+
+def test_audit_is_append_only_and_names_each_change(ana, run):
+    events = json.loads(ok(run("audit", "--json")))
+    assert [(e["action"], e["entity"], e["entity_id"]) for e in events][1:] == [("add", "peers", ana)]
+    ok(run("peer", "edit", ana, "--notes", "prefers evenings"))
+    later = json.loads(ok(run("audit", "--json")))
+    assert later[:len(events)] == events
+    assert (later[-1]["action"], later[-1]["entity_id"], later[-1]["actor"]) == ("edit", ana, "tester")
+
+
+def test_a_refused_change_is_not_audited(ana, run):
+    count = len(json.loads(ok(run("audit", "--json"))))
+    assert run("peer", "stage", ana, "levitating").exit_code != 0
+    assert len(json.loads(ok(run("audit", "--json")))) == count
+
+
+def test_every_file_of_the_database_is_private(ana, run, db):
+    ok(run("peer", "stage", ana, "contacted"))
+    ok(run("peer", "add", "Bo"))
+    folder = db.with_name(db.name + ".d")
+    files = [path for path in db.parent.iterdir() if path.name.startswith(db.name) and path.is_file()]
+    files += list(folder.iterdir())
+    assert {path.name for path in files} >= {db.name, db.name + ".lock", "events.jsonl"}
+    assert len(files) > 3
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_without_xdg_data_home_the_database_is_under_the_home_folder(tmp_path, run, monkeypatch):
+    monkeypatch.delenv("PEERPATH_DB")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = run("init")
+    default = tmp_path / "home" / ".local" / "share" / "peerpath" / "peerpath.json"
+    assert ok(result) == f"Created {default}\n"
+    assert default.exists()
+    assert ok(run("peer", "add", "Ana")) == "P0001\n"
+    other = tmp_path / "other.json"
+    assert ok(run("--db", other, "init")) == f"Created {other}\n"
+    assert json.loads(ok(run("--db", other, "peer", "list", "--json"))) == []  # --db wins over the default
+
+
+def test_the_environment_database_wins_over_the_data_folder(tmp_path, run, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    ok(run("init"))
+    ok(run("peer", "add", "Ana"))
+    assert not (tmp_path / "data").exists()
+    assert [p["name"] for p in json.loads(ok(run("peer", "list", "--json")))] == ["Ana"]

@@ -413,3 +413,363 @@ def test_a_bug_in_a_plugins_step_kind_is_one_line_naming_it_and_stores_nothing(i
         assert snapshot(db) == before
     finally:
         host.unregister("buggy")
+
+
+# --- every lifecycle event, command by command: fired once, after the commit, or not at all ------
+
+# (command, the lifecycle hooks it must fire, in order). The answers file is written by the test.
+STEPS = [
+    (("peer", "add", "Ana", "--lived-experience", "self"), ["peer_added"]),
+    (("peer", "add", "Bo", "--lived-experience", "both"), ["peer_added"]),
+    (("peer", "edit", "P0001", "--community", "Eastside"), []),
+    (("peer", "stage", "P0001", "contacted"), ["peer_stage_changed"]),
+    (("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"), ["enrollment_started"]),
+    (("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"),
+     ["step_recorded"]),
+    (("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"), ["step_recorded"]),
+    (("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"),
+     ["step_recorded"]),
+    (("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"), ["step_recorded"]),
+    (("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
+     ["step_recorded", "certification_granted"]),
+    (("progress", "P0001"), []),
+    (("leaders",), []),
+    (("sweep",), []),
+    (("enroll", "P0001", "connection", "--on", "2026-02-01"), ["enrollment_started"]),
+    (("enroll", "P0002", "connection", "--on", "2026-02-01"), ["enrollment_started"]),
+    (("offering", "add", "connection", "Tuesday group", "--leaders", "P0001,P0002"), []),
+    (("session", "add", "O0001", "--on", "2026-02-10", "--attendance", "6"), ["session_recorded"]),
+    (("observe", "O0001", "--checklist", "connection_meeting", "--observer", "Pat", "--on", "2026-02-10",
+      "--answers", "{answers}"), ["observation_recorded"]),
+    (("--today", "2028-03-01", "sweep"), ["certification_lapsed"]),
+    (("--today", "2028-03-01", "sweep"), []),
+    (("--today", "2028-03-01", "progress", "P0001"), []),
+]
+
+# What the scenario stores, as (action, table) audit events: each change exactly once.
+STORED = {("create", "database"): 1, ("add", "peers"): 2, ("edit", "peers"): 1, ("stage", "peers"): 1,
+          ("enroll", "enrollments"): 3, ("record", "step_records"): 5, ("certify", "certifications"): 1,
+          ("add", "offerings"): 1, ("add", "sessions"): 1, ("observe", "observations"): 1,
+          ("lapse", "certifications"): 1}
+
+
+def _steps(tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(MEETING_ANSWERS))
+    return [(tuple(str(answers) if a == "{answers}" else a for a in args), hooks) for args, hooks in STEPS]
+
+
+def _stored_events(run) -> dict:
+    counts = {}
+    for event in json.loads(ok(run("audit", "--json"))):
+        key = (event["action"], event["entity"])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+class CommitChecker:
+    """Inside each lifecycle hook, open the database afresh (another Tracker, as another process
+    would) and note whether the event's entity is already stored as the hook describes it."""
+
+    def __init__(self, db):
+        self.db = str(db)
+        self.seen = []
+
+    def _stored(self, table, record_id):
+        with Tracker(db=self.db).reading() as tx:
+            return tx.get(table, record_id)
+
+    def _note(self, hook, table, record_id, check=lambda document: True):
+        document = self._stored(table, record_id)
+        self.seen.append((hook, record_id, document is not None and check(document)))
+
+    @hookimpl
+    def peer_added(self, peer):
+        self._note("peer_added", "peers", peer.id, lambda d: d["name"] == peer.name)
+
+    @hookimpl
+    def peer_stage_changed(self, peer, new_stage):
+        self._note("peer_stage_changed", "peers", peer.id, lambda d: d["stage"] == new_stage)
+
+    @hookimpl
+    def enrollment_started(self, enrollment):
+        self._note("enrollment_started", "enrollments", enrollment.id)
+
+    @hookimpl
+    def step_recorded(self, record):
+        self._note("step_recorded", "step_records", record.id, lambda d: d["step"] == record.step)
+
+    @hookimpl
+    def certification_granted(self, certification):
+        self._note("certification_granted", "certifications", certification.id)
+
+    @hookimpl
+    def certification_lapsed(self, certification):
+        self._note("certification_lapsed", "certifications", certification.id,
+                   lambda d: d["lapsed_on"] == certification.lapsed_on.isoformat())
+
+    @hookimpl
+    def session_recorded(self, session):
+        self._note("session_recorded", "sessions", session.id)
+
+    @hookimpl
+    def observation_recorded(self, observation):
+        self._note("observation_recorded", "observations", observation.id)
+
+
+def test_each_command_fires_exactly_its_lifecycle_hooks_once_after_the_commit(
+        initialised, run, db, recording_plugin, dated, tmp_path):
+    checker = CommitChecker(db)
+    core.get_host().register(checker, name="commit-checker")
+    try:
+        for args, expected in _steps(tmp_path):
+            recording_plugin.calls.clear()
+            checker.seen.clear()
+            result = run(*args)
+            assert result.exit_code == 0, (args, result.stderr)
+            assert "Warning" not in result.stderr, result.stderr
+            fired = [hook for hook, _ in recording_plugin.calls if hook != "validate_change"]
+            assert fired == expected, args
+            assert [hook for hook, _, _ in checker.seen] == expected, args
+            assert all(stored for _, _, stored in checker.seen), (args, checker.seen)
+    finally:
+        core.get_host().unregister("commit-checker")
+    assert _stored_events(run) == STORED
+
+
+def test_lifecycle_hooks_get_the_documented_arguments(initialised, run, recording_plugin, dated, tmp_path):
+    by_command = {}
+    for args, expected in _steps(tmp_path):
+        recording_plugin.calls.clear()
+        ok(run(*args))
+        for hook, kwargs in recording_plugin.calls:
+            by_command.setdefault(hook, []).append(kwargs)
+    [ana, bo] = by_command["peer_added"]
+    assert (ana["peer"].id, ana["peer"].name, ana["peer"].stage, bo["peer"].id) == ("P0001", "Ana", "prospect", "P0002")
+    assert ana["tracker"].actor == "tester" and str(ana["tracker"].today) == TODAY
+    [stage] = by_command["peer_stage_changed"]
+    assert (stage["peer"].stage, stage["peer"].community) == ("contacted", "Eastside")  # the peer as stored now
+    first, second, third = by_command["enrollment_started"]
+    assert (first["enrollment"].peer_id, first["enrollment"].pathway, first["peer"].name) == ("P0001", "peer_to_peer", "Ana")
+    assert (third["enrollment"].program, third["peer"].id) == ("connection", "P0002")
+    records = by_command["step_recorded"]
+    assert all(r["enrollment"].id == first["enrollment"].id == r["record"].enrollment_id for r in records)
+    assert str(records[-1]["record"].until) == "2026-02-02"
+    [granted] = by_command["certification_granted"]
+    assert granted["enrollment"].id == granted["certification"].enrollment_id == first["enrollment"].id
+    assert (str(granted["certification"].granted), granted["certification"].lapsed_on) == ("2026-02-02", None)
+    [session] = by_command["session_recorded"]
+    assert (session["session"].attendance, session["session"].leaders, session["offering"].id) == (6, ("P0001", "P0002"), "O0001")
+    [observation] = by_command["observation_recorded"]
+    assert (observation["observation"].checklist, observation["observation"].observer) == ("connection_meeting", "Pat")
+    assert observation["offering"].program == "connection"
+    [lapsed] = by_command["certification_lapsed"]
+    assert lapsed["certification"].id == granted["certification"].id
+    assert lapsed["enrollment"].id == first["enrollment"].id
+
+
+@pytest.mark.parametrize("hook", LIFECYCLE_HOOKS)
+def test_a_lifecycle_hook_that_raises_is_named_and_the_data_is_stored_once(
+        initialised, run, recording_plugin, dated, tmp_path, hook):
+    recording_plugin.fail_on = hook
+    warning = f"Warning: plugin 'test-plugin' failed in {hook}: RuntimeError: {hook} exploded (the change itself was saved)"
+    for args, expected in _steps(tmp_path):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines() == ([warning] if hook in expected else []), args
+    assert len(recording_plugin.hooks(hook)) == sum(hooks.count(hook) for _, hooks in STEPS)
+    assert _stored_events(run) == STORED
+    assert [p["id"] for p in json.loads(ok(run("peer", "list", "--json")))] == ["P0001", "P0002"]
+    statuses = {s["program"]: s for s in json.loads(ok(run("--today", "2026-03-01", "progress", "P0001", "--json")))}
+    assert {s["step"]: s["state"] for s in statuses["peer_to_peer"]["steps"]}["training"] == "done"
+
+
+def test_a_hook_failing_for_one_plugin_does_not_stop_the_others(initialised, run, recording_plugin):
+    seen = []
+
+    class Other:
+        @hookimpl
+        def peer_added(self, peer):
+            seen.append(peer.id)
+
+    recording_plugin.fail_on = "peer_added"
+    core.get_host().register(Other(), name="other")
+    try:
+        result = run("peer", "add", "Ana")
+    finally:
+        core.get_host().unregister("other")
+    assert result.exit_code == 0 and result.stdout == "P0001\n"
+    assert seen == ["P0001"]
+    assert "plugin 'test-plugin' failed in peer_added" in result.stderr and "other" not in result.stderr
+
+
+# --- validate_change: what it sees, vetoes of whole changes, warnings ---------------------------
+
+
+def test_a_veto_of_the_certification_refuses_the_step_record_too(initialised, run, recording_plugin, db, dated):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    recording_plugin.validate = lambda change: Problem("certify by hand") if change.action == "certify" else None
+    for args, _ in STEPS[4:9]:  # enrolled, and every step but the training recorded
+        ok(run(*args))
+    before = snapshot(db)  # the training completes the pathway: refusing the grant refuses the record
+    assert_refused(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
+                   "refused by plugin 'test-plugin': certify by hand")
+    assert snapshot(db) == before
+    assert recording_plugin.hooks("certification_granted") == []
+    assert len(recording_plugin.hooks("step_recorded")) == 4
+
+
+def test_validate_change_is_asked_before_storing_with_action_and_actor(initialised, run, recording_plugin, dated, db):
+    seen = []
+
+    def look(change):
+        seen.append((change.action, type(change.entity).__name__, change.actor))
+        assert snapshot(db) == before  # nothing of this change is written yet
+
+    recording_plugin.validate = look
+    before = snapshot(db)
+    ok(run("--as", "coordinator Kim", "peer", "add", "Ana", "--lived-experience", "self"))
+    before = snapshot(db)
+    ok(run("peer", "stage", "P0001", "contacted"))
+    before = snapshot(db)
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    assert seen == [("add", "Peer", "coordinator Kim"), ("stage", "Peer", "tester"),
+                    ("enroll", "Enrollment", "tester")]
+
+
+def test_a_warning_on_a_change_that_is_then_refused_is_not_shown(initialised, run, recording_plugin, db, dated):
+    """A refused change stores nothing, so the refusal is the one line printed."""
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    for args, _ in STEPS[4:9]:  # enrolled, and every step but the training recorded
+        ok(run(*args))
+
+    def answer(change):
+        if change.action == "record":
+            return Problem("recorded without a trainer", level="warning")
+        if change.action == "certify":
+            return Problem("certify by hand")
+        return None
+
+    recording_plugin.validate = answer
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
+                   "certify by hand")
+    assert snapshot(db) == before
+
+
+def test_several_problems_from_one_plugin(initialised, run, recording_plugin, db):
+    recording_plugin.validate = lambda change: [Problem("first", level="warning"), Problem("second", level="warning")]
+    result = run("peer", "add", "Ana")
+    assert ok(result) == "P0001\n"
+    assert result.stderr.splitlines() == ["Warning: plugin 'test-plugin': first", "Warning: plugin 'test-plugin': second"]
+    recording_plugin.validate = lambda change: [Problem("fine", level="warning"), Problem("but no")]
+    before = snapshot(db)
+    assert_refused(run("peer", "add", "Bo"), "refused by plugin 'test-plugin': but no")
+    assert snapshot(db) == before
+
+
+# --- plugins list / enable / disable / loading ----------------------------------------------------
+
+
+def test_plugins_list_json_and_table_columns(initialised, run, recording_plugin):
+    rows = json.loads(ok(run("plugins", "list", "--json")))
+    for row in rows:
+        assert {"name", "version", "source", "enabled", "hooks"} <= set(row)
+        assert isinstance(row["enabled"], bool) and isinstance(row["hooks"], list)
+    listed = {row["name"]: row for row in rows}
+    assert (listed["step_kinds"]["source"], listed["step_kinds"]["hooks"]) == ("core", ["register_step_kinds"])
+    assert listed["connection"]["source"] == "built-in"
+    assert set(listed["test-plugin"]["hooks"]) == {"validate_change", *LIFECYCLE_HOOKS}
+    assert listed["test-plugin"]["source"] == "test"
+    ok(run("plugins", "disable", "connection"))
+    listed = {row["name"]: row for row in json.loads(ok(run("plugins", "list", "--json")))}
+    assert listed["connection"]["enabled"] is False and listed["crss"]["enabled"] is True
+    table = ok(run("plugins", "list")).splitlines()
+    assert table[0].split() == ["name", "version", "source", "enabled", "hooks"]
+    [connection] = [line for line in table if line.startswith("connection ")]
+    assert connection.split()[:4] == ["connection", listed["connection"]["version"], "built-in", "no"]
+
+
+def test_disabling_hides_checklists_settings_and_enrolments_and_keeps_the_records(initialised, run, db, dated):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001"))
+    assert "connection_meeting" in ok(run("checklists", "list"))
+    ok(run("plugins", "disable", "connection"))
+    assert "connection" not in ok(run("programs", "list"))
+    assert "connection_meeting" not in ok(run("checklists", "list"))
+    assert not [s for s in json.loads(ok(run("config", "show", "--json"))) if s["key"].startswith("connection.")]
+    assert_refused(run("enroll", "P0001", "connection"), "connection")
+    assert json.loads(ok(run("leaders", "--json"))) == []
+    folder = db.with_name(db.name + ".d")
+    assert any(path.name.startswith("enrollments") for path in folder.iterdir())  # records stay on disk
+    assert [e["action"] for e in json.loads(ok(run("audit", "--json")))][-1] == "disable"
+    ok(run("plugins", "enable", "connection"))
+    assert "connection_meeting" in ok(run("checklists", "list"))
+    [status] = json.loads(ok(run("progress", "P0001", "--json")))
+    assert status["program"] == "connection"
+
+
+def test_enable_and_disable_are_idempotent_and_recorded_once(initialised, run, db):
+    ok(run("plugins", "disable", "crss"))
+    before = snapshot(db)
+    ok(run("plugins", "disable", "crss"))
+    assert snapshot(db) == before
+    ok(run("plugins", "enable", "crss"))
+    ok(run("plugins", "enable", "crss"))
+    actions = [(e["action"], e["entity_id"]) for e in json.loads(ok(run("audit", "--json")))
+               if e["entity"] == "plugin"]
+    assert actions == [("disable", "crss"), ("enable", "crss")]
+
+
+def test_load_plugins_with_a_list_loads_those_and_always_core(tmp_path):
+    env = {**os.environ, "PEERPATH_DB": str(tmp_path / "db.json"), "PEERPATH_LOAD_PLUGINS": " crss , connection "}
+    result = _run_cli(env, "plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert {p["name"] for p in json.loads(result.stdout)} == {"reports", "step_kinds", "crss", "connection"}
+    env["PEERPATH_LOAD_PLUGINS"] = ""
+    result = _run_cli(env, "plugins", "list", "--json")
+    assert {p["name"] for p in json.loads(result.stdout)} == {"reports", "step_kinds"}
+
+
+MISSPELLED_PLUGIN = '''
+from core import hookimpl
+
+
+@hookimpl
+def peer_addded(peer, tracker):
+    pass
+'''
+
+
+def test_an_installed_plugin_with_a_misspelled_hook_is_broken_by_name_and_the_rest_work(tmp_path):
+    env = install_plugin(tmp_path, "typo", "peerpath_typo", MISSPELLED_PLUGIN)
+    listed = _run_cli(env, "plugins", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert "peer_addded" in rows["typo"]["error"]
+    assert rows["typo"]["hooks"] == []
+    assert rows["connection"]["error"] is None
+    table = _run_cli(env, "plugins", "list")
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("typo ")]
+    assert "BROKEN" in line and "peer_addded" in line
+    checked = _run_cli(env, "plugins", "check", "typo")
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr
+    assert "typo" in checked.stdout + checked.stderr
+    assert _run_cli(env, "init").returncode == 0
+    added = _run_cli(env, "peer", "add", "Ana")
+    assert (added.returncode, added.stdout) == (0, "P0001\n")
+
+
+def test_a_misspelled_argument_fails_loudly_too():
+    class WrongArgument:
+        @hookimpl
+        def peer_added(self, peer, trackr):
+            pass
+
+    host = core.get_host()
+    with pytest.raises(Exception, match="trackr"):
+        host.register(WrongArgument(), name="wrong-argument")
+    assert not host.pm.has_plugin("wrong-argument")
+    host.pm.check_pending()  # and it leaves nothing behind that would fail the next plugin
