@@ -11,7 +11,6 @@ Targets: every command <= 1.5 x start-up at affiliate size, <= 3 x at state size
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from common import (PEERPATH, copy_database, disk_size, ensure_dataset, environment, median_time,

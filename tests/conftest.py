@@ -62,6 +62,23 @@ def snapshot(db: Path) -> dict:
     return files
 
 
+def ok(result) -> str:
+    """A success: exit 0 and no exception; its stdout."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def certify_teacher(run, peer="P0001") -> str:
+    """Walk a Peer-to-Peer teacher to certification (granted 2026-02-02, valid 730 days)."""
+    ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", peer, "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", peer, "peer_to_peer", "online_course", "--on", "2026-01-10"))
+    ok(run("record", peer, "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
+    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+
+
 def manifest(db: Path) -> dict:
     return json.loads(db.read_bytes())
 

@@ -6,12 +6,7 @@ import stat
 
 import pytest
 
-from conftest import assert_refused, snapshot
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
+from conftest import assert_refused, ok, snapshot
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ import core.store
 from cli import cli
 from core import Tracker
 
-from conftest import assert_refused as refused, snapshot
+from conftest import assert_refused as refused, ok, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = "2025-06-02"
@@ -60,12 +60,6 @@ def database(tmp_path, monkeypatch) -> Path:
 def invoke(*args):
     """Run the CLI in this process (the environment set by the fixture applies)."""
     return CliRunner().invoke(cli, [str(arg) for arg in args])
-
-
-def ok(result):
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
 
 
 def folder_of(db: Path) -> Path:

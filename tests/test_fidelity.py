@@ -8,7 +8,7 @@ import pytest
 from core import Band, Checklist, ChecklistItem
 from core.fidelity import INSUFFICIENT, normalise_answers, score
 
-from conftest import assert_refused, snapshot
+from conftest import assert_refused, ok, snapshot
 
 TODAY = "2026-06-01"
 
@@ -31,11 +31,6 @@ CHECKLIST = Checklist(
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
     monkeypatch.setenv("PEERPATH_TODAY", TODAY)
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
 
 
 def test_yes_no_and_ratings_score_by_weight():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import assert_refused, snapshot
+from conftest import assert_refused, certify_teacher, ok, snapshot
 
 TODAY = "2026-06-01"
 
@@ -13,11 +13,6 @@ TODAY = "2026-06-01"
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
     monkeypatch.setenv("PEERPATH_TODAY", TODAY)
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
 
 
 def progress(run, peer, program):
@@ -39,15 +34,6 @@ def peers(initialised, run):
     ok(run("peer", "add", "Bo", "--lived-experience", "both"))       # P0002
     ok(run("peer", "add", "Fay", "--lived-experience", "family"))    # P0003
     return initialised
-
-
-def certify_teacher(run, peer="P0001"):
-    ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", peer, "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-    ok(run("record", peer, "peer_to_peer", "online_course", "--on", "2026-01-10"))
-    ok(run("record", peer, "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
-    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
-    return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
 
 
 MEETING = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",

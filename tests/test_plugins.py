@@ -11,7 +11,7 @@ import pytest
 import core
 from core import Peer, Problem, Tracker, hookimpl
 
-from conftest import LIFECYCLE_HOOKS, assert_refused, snapshot
+from conftest import assert_refused, certify_teacher, LIFECYCLE_HOOKS, ok, snapshot
 
 TODAY = "2026-03-01"
 
@@ -23,21 +23,6 @@ MEETING_ANSWERS = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes"
 @pytest.fixture
 def dated(monkeypatch):
     monkeypatch.setenv("PEERPATH_TODAY", TODAY)
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
-
-
-def certify_teacher(run, peer="P0001"):
-    """Walk a Peer-to-Peer teacher to certification (granted 2026-02-02, valid 730 days)."""
-    ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", peer, "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-    ok(run("record", peer, "peer_to_peer", "online_course", "--on", "2026-01-10"))
-    ok(run("record", peer, "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
-    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
-    return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
 
 
 def test_every_lifecycle_event_fires_once_with_its_arguments(initialised, run, recording_plugin, dated, tmp_path):

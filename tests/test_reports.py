@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from core import Band, Pathway, ProgramModel, Role, Step, Tracker, hookimpl
+from core import Pathway, ProgramModel, Role, Step, Tracker, hookimpl
 from core.reporting import merge_cells
 from core.testing import registered_plugin
 
