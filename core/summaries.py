@@ -39,15 +39,29 @@ def _progress(document) -> StepProgress:
                         dt.date.fromisoformat(completed) if completed else None, document["figures"])
 
 
+# Steps are stored as rows, [step, state, summary, completed_on] plus {"figures", "blocked_by"}
+# only where not empty: a state holds tens of thousands of summaries and a listing reads them all.
+LAYOUT = 2
+
+
+def _step_row(state) -> list:
+    progress = state.progress
+    row = [state.step.key, progress.state, progress.summary,
+           progress.completed_on.isoformat() if progress.completed_on else None]
+    extra = {key: value for key, value in (("figures", progress.figures), ("blocked_by", list(state.blocked_by)))
+             if value}
+    return row + [extra] if extra else row
+
+
 def summary_document(enrollment, name, pathway, states, renewal, last_activity, today) -> dict:
     return {
         "id": enrollment.id,
         "peer_id": enrollment.peer_id,
+        "layout": LAYOUT,
         "name": name,  # the peer's, for listings; kept current by `rename`
         "as_of": today.isoformat(),
         "fingerprint": fingerprint(pathway),
-        "steps": [{"step": s.step.key, "blocked_by": list(s.blocked_by), **_progress_document(s.progress)}
-                  for s in states],
+        "steps": [_step_row(state) for state in states],
         "renewal": _progress_document(renewal) if renewal else None,
         "last_activity": last_activity.isoformat() if last_activity else None,
     }
@@ -64,7 +78,7 @@ class Checker:
         if pathway.key not in self._pathways:
             self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway))
         print_, dated = self._pathways[pathway.key]
-        if document is None or document["fingerprint"] != print_:
+        if document is None or document.get("layout") != LAYOUT or document["fingerprint"] != print_:
             return False
         return not dated or document["as_of"] == self.today
 
@@ -78,8 +92,15 @@ def rename(tx, peer_id: str, name: str) -> None:
 def restore(document, pathway, state_class):
     """(step states, renewal progress, last activity) from a stored summary."""
     steps = {step.key: step for step in pathway.steps}
-    states = tuple(state_class(steps[s["step"]], _progress(s), tuple(s["blocked_by"]))
-                   for s in document["steps"])
+    states = tuple(_restore_step(row, steps, state_class) for row in document["steps"])
     renewal = _progress(document["renewal"]) if document["renewal"] else None
     last = document["last_activity"]
     return states, renewal, dt.date.fromisoformat(last) if last else None
+
+
+def _restore_step(row, steps, state_class):
+    key, state, summary, completed = row[:4]
+    extra = row[4] if len(row) > 4 else {}
+    progress = StepProgress(state, summary, dt.date.fromisoformat(completed) if completed else None,
+                            extra.get("figures", {}))
+    return state_class(steps[key], progress, tuple(extra.get("blocked_by", ())))

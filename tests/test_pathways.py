@@ -326,3 +326,18 @@ def test_leaders_show_a_renamed_peer_by_the_new_name(peers, run):
     ok(run("peer", "edit", "P0001", "--name", "Ana María"))
     assert [s["name"] for s in json.loads(ok(run("leaders", "--json")))] == ["Ana María"]
     assert "Ana María" in ok(run("leaders"))
+
+
+def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_records(peers, run):
+    # leaders reads stored summaries; progress recomputes from the records: they must agree.
+    certify_teacher(run)
+    crss_certified(run, "P0002")
+    ok(run("enroll", "P0001", "crss", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "education", "--hours", 12, "--domain", "Ethics", "--on", "2026-02-01"))
+    ok(run("record", "P0001", "crss", "exam", "--score", 50, "--force", "--reason", "x", "--on", "2026-03-01"))
+    listed = json.loads(ok(run("leaders", "--json")))
+    fresh = [s for peer in ("P0001", "P0002") for s in json.loads(ok(run("progress", peer, "--json")))]
+    assert len(listed) == 3
+    assert sorted(listed, key=lambda s: s["enrollment"]) == sorted(fresh, key=lambda s: s["enrollment"])
+    assert any(step["figures"] for status in listed for step in status["steps"])
+    assert any(step["blocked_by"] for status in listed for step in status["steps"])
