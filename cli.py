@@ -286,6 +286,7 @@ def peer_group():
 @click.argument("name")
 @peer_field_options
 @click.option("--stage", help=f"Starting stage (default prospect): {', '.join(STAGES)}.")
+@click.option("--on", "on", metavar="DATE", help="When they entered that stage (default today).")
 @pass_tracker
 def peer_add(tracker, name, **values):
     """Add a peer named NAME and print the new id."""

@@ -32,6 +32,8 @@ class PeerOps:
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
+        if history[0].on > self.today:
+            raise ValidationError(f"{history[0].on} is in the future (today is {self.today})")
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:

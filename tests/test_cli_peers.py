@@ -194,3 +194,14 @@ def test_the_environment_database_wins_over_the_data_folder(tmp_path, run, monke
     ok(run("peer", "add", "Ana"))
     assert not (tmp_path / "data").exists()
     assert [p["name"] for p in json.loads(ok(run("peer", "list", "--json")))] == ["Ana"]
+
+
+def test_peer_add_takes_the_date_the_peer_entered_their_stage(initialised, run, db, monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", "2026-03-01")
+    assert ok(run("peer", "add", "Ana", "--stage", "applied", "--on", "2026-02-10")) == "P0001\n"
+    history = json.loads(ok(run("peer", "show", "P0001", "--json")))["stage_history"]
+    assert [(h["stage"], h["on"]) for h in history] == [("applied", "2026-02-10")]
+    before = snapshot(db)
+    assert_refused(run("peer", "add", "Bo", "--on", "2026-03-02"), "2026-03-02 is in the future")
+    assert_refused(run("peer", "add", "Bo", "--on", "March"), "invalid date 'March'")
+    assert snapshot(db) == before
