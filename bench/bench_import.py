@@ -82,7 +82,11 @@ def main(argv=None):
     parser.add_argument("--naive-rows", type=int, nargs=2, default=[1_000, 2_000], metavar=("A", "B"))
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="peerpath-import-"))
+    with tempfile.TemporaryDirectory(prefix="peerpath-import-") as folder:
+        measure(args, Path(folder))
+
+
+def measure(args, folder: Path) -> None:
     measured = {}
     for rows in sorted({*args.rows, *args.naive_rows}):
         sheet = write_sheet(folder / f"sheet-{rows}.csv", rows)
