@@ -17,6 +17,7 @@ batches of a few thousand peers per transaction so that memory stays bounded at 
 
 import argparse
 import datetime as dt
+import operator
 import random
 import sys
 import time
@@ -33,6 +34,7 @@ SIZES = {
     "national": (200_000, 2_000_000, 50_000, 20_000),
 }
 TODAY = dt.date(2026, 11, 22)
+PEER_ID = operator.attrgetter("peer_id")  # so `peerpath audit --peer` finds each record
 PEERS_PER_BATCH = 5_000
 ENROLLED_SHARE = 0.375  # every other peer with lived experience of their own (3 in 4 have)
 COMMUNITIES = [f"Community {n}" for n in range(60)]
@@ -134,9 +136,9 @@ def build(path: str, peers: int, records: int, sessions: int, observations: int,
                         program=enrollment.program, pathway=enrollment.pathway, granted=granted,
                         expires=granted + dt.timedelta(days=730) if enrollment.program in ("crss", "peer_to_peer")
                         else None, cycle_start=granted))
-            tracker.store_many("enrollments", enrollments, "enroll")
-            tracker.store_many("step_records", step_records, "record")
-            tracker.store_many("certifications", certifications, "certify")
+            tracker.store_many("enrollments", enrollments, "enroll", peer_id_of=PEER_ID)
+            tracker.store_many("step_records", step_records, "record", peer_id_of=PEER_ID)
+            tracker.store_many("certifications", certifications, "certify", peer_id_of=PEER_ID)
         counts["outreach"] += len(outreach)
         counts["peers"] += len(added)
         counts["enrollments"] += len(enrollments)
