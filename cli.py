@@ -39,6 +39,7 @@ class PeerpathGroup(click.Group):
         except PeerpathError as error:
             _fail(str(error), 1)
         except click.Abort:
+            click.echo(err=True)  # end the line of the prompt that was interrupted
             _fail("aborted", 1)
         sys.exit(code or 0)
 
@@ -750,7 +751,7 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
     """Score a fidelity observation of OFFERING_ID, item by item."""
     checklist = tracker.catalog.checklist(checklist_key)
     tracker.offering(offering_id)
-    answers = read_answers(answers_file) if answers_file else _ask(checklist)
+    answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
     observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
     click.echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
                f"{observation.percent:g}% ({observation.band}); "

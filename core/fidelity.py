@@ -119,7 +119,7 @@ def read_answers(path: str) -> dict:
     try:
         text = open(path, encoding="utf-8-sig").read()
     except OSError as error:
-        raise ValidationError(f"cannot read answers file {path}: {error.strerror}") from None
+        raise ValidationError(f"cannot read answers file '{path}': {error.strerror}") from None
     except UnicodeDecodeError:
         raise ValidationError(f"answers file {path} is not UTF-8 text") from None
     if path.lower().endswith(".json"):

@@ -206,3 +206,18 @@ def test_an_observation_keeps_its_checklist_version(group, run, tmp_path):
     assert len(events) == 1
     listed = json.loads(ok(run("checklists", "show", "connection_meeting", "--json")))
     assert listed["version"] == "2026.1"
+
+
+def test_an_empty_answers_file_name_is_refused_not_asked(group, run, db):
+    before = snapshot(db)
+    assert_refused(run("observe", "O0001", "--checklist", "connection_meeting", "--observer", "Pat",
+                       "--answers", ""), "cannot read answers file ''")
+    assert snapshot(db) == before
+
+
+def test_running_out_of_answers_when_asked_aborts_on_a_line_of_its_own(group, run, db):
+    before = snapshot(db)
+    result = run("observe", "O0001", "--checklist", "connection_meeting", "--observer", "Pat", input="yes\n")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "Error: aborted"
+    assert snapshot(db) == before

@@ -587,6 +587,9 @@ ANSWER_FILES = st.one_of(
          cmd=Cmd.of("O0001", "--checklist", "connection_meeting", "--observer", "Dee", "--answers", "{answers}"))
 @example(answers=("answers.json", b"{}"), cmd=Cmd.of("O²", "--checklist", "connection_meeting", "--observer", "Dee",
                                                      "--answers", "{answers}"))
+# An empty file name is a file that cannot be read, not a request to be asked item by item.
+@example(answers=("answers.json", b"[]"), cmd=Cmd.of("O0001", "--checklist", "connection_meeting", "--observer", "0",
+                                                     "--answers", ""))
 def test_observe(template, answers, cmd):
     with fresh(template) as db:
         name, content = answers
