@@ -2,15 +2,23 @@
 
 `check_plugin(host, name)` returns one line per problem, naming the plugin and the object:
 unique keys, prerequisites that exist and have no cycles, a reachable certification, known
-step kinds with parameters of the right type, bands that cover 0-100%, defaults of the right type.
+step kinds with parameters of the right type, bands that cover 0-100%, defaults of the right type,
+observation steps naming a registered checklist, and a `register_commands` hook that runs.
 """
 
 from numbers import Number
 
+import click
+
 from .catalog import build_catalog
+from .config import AT_LEAST_ONE
 
 NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
                  "min_percent", "min_share", "hours"}
+# Core's step kinds count these in whole days or whole things: 2.5 would be read as 2.
+WHOLE_PARAMS = {"days", "lead_days", "min", "window_days"}
+PERCENT_PARAMS = {"min_percent", "min_share"}
+COUNTS = ("records", "sessions", "offerings")
 
 
 def check_plugin(host, name: str) -> list:
@@ -27,7 +35,15 @@ def check_plugin(host, name: str) -> list:
     for checklist in own.checklists.values():
         problems += [f"plugin '{name}': checklist '{checklist.key}': {p}"
                      for p in _check_checklist(checklist, everything)]
-    return problems
+    return problems + _check_commands(host, name)
+
+
+def _check_commands(host, name: str) -> list:
+    """Run the plugin's `register_commands` against a scratch group: one that raises is named."""
+    errors = []
+    host.call("register_commands", {name}, errors=errors, cli=click.Group("peerpath"))
+    return [f"plugin '{name}': register_commands: {error.error.__class__.__name__}: {error.error}"
+            for error in errors]
 
 
 def _duplicates(keys) -> list:
@@ -99,6 +115,36 @@ def _check_step(step, steps, catalog) -> list:
             problems.append("parameter 'domains' must map each domain to its minimum hours")
         elif param == "before" and value not in steps:
             problems.append(f"parameter 'before' names unknown step '{value}'")
+    if catalog.owners.get(("step_kinds", step.kind)) == "step_kinds":
+        problems += _check_core_kind_params(step, catalog)
+    return problems
+
+
+def _check_core_kind_params(step, catalog) -> list:
+    """What core's own step kinds need of their parameters beyond being numbers."""
+    problems = []
+    params = step.params
+    for param in sorted(WHOLE_PARAMS & set(params)):
+        value = params[param]
+        if value is None or not _non_negative(value):
+            continue  # reported above
+        if value != int(value):
+            problems.append(f"parameter '{param}' must be a whole number, not {value!r}")
+        elif param in AT_LEAST_ONE and value < 1:
+            problems.append(f"parameter '{param}' must be at least 1, not {value!r}")
+    for param in sorted(PERCENT_PARAMS & set(params)):
+        if _non_negative(params[param]) and params[param] > 100:
+            problems.append(f"parameter '{param}' is a percentage and cannot exceed 100, not {params[param]!r}")
+    if step.kind == "count" and "counts" in params and params["counts"] not in COUNTS:
+        problems.append(f"parameter 'counts' must be one of {', '.join(COUNTS)}, not {params['counts']!r}")
+    if step.kind == "count" and "unit" in params and not isinstance(params["unit"], str):
+        problems.append(f"parameter 'unit' must be text, not {params['unit']!r}")
+    if step.kind == "exam" and _non_negative(params.get("pass_mark")) and _non_negative(params.get("max_score")) \
+            and params["pass_mark"] > params["max_score"]:
+        problems.append(f"pass_mark {params['pass_mark']!r} is above max_score {params['max_score']!r}")
+    if step.kind == "observation" and params.get("checklist") is not None:
+        if params["checklist"] not in catalog.checklists:
+            problems.append(f"parameter 'checklist' names unknown checklist '{params['checklist']}'")
     return problems
 
 

@@ -1,8 +1,9 @@
 """NAMI Family-to-Family for peerpath: family-member teachers, the eight-session class and its
-fidelity checklist, a report of classes and a command listing teachers ready to be paired.
+fidelity checklist, a report of classes, a command listing teachers ready to be paired, and a
+note on each newly certified teacher's record.
 
 Every number below is a default an affiliate can change, e.g.
-`peerpath config set family_to_family.training.days 3`.
+`peerpath config set family_to_family.training.days 2`.
 """
 
 import json
@@ -17,8 +18,10 @@ PATHWAY = Pathway(
     title="Family-to-Family teacher",
     steps=[
         Step("affiliate_interview", "Affiliate interview", "screening"),
-        Step("teacher_agreement", "Teacher agreement signed", "attestation", requires=["affiliate_interview"]),
-        Step("training", "Intensive teacher training", "training", {"days": 2}, requires=["teacher_agreement"]),
+        Step("fidelity_agreement", "Fidelity agreement signed", "attestation", requires=["affiliate_interview"]),
+        # The 2.5-day intensive runs Friday evening to Sunday: three days attended.
+        Step("training", "Intensive teacher training (2.5 days)", "training", {"days": 3},
+             requires=["fidelity_agreement"]),
         Step("co_teach", "Co-taught a full class", "count",
              {"min": 8, "counts": "sessions", "unit": "class sessions"}, requires=["training"]),
         Step("observed_class", "Observed class session meets fidelity", "observation",
@@ -109,7 +112,10 @@ def _done(status, step_key: str) -> bool:
 
 
 @hookimpl
-def certification_granted(certification, enrollment):
-    """Tell the trainer at once: a new teacher can now be paired for a class."""
-    if certification.pathway == "family_to_family":
-        click.echo(f"{enrollment.peer_id} is now a certified Family-to-Family teacher", err=True)
+def certification_granted(certification, tracker):
+    """Note on the new teacher's record, for the coordinator, that they may now lead classes."""
+    if certification.program != "family_to_family":
+        return
+    peer = tracker.peer(certification.peer_id)
+    note = f"{certification.granted}: certified Family-to-Family teacher, may lead classes"
+    tracker.edit_peer(peer.id, notes="\n".join(filter(None, [peer.notes, note])))

@@ -25,17 +25,19 @@ def test_a_teacher_is_walked_to_certification(peerpath, tmp_path, monkeypatch):
     for peer in ("P0001", "P0002"):
         ok(peerpath("enroll", peer, "family_to_family", "--on", "2026-01-01"))
         ok(peerpath("record", peer, "family_to_family", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-        ok(peerpath("record", peer, "family_to_family", "teacher_agreement", "--on", "2026-01-06"))
-        ok(peerpath("record", peer, "family_to_family", "training", "--on", "2026-01-10", "--until", "2026-01-11"))
+        ok(peerpath("record", peer, "family_to_family", "fidelity_agreement", "--on", "2026-01-06"))
+        ok(peerpath("record", peer, "family_to_family", "training", "--on", "2026-01-09", "--until", "2026-01-11"))
     assert json.loads(ok(peerpath("f2f-ready", "--json"))) == [{"peer": "P0001", "name": "Mae"},
                                                               {"peer": "P0002", "name": "Lou"}]
     ok(peerpath("offering", "add", "family_to_family", "Spring class", "--leaders", "P0001,P0002"))
     for week in range(8):
-        result = peerpath("session", "add", "O0001", "--on", f"2026-03-{week * 3 + 2:02d}")
-        assert result.exit_code == 0, result.stderr
-    assert "P0001 is now a certified Family-to-Family teacher" in result.stderr
-    [status] = json.loads(ok(peerpath("progress", "P0001", "--json")))
-    assert status["status"] == "certified"
+        ok(peerpath("session", "add", "O0001", "--on", f"2026-03-{week * 3 + 2:02d}"))
+    for peer in ("P0001", "P0002"):
+        [status] = json.loads(ok(peerpath("progress", peer, "--json")))
+        assert (status["status"], status["certified_on"]) == ("certified", "2026-03-23")
+        # The certification_granted hook left a note on the teacher's record.
+        notes = json.loads(ok(peerpath("peer", "show", peer, "--json")))["notes"]
+        assert notes == "2026-03-23: certified Family-to-Family teacher, may lead classes"
     assert json.loads(ok(peerpath("f2f-ready", "--json"))) == []
     report = json.loads(ok(peerpath("report", "f2f_classes", "--json")))
     assert report["figures"] == {"classes": 1, "sessions_held": 8}
