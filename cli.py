@@ -9,12 +9,12 @@ import sys
 import click
 import click.shell_completion
 
-from core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
+from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
                   to_document)
-from core.contract import check_plugin
-from core.demo import build_demo
-from core.fidelity import normalise_answers, read_answers
-from core.plugins import get_host
+from .core.contract import check_plugin
+from .core.demo import build_demo
+from .core.fidelity import normalise_answers, read_answers
+from .core.plugins import get_host
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -381,7 +381,7 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
     """
     import contextlib  # local imports keep this change clear of cli.py's import block
 
-    from core.importer import BadRows
+    from .core.importer import BadRows
 
     def progress(rows):
         if len(rows) > PROGRESS_MIN_ROWS and sys.stderr.isatty():
@@ -431,7 +431,7 @@ def _echo_import_rows(result) -> None:
 @pass_tracker
 def peer_export(tracker, fmt, include_contact, output):
     """Export every peer as CSV or JSON; contact details and notes only with --include-contact."""
-    from core.transfer import write_export
+    from .core.transfer import write_export
 
     text = tracker.export_peers(fmt, include_contact=include_contact)
     if output:

@@ -23,10 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core import (SECTORS, SOURCES, STAGES, Certification, Enrollment, Observation,  # noqa: E402
-                  Offering, Outreach, SessionRecord, StepRecord, Tracker)
+from peerpath.core import (SECTORS, SOURCES, STAGES, Certification, Enrollment, Observation,
+                           Offering, Outreach, SessionRecord, StepRecord, Tracker)
 
 SIZES = {
     "affiliate": (2_000, 20_000, 500, 200),
@@ -183,7 +181,7 @@ def add_offerings(tracker, rng, leaders: dict, sessions: int, observations: int)
 
 
 def score(checklist, answers):
-    from core.fidelity import score as fidelity_score  # the engine's own scoring, as `observe` uses
+    from peerpath.core.fidelity import score as fidelity_score  # the engine's own scoring, as `observe` uses
 
     return fidelity_score(checklist, answers)
 

@@ -1,7 +1,7 @@
 """peerpath core: the public API for the CLI and for program plugins.
 
-Plugins import only from here (`from core import hookimpl, ProgramModel, Pathway, Step, ...`);
-everything else in `core.*` is private and may change.
+Plugins import only from here (`from peerpath.core import hookimpl, ProgramModel, Pathway, Step, ...`);
+everything else in `peerpath.core.*` is private and may change.
 """
 
 from .catalog import Catalog, Report, StepKind

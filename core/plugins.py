@@ -21,7 +21,7 @@ from . import hookspecs
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "peerpath"
-CORE_PLUGINS = ("core.step_kinds", "core.reports")
+CORE_PLUGINS = ("peerpath.core.step_kinds", "peerpath.core.reports")
 
 
 @attrs.frozen

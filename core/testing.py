@@ -53,7 +53,7 @@ def tracker(peerpath_db):
 def peerpath(peerpath_db):
     from click.testing import CliRunner
 
-    from cli import cli
+    from peerpath.cli import cli
 
     def run(*args, input=None):
         return CliRunner().invoke(cli, [str(a) for a in args], input=input)

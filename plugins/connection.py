@@ -4,7 +4,7 @@ Defaults follow NAMI Illinois practice (see DOMAIN.md); every number is an affil
 e.g. `peerpath config set connection.training.days 3` or `connection.leader.commitment_months 24`.
 """
 
-from core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
+from peerpath.core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
 
 PATHWAY = Pathway(
     key="connection",

@@ -5,7 +5,7 @@ requirements are not in our sources: their defaults are placeholders an affiliat
 (`peerpath config show` lists them).
 """
 
-from core import Pathway, ProgramModel, Role, Step, hookimpl
+from peerpath.core import Pathway, ProgramModel, Role, Step, hookimpl
 
 CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recovery Support"]
 

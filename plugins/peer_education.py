@@ -4,7 +4,7 @@ The Peer-to-Peer commitment (co-teach two courses in 24 months) is modelled as t
 the teacher's certification, so a teacher who stops teaching shows as lapsed, not silently active.
 """
 
-from core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
+from peerpath.core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
 
 PEER_TO_PEER = Pathway(
     key="peer_to_peer",

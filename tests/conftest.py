@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import core
-from cli import cli
-from core import hookimpl
+from peerpath import core
+from peerpath.cli import cli
+from peerpath.core import hookimpl
 
 # Every lifecycle hook core fires after a change is stored (see core/hookspecs.py).
 LIFECYCLE_HOOKS = (

@@ -30,9 +30,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import core.store
-from cli import cli
-from core import Tracker
+import peerpath.core.store
+from peerpath import core
+from peerpath.cli import cli
+from peerpath.core import Tracker
 
 from conftest import assert_refused as refused, ok, snapshot
 
@@ -143,7 +144,7 @@ def has_import_command() -> bool:
 # the other, each a whole command (its own lock, read, commit), and prints the ids it was given.
 WRITER = textwrap.dedent("""
     import contextlib, io, json, os, sys, time
-    from cli import cli
+    from peerpath.cli import cli
 
     db, index, writes, go, offering = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     leaders = sys.argv[6].split(",")
@@ -253,14 +254,14 @@ KILLS = 20
 # Used only if this peerpath has no `peer import` command: the same one-transaction bulk add.
 BULK_ADD = textwrap.dedent("""
     import csv, sys
-    from core import Tracker
+    from peerpath.core import Tracker
     with open(sys.argv[2], newline="", encoding="utf-8") as handle:
         rows = [{"name": r["Full Name"], "community": r["Community"], "lived_experience": r["Lived experience"]}
                 for r in csv.DictReader(handle)]
     peers = Tracker(db=sys.argv[1]).add_peers(rows)
     print(f"Imported {len(peers)} peer(s)")
 """)
-CLI = "from cli import cli; cli()"
+CLI = "from peerpath.cli import cli; cli()"
 
 
 def write_sheet(path: Path, batch: str) -> Path:
@@ -355,7 +356,7 @@ def test_a_bulk_import_killed_at_random_moments_is_all_or_nothing(database, tmp_
 # An import that stops at a given point of its commit, so that it can be killed exactly there.
 PAUSED_IMPORT = textwrap.dedent("""
     import csv, os, sys, time
-    import core.store as store
+    import peerpath.core.store as store
 
     db, sheet, point = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -374,11 +375,11 @@ PAUSED_IMPORT = textwrap.dedent("""
         os.replace = replace
     elif point == "manifest replaced":  # committed; the old generation's files are still there
         store.Store._remove_unreferenced = pause
-    from cli import cli
+    from peerpath.cli import cli
     if "import" in cli.commands["peer"].commands:
         cli.main(["--db", db, "peer", "import", sheet], standalone_mode=False)
     else:
-        from core import Tracker
+        from peerpath.core import Tracker
         with open(sheet, newline="", encoding="utf-8") as handle:
             rows = [{"name": r["Full Name"], "community": r["Community"], "lived_experience": r["Lived experience"]}
                     for r in csv.DictReader(handle)]
@@ -422,7 +423,7 @@ def test_a_bulk_import_killed_inside_its_commit_is_all_or_nothing(database, tmp_
 # A writer that stops dead in the middle of a change, holding the exclusive lock.
 STALLED_WRITER = textwrap.dedent("""
     import sys, time
-    from core import Tracker
+    from peerpath.core import Tracker
     tracker = Tracker(db=sys.argv[1])
     with tracker.changing():
         tracker.add_peer(name="Never committed")
@@ -639,7 +640,7 @@ STUCK_WRITER = textwrap.dedent("""
 # A reader that hangs while it holds the shared lock (e.g. stopped with Ctrl-Z in a long report).
 STUCK_READER = textwrap.dedent("""
     import sys, time
-    from core.store import Store
+    from peerpath.core.store import Store
     with Store(sys.argv[1]).read():
         print("locked", flush=True)
         time.sleep(600)

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from core import Band, Checklist, ChecklistItem
-from core.fidelity import INSUFFICIENT, normalise_answers, score
+from peerpath.core import Band, Checklist, ChecklistItem
+from peerpath.core.fidelity import INSUFFICIENT, normalise_answers, score
 
 from conftest import assert_refused, ok, snapshot
 

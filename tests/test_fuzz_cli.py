@@ -32,11 +32,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cli import cli
-from core import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES
-from core.catalog import build_catalog
-from core.config import defaults
-from core.plugins import get_host
+from peerpath.cli import cli
+from peerpath.core import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES
+from peerpath.core.catalog import build_catalog
+from peerpath.core.config import defaults
+from peerpath.core.plugins import get_host
 
 TODAY = "2025-06-01"
 ENV = {"PEERPATH_TODAY": TODAY, "PEERPATH_USER": "fuzzer", "PEERPATH_LOAD_PLUGINS": None,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pluggy
 import pytest
 
-import core
-from core import hookspecs
+from peerpath import core
+from peerpath.core import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")

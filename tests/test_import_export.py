@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from core.importer import parse_sheet_date, sniff_delimiter
+from peerpath.cli import cli
+from peerpath.core.importer import parse_sheet_date, sniff_delimiter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MESSY = FIXTURES / "messy_peers.csv"
@@ -124,7 +124,7 @@ def test_messy_sheet_gives_exactly_the_expected_peers(existing):
 
 
 def test_import_is_one_write_with_audit_and_hooks(existing):
-    from core import get_host, hookimpl
+    from peerpath.core import get_host, hookimpl
 
     class Recorder:
         added = []

@@ -44,7 +44,7 @@ def f2f_env(tmp_path) -> dict:
 def peerpath(env, *args, code=0):
     # `site.addsitedir` reads the .pth file as pip's site-packages would; then the real CLI runs.
     program = ("import site, sys; folder = sys.argv.pop(1); folder and site.addsitedir(folder); "
-               "sys.argv[0] = 'peerpath'; from cli import cli; cli()")
+               "sys.argv[0] = 'peerpath'; from peerpath.cli import cli; cli()")
     site_dir = env.get("PYTHONPATH", "").split(os.pathsep)[0]
     result = subprocess.run([sys.executable, "-c", program, site_dir, *map(str, args)],
                             env=env, capture_output=True, text=True, timeout=120)
@@ -166,7 +166,7 @@ GOOD_STEP = 'Step("training", "Training", "training", {"days": 1})'
 
 def program_plugin(steps: str, extra: str = "", pathway_extra: str = "", program_extra: str = "") -> str:
     return f'''
-from core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
+from peerpath.core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
 
 @hookimpl
 def register_programs(register):
@@ -212,12 +212,12 @@ BROKEN = {
     "unknown_step_kind": (program_plugin('Step("a", "A", "telepathy")'), "step 'a'", "unknown step kind 'telepathy'"),
     "unknown_checklist": (program_plugin('Step("seen", "Seen", "observation", {"checklist": "nope", "min_percent": 80})'),
                           "step 'seen'", "parameter 'checklist' names unknown checklist 'nope'"),
-    "provider_that_raises": ('from core import hookimpl\n\n@hookimpl\ndef register_programs(register):\n'
+    "provider_that_raises": ('from peerpath.core import hookimpl\n\n@hookimpl\ndef register_programs(register):\n'
                              '    raise RuntimeError("registry offline")\n', "register_programs", "registry offline"),
-    "command_hook_that_raises": ('from core import hookimpl\n\n@hookimpl\ndef register_commands(cli):\n'
+    "command_hook_that_raises": ('from peerpath.core import hookimpl\n\n@hookimpl\ndef register_commands(cli):\n'
                                  '    raise RuntimeError("no commands today")\n', "register_commands",
                                  "RuntimeError: no commands today"),
-    "misspelled_hook": ('from core import hookimpl\n\n@hookimpl\ndef register_programmes(register):\n    pass\n',
+    "misspelled_hook": ('from peerpath.core import hookimpl\n\n@hookimpl\ndef register_programmes(register):\n    pass\n',
                         "cannot load", "register_programmes"),
 }
 
@@ -280,7 +280,7 @@ def test_plugins_check_names_each_defect_and_the_others_keep_working(tmp_path, s
 
 
 RAISING_LIFECYCLE = '''
-from core import hookimpl
+from peerpath.core import hookimpl
 
 @hookimpl
 def step_recorded(record):
@@ -322,14 +322,14 @@ def test_a_lifecycle_hook_that_raises_is_named_and_the_change_is_kept(tmp_path):
 def test_the_tutorials_code_runs_against_the_public_api():
     import re
 
-    import core
+    from peerpath import core
 
     text = (ROOT / "docs" / "writing-plugins.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert len(blocks) >= 6
     namespace = {}
     for index, block in enumerate(blocks):
-        assert "from core." not in block.replace("from core.testing", ""), "the tutorial uses only `core`"
+        assert "from peerpath.core." not in block.replace("from peerpath.core.testing", ""), "the tutorial uses only `peerpath.core`"
         exec(compile(block, f"docs/writing-plugins.md block {index}", "exec"), namespace)  # noqa: S102
     assert namespace["PROGRAM"].key == "family_to_family"
     assert set(core.__all__) >= {"Pathway", "ProgramModel", "Checklist", "Report", "ReportResult", "Table", "Tracker"}

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-import core
-from core import Peer, Problem, Tracker, hookimpl
+from peerpath import core
+from peerpath.core import Peer, Problem, Tracker, hookimpl
 
 from conftest import assert_refused, certify_teacher, LIFECYCLE_HOOKS, ok, snapshot
 
@@ -174,7 +174,7 @@ def test_core_plugins_cannot_be_disabled_and_unknown_ones_are_named(initialised,
 
 
 def _run_cli(env, *args):
-    return subprocess.run([sys.executable, "-c", "from cli import cli; cli()", *args],
+    return subprocess.run([sys.executable, "-c", "from peerpath.cli import cli; cli()", *args],
                           capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -249,7 +249,7 @@ def test_validate_change_sees_the_entity_and_what_it_replaces(initialised, run, 
 
 ETS_PLUGIN = '''
 import click
-from core import (DONE, MISSING, Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report,
+from peerpath.core import (DONE, MISSING, Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report,
                   ReportResult, Role, Step, StepKind, StepProgress, Table, Tracker, ValidationError, hookimpl)
 
 
@@ -719,7 +719,7 @@ def test_load_plugins_with_a_list_loads_those_and_always_core(tmp_path):
 
 
 MISSPELLED_PLUGIN = '''
-from core import hookimpl
+from peerpath.core import hookimpl
 
 
 @hookimpl

@@ -36,7 +36,7 @@ def test_every_line_of_the_tour_runs_as_written(tmp_path):
     import subprocess
     import sys
 
-    from core import Tracker
+    from peerpath.core import Tracker
 
     checklist = Tracker(db=tmp_path / "unused.json").catalog.checklist("connection_meeting")
     (tmp_path / "observation.csv").write_text(

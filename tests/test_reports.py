@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from core import Pathway, ProgramModel, Role, Step, Tracker, hookimpl
-from core.reporting import merge_cells
-from core.testing import registered_plugin
+from peerpath.cli import cli
+from peerpath.core import Pathway, ProgramModel, Role, Step, Tracker, hookimpl
+from peerpath.core.reporting import merge_cells
+from peerpath.core.testing import registered_plugin
 
 TODAY = "2026-06-30"
 

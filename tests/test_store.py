@@ -11,9 +11,10 @@ import textwrap
 
 import pytest
 
-import core.store
-from core import Peer, StoreError, Tracker
-from core.store import Store, Transaction
+import peerpath.core.store
+from peerpath import core
+from peerpath.core import Peer, StoreError, Tracker
+from peerpath.core.store import Store, Transaction
 
 from conftest import assert_refused, manifest, snapshot
 
@@ -34,14 +35,14 @@ UNPRIVILEGED_CLI = textwrap.dedent("""
         data[0].effective &= keep
         data[0].permitted &= keep
         assert libc.capset(ctypes.byref(header), data) == 0, ctypes.get_errno()
-    from cli import cli
+    from peerpath.cli import cli
     cli()
 """)
 
 # A child that holds the database's write lock until its stdin closes.
 LOCK_HOLDER = textwrap.dedent("""
     import sys
-    from core.store import Store
+    from peerpath.core.store import Store
     with Store(sys.argv[1]).write():
         print("locked", flush=True)
         sys.stdin.read()
@@ -336,7 +337,7 @@ def test_a_bulk_add_of_500_peers_is_one_commit(initialised, monkeypatch):
 
 
 def test_a_failing_row_in_a_bulk_add_stores_none_of_them(initialised):
-    from core import ValidationError
+    from peerpath.core import ValidationError
 
     before = snapshot(initialised)
     rows = [{"name": "Ana"}, {"name": "Bo"}, {"name": "  "}]

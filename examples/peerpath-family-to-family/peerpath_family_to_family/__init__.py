@@ -10,7 +10,7 @@ import json
 
 import click
 
-from core import (Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report, ReportResult, Role, Step,
+from peerpath.core import (Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report, ReportResult, Role, Step,
                   Table, Tracker, hookimpl)
 
 PATHWAY = Pathway(

@@ -3,7 +3,7 @@
 
 import json
 
-from core.testing import assert_plugin_valid
+from peerpath.core.testing import assert_plugin_valid
 
 ALL_MET = {"two_teachers": "yes", "on_time": "yes", "confidentiality": "yes", "curriculum": 5,
            "family_story": "yes", "participation": 4, "no_advice": "yes"}
