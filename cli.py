@@ -90,6 +90,29 @@ def _refuse_undecodable(args) -> None:
 DAYS = click.IntRange(0, 36_500)
 
 
+class DateParam(click.ParamType):
+    """A date in any form `peer import` reads (2026-03-04, 3/4/2026, 4 Mar 2026...), numeric
+    ones in the affiliate's `dates.order`; how an ambiguous one was read is a warning."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        tracker = ctx.find_object(Tracker) if ctx is not None else None
+        try:
+            if tracker is None:
+                from .core.dates import read_date
+
+                return read_date(value).day
+            return tracker.read_date(value)
+        except PeerpathError as error:
+            self.fail(str(error), param, ctx)
+
+
+DATE = DateParam()
+
+
 def one_line(text) -> str:
     """`text` with every kind of line break or run of spaces as one space: one message, one line."""
     return " ".join(str(text).split())
@@ -130,13 +153,17 @@ def echo_table(rows, headers) -> None:
 @click.version_option(package_name="peerpath")
 @click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
 @click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
-@click.option("--today", metavar="DATE", help="Answer as of this date [env PEERPATH_TODAY].")
+@click.option("--today", metavar="DATE", help="Answer as of this date, in any form a date option takes "
+                                               "[env PEERPATH_TODAY].")
 @click.pass_context
 def cli(ctx, db, actor, today):
     """peerpath: recruit NAMI peer volunteers and track their leader training.
 
     The database defaults to peerpath.json in your data directory; every change is recorded
-    in the audit trail with who made it.
+    in the audit trail with who made it. Every DATE may be written 2026-03-04, 3/4/2026,
+    03/04/26, 4 Mar 2026 or March 4, 2026; 3/4/2026 is March 4 unless the affiliate reads
+    dates day first (`peerpath config set dates.order day-first`), and a date that could be
+    read either way is followed by a warning saying how it was read.
     """
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
@@ -287,7 +314,7 @@ def peer_group():
 @click.argument("name")
 @peer_field_options
 @click.option("--stage", help=f"Starting stage (default prospect): {', '.join(STAGES)}.")
-@click.option("--on", "on", metavar="DATE", help="When they entered that stage (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When they entered that stage (default today).")
 @pass_tracker
 def peer_add(tracker, name, **values):
     """Add a peer named NAME and print the new id."""
@@ -344,7 +371,7 @@ def peer_edit(tracker, peer_id, **values):
 @peer_group.command(name="stage")
 @peer_id_argument
 @click.argument("stage")
-@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When it happened (default today).")
 @pass_tracker
 def peer_stage(tracker, peer_id, stage, on):
     """Move a peer to STAGE: prospect, contacted, applied, screened, accepted, declined, withdrawn."""
@@ -371,8 +398,9 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
     Headers are matched loosely ("Full Name" or "First"/"Last", "E-mail", "Phone #", "Cell",
     "Language(s)", "Community/Town", "How did you hear about us", "Partner sector",
     "Lived experience", "Stage"/"Status", "Date added"...); other columns are kept in the
-    peer's notes as "Column: value" lines. Dates are read US-style (3/4/2026 is March 4) and
-    give the day the peer entered their stage.
+    peer's notes as "Column: value" lines. Dates are read as every date option reads them
+    (3/4/2026 is March 4 unless `peerpath config set dates.order day-first`) and give the day
+    the peer entered their stage.
 
     If any row cannot be read (no name, a bad email or date, a value that is not one of
     peerpath's words) nothing is imported and every bad row is listed by line. Likely
@@ -526,7 +554,7 @@ def _show(value) -> str:
 @peer_id_argument
 @click.argument("program")
 @click.option("--role", help="Role in the program (default: its first role).")
-@click.option("--on", "on", metavar="DATE", help="Enrolment date (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Enrolment date (default today).")
 @pass_tracker
 def enroll(tracker, peer_id, program, role, on):
     """Enrol PEER_ID as a leader in PROGRAM."""
@@ -539,8 +567,8 @@ def enroll(tracker, peer_id, program, role, on):
 @click.argument("program")
 @click.argument("step")
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
-@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
-@click.option("--until", metavar="DATE", help="Last day of a multi-day training.")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When it happened (default today).")
+@click.option("--until", metavar="DATE", type=DATE, help="Last day of a multi-day training.")
 @click.option("--hours", type=float, help="Hours (education, experience, supervision, CEUs).")
 @click.option("--domain", help="Domain the hours count toward.")
 @click.option("--score", type=float, help="Exam score, observation percentage or role share.")
@@ -665,7 +693,7 @@ def offering_group():
 @click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders.")
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
 @click.option("--location")
-@click.option("--started", metavar="DATE", help="First meeting or class date.")
+@click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
 @pass_tracker
 def offering_add(tracker, program, name, leaders, schedule, location, started):
     """Add an offering of PROGRAM called NAME and print its id."""
@@ -695,7 +723,7 @@ def session_group():
 
 @session_group.command(name="add")
 @click.argument("offering_id")
-@click.option("--on", "on", metavar="DATE", required=True, help="Date of the meeting.")
+@click.option("--on", "on", metavar="DATE", type=DATE, required=True, help="Date of the meeting.")
 @click.option("--leaders", metavar="ID,ID", help="Who led it (default: the offering's leaders).")
 @click.option("--attendance", type=click.IntRange(min=0), help="Participants present.")
 @pass_tracker
@@ -742,7 +770,7 @@ def checklists_show(tracker, key, as_json):
 @click.argument("offering_id")
 @click.option("--checklist", "checklist_key", required=True, help="Checklist key.")
 @click.option("--observer", required=True, help="Who observed.")
-@click.option("--on", "on", metavar="DATE", help="Date observed (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Date observed (default today).")
 @click.option("--leaders", metavar="ID,ID", help="Leaders observed (default: the offering's).")
 @click.option("--answers", "answers_file", type=click.Path(dir_okay=False),
               help="JSON {item: answer} or CSV item,answer instead of being asked.")
@@ -844,7 +872,7 @@ def outreach_group():
 
 @outreach_group.command(name="add")
 @click.argument("kind")
-@click.option("--on", "on", metavar="DATE", help="Date (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Date (default today).")
 @click.option("--sector", help=f"Partner sector: {', '.join(SECTORS)}.")
 @click.option("--partner", help="Partner organization.")
 @click.option("--community", help="Community reached.")
@@ -919,8 +947,8 @@ def reports(tracker):
 @cli.command()
 @click.argument("name")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--from", "start", metavar="DATE", help="Start of the period.")
-@click.option("--to", "end", metavar="DATE", help="End of the period (default today).")
+@click.option("--from", "start", metavar="DATE", type=DATE, help="Start of the period.")
+@click.option("--to", "end", metavar="DATE", type=DATE, help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")

@@ -6,6 +6,7 @@ Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what
 
 from .base import TrackerBase
 from .config import ConfigOps
+from .dates import DateOps
 from .fidelity import FidelityOps
 from .pathways import PathwayOps
 from .peers import PeerOps
@@ -15,5 +16,5 @@ from .transfer import TransferOps
 
 
 class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
-              TrackerBase):
+              DateOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
