@@ -14,6 +14,7 @@ from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, Pl
 from .core.contract import check_plugin
 from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
+from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 
 pass_tracker = click.make_pass_decorator(Tracker)
@@ -305,6 +306,40 @@ def peer_fields(values: dict, existing_consent=None) -> dict:
     return fields
 
 
+def peer_filter_options(period=True):
+    """The options choosing the peers a listing or report counts, shared by `peer list`,
+    `leaders` and `report`: the command receives them as one core PeerFilter, `where`.
+    `period=False` leaves out --since/--until for commands whose --from/--to already bound the
+    day peers entered the pipeline."""
+    options = [
+        click.option("--community", help="Only peers of this community (case and accents ignored)."),
+        click.option("--sector", help=f"Only peers of this partner sector: {', '.join(SECTORS)}."),
+        click.option("--source", help=f"Only peers who came from: {', '.join(SOURCES)}."),
+        click.option("--language", help="Only peers who speak this language (case and accents ignored)."),
+        click.option("--program", help="Only peers with an enrolment in this program."),
+        click.option("--stage", help=f"Only peers at this stage: {', '.join(STAGES)}."),
+    ]
+    if period:
+        options += [
+            click.option("--since", metavar="DATE", type=DATE,
+                         help="Only peers who entered the pipeline (their first stage) on or after DATE."),
+            click.option("--until", metavar="DATE", type=DATE,
+                         help="Only peers who entered the pipeline on or before DATE."),
+        ]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def with_filter(*args, **kwargs):
+            where = PeerFilter(**{name: kwargs.pop(name, None) for name in FILTER_FIELDS})
+            return command(*args, where=where, **kwargs)
+
+        for option in reversed(options):
+            with_filter = option(with_filter)
+        return with_filter
+
+    return decorate
+
+
 @cli.group(name="peer")
 def peer_group():
     """Add, find and update peers."""
@@ -323,12 +358,12 @@ def peer_add(tracker, name, **values):
 
 
 @peer_group.command(name="list")
-@click.option("--stage", help="Only peers at this stage.")
+@peer_filter_options()
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
-def peer_list(tracker, stage, as_json):
-    """List peers (contact details are shown only by `peer show`)."""
-    peers = tracker.peers(stage=stage)
+def peer_list(tracker, where, as_json):
+    """List peers (contact details are shown only by `peer show`); the options combine."""
+    peers = tracker.peers(where=where)
     if as_json:
         echo_json([to_document(peer) for peer in peers])
         return
@@ -634,15 +669,19 @@ def progress(tracker, peer_id, program, as_json):
 
 
 @cli.command()
-@click.option("--program", help="Only this program.")
+@peer_filter_options()
 @click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
 @click.option("--expiring-within", type=DAYS, metavar="DAYS",
               help="Only certifications that lapse within DAYS.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
-def leaders(tracker, program, status, expiring_within, as_json):
-    """Who is ready, who is stuck and whose credential lapses soon."""
-    found = tracker.leaders(program=program, status=status, expiring_within=expiring_within)
+def leaders(tracker, where, status, expiring_within, as_json):
+    """Who is ready, who is stuck and whose credential lapses soon.
+
+    The peer options choose whose enrolments are listed; --program also lists only that program's.
+    """
+    found = tracker.leaders(program=where.program, status=status, expiring_within=expiring_within,
+                            where=where)
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
@@ -951,16 +990,22 @@ def reports(tracker):
 @click.option("--to", "end", metavar="DATE", type=DATE, help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
+@peer_filter_options(period=False)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
-    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup."""
+def report(tracker, name, files, start, end, days, merge, where, as_json, as_csv):
+    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup.
+
+    The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
+    reach take the peer options (they combine); reach also keeps only the outreach events of a
+    --community or --sector given. capacity and rollup refuse them.
+    """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    result = tracker.report(name, start=start, end=end, days=days, files=files)
+    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where)
     if as_json:
         echo_json(result.to_dict())
     elif as_csv:
@@ -968,6 +1013,8 @@ def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
     else:
         click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                                    if result.period[1] else ""))
+        if where.given():
+            click.echo(f"peers: {where.describe()}")
         for table in result.tables:
             click.echo(f"\n{table.title}")
             echo_table(table.rows, table.headers) if table.rows else click.echo("  (none)")
