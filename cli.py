@@ -44,6 +44,13 @@ class PeerpathGroup(click.Group):
             _fail("aborted", 1)
         sys.exit(code or 0)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BaseException:
+            ctx.meta[FAILED] = True  # read when the context closes, before the error is shown
+            raise
+
     # Commands added by a plugin disappear while the plugin is disabled for the database.
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
@@ -54,6 +61,9 @@ class PeerpathGroup(click.Group):
 
     def list_commands(self, ctx):
         return [name for name in super().list_commands(ctx) if self.get_command(ctx, name) is not None]
+
+
+FAILED = "peerpath.failed"
 
 
 def _enabled(ctx) -> set:
@@ -169,7 +179,14 @@ def cli(ctx, db, actor, today):
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
     ctx.obj = tracker
-    ctx.call_on_close(lambda: [click.echo(f"Warning: {one_line(w)}", err=True) for w in tracker.warnings])
+    ctx.call_on_close(lambda: _echo_warnings(tracker, failed=ctx.meta.get(FAILED, False)))
+
+
+def _echo_warnings(tracker, failed: bool) -> None:
+    """The tracker's warnings; how an ambiguous date was read only if the command succeeded (a
+    refusal is one line, and names the dates it refuses as YYYY-MM-DD)."""
+    for warning in tracker.warnings + ([] if failed else tracker.date_notes):
+        click.echo(f"Warning: {one_line(warning)}", err=True)
 
 
 @cli.command()

@@ -51,6 +51,7 @@ class TrackerBase:
         self.actor = resolve_actor(actor)
         self.host = host or get_host()
         self.warnings = []
+        self.date_notes = []  # how dates that read two ways were read (core.dates)
         self._tx = None
         self._pending = None
         self._catalogs = {}

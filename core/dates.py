@@ -122,12 +122,12 @@ class DateOps:
 
     def read_date(self, value) -> Optional[dt.date]:
         """`value` (a date, or text in any form `read_date` accepts) as a date, read in the
-        affiliate's `dates.order`; how an ambiguous form was read is added to `warnings`."""
+        affiliate's `dates.order`; how an ambiguous form was read is added to `date_notes`."""
         if value is None or isinstance(value, dt.date):
             return value.date() if isinstance(value, dt.datetime) else value
         if is_iso(value):  # the common case needs no setting, hence no read of the database
             return dt.date.fromisoformat(str(value).strip())
         reading = read_date(value, self.date_order())
-        if reading.note and reading.note not in self.warnings:
-            self.warnings.append(reading.note)
+        if reading.note and reading.note not in self.date_notes:
+            self.date_notes.append(reading.note)
         return reading.day

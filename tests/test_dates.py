@@ -149,7 +149,14 @@ def test_config_takes_only_the_two_orders(initialised, run, db):
 def test_the_tracker_reads_dates_in_the_affiliates_order(initialised):
     tracker = Tracker()
     assert tracker.read_date("3/4/2026") == MARCH_4
-    assert tracker.warnings == [AMBIGUOUS_NOTE]
+    assert tracker.date_notes == [AMBIGUOUS_NOTE]
     tracker.set_setting("dates.order", "day-first")
     assert tracker.read_date("4/3/2026") == MARCH_4
     assert Tracker(today="4/3/2026").today == MARCH_4
+
+
+def test_a_refusal_stays_one_line_even_after_an_ambiguous_date(initialised, run, db, monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", "2026-03-05")
+    before = snapshot(db)
+    assert_refused(run("peer", "add", "Ana", "--on", "4/3/2026"), "2026-04-03 is in the future")
+    assert snapshot(db) == before
