@@ -14,6 +14,7 @@ from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, Pl
 from .core.contract import check_plugin
 from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
+from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 
 pass_tracker = click.make_pass_decorator(Tracker)
@@ -43,6 +44,13 @@ class PeerpathGroup(click.Group):
             _fail("aborted", 1)
         sys.exit(code or 0)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BaseException:
+            ctx.meta[FAILED] = True  # read when the context closes, before the error is shown
+            raise
+
     # Commands added by a plugin disappear while the plugin is disabled for the database.
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
@@ -53,6 +61,9 @@ class PeerpathGroup(click.Group):
 
     def list_commands(self, ctx):
         return [name for name in super().list_commands(ctx) if self.get_command(ctx, name) is not None]
+
+
+FAILED = "peerpath.failed"
 
 
 def _enabled(ctx) -> set:
@@ -88,6 +99,29 @@ def _refuse_undecodable(args) -> None:
 
 # Bounds that keep dates computed from a number of days inside the calendar.
 DAYS = click.IntRange(0, 36_500)
+
+
+class DateParam(click.ParamType):
+    """A date in any form `peer import` reads (2026-03-04, 3/4/2026, 4 Mar 2026...), numeric
+    ones in the affiliate's `dates.order`; how an ambiguous one was read is a warning."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        tracker = ctx.find_object(Tracker) if ctx is not None else None
+        try:
+            if tracker is None:
+                from .core.dates import read_date
+
+                return read_date(value).day
+            return tracker.read_date(value)
+        except PeerpathError as error:
+            self.fail(str(error), param, ctx)
+
+
+DATE = DateParam()
 
 
 def one_line(text) -> str:
@@ -130,18 +164,29 @@ def echo_table(rows, headers) -> None:
 @click.version_option(package_name="peerpath")
 @click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
 @click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
-@click.option("--today", metavar="DATE", help="Answer as of this date [env PEERPATH_TODAY].")
+@click.option("--today", metavar="DATE", help="Answer as of this date, in any form a date option takes "
+                                               "[env PEERPATH_TODAY].")
 @click.pass_context
 def cli(ctx, db, actor, today):
     """peerpath: recruit NAMI peer volunteers and track their leader training.
 
     The database defaults to peerpath.json in your data directory; every change is recorded
-    in the audit trail with who made it.
+    in the audit trail with who made it. Every DATE may be written 2026-03-04, 3/4/2026,
+    03/04/26, 4 Mar 2026 or March 4, 2026; 3/4/2026 is March 4 unless the affiliate reads
+    dates day first (`peerpath config set dates.order day-first`), and a date that could be
+    read either way is followed by a warning saying how it was read.
     """
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
     ctx.obj = tracker
-    ctx.call_on_close(lambda: [click.echo(f"Warning: {one_line(w)}", err=True) for w in tracker.warnings])
+    ctx.call_on_close(lambda: _echo_warnings(tracker, failed=ctx.meta.get(FAILED, False)))
+
+
+def _echo_warnings(tracker, failed: bool) -> None:
+    """The tracker's warnings; how an ambiguous date was read only if the command succeeded (a
+    refusal is one line, and names the dates it refuses as YYYY-MM-DD)."""
+    for warning in tracker.warnings + ([] if failed else tracker.date_notes):
+        click.echo(f"Warning: {one_line(warning)}", err=True)
 
 
 @cli.command()
@@ -278,6 +323,40 @@ def peer_fields(values: dict, existing_consent=None) -> dict:
     return fields
 
 
+def peer_filter_options(period=True):
+    """The options choosing the peers a listing or report counts, shared by `peer list`,
+    `leaders` and `report`: the command receives them as one core PeerFilter, `where`.
+    `period=False` leaves out --since/--until for commands whose --from/--to already bound the
+    day peers entered the pipeline."""
+    options = [
+        click.option("--community", help="Only peers of this community (case and accents ignored)."),
+        click.option("--sector", help=f"Only peers of this partner sector: {', '.join(SECTORS)}."),
+        click.option("--source", help=f"Only peers who came from: {', '.join(SOURCES)}."),
+        click.option("--language", help="Only peers who speak this language (case and accents ignored)."),
+        click.option("--program", help="Only peers with an enrolment in this program."),
+        click.option("--stage", help=f"Only peers at this stage: {', '.join(STAGES)}."),
+    ]
+    if period:
+        options += [
+            click.option("--since", metavar="DATE", type=DATE,
+                         help="Only peers who entered the pipeline (their first stage) on or after DATE."),
+            click.option("--until", metavar="DATE", type=DATE,
+                         help="Only peers who entered the pipeline on or before DATE."),
+        ]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def with_filter(*args, **kwargs):
+            where = PeerFilter(**{name: kwargs.pop(name, None) for name in FILTER_FIELDS})
+            return command(*args, where=where, **kwargs)
+
+        for option in reversed(options):
+            with_filter = option(with_filter)
+        return with_filter
+
+    return decorate
+
+
 @cli.group(name="peer")
 def peer_group():
     """Add, find and update peers."""
@@ -287,7 +366,7 @@ def peer_group():
 @click.argument("name")
 @peer_field_options
 @click.option("--stage", help=f"Starting stage (default prospect): {', '.join(STAGES)}.")
-@click.option("--on", "on", metavar="DATE", help="When they entered that stage (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When they entered that stage (default today).")
 @pass_tracker
 def peer_add(tracker, name, **values):
     """Add a peer named NAME and print the new id."""
@@ -296,12 +375,12 @@ def peer_add(tracker, name, **values):
 
 
 @peer_group.command(name="list")
-@click.option("--stage", help="Only peers at this stage.")
+@peer_filter_options()
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
-def peer_list(tracker, stage, as_json):
-    """List peers (contact details are shown only by `peer show`)."""
-    peers = tracker.peers(stage=stage)
+def peer_list(tracker, where, as_json):
+    """List peers (contact details are shown only by `peer show`); the options combine."""
+    peers = tracker.peers(where=where)
     if as_json:
         echo_json([to_document(peer) for peer in peers])
         return
@@ -344,7 +423,7 @@ def peer_edit(tracker, peer_id, **values):
 @peer_group.command(name="stage")
 @peer_id_argument
 @click.argument("stage")
-@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When it happened (default today).")
 @pass_tracker
 def peer_stage(tracker, peer_id, stage, on):
     """Move a peer to STAGE: prospect, contacted, applied, screened, accepted, declined, withdrawn."""
@@ -371,8 +450,9 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
     Headers are matched loosely ("Full Name" or "First"/"Last", "E-mail", "Phone #", "Cell",
     "Language(s)", "Community/Town", "How did you hear about us", "Partner sector",
     "Lived experience", "Stage"/"Status", "Date added"...); other columns are kept in the
-    peer's notes as "Column: value" lines. Dates are read US-style (3/4/2026 is March 4) and
-    give the day the peer entered their stage.
+    peer's notes as "Column: value" lines. Dates are read as every date option reads them
+    (3/4/2026 is March 4 unless `peerpath config set dates.order day-first`) and give the day
+    the peer entered their stage.
 
     If any row cannot be read (no name, a bad email or date, a value that is not one of
     peerpath's words) nothing is imported and every bad row is listed by line. Likely
@@ -526,7 +606,7 @@ def _show(value) -> str:
 @peer_id_argument
 @click.argument("program")
 @click.option("--role", help="Role in the program (default: its first role).")
-@click.option("--on", "on", metavar="DATE", help="Enrolment date (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Enrolment date (default today).")
 @pass_tracker
 def enroll(tracker, peer_id, program, role, on):
     """Enrol PEER_ID as a leader in PROGRAM."""
@@ -539,8 +619,8 @@ def enroll(tracker, peer_id, program, role, on):
 @click.argument("program")
 @click.argument("step")
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
-@click.option("--on", "on", metavar="DATE", help="When it happened (default today).")
-@click.option("--until", metavar="DATE", help="Last day of a multi-day training.")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="When it happened (default today).")
+@click.option("--until", metavar="DATE", type=DATE, help="Last day of a multi-day training.")
 @click.option("--hours", type=float, help="Hours (education, experience, supervision, CEUs).")
 @click.option("--domain", help="Domain the hours count toward.")
 @click.option("--score", type=float, help="Exam score, observation percentage or role share.")
@@ -606,15 +686,19 @@ def progress(tracker, peer_id, program, as_json):
 
 
 @cli.command()
-@click.option("--program", help="Only this program.")
+@peer_filter_options()
 @click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
 @click.option("--expiring-within", type=DAYS, metavar="DAYS",
               help="Only certifications that lapse within DAYS.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
-def leaders(tracker, program, status, expiring_within, as_json):
-    """Who is ready, who is stuck and whose credential lapses soon."""
-    found = tracker.leaders(program=program, status=status, expiring_within=expiring_within)
+def leaders(tracker, where, status, expiring_within, as_json):
+    """Who is ready, who is stuck and whose credential lapses soon.
+
+    The peer options choose whose enrolments are listed; --program also lists only that program's.
+    """
+    found = tracker.leaders(program=where.program, status=status, expiring_within=expiring_within,
+                            where=where)
     if as_json:
         echo_json([s.to_dict() for s in found])
         return
@@ -665,7 +749,7 @@ def offering_group():
 @click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders.")
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
 @click.option("--location")
-@click.option("--started", metavar="DATE", help="First meeting or class date.")
+@click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
 @pass_tracker
 def offering_add(tracker, program, name, leaders, schedule, location, started):
     """Add an offering of PROGRAM called NAME and print its id."""
@@ -695,7 +779,7 @@ def session_group():
 
 @session_group.command(name="add")
 @click.argument("offering_id")
-@click.option("--on", "on", metavar="DATE", required=True, help="Date of the meeting.")
+@click.option("--on", "on", metavar="DATE", type=DATE, required=True, help="Date of the meeting.")
 @click.option("--leaders", metavar="ID,ID", help="Who led it (default: the offering's leaders).")
 @click.option("--attendance", type=click.IntRange(min=0), help="Participants present.")
 @pass_tracker
@@ -742,7 +826,7 @@ def checklists_show(tracker, key, as_json):
 @click.argument("offering_id")
 @click.option("--checklist", "checklist_key", required=True, help="Checklist key.")
 @click.option("--observer", required=True, help="Who observed.")
-@click.option("--on", "on", metavar="DATE", help="Date observed (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Date observed (default today).")
 @click.option("--leaders", metavar="ID,ID", help="Leaders observed (default: the offering's).")
 @click.option("--answers", "answers_file", type=click.Path(dir_okay=False),
               help="JSON {item: answer} or CSV item,answer instead of being asked.")
@@ -844,7 +928,7 @@ def outreach_group():
 
 @outreach_group.command(name="add")
 @click.argument("kind")
-@click.option("--on", "on", metavar="DATE", help="Date (default today).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Date (default today).")
 @click.option("--sector", help=f"Partner sector: {', '.join(SECTORS)}.")
 @click.option("--partner", help="Partner organization.")
 @click.option("--community", help="Community reached.")
@@ -919,20 +1003,26 @@ def reports(tracker):
 @cli.command()
 @click.argument("name")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--from", "start", metavar="DATE", help="Start of the period.")
-@click.option("--to", "end", metavar="DATE", help="End of the period (default today).")
+@click.option("--from", "start", metavar="DATE", type=DATE, help="Start of the period.")
+@click.option("--to", "end", metavar="DATE", type=DATE, help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
+@peer_filter_options(period=False)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
-    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup."""
+def report(tracker, name, files, start, end, days, merge, where, as_json, as_csv):
+    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup.
+
+    The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
+    reach take the peer options (they combine); reach also keeps only the outreach events of a
+    --community or --sector given. capacity and rollup refuse them.
+    """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    result = tracker.report(name, start=start, end=end, days=days, files=files)
+    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where)
     if as_json:
         echo_json(result.to_dict())
     elif as_csv:
@@ -940,6 +1030,8 @@ def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
     else:
         click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                                    if result.period[1] else ""))
+        if where.given():
+            click.echo(f"peers: {where.describe()}")
         for table in result.tables:
             click.echo(f"\n{table.title}")
             echo_table(table.rows, table.headers) if table.rows else click.echo("  (none)")

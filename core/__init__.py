@@ -34,6 +34,7 @@ from .entities import (
     shift_date,
 )
 from .errors import PeerpathError, PluginError, StoreError, ValidationError
+from .filters import PeerFilter
 from .hookspecs import hookimpl
 from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepContext, StepProgress
@@ -44,7 +45,7 @@ from .tracker import Tracker
 __all__ = [
     "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DONE", "ENTRY_POINT_GROUP",
     "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "Observation",
-    "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
+    "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
     "SessionRecord", "StageChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",

@@ -12,7 +12,7 @@ import json
 import os
 
 from .catalog import build_catalog
-from .entities import Change, Event, Problem, parse_date
+from .entities import Change, Event, Problem
 from .errors import PluginError, ValidationError
 from .plugins import get_host
 from .serialize import from_document, to_document
@@ -40,22 +40,23 @@ def resolve_actor(actor=None) -> str:
         return "unknown"
 
 
-def resolve_today(today=None) -> dt.date:
-    """`--today`, else PEERPATH_TODAY, else the real date: every date-dependent answer uses it."""
-    value = today or os.environ.get("PEERPATH_TODAY")
-    return parse_date(value) if value else dt.date.today()
+def today_given(today=None):
+    """`--today`, else PEERPATH_TODAY (None: the real date); every date-dependent answer uses it."""
+    return today or os.environ.get("PEERPATH_TODAY") or None
 
 
 class TrackerBase:
     def __init__(self, db=None, actor=None, today=None, host=None):
         self.store = Store(db or default_db_path(), shards=SHARDS)
         self.actor = resolve_actor(actor)
-        self.today = resolve_today(today)
         self.host = host or get_host()
         self.warnings = []
+        self.date_notes = []  # how dates that read two ways were read (core.dates)
         self._tx = None
         self._pending = None
         self._catalogs = {}
+        # In any form a date option takes, read in the affiliate's order (core.dates).
+        self.today = self.read_date(today_given(today)) or dt.date.today()
 
     # -- transactions ----------------------------------------------------------------------------
 

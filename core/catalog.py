@@ -32,11 +32,14 @@ class StepKind:
 
 @attrs.frozen
 class Report:
-    """A named report: `build(tracker, options)` returns a ReportResult."""
+    """A named report: `build(tracker, options)` returns a ReportResult. A report that counts
+    peers and honours `options["peers"]` (a PeerFilter) says so with `filters_peers`; the
+    others refuse peer filters rather than ignore them."""
 
     name: str
     description: str
     build: Callable
+    filters_peers: bool = False
 
 
 @attrs.frozen

@@ -15,15 +15,20 @@ import math
 
 import attrs
 
+from .dates import DATE_ORDERS, MONTH_FIRST, ORDER_SETTING
 from .errors import ValidationError
 
 
-# Defaults of core's reports and lists; program facts never belong here (they are plugin defaults).
+# Defaults of core's reports, lists and date reading; program facts never belong here (they are
+# plugin defaults).
 CORE_SETTINGS = {
+    ORDER_SETTING: MONTH_FIRST,
     "recruitment.followup_days": 14,
     "reports.expiring_days": 60,
     "rollup.suppress_below": 5,
 }
+# Core settings that take one of a few words rather than a number.
+CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS}
 
 
 # Bounds that keep every date computed from a setting inside the calendar and every amount sane.
@@ -70,6 +75,8 @@ def defaults(programs: dict) -> dict:
 
 def coerce(key: str, text: str, current):
     """Parse `text` as the type of the default `current`."""
+    if key in CORE_CHOICES:
+        return _choice(key, text)
     try:
         if isinstance(current, bool):
             if text.lower() in ("true", "yes", "1"):
@@ -89,9 +96,16 @@ def coerce(key: str, text: str, current):
         raise ValidationError(f"{key} must be {kind}, not '{text}'") from None
 
 
+def _choice(key: str, text: str) -> str:
+    word = text.strip().lower()
+    if word not in CORE_CHOICES[key]:
+        raise ValidationError(f"{key} must be one of {', '.join(CORE_CHOICES[key])}, not '{text}'")
+    return word
+
+
 def check_range(key: str, value) -> None:
     """Refuse a number no real affiliate means: negative, not finite, or beyond the bounds."""
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, (bool, str)):
         return
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{key} must be a finite number, not '{value}'")

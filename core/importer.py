@@ -28,6 +28,7 @@ from typing import Optional
 
 import attrs
 
+from .dates import MONTH_FIRST, read_date
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
 from .errors import PeerpathError, ValidationError
 
@@ -100,12 +101,8 @@ VOCABULARIES = {"sector": SECTORS, "lived_experience": LIVED_EXPERIENCE, "source
 # Cells that mean "nothing here".
 BLANKS = {"", "n/a", "na", "none", "-", "--", "?"}
 
-# Dates are read US-style: 3/4/2026 is March 4. Commas and dots are dropped first.
-DATE_FORMATS = (
-    "%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y",
-    "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%d-%b-%Y", "%d-%b-%y",
-)
-_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2})?( ?[ap]m)?$", re.IGNORECASE)
+# Dates are read by core.dates.read_date, numeric ones in the affiliate's `dates.order`.
+
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _LANGUAGE_SPLIT = re.compile(r"[,;/&]|\band\b", re.IGNORECASE)
 DELIMITERS = (",", ";", "\t")
@@ -307,8 +304,9 @@ def resolve_columns(header, mapping=None) -> tuple:
 # --- rows ---------------------------------------------------------------------------------------
 
 
-def parse_rows(sheet: Sheet, columns, today: dt.date, progress=None):
-    """(readable Rows, RowProblems) for the rows of `sheet`; `progress` may wrap the row list."""
+def parse_rows(sheet: Sheet, columns, today: dt.date, progress=None, date_order=MONTH_FIRST):
+    """(readable Rows, RowProblems) for the rows of `sheet`; `progress` may wrap the row list;
+    numeric dates are read in `date_order` (the affiliate's `dates.order`)."""
     rows, problems = [], []
     width = len(sheet.header)
     for line, cells in (progress or list)(list(sheet.rows)):
@@ -318,13 +316,13 @@ def parse_rows(sheet: Sheet, columns, today: dt.date, progress=None):
                     f"{len(cells)} cells but the header names {width} columns "
                     "(a value with an unquoted delimiter?)"
                 )
-            rows.append(Row(line=line, fields=parse_row(cells, columns, today)))
+            rows.append(Row(line=line, fields=parse_row(cells, columns, today, date_order)))
         except PeerpathError as error:
             problems.append(RowProblem(line=line, reason=str(error)))
     return rows, problems
 
 
-def parse_row(cells, columns, today: dt.date) -> dict:
+def parse_row(cells, columns, today: dt.date, date_order=MONTH_FIRST) -> dict:
     """The peer fields of one row; a ValidationError says why the row cannot be read."""
     values, notes, extras = {}, [], []
     for column in columns:
@@ -346,7 +344,7 @@ def parse_row(cells, columns, today: dt.date) -> dict:
     for field in VOCABULARIES:
         if field in values:
             fields[field] = vocabulary_word(field, values[field])
-    fields["on"] = _stage_date(values["date"], today) if "date" in values else today
+    fields["on"] = _stage_date(values["date"], today, date_order) if "date" in values else today
     if notes or extras:
         fields["notes"] = "\n".join(notes + extras)
     _check(fields)
@@ -385,8 +383,8 @@ def _languages(text: str) -> list:
     return [_collapse(part) for part in _LANGUAGE_SPLIT.split(text) if part.strip()]
 
 
-def _stage_date(text: str, today: dt.date) -> dt.date:
-    on = parse_sheet_date(text)
+def _stage_date(text: str, today: dt.date, date_order: str) -> dt.date:
+    on = parse_sheet_date(text, date_order)
     if on > today:
         raise ValidationError(f"date '{text}' is after today ({today.isoformat()})")
     return on
@@ -422,15 +420,9 @@ _VALUE_WORDS = {
 }
 
 
-def parse_sheet_date(text: str) -> dt.date:
-    """A date in one of DATE_FORMATS (a time of day after it is ignored)."""
-    cleaned = _TIME_SUFFIX.sub("", " ".join(text.replace(",", " ").replace(".", " ").split()))
-    for form in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(cleaned, form).date()
-        except ValueError:
-            continue
-    raise ValidationError(f"unreadable date '{text}': use e.g. 2026-03-04, 3/4/2026 or 4 Mar 2026")
+def parse_sheet_date(text: str, date_order: str = MONTH_FIRST) -> dt.date:
+    """A date in any form `core.dates.read_date` reads (a time of day after it is ignored)."""
+    return read_date(text, date_order).day
 
 
 # --- duplicates ---------------------------------------------------------------------------------

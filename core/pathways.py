@@ -343,8 +343,9 @@ class PathwayOps:
                 raise ValidationError(f"{peer_id} is not enrolled in {program_key}")
             return self._statuses(enrollments, [peer_id])
 
-    def leaders(self, program=None, status=None, expiring_within=None) -> list:
-        """Every enrolled leader's status, filtered by program, status or upcoming expiry."""
+    def leaders(self, program=None, status=None, expiring_within=None, where=None) -> list:
+        """Every enrolled leader's status, filtered by program, status or upcoming expiry, and
+        by `where`, a PeerFilter (core.filters) of the leaders' peers."""
         from .entities import LEADER_STATUSES
 
         if program is not None:
@@ -353,8 +354,12 @@ class PathwayOps:
             raise ValidationError(f"unknown status '{status}': choose from {', '.join(LEADER_STATUSES)}")
         if expiring_within is not None and expiring_within < 0:
             raise ValidationError("--expiring-within must be 0 or more days")
+        where = self.check_filter(where)
         with self.reading():
             enrollments = self.load_all("enrollments", Enrollment)
+            if where.given():
+                chosen = {peer.id for peer in self.peers(where=where)}
+                enrollments = [e for e in enrollments if e.peer_id in chosen]
             found = self._statuses([e for e in enrollments if program in (None, e.program)])
         if status is not None:
             found = [s for s in found if s.status == status]

@@ -61,11 +61,14 @@ class PeerOps:
         with self.reading():
             return self.load("peers", Peer, peer_id, "peer")
 
-    def peers(self, stage=None) -> list:
+    def peers(self, stage=None, where=None) -> list:
+        """The peers at `stage` (default any) that `where`, a PeerFilter (core.filters), matches."""
         if stage is not None and stage not in STAGES:
             raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
+        where = self.check_filter(where)
+        stage = stage or where.stage
         with self.reading():
-            found = self.load_all("peers", Peer, **({"stage": stage} if stage else {}))
+            found = self.select_peers(self.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
         return sorted(found, key=lambda peer: _id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:

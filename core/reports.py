@@ -1,14 +1,17 @@
 """The reports coordinators and state organizations ask for, registered like any plugin's.
 
 Each report is `build(tracker, options) -> ReportResult`; options hold `start` and `end` dates
-(the period; `end` defaults to today), `days` and `files` where a report uses them.
+(the period; `end` defaults to today), `days` and `files` where a report uses them, and `peers`,
+a PeerFilter (core.filters) of the peers counted, for the reports registered with
+`filters_peers`. A peer is in the period when they entered the pipeline in it, the day a
+filter's `since`/`until` bound too.
 """
 
 import json
 from collections import Counter, defaultdict
 
 from .catalog import Report
-from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, optional_date, shift_date
+from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .hookspecs import hookimpl
 from .recruitment import first_stage_date
@@ -22,7 +25,7 @@ def _in_period(day, options) -> bool:
 
 
 def _cohort(tracker, options) -> list:
-    return [p for p in tracker.peers() if _in_period(first_stage_date(p), options)]
+    return [p for p in tracker.peers(where=options["peers"]) if _in_period(first_stage_date(p), options)]
 
 
 # --- funnel ------------------------------------------------------------------------------------
@@ -87,7 +90,7 @@ def leaders(tracker, options) -> ReportResult:
     """Leaders per program by status, new certifications, and retention over the period."""
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
-    statuses = tracker.leaders()
+    statuses = tracker.leaders(where=options["peers"])
     with tracker.reading():
         certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
     rows, figures = [], {}
@@ -140,7 +143,7 @@ def capacity(tracker, options) -> ReportResult:
 def expiring(tracker, options) -> ReportResult:
     """Certifications lapsing within N days and what renewal each holder still lacks."""
     days = options["days"] if options["days"] is not None else tracker.core_setting("reports.expiring_days")
-    found = tracker.leaders(expiring_within=days)
+    found = tracker.leaders(expiring_within=days, where=options["peers"])
     rows, items = [], []
     for status in sorted(found, key=lambda s: s.certification.expires):
         renewal = status.renewal
@@ -172,10 +175,12 @@ def _lacking(renewal) -> dict:
 
 
 def reach(tracker, options) -> ReportResult:
-    """Recruitment and outreach by sector and community; underserved communities highlighted."""
+    """Recruitment and outreach by sector and community; underserved communities highlighted.
+    Peer filters choose the peers counted; a community or sector filter also the events."""
     peers = _cohort(tracker, options)
     underserved = tracker.underserved()
-    events = tracker.outreach_events(options["start"], options["end"])
+    events = [e for e in tracker.outreach_events(options["start"], options["end"])
+              if options["peers"].matches_place(e.community, e.sector)]
     sectors = defaultdict(lambda: Counter())
     communities = defaultdict(lambda: Counter())
     for peer in peers:
@@ -284,11 +289,15 @@ def _merged(files, threshold) -> ReportResult:
 
 
 REPORTS = (
-    Report("funnel", "Counts per stage, conversion, median days in stage, by source and sector.", funnel),
-    Report("leaders", "Leaders per program by status, new certifications, retention.", leaders),
+    Report("funnel", "Counts per stage, conversion, median days in stage, by source and sector.", funnel,
+           filters_peers=True),
+    Report("leaders", "Leaders per program by status, new certifications, retention.", leaders,
+           filters_peers=True),
     Report("capacity", "Offerings short of trained leaders; programs with no one in training.", capacity),
-    Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring),
-    Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach),
+    Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring,
+           filters_peers=True),
+    Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach,
+           filters_peers=True),
     Report("rollup", "Figures without personal data for the state; --merge combines affiliates.", rollup),
 )
 
@@ -302,16 +311,22 @@ def register_reports(register):
 class ReportOps:
     """Running registered reports (Tracker mixin)."""
 
-    def report(self, name, start=None, end=None, days=None, files=()) -> ReportResult:
+    def report(self, name, start=None, end=None, days=None, files=(), where=None) -> ReportResult:
+        """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches."""
         report = self.catalog.report(name)
-        start, end = optional_date(start), optional_date(end) or self.today
+        where = self.check_filter(where)
+        if where.given() and not report.filters_peers:
+            counting = sorted(r.name for r in self.catalog.reports.values() if r.filters_peers)
+            raise ValidationError(f"report '{name}' does not filter peers (by {where.describe()}); "
+                                  f"the reports that do: {', '.join(counting)}")
+        start, end = self.read_date(start or None), self.read_date(end or None) or self.today
         if start is not None and start > end:
             raise ValidationError(f"--from {start} is after --to {end}")
         if days is not None and days < 0:
             raise ValidationError("--days must be 0 or more")
         if files and name != "rollup":
             raise ValidationError("only 'rollup' merges files")
-        options = {"start": start, "end": end, "days": days, "files": list(files)}
+        options = {"start": start, "end": end, "days": days, "files": list(files), "peers": where}
         try:
             return report.build(self, options)
         except PeerpathError:

@@ -6,7 +6,9 @@ Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what
 
 from .base import TrackerBase
 from .config import ConfigOps
+from .dates import DateOps
 from .fidelity import FidelityOps
+from .filters import FilterOps
 from .pathways import PathwayOps
 from .peers import PeerOps
 from .recruitment import RecruitmentOps
@@ -15,5 +17,5 @@ from .transfer import TransferOps
 
 
 class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
-              TrackerBase):
+              DateOps, FilterOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""

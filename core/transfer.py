@@ -36,7 +36,7 @@ class TransferOps:
         if not isinstance(mapping, dict):
             mapping = parse_mapping(mapping)
         columns = resolve_columns(sheet.header, mapping)
-        rows, problems = parse_rows(sheet, columns, self.today, progress)
+        rows, problems = parse_rows(sheet, columns, self.today, progress, self.date_order())
         if problems:
             raise BadRows(problems, total=len(sheet.rows))
         if dry_run:

@@ -88,7 +88,7 @@ def test_every_change_records_who_made_it(ana, run, monkeypatch):
     (("peer", "edit", "P0999", "--county", "Cook"), "P0999"),
     (("peer", "stage", "P0999", "contacted"), "P0999"),
     (("peer", "stage", "P0001", "levitating"), "unknown stage 'levitating'"),
-    (("peer", "stage", "P0001", "contacted", "--on", "2026-02-30"), "invalid date '2026-02-30'"),
+    (("peer", "stage", "P0001", "contacted", "--on", "2026-02-30"), "unreadable date '2026-02-30'"),
     (("peer", "add", "   "), "name"),
     (("peer", "add", "Bo", "--email", "not-an-email"), "invalid email"),
     (("peer", "add", "Bo", "--sector", "aerospace"), "unknown sector 'aerospace'"),
@@ -102,8 +102,8 @@ def test_every_change_records_who_made_it(ana, run, monkeypatch):
     (("peer", "edit", "P0001", "--sector", "aerospace"), "unknown sector 'aerospace'"),
     (("peer", "add", "Bo", "--stage", "bogus"), "unknown stage 'bogus'"),
     (("peer", "add", "Bo", "--source", "nowhere"), "unknown source 'nowhere'"),
-    (("--today", "2026-13-01", "peer", "add", "Bo"), "invalid date '2026-13-01'"),
-    (("peer", "stage", "P0001", "contacted", "--on", "yesterday"), "invalid date 'yesterday'"),
+    (("--today", "2026-13-01", "peer", "add", "Bo"), "unreadable date '2026-13-01'"),
+    (("peer", "stage", "P0001", "contacted", "--on", "yesterday"), "unreadable date 'yesterday'"),
     (("peer", "stage", "P0001", "prospect"), "already at stage 'prospect'"),
     (("peer", "list", "--stage", "bogus"), "unknown stage 'bogus'"),
 ])
@@ -203,5 +203,5 @@ def test_peer_add_takes_the_date_the_peer_entered_their_stage(initialised, run, 
     assert [(h["stage"], h["on"]) for h in history] == [("applied", "2026-02-10")]
     before = snapshot(db)
     assert_refused(run("peer", "add", "Bo", "--on", "2026-03-02"), "2026-03-02 is in the future")
-    assert_refused(run("peer", "add", "Bo", "--on", "March"), "invalid date 'March'")
+    assert_refused(run("peer", "add", "Bo", "--on", "March"), "unreadable date 'March'")
     assert snapshot(db) == before

@@ -187,7 +187,7 @@ def test_report_cli_csv_and_bad_input(affiliate, tmp_path):
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["table", "stage", "now", "ever reached", "median days in stage"]
     for args, message in ((["report", "nope"], "unknown report 'nope'"),
-                          (["report", "funnel", "--from", "2026-02-30"], "invalid date"),
+                          (["report", "funnel", "--from", "2026-02-30"], "unreadable date"),
                           (["report", "funnel", "--from", "2026-06-01", "--to", "2026-01-01"], "is after"),
                           (["report", "rollup", "--merge", str(tmp_path / "missing.json")], "cannot read")):
         failed = runner.invoke(cli, args)
