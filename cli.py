@@ -452,7 +452,7 @@ def _echo_import_rows(result) -> None:
     if result.dry_run:
         click.echo(f"Dry run: would import {len(result.to_add)} peer(s){changed}; nothing was written.")
         if result.to_add:
-            echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields.get("on", "today"),
+            echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields["on"],
                          r.fields.get("source"), r.fields.get("sector"), r.fields.get("community")]
                         for r in result.to_add],
                        ["line", "name", "stage", "since", "source", "sector", "community"])

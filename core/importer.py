@@ -452,6 +452,8 @@ class RowReader:
                 self.extras.append(f"{column.header}: {raw}")  # an extra column, or a second phone...
             else:
                 values[column.field], headers[column.field] = raw, column.header
+        if self.stored and not {"name", "first_name", "last_name"} & set(values):
+            values["name"] = self.stored["name"]  # a blank name leaves it as it is, like any cell
         self._attempt("name", lambda: _name(values))
         for field, raw in values.items():
             if field not in ("name", "first_name", "last_name") and self.stored.get(field) != raw:
@@ -610,7 +612,7 @@ def stored_as_read(field: str, value):
     if text.strip().lower() in BLANKS:
         return EMPTY.get(field) if value in (None, (), {}) else value
     try:
-        return _stage_date(text, dt.date.max) if field == "date" else read_cell(field, text)
+        return read_cell(field, text)
     except ValidationError:
         return value
 

@@ -131,11 +131,11 @@ def test_dry_run_lists_each_change_old_to_new_and_writes_nothing(stored, tmp_pat
 
 def test_blank_leaves_a_field_clear_empties_it_and_a_new_stage_is_dated_today(stored, tmp_path):
     path = edited(export(tmp_path, "--include-contact"), "P0003", email="", phone="(clear)", notes="(CLEAR)",
-                  stage="Applied")
+                  stage="Applied", name="")
     ok("peer", "import", path)
     james = peers()["P0003"]
-    assert (james["email"], james["phone"], james["notes"], james["stage"]) == \
-        ("jim.oneil@example.com", None, None, "applied")
+    assert (james["name"], james["email"], james["phone"], james["notes"], james["stage"]) == \
+        ("James O'Neil", "jim.oneil@example.com", None, None, "applied")
     assert [(c["stage"], c["on"]) for c in james["stage_history"]] == [("contacted", "2026-03-04"),
                                                                         ("applied", TODAY)]
     changes = [e for e in events() if e["peer_id"] == "P0003"][-2:]
@@ -163,6 +163,11 @@ def test_reimporting_the_edited_file_again_changes_nothing_more(stored, tmp_path
     before = snapshot(stored)
     assert "0 changed, 15 unchanged." in ok("peer", "import", path).stdout
     assert snapshot(stored) == before
+
+
+def test_a_name_cannot_be_cleared(stored, tmp_path):
+    result = run("peer", "import", edited(export(tmp_path), "P0003", name="(clear)"))
+    assert result.exit_code == 1 and result.stderr.splitlines()[0] == "line 4: name cannot be cleared"
 
 
 def test_unknown_and_repeated_ids_stop_the_import(stored, tmp_path):
