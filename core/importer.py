@@ -32,7 +32,7 @@ from typing import Optional
 import attrs
 
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
-from .errors import PeerpathError, ValidationError
+from .errors import ValidationError
 
 # The fields a column can fill. `first_name` and `last_name` are joined into `name` when the
 # sheet has no full-name column; `date` is the day the peer entered their stage.
@@ -441,17 +441,7 @@ class RowReader:
         self.fields, self.extras, self.problems, self.unmatched = {}, [], [], []
 
     def read(self, line, cells, columns, peer_id) -> Row:
-        values, headers, notes = {}, {}, []
-        for column in columns:
-            raw = cells[column.index].strip() if column.index < len(cells) else ""
-            if raw.lower() in BLANKS or column.field == "id":
-                continue
-            if column.field == "notes":
-                notes.append(raw)
-            elif column.field is None or column.field in values:
-                self.extras.append(f"{column.header}: {raw}")  # an extra column, or a second phone...
-            else:
-                values[column.field], headers[column.field] = raw, column.header
+        values, headers, notes = self._gather(cells, columns)
         if self.stored and not {"name", "first_name", "last_name"} & set(values):
             values["name"] = self.stored["name"]  # a blank name leaves it as it is, like any cell
         self._attempt("name", lambda: _name(values))
@@ -470,6 +460,22 @@ class RowReader:
             except ValidationError as error:
                 self.problems.append((str(error), False))
         return Row(line=line, fields=self.fields, extras=tuple(self.extras), peer_id=peer_id)
+
+    def _gather(self, cells, columns):
+        """({field: text}, {field: header}, notes cells) of the non-blank cells; the cells of
+        columns with no field (or a second column of a field) become extra note lines."""
+        values, headers, notes = {}, {}, []
+        for column in columns:
+            raw = cells[column.index].strip() if column.index < len(cells) else ""
+            if raw.lower() in BLANKS or column.field == "id":
+                continue
+            if column.field == "notes":
+                notes.append(raw)
+            elif column.field is None or column.field in values:
+                self.extras.append(f"{column.header}: {raw}")  # an extra column, or a second phone...
+            else:
+                values[column.field], headers[column.field] = raw, column.header
+        return values, headers, notes
 
     @property
     def blocked(self) -> bool:
