@@ -365,7 +365,8 @@ PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer tha
               help="Read TEXT in FIELD (source, sector, lived_experience, stage) as VALUE, e.g. "
                    "--map-value 'sector:church partner=faith'; remembered for later imports. Repeatable.")
 @click.option("--value-map", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Read more values from FILE (field,text,value), as --write-value-map writes it.")
+              help="Read more values from FILE (field,text,value, as --write-value-map writes it); "
+                   "remembered too.")
 @click.option("--write-value-map", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --dry-run: write the values that matched nothing to FILE, to fill in and "
                    "give back with --value-map.")
