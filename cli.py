@@ -437,15 +437,29 @@ PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer tha
 @peer_group.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--map", "mapping", multiple=True, metavar="COLUMN=FIELD",
-              help="Read COLUMN as FIELD (name, first_name, last_name, email, phone, pronouns, "
+              help="Read COLUMN as FIELD (id, name, first_name, last_name, email, phone, pronouns, "
                    "languages, community, county, lived_experience, source, source_detail, sector, "
-                   "stage, date, notes) or 'ignore' it. Repeatable.")
-@click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
+                   "consent, stage, date, notes) or 'ignore' it. Repeatable.")
+@click.option("--map-value", "map_values", multiple=True, metavar='FIELD:"TEXT"=VALUE',
+              help="Read TEXT in FIELD (source, sector, lived_experience, stage) as VALUE, e.g. "
+                   "--map-value 'sector:church partner=faith'; remembered for later imports. Repeatable.")
+@click.option("--value-map", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Read more values from FILE (field,text,value, as --write-value-map writes it); "
+                   "remembered too.")
+@click.option("--write-value-map", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --dry-run: write the values that matched nothing to FILE, to fill in and "
+                   "give back with --value-map.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be added and, per peer, each field that would change; write nothing.")
 @click.option("--skip-duplicates", is_flag=True,
-              help="Leave out rows flagged as likely duplicates instead of importing them.")
+              help="Leave out new rows flagged as likely duplicates instead of importing them.")
 @pass_tracker
-def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
-    """Add the peers of a spreadsheet saved as CSV FILE, all in one change.
+def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, dry_run, skip_duplicates):
+    """Import the spreadsheet saved as CSV FILE, all in one change.
+
+    Rows without an id add peers. Rows with the id of a stored peer (as `peer export` writes
+    it) change only the fields whose cells differ, each recorded in the audit trail with its
+    old and new value; a blank cell leaves a field as it is, a cell saying (clear) empties it.
 
     Headers are matched loosely ("Full Name" or "First"/"Last", "E-mail", "Phone #", "Cell",
     "Language(s)", "Community/Town", "How did you hear about us", "Partner sector",
@@ -454,14 +468,20 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
     (3/4/2026 is March 4 unless `peerpath config set dates.order day-first`) and give the day
     the peer entered their stage.
 
-    If any row cannot be read (no name, a bad email or date, a value that is not one of
-    peerpath's words) nothing is imported and every bad row is listed by line. Likely
-    duplicates (same email, same phone, or same name and community as a stored peer or an
-    earlier row) are flagged by line but still imported, unless --skip-duplicates.
+    Values are matched to peerpath's words by a built-in synonym table and the affiliate's
+    value map (--map-value, --value-map); a value that matches nothing is kept as `other`
+    with its text, and listed. Every problem of every row is listed by line. A row that
+    cannot be stored as written (no name, a bad email, phone, date or consent, an unknown id)
+    stops the whole import: nothing is stored. Likely duplicates (same email, same phone, or
+    the same name in the same community as a stored peer or an earlier row) are flagged but
+    still imported, unless --skip-duplicates.
     """
     import contextlib  # local imports keep this change clear of cli.py's import block
 
     from .core.importer import BadRows
+
+    if write_value_map and not dry_run:
+        raise click.UsageError("--write-value-map needs --dry-run")
 
     def progress(rows):
         if len(rows) > PROGRESS_MIN_ROWS and sys.stderr.isatty():
@@ -470,13 +490,24 @@ def peer_import(tracker, file, mapping, dry_run, skip_duplicates):
 
     try:
         with contextlib.ExitStack() as bars:
-            result = tracker.import_peers(file, mapping, dry_run=dry_run,
-                                          skip_duplicates=skip_duplicates, progress=progress)
+            result = tracker.import_peers(file, mapping, dry_run=dry_run, skip_duplicates=skip_duplicates,
+                                          progress=progress, value_map=map_values, value_map_file=value_map)
     except BadRows as error:
+        _write_value_map(write_value_map, error.result)
         for problem in error.problems:
-            click.echo(f"line {problem.line}: {one_line(problem.reason)}", err=True)
+            click.echo(one_line(problem.describe()), err=True)
         raise
+    _write_value_map(write_value_map, result)
     _echo_import(result)
+
+
+def _write_value_map(path, result) -> None:
+    if path:
+        from .core.importer import value_map_csv
+        from .core.transfer import write_export
+
+        write_export(path, value_map_csv(result.unmatched), "csv")
+        click.echo(f"Wrote {len(result.unmatched)} unmatched value(s) to {path}", err=True)
 
 
 def _echo_import(result) -> None:
@@ -485,6 +516,11 @@ def _echo_import(result) -> None:
     if result.kept_in_notes:
         click.echo("Kept in notes: " + "; ".join(result.kept_in_notes))
     _echo_import_rows(result)
+    _echo_updates(result)
+    if result.warnings:
+        click.echo(f"{len(result.warnings)} warning(s):")
+        for warning in result.warnings:
+            click.echo(f"  line {warning.line}: {one_line(warning.reason)}")
     if result.duplicates:
         what = "left out" if result.skipped else "imported anyway; --skip-duplicates leaves them out"
         click.echo(f"{len(result.duplicates)} likely duplicate(s) ({what}):")
@@ -493,14 +529,26 @@ def _echo_import(result) -> None:
 
 
 def _echo_import_rows(result) -> None:
+    changed = f" and change {len(result.updates)} ({result.unchanged} unchanged)" if result.has_ids else ""
     if result.dry_run:
-        click.echo(f"Dry run: would import {len(result.to_add)} peer(s); nothing was written.")
-        echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields["on"],
-                     r.fields.get("source"), r.fields.get("sector"), r.fields.get("community")]
-                    for r in result.to_add], ["line", "name", "stage", "since", "source", "sector", "community"])
+        click.echo(f"Dry run: would import {len(result.to_add)} peer(s){changed}; nothing was written.")
+        if result.to_add:
+            echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields["on"],
+                         r.fields.get("source"), r.fields.get("sector"), r.fields.get("community")]
+                        for r in result.to_add],
+                       ["line", "name", "stage", "since", "source", "sector", "community"])
     else:
         ids = f": {result.added[0]} to {result.added[-1]}" if result.added else ""
         click.echo(f"Imported {len(result.added)} peer(s){ids}.")
+        if result.has_ids:
+            click.echo(f"{len(result.updates)} changed, {result.unchanged} unchanged.")
+
+
+def _echo_updates(result) -> None:
+    for update in result.updates:
+        click.echo(f"{update.peer_id} {update.name} (line {update.line}):")
+        for change in update.describe():
+            click.echo(f"  {one_line(change)}")
 
 
 @peer_group.command(name="export")
@@ -510,7 +558,11 @@ def _echo_import_rows(result) -> None:
               help="Write to this file (private to you, mode 0600) instead of stdout.")
 @pass_tracker
 def peer_export(tracker, fmt, include_contact, output):
-    """Export every peer as CSV or JSON; contact details and notes only with --include-contact."""
+    """Export every peer as CSV or JSON; contact details and notes only with --include-contact.
+
+    The id comes first: edit the CSV file and give it back to `peer import` to change exactly
+    the cells you edited (the contact columns of an export without them are left as they are).
+    """
     from .core.transfer import write_export
 
     text = tracker.export_peers(fmt, include_contact=include_contact)

@@ -13,8 +13,9 @@ import attrs
 
 from .errors import ValidationError
 
-LIVED_EXPERIENCE = ("self", "family", "both")
-SECTORS = ("health", "mental health", "education", "criminal justice", "faith", "housing")
+# "other": a value that fits none of the others (an import keeps the original text in the notes).
+LIVED_EXPERIENCE = ("self", "family", "both", "other")
+SECTORS = ("health", "mental health", "education", "criminal justice", "faith", "housing", "other")
 SOURCES = (
     "graduate",
     "hospital talk",

@@ -63,6 +63,8 @@ def test_peer_edit_changes_only_what_is_given(ana, run):
     assert (peer["community"], peer["pronouns"], peer["email"]) == ("Westside", "she/her", "ana@example.org")
     [event] = [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == "edit"]
     assert event["details"]["fields"] == ["community", "pronouns"]
+    assert event["details"]["changes"] == {"community": {"old": "Eastside", "new": "Westside"},
+                                           "pronouns": {"old": None, "new": "she/her"}}
 
 
 def test_peer_stage_keeps_a_dated_history(ana, run):

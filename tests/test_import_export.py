@@ -173,9 +173,9 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(existing):
         "line 3: no name",
         "line 4: unreadable date '31/31/2026': use e.g. 2026-03-04, 3/4/2026 or 4 Mar 2026",
         "line 5: invalid email 'cy at example.org'",
-        "line 6: unknown sector 'Sports': use one of health, mental health, education, "
-        "criminal justice, faith, housing",
-        "Error: 4 of 6 row(s) cannot be read; nothing was imported (fix them in the sheet, "
+        "line 6: warning: unknown sector 'Sports': kept as other, the text in the notes; "
+        "map it with --map-value 'sector:Sports=VALUE'",
+        "Error: 3 of 6 row(s) cannot be stored; nothing was imported (fix them in the sheet, "
         "or map a column with --map COLUMN=FIELD)",
     ]
     assert snapshot(existing) == before
@@ -316,7 +316,7 @@ def test_delimiter_sniffing():
 
 PHONES = ["5550101", "5550102", "5550103", "5550110", "5550112", "5550114", "5550116", "5559999"]
 COLUMNS = ["id", "name", "pronouns", "languages", "community", "county", "lived_experience", "source",
-           "source_detail", "sector", "stage", "stage_since", "created"]
+           "source_detail", "sector", "consent", "stage", "stage_since", "created"]
 
 
 @pytest.fixture
@@ -376,9 +376,11 @@ def test_export_to_a_private_file_round_trips(imported, tmp_path, monkeypatch):
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     monkeypatch.setenv("PEERPATH_DB", str(tmp_path / "other.json"))
     ok("init")
-    result = ok("peer", "import", out)
-    assert "Kept in notes: id; created" in result.stdout
+    result = run("peer", "import", out)  # the ids are of the other database's peers
+    assert result.exit_code == 1 and "line 2: unknown peer id 'P0001'" in result.stderr
+    result = ok("peer", "import", out, "--map", "id=ignore")
+    assert "Kept in notes" not in result.stdout  # nor is the export's `created`
     again = peers()
     assert len(again) == 15
     assert again["P0008"]["sector"] == "criminal justice"
-    assert again["P0008"]["notes"].startswith("T-shirt size: M\nid: P0008\ncreated: 20")
+    assert again["P0008"]["notes"] == "T-shirt size: M"
