@@ -1,9 +1,13 @@
 """The peerpath command line: parsing and rendering only; the work is done in `core`."""
 
 import contextlib
+import csv
 import functools
 import gc
+import io
 import json
+import os
+import shutil
 import sys
 
 import click
@@ -11,6 +15,7 @@ import click.shell_completion
 
 from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
                   to_document)
+from .core.columns import format_table
 from .core.contract import check_plugin
 from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
@@ -117,16 +122,59 @@ def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def listing_options(command):
+    """`--json` and `--csv` for a command that lists things; the command gets `output`:
+    "text", "json" or "csv" (see `echo_records`)."""
+    @functools.wraps(command)
+    def with_output(*args, as_json, as_csv, **kwargs):
+        if as_json and as_csv:
+            raise click.UsageError("give --json or --csv, not both")
+        return command(*args, output="json" if as_json else "csv" if as_csv else "text", **kwargs)
+
+    with_output = click.option("--csv", "as_csv", is_flag=True,
+                               help="Output CSV with a header row, nothing else.")(with_output)
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON, nothing else.")(with_output)
+
+
+def echo_records(output: str, records: list) -> None:
+    """Print a listing's records (dicts) as JSON, or as CSV: one column per key, a list or dict
+    value as compact JSON, true/false for booleans."""
+    if output == "json":
+        echo_json(records)
+        return
+    headers = list(dict.fromkeys(key for record in records for key in record))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows([_csv_cell(record.get(key)) for key in headers] for record in records)
+    click.echo(out.getvalue(), nl=False)
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def output_width() -> int:
+    """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return 80
+
+
 def echo_table(rows, headers) -> None:
-    """Rows of plain values as aligned columns."""
-    rows = [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in [list(headers)] + rows)
+    """Rows of plain values as aligned columns that fit the terminal (see core/columns.py)."""
+    lines = format_table(rows, headers, output_width())
     click.echo("\n".join(lines))  # one write: a state's peers are 20,000 lines
 
 
-@click.group(cls=PeerpathGroup, no_args_is_help=True)
+# -h as well as --help, on every command: child contexts, plugins' commands too, inherit it.
+@click.group(cls=PeerpathGroup, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="peerpath")
 @click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
 @click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
@@ -170,9 +218,9 @@ def plugins_group():
 
 
 @plugins_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def plugins_list(tracker, as_json):
+def plugins_list(tracker, output):
     """List plugins: name, version, source, enabled, hooks."""
     enabled = tracker.enabled_plugins()
     rows = []
@@ -181,8 +229,8 @@ def plugins_list(tracker, as_json):
         row["enabled"] = info.name in enabled
         row["problems"] = check_plugin(tracker.host, info.name)
         rows.append(row)
-    if as_json:
-        echo_json(rows)
+    if output != "text":
+        echo_records(output, rows)
         return
     echo_table(
         [[r["name"], r["version"], r["source"], "yes" if r["enabled"] else "no", _plugin_state(r)]
@@ -297,13 +345,13 @@ def peer_add(tracker, name, **values):
 
 @peer_group.command(name="list")
 @click.option("--stage", help="Only peers at this stage.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def peer_list(tracker, stage, as_json):
+def peer_list(tracker, stage, output):
     """List peers (contact details are shown only by `peer show`)."""
     peers = tracker.peers(stage=stage)
-    if as_json:
-        echo_json([to_document(peer) for peer in peers])
+    if output != "text":
+        echo_records(output, [to_document(peer) for peer in peers])
         return
     echo_table(
         [[p.id, p.name, p.stage, p.source, p.sector, p.community] for p in peers],
@@ -446,13 +494,13 @@ def peer_export(tracker, fmt, include_contact, output):
 
 @cli.command()
 @click.option("--peer", "peer_id", metavar="ID", help="Only changes about this peer.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def audit(tracker, peer_id, as_json):
+def audit(tracker, peer_id, output):
     """Show the append-only trail of every change and who made it."""
     events = tracker.audit(peer_id=peer_id)
-    if as_json:
-        echo_json([to_document(event) for event in events])
+    if output != "text":
+        echo_records(output, [to_document(event) for event in events])
         return
     echo_table(
         [[e.at.isoformat(), e.actor, e.action, e.entity, e.entity_id,
@@ -470,16 +518,16 @@ def programs_group():
 
 
 @programs_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def programs_list(tracker, as_json):
+def programs_list(tracker, output):
     """List enabled programs with their roles and pathways."""
     catalog = tracker.catalog
     rows = [{"key": p.key, "title": p.title, "plugin": catalog.owners[("programs", p.key)],
              "roles": [r.key for r in p.roles], "pathways": [w.key for w in p.pathways]}
             for p in catalog.programs.values()]
-    if as_json:
-        echo_json(rows)
+    if output != "text":
+        echo_records(output, rows)
         return
     echo_table([[r["key"], r["title"], r["plugin"], ", ".join(r["roles"])] for r in rows],
                ["key", "title", "plugin", "roles"])
@@ -610,13 +658,13 @@ def progress(tracker, peer_id, program, as_json):
 @click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
 @click.option("--expiring-within", type=DAYS, metavar="DAYS",
               help="Only certifications that lapse within DAYS.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def leaders(tracker, program, status, expiring_within, as_json):
+def leaders(tracker, program, status, expiring_within, output):
     """Who is ready, who is stuck and whose credential lapses soon."""
     found = tracker.leaders(program=program, status=status, expiring_within=expiring_within)
-    if as_json:
-        echo_json([s.to_dict() for s in found])
+    if output != "text":
+        echo_records(output, [s.to_dict() for s in found])
         return
     echo_table(
         [[s.peer.id, s.peer.name, s.program.key, s.enrollment.role, s.status,
@@ -676,13 +724,13 @@ def offering_add(tracker, program, name, leaders, schedule, location, started):
 
 @offering_group.command(name="list")
 @click.option("--program", help="Only this program.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def offering_list(tracker, program, as_json):
+def offering_list(tracker, program, output):
     """List offerings of the enabled programs."""
     found = tracker.offerings(program)
-    if as_json:
-        echo_json([to_document(o) for o in found])
+    if output != "text":
+        echo_records(output, [to_document(o) for o in found])
         return
     echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location] for o in found],
                ["id", "program", "name", "leaders", "schedule", "location"])
@@ -711,9 +759,14 @@ def checklists_group():
 
 
 @checklists_group.command(name="list")
+@listing_options
 @pass_tracker
-def checklists_list(tracker):
+def checklists_list(tracker, output):
     """List checklists."""
+    if output != "text":
+        echo_records(output, [{"key": c.key, "program": c.program, "version": c.version, "items": len(c.items),
+                               "title": c.title} for c in tracker.catalog.checklists.values()])
+        return
     echo_table([[c.key, c.program, c.version, len(c.items), c.title]
                 for c in tracker.catalog.checklists.values()],
                ["key", "program", "version", "items", "title"])
@@ -816,13 +869,13 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
 
 @fidelity_group.command(name="due")
 @click.option("--program", help="Only this program.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def fidelity_due(tracker, program, as_json):
+def fidelity_due(tracker, program, output):
     """Leaders needing an observation as of today (new leaders first, then at intervals)."""
     due = tracker.fidelity_due(program=program)
-    if as_json:
-        echo_json(due)
+    if output != "text":
+        echo_records(output, due)
         return
     echo_table([[d["peer"], d["program"], d["due"], _lateness(d["overdue_days"]), d["reason"]] for d in due],
                ["peer", "program", "due", "when", "why"])
@@ -857,13 +910,13 @@ def outreach_add(tracker, kind, **values):
 
 
 @outreach_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def outreach_list(tracker, as_json):
+def outreach_list(tracker, output):
     """List outreach events."""
     events = tracker.outreach_events()
-    if as_json:
-        echo_json([to_document(e) for e in events])
+    if output != "text":
+        echo_records(output, [to_document(e) for e in events])
         return
     echo_table([[e.id, e.on, e.kind, e.sector, e.partner, e.community, e.reached] for e in events],
                ["id", "on", "kind", "sector", "partner", "community", "reached"])
@@ -875,10 +928,16 @@ def communities_group():
 
 
 @communities_group.command(name="list")
+@listing_options
 @pass_tracker
-def communities_list(tracker):
+def communities_list(tracker, output):
     """List communities with their peers; underserved ones are marked."""
-    echo_table([[name, count, "yes" if flag else ""] for name, count, flag in tracker.communities()],
+    communities = tracker.communities()
+    if output != "text":
+        echo_records(output, [{"community": name, "peers": count, "underserved": flag}
+                              for name, count, flag in communities])
+        return
+    echo_table([[name, count, "yes" if flag else ""] for name, count, flag in communities],
                ["community", "peers", "underserved"])
 
 
@@ -894,24 +953,29 @@ def communities_mark(tracker, community, underserved):
 
 @cli.command()
 @click.option("--days", type=DAYS, help="Untouched for this many days (setting recruitment.followup_days).")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def followups(tracker, days, as_json):
+def followups(tracker, days, output):
     """Prospects and applicants nobody has touched for a while."""
     due = tracker.followups(days)
-    if as_json:
-        echo_json([{"peer": p.id, "name": p.name, "stage": p.stage, "last_touched": t.isoformat(),
-                    "days": d} for p, t, d in due])
+    if output != "text":
+        echo_records(output, [{"peer": p.id, "name": p.name, "stage": p.stage, "last_touched": t.isoformat(),
+                               "days": d} for p, t, d in due])
         return
     echo_table([[p.id, p.name, p.stage, t, d, p.source] for p, t, d in due],
                ["peer", "name", "stage", "last touched", "days", "source"])
 
 
 @cli.command()
+@listing_options
 @pass_tracker
-def reports(tracker):
+def reports(tracker, output):
     """List the reports of core and the enabled plugins."""
     catalog = tracker.catalog
+    if output != "text":
+        echo_records(output, [{"report": r.name, "plugin": catalog.owners[("reports", r.name)],
+                               "description": r.description} for r in catalog.reports.values()])
+        return
     echo_table([[r.name, catalog.owners[("reports", r.name)], r.description] for r in catalog.reports.values()],
                ["report", "plugin", "what it shows"])
 
@@ -923,19 +987,18 @@ def reports(tracker):
 @click.option("--to", "end", metavar="DATE", help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
-@click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
+@listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, as_json, as_csv):
+def report(tracker, name, files, start, end, days, merge, output):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup."""
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
     result = tracker.report(name, start=start, end=end, days=days, files=files)
-    if as_json:
+    if output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
-    elif as_csv:
+    elif output == "csv":
         click.echo(result.to_csv(), nl=False)
     else:
         click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
@@ -954,13 +1017,13 @@ def config_group():
 
 
 @config_group.command(name="show")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def config_show(tracker, as_json):
+def config_show(tracker, output):
     """List every setting, its plugin default and the value in force."""
     rows = tracker.settings()
-    if as_json:
-        echo_json([{"key": k, "default": d, "value": v} for k, d, v in rows])
+    if output != "text":
+        echo_records(output, [{"key": k, "default": d, "value": v} for k, d, v in rows])
         return
     echo_table([[k, _show(d), _show(v), "*" if d != v else ""] for k, d, v in rows],
                ["setting", "default", "in force", "changed"])
