@@ -1406,7 +1406,7 @@ def config_set(tracker, key, value):
     \b
       peerpath config set crss.exam.pass_mark 70
       peerpath config set crss.experience.window_days none
-      peerpath config set crss.exam.pass_mark -5      # refused: negative
+      peerpath config set crss.exam.pass_mark 70.5    # refused: a whole number
     """
     click.echo(f"{key} = {_show(tracker.set_setting(key, value))}")
 
