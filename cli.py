@@ -1332,7 +1332,8 @@ def report(tracker, name, files, start, end, days, merge, output):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup.
 
     rollup --merge combines the rollup JSON FILES of several affiliates. --json gives the
-    figures and tables, --csv the rows of every table (the table's title first).
+    figures and tables, --csv the rows of every table in one CSV: a "table" column with the
+    table's title, then the columns of every table.
 
     Examples:
 
@@ -1350,7 +1351,7 @@ def report(tracker, name, files, start, end, days, merge, output):
     if output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
     elif output == "csv":
-        click.echo(result.to_csv(), nl=False)
+        echo_records(output, result.records())
     else:
         click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                                    if result.period[1] else ""))

@@ -10,12 +10,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import ok
+from conftest import demo_env, ok
 from peerpath.cli import cli
 from peerpath.core import Tracker
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TODAY = "2026-12-01"  # the demo is built relative to it, so its ids and dates are always the same
 MAX_HELP_WIDTH = 80
 
 
@@ -65,20 +64,6 @@ def test_minus_h_and_help_show_the_help_within_80_columns(path, command, run):
     assert max(len(line) for line in short.splitlines()) <= MAX_HELP_WIDTH
 
 
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory) -> Path:
-    """A folder holding the demo database, built once; each test runs on a copy."""
-    folder = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(cli, ["demo"], env=_env(folder / "affiliate.json"))
-    assert result.exit_code == 0, result.stderr
-    return folder
-
-
-def _env(db: Path) -> dict:
-    return {"PEERPATH_DB": str(db), "PEERPATH_TODAY": TODAY, "PEERPATH_USER": "coordinator",
-            "PEERPATH_LOAD_PLUGINS": None, "COLUMNS": None}
-
-
 def write_example_files(folder: Path) -> None:
     """The files the examples name: a coordinator's sheet, an observation's answers and another
     affiliate's rollup to merge."""
@@ -86,7 +71,7 @@ def write_example_files(folder: Path) -> None:
     checklist = Tracker(db=folder / "unused.json").catalog.checklist("connection_meeting")
     (folder / "observation.csv").write_text("item,answer\n" + "".join(
         f"{item.key},{'yes' if item.type == 'yes_no' else 4}\n" for item in checklist.items))
-    other = _env(folder / "kane.db.json")
+    other = demo_env(folder / "kane.db.json")
     runner = CliRunner()
     assert runner.invoke(cli, ["init", "--affiliate", "NAMI Kane County"], env=other).exit_code == 0
     rollup = runner.invoke(cli, ["report", "rollup", "--json"], env=other)
@@ -113,7 +98,7 @@ def test_every_example_runs_as_written_on_the_demo(path, command, demo_folder, t
     shutil.copytree(demo_folder, folder)
     write_example_files(folder)
     monkeypatch.chdir(folder)
-    env = _env(folder / "affiliate.json")
+    env = demo_env(folder / "affiliate.json")
     for line in examples(command):  # in order: an example may build on the one before
         result = run_example(line, env)
         if "# refused" in line:
