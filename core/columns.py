@@ -28,6 +28,8 @@ def truncate(text: str, width: int) -> str:
     """`text` cut to at most `width` columns, ending in "…" when anything was cut."""
     if display_width(text) <= width:
         return text
+    if text.isascii():
+        return text[:width - 1] + ELLIPSIS
     kept, used = [], 0
     for char in text:
         needed = char_width(char)
@@ -36,10 +38,6 @@ def truncate(text: str, width: int) -> str:
         kept.append(char)
         used += needed
     return "".join(kept) + ELLIPSIS
-
-
-def pad(text: str, width: int) -> str:
-    return text + " " * (width - display_width(text))
 
 
 def fit_widths(widths: list, limit: int) -> list:
@@ -63,11 +61,15 @@ def format_table(rows, headers, limit: int) -> list:
     """The lines of `rows` under `headers`, columns aligned and the whole at most `limit` wide
     (cells of narrowed columns end in "…"); trailing spaces are left off."""
     cells = [list(headers)] + [["" if value is None else str(value) for value in row] for row in rows]
-    natural = [max(display_width(row[i]) for row in cells) for i in range(len(headers))]
-    widths = fit_widths(natural, limit)
-    narrowed = [w < n for w, n in zip(widths, natural)]
-    lines = []
-    for row in cells:
-        shown = [truncate(cell, width) if cut else cell for cell, width, cut in zip(row, widths, narrowed)]
-        lines.append(GAP.join(pad(cell, width) for cell, width in zip(shown, widths)).rstrip())
-    return lines
+    columns = list(zip(*cells))
+    widths = fit_widths([max(map(display_width, column)) for column in columns], limit)
+    fitted = [_fitted_column(column, width) for column, width in zip(columns, widths)]
+    return [GAP.join(row).rstrip() for row in zip(*fitted)]
+
+
+def _fitted_column(column, width: int) -> list:
+    """Every cell of `column` cut or padded to exactly `width` columns."""
+    if all(cell.isascii() for cell in column):  # the common case, with str's own (fast) methods
+        return [(cell if len(cell) <= width else cell[:width - 1] + ELLIPSIS).ljust(width) for cell in column]
+    cut = [truncate(cell, width) for cell in column]
+    return [cell + " " * (width - display_width(cell)) for cell in cut]
