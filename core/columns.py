@@ -40,31 +40,81 @@ def truncate(text: str, width: int) -> str:
     return "".join(kept) + ELLIPSIS
 
 
-def fit_widths(widths: list, limit: int) -> list:
+def fit_widths(widths: list, limit: int, floors=None) -> list:
     """Column widths whose total (with gaps) is at most `limit`: the widest column is narrowed,
-    one column at a time, never below MIN_WIDTH; if even that does not fit, the narrowed widths
-    are returned anyway, since a column is never dropped."""
+    one column at a time, never below its floor (default MIN_WIDTH); if even that does not fit,
+    the narrowed widths are returned anyway, since a column is never dropped."""
+    floors = [min(width, floor) for width, floor in zip(widths, floors or [MIN_WIDTH] * len(widths))]
     widths = list(widths)
     overflow = sum(widths) + len(GAP) * (len(widths) - 1) - limit
     while overflow > 0:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= MIN_WIDTH:
+        narrowable = [i for i, width in enumerate(widths) if width > floors[i]]
+        if not narrowable:
             break
-        second = max([w for i, w in enumerate(widths) if i != widest] + [MIN_WIDTH])
-        cut = min(overflow, widths[widest] - max(second, MIN_WIDTH) or 1)
+        widest = max(narrowable, key=lambda i: widths[i])
+        next_widest = max([widths[i] for i in narrowable if i != widest], default=0)
+        cut = min(overflow, widths[widest] - floors[widest], max(widths[widest] - next_widest, 1))
         widths[widest] -= cut
         overflow -= cut
     return widths
 
 
+def wrap(text: str, width: int) -> list:
+    """`text` as lines of at most `width` columns, broken at spaces (a longer word is split)."""
+    lines, used = [], 0
+    for piece in (piece for word in text.split() for piece in _pieces(word, width)):
+        needed = display_width(piece)
+        if lines and used + 1 + needed <= width:
+            lines[-1] += " " + piece
+            used += 1 + needed
+        else:
+            lines.append(piece)
+            used = needed
+    return lines or [""]
+
+
+def _pieces(word: str, width: int) -> list:
+    """`word` in pieces of at most `width` columns (a wide character is never split)."""
+    if word.isascii():
+        return [word[start:start + width] for start in range(0, len(word), width)] if width else [word]
+    pieces, current, used = [], "", 0
+    for char in word:
+        needed = char_width(char)
+        if current and used + needed > width:
+            pieces.append(current)
+            current, used = "", 0
+        current, used = current + char, used + needed
+    return pieces + [current]
+
+
 def format_table(rows, headers, limit: int) -> list:
-    """The lines of `rows` under `headers`, columns aligned and the whole at most `limit` wide
-    (cells of narrowed columns end in "…"); trailing spaces are left off."""
+    """The lines of `rows` under `headers`, columns aligned and the whole at most `limit` wide.
+    The cells of a narrowed column end in "…", except in the last column, which is wrapped onto
+    lines of its own, so that free text (a reason, an error) is kept whole; trailing spaces are
+    left off."""
     cells = [list(headers)] + [["" if value is None else str(value) for value in row] for row in rows]
     columns = list(zip(*cells))
-    widths = fit_widths([max(map(display_width, column)) for column in columns], limit)
-    fitted = [_fitted_column(column, width) for column, width in zip(columns, widths)]
-    return [GAP.join(row).rstrip() for row in zip(*fitted)]
+    natural = [max(map(display_width, column)) for column in columns]
+    widths = fit_widths(natural, limit, _floors(natural, columns[-1], limit))
+    fitted = [_fitted_column(column, width) for column, width in zip(columns[:-1], widths)]
+    if natural[-1] <= widths[-1]:
+        return [GAP.join(row).rstrip() for row in zip(*fitted, columns[-1])]
+    indent = " " * (sum(widths[:-1]) + len(GAP) * (len(widths) - 1))
+    lines = []
+    for row, last in zip(zip(*fitted), columns[-1]):
+        first, *more = wrap(last, widths[-1])
+        lines.append(GAP.join((*row, first)).rstrip())
+        lines.extend(indent + line for line in more)
+    return lines
+
+
+def _floors(natural: list, last_column, limit: int) -> list:
+    """How narrow each column may get: MIN_WIDTH, but the last column (wrapped, not cut) keeps
+    room for its longest word, if the table does not fit as it is."""
+    if sum(natural) + len(GAP) * (len(natural) - 1) <= limit:
+        return None
+    longest_word = max((display_width(word) for cell in last_column for word in cell.split()), default=0)
+    return [MIN_WIDTH] * (len(natural) - 1) + [max(MIN_WIDTH, longest_word)]
 
 
 def _fitted_column(column, width: int) -> list:

@@ -1,6 +1,6 @@
 """core/columns.py: display width and tables that fit a width."""
 
-from peerpath.core.columns import display_width, fit_widths, format_table, truncate
+from peerpath.core.columns import display_width, fit_widths, format_table, truncate, wrap
 
 
 def test_wide_characters_count_two_columns_and_combining_marks_none():
@@ -34,3 +34,29 @@ def test_a_table_of_wide_and_combining_names_stays_aligned_within_the_limit():
     assert len(starts) == 1
     assert lines[1].split()[1].endswith("…") and "Jose\u0301 Nu\u0301n\u0303ez" in lines[2]
     assert lines[3].rstrip() == lines[3] and lines[3].startswith("P3  Ana")
+
+
+def test_wrap_breaks_at_spaces_and_splits_only_a_word_longer_than_a_line():
+    assert wrap("new leader: never observed", 12) == ["new leader:", "never", "observed"]
+    assert wrap("register_checklists, register_programs", 10) == ["register_c", "hecklists,", "register_p", "rograms"]
+    assert wrap("陳美玲陳美玲", 5) == ["陳美", "玲陳", "美玲"]  # 4 columns each: a third character needs 6
+    assert wrap("", 5) == [""]
+
+
+def test_the_last_column_wraps_under_itself_instead_of_being_cut():
+    rows = [["P0025", "in 150 days", "new leader: never observed; first offering O0002 began 2026-11-01"],
+            ["P0027", "today", "due"]]
+    lines = format_table(rows, ["peer", "when", "why"], 40)
+    assert lines == ["peer   when         why",
+                     "P0025  in 150 days  new leader: never",
+                     "                    observed; first",
+                     "                    offering O0002 began",
+                     "                    2026-11-01",
+                     "P0027  today        due"]
+
+
+def test_the_last_column_keeps_room_for_its_longest_word():
+    rows = [["P0023", "Fatima Ito", "2026-11-11"]]
+    lines = format_table(rows, ["peer", "name", "last activity"], 24)
+    assert lines[-1].endswith("  2026-11-11") and "…" in lines[-1]  # the name is cut, the date kept whole
+    assert lines == ["peer   name   last", "              activity", "P0023  Fati…  2026-11-11"]

@@ -737,7 +737,7 @@ def test_an_installed_plugin_with_a_misspelled_hook_is_broken_by_name_and_the_re
     assert "peer_addded" in rows["typo"]["error"]
     assert rows["typo"]["hooks"] == []
     assert rows["connection"]["error"] is None
-    table = _run_cli(env, "plugins", "list")
+    table = _run_cli({**env, "COLUMNS": "300"}, "plugins", "list")  # wide enough for the error on one line
     [line] = [line for line in table.stdout.splitlines() if line.startswith("typo ")]
     assert "BROKEN" in line and "peer_addded" in line
     checked = _run_cli(env, "plugins", "check", "typo")
