@@ -1,9 +1,13 @@
 """The peerpath command line: parsing and rendering only; the work is done in `core`."""
 
 import contextlib
+import csv
 import functools
 import gc
+import io
 import json
+import os
+import shutil
 import sys
 
 import click
@@ -11,6 +15,7 @@ import click.shell_completion
 
 from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
                   to_document)
+from .core.columns import format_table
 from .core.contract import check_plugin
 from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
@@ -151,16 +156,59 @@ def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def listing_options(command):
+    """`--json` and `--csv` for a command that lists things; the command gets `output`:
+    "text", "json" or "csv" (see `echo_records`)."""
+    @functools.wraps(command)
+    def with_output(*args, as_json, as_csv, **kwargs):
+        if as_json and as_csv:
+            raise click.UsageError("give --json or --csv, not both")
+        return command(*args, output="json" if as_json else "csv" if as_csv else "text", **kwargs)
+
+    with_output = click.option("--csv", "as_csv", is_flag=True,
+                               help="Output CSV with a header row, nothing else.")(with_output)
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON, nothing else.")(with_output)
+
+
+def echo_records(output: str, records: list) -> None:
+    """Print a listing's records (dicts) as JSON, or as CSV: one column per key, a list or dict
+    value as compact JSON, true/false for booleans."""
+    if output == "json":
+        echo_json(records)
+        return
+    headers = list(dict.fromkeys(key for record in records for key in record))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows([_csv_cell(record.get(key)) for key in headers] for record in records)
+    click.echo(out.getvalue(), nl=False)
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def output_width() -> int:
+    """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return 80
+
+
 def echo_table(rows, headers) -> None:
-    """Rows of plain values as aligned columns."""
-    rows = [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in [list(headers)] + rows)
+    """Rows of plain values as aligned columns that fit the terminal (see core/columns.py)."""
+    lines = format_table(rows, headers, output_width())
     click.echo("\n".join(lines))  # one write: a state's peers are 20,000 lines
 
 
-@click.group(cls=PeerpathGroup, no_args_is_help=True)
+# -h as well as --help, on every command: child contexts, plugins' commands too, inherit it.
+@click.group(cls=PeerpathGroup, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="peerpath")
 @click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
 @click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
@@ -171,10 +219,18 @@ def cli(ctx, db, actor, today):
     """peerpath: recruit NAMI peer volunteers and track their leader training.
 
     The database defaults to peerpath.json in your data directory; every change is recorded
-    in the audit trail with who made it. Every DATE may be written 2026-03-04, 3/4/2026,
-    03/04/26, 4 Mar 2026 or March 4, 2026; 3/4/2026 is March 4 unless the affiliate reads
-    dates day first (`peerpath config set dates.order day-first`), and a date that could be
-    read either way is followed by a warning saying how it was read.
+    in the audit trail with who made it. Every command takes -h/--help. Every DATE may be
+    written 2026-03-04, 3/4/2026, 03/04/26, 4 Mar 2026 or March 4, 2026; 3/4/2026 is March 4
+    unless the affiliate reads dates day first (`peerpath config set dates.order day-first`),
+    and a date that could be read either way is followed by a warning saying how it was read.
+
+    Examples:
+
+    \b
+      peerpath demo
+      peerpath --db other.json init --affiliate "NAMI Example County"
+      peerpath --today 2027-01-01 leaders --expiring-within 60
+      peerpath peer -h
     """
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
@@ -193,7 +249,14 @@ def _echo_warnings(tracker, failed: bool) -> None:
 @click.option("--affiliate", metavar="NAME", help="The affiliate's name, used in rollups.")
 @pass_tracker
 def init(tracker, affiliate):
-    """Create the database (files private to you, mode 0600)."""
+    """Create the database (files private to you, mode 0600).
+
+    Examples:
+
+    \b
+      peerpath --db affiliate.json init --affiliate "NAMI Example County"
+      peerpath init                         # already there: harmless
+    """
     created = tracker.init(affiliate=affiliate)
     click.echo(f"{'Created' if created else 'Already exists:'} {tracker.store.path}")
 
@@ -201,7 +264,14 @@ def init(tracker, affiliate):
 @cli.command()
 @pass_tracker
 def demo(tracker):
-    """Build a realistic sample affiliate and show what to try next."""
+    """Build a realistic sample affiliate and show what to try next.
+
+    Examples:
+
+    \b
+      peerpath --db demo.json demo
+      peerpath demo                         # already built: prints what to try
+    """
     summary = build_demo(tracker)
     click.echo(summary)
 
@@ -211,14 +281,28 @@ def demo(tracker):
 
 @cli.group(name="plugins")
 def plugins_group():
-    """Installed plugins and which are enabled for this database."""
+    """Installed plugins and which are enabled for this database.
+
+    Examples:
+
+    \b
+      peerpath plugins list
+      peerpath plugins check crss
+    """
 
 
 @plugins_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def plugins_list(tracker, as_json):
-    """List plugins: name, version, source, enabled, hooks."""
+def plugins_list(tracker, output):
+    """List plugins: name, version, source, enabled, hooks.
+
+    Examples:
+
+    \b
+      peerpath plugins list
+      peerpath plugins list --json
+    """
     enabled = tracker.enabled_plugins()
     rows = []
     for info in tracker.host.infos():
@@ -226,8 +310,8 @@ def plugins_list(tracker, as_json):
         row["enabled"] = info.name in enabled
         row["problems"] = check_plugin(tracker.host, info.name)
         rows.append(row)
-    if as_json:
-        echo_json(rows)
+    if output != "text":
+        echo_records(output, rows)
         return
     echo_table(
         [[r["name"], r["version"], r["source"], "yes" if r["enabled"] else "no", _plugin_state(r)]
@@ -248,7 +332,14 @@ def _plugin_state(row) -> str:
 @click.argument("name", required=False)
 @pass_tracker
 def plugins_check(tracker, name):
-    """Check plugin NAME (or every plugin) against the plugin contract; exit 1 on problems."""
+    """Check plugin NAME (or every plugin) against the plugin contract; exit 1 on problems.
+
+    Examples:
+
+    \b
+      peerpath plugins check crss
+      peerpath plugins check
+    """
     names = [name] if name else [info.name for info in tracker.host.infos()]
     known = {info.name for info in tracker.host.infos()}
     if name and name not in known:
@@ -268,7 +359,13 @@ def plugins_check(tracker, name):
 @click.argument("name")
 @pass_tracker
 def plugins_enable(tracker, name):
-    """Enable plugin NAME for this database."""
+    """Enable plugin NAME for this database.
+
+    Examples:
+
+    \b
+      peerpath plugins enable crss
+    """
     tracker.set_plugin_enabled(name, True)
     click.echo(f"Enabled {name}")
 
@@ -277,7 +374,14 @@ def plugins_enable(tracker, name):
 @click.argument("name")
 @pass_tracker
 def plugins_disable(tracker, name):
-    """Disable plugin NAME for this database; its data is kept."""
+    """Disable plugin NAME for this database; its data is kept.
+
+    Examples:
+
+    \b
+      peerpath plugins disable crss
+      peerpath plugins enable crss          # and back, records intact
+    """
     tracker.set_plugin_enabled(name, False)
     click.echo(f"Disabled {name} (its records are kept and return when re-enabled)")
 
@@ -288,12 +392,12 @@ def plugins_disable(tracker, name):
 def peer_field_options(command):
     """The options that set a peer's fields, shared by `peer add` and `peer edit`."""
     options = [
-        click.option("--email"),
-        click.option("--phone"),
-        click.option("--pronouns"),
+        click.option("--email", help="Email address (contact detail)."),
+        click.option("--phone", help="Phone number (contact detail)."),
+        click.option("--pronouns", help="e.g. she/her."),
         click.option("--language", "languages", multiple=True, help="Repeat for each language."),
-        click.option("--community"),
-        click.option("--county"),
+        click.option("--community", help="Town or neighbourhood the peer lives in."),
+        click.option("--county", help="County, for state reports."),
         click.option("--lived-experience", help=f"One of: {', '.join(LIVED_EXPERIENCE)}."),
         click.option("--source", help=f"One of: {', '.join(SOURCES)}."),
         click.option("--source-detail", help="Program graduated from, partner name, event..."),
@@ -301,7 +405,7 @@ def peer_field_options(command):
         click.option("--outreach", metavar="ID", help="Outreach event the peer came from."),
         click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
                      help="Consent flag, e.g. contact=yes. Repeatable."),
-        click.option("--notes"),
+        click.option("--notes", help="Free text about the peer."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -359,7 +463,15 @@ def peer_filter_options(period=True):
 
 @cli.group(name="peer")
 def peer_group():
-    """Add, find and update peers."""
+    """Add, find and update peers.
+
+    Examples:
+
+    \b
+      peerpath peer add "Ana Ruiz" --community Cicero --source graduate
+      peerpath peer list --stage prospect
+      peerpath peer show P0001
+    """
 
 
 @peer_group.command(name="add")
@@ -369,20 +481,38 @@ def peer_group():
 @click.option("--on", "on", metavar="DATE", type=DATE, help="When they entered that stage (default today).")
 @pass_tracker
 def peer_add(tracker, name, **values):
-    """Add a peer named NAME and print the new id."""
+    """Add a peer named NAME and print the new id.
+
+    Examples:
+
+    \b
+      peerpath peer add "Ana Ruiz" --email ana@example.org --lived-experience self
+      peerpath peer add "Bo Chen" --language English --language Cantonese
+      peerpath peer add "Cy Moss" --stage applied --outreach X0001
+    """
     peer = tracker.add_peer(name=name, **peer_fields(values))
     click.echo(peer.id)
 
 
 @peer_group.command(name="list")
 @peer_filter_options()
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def peer_list(tracker, where, as_json):
-    """List peers (contact details are shown only by `peer show`); the options combine."""
+def peer_list(tracker, where, output):
+    """List peers (contact details are shown only by `peer show`); the options combine.
+
+    Examples:
+
+    \b
+      peerpath peer list
+      peerpath peer list --stage accepted
+      peerpath peer list --community cicero --language spanish
+      peerpath peer list --sector faith --since 2026-01-01
+      peerpath peer list --csv > peers.csv
+    """
     peers = tracker.peers(where=where)
-    if as_json:
-        echo_json([to_document(peer) for peer in peers])
+    if output != "text":
+        echo_records(output, [to_document(peer) for peer in peers])
         return
     echo_table(
         [[p.id, p.name, p.stage, p.source, p.sector, p.community] for p in peers],
@@ -395,7 +525,14 @@ def peer_list(tracker, where, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def peer_show(tracker, peer_id, as_json):
-    """Show everything recorded about one peer."""
+    """Show everything recorded about peer PEER_ID.
+
+    Examples:
+
+    \b
+      peerpath peer show P0023
+      peerpath peer show P0023 --json
+    """
     document = to_document(tracker.peer(peer_id))
     if as_json:
         echo_json(document)
@@ -410,11 +547,18 @@ def peer_show(tracker, peer_id, as_json):
 
 @peer_group.command(name="edit")
 @peer_id_argument
-@click.option("--name")
+@click.option("--name", help="New name.")
 @peer_field_options
 @pass_tracker
 def peer_edit(tracker, peer_id, **values):
-    """Change fields of a peer."""
+    """Change fields of peer PEER_ID; fields not given are kept.
+
+    Examples:
+
+    \b
+      peerpath peer edit P0001 --phone 708-555-0199 --consent contact=yes
+      peerpath peer edit P0001 --notes "prefers evenings"
+    """
     consent = tracker.peer(peer_id).consent if values.get("consents") else None
     peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
     click.echo(f"Updated {peer.id}")
@@ -426,7 +570,14 @@ def peer_edit(tracker, peer_id, **values):
 @click.option("--on", "on", metavar="DATE", type=DATE, help="When it happened (default today).")
 @pass_tracker
 def peer_stage(tracker, peer_id, stage, on):
-    """Move a peer to STAGE: prospect, contacted, applied, screened, accepted, declined, withdrawn."""
+    """Move peer PEER_ID to STAGE: prospect, contacted, applied, screened, accepted, declined, withdrawn.
+
+    Examples:
+
+    \b
+      peerpath peer stage P0001 contacted
+      peerpath peer stage P0008 declined
+    """
     peer = tracker.set_stage(peer_id, stage, on=on)
     click.echo(f"{peer.id} is now {peer.stage}")
 
@@ -475,9 +626,16 @@ def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, 
     stops the whole import: nothing is stored. Likely duplicates (same email, same phone, or
     the same name in the same community as a stored peer or an earlier row) are flagged but
     still imported, unless --skip-duplicates.
-    """
-    import contextlib  # local imports keep this change clear of cli.py's import block
 
+    Examples:
+
+    \b
+      peerpath peer import volunteers.csv --dry-run
+      peerpath peer import volunteers.csv --map "T-shirt size=ignore"
+      peerpath peer import volunteers.csv --map-value 'sector:church=faith'
+      peerpath peer import volunteers.csv --dry-run --write-value-map values.csv
+      peerpath peer import volunteers.csv --skip-duplicates   # again: skips all
+    """
     from .core.importer import BadRows
 
     if write_value_map and not dry_run:
@@ -552,7 +710,8 @@ def _echo_updates(result) -> None:
 
 
 @peer_group.command(name="export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="File format.")
 @click.option("--include-contact", is_flag=True, help="Also export email, phone and notes (personal data).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write to this file (private to you, mode 0600) instead of stdout.")
@@ -562,6 +721,12 @@ def peer_export(tracker, fmt, include_contact, output):
 
     The id comes first: edit the CSV file and give it back to `peer import` to change exactly
     the cells you edited (the contact columns of an export without them are left as they are).
+
+    Examples:
+
+    \b
+      peerpath peer export --format csv > peers.csv
+      peerpath peer export --include-contact --output peers-contact.csv
     """
     from .core.transfer import write_export
 
@@ -578,13 +743,20 @@ def peer_export(tracker, fmt, include_contact, output):
 
 @cli.command()
 @click.option("--peer", "peer_id", metavar="ID", help="Only changes about this peer.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def audit(tracker, peer_id, as_json):
-    """Show the append-only trail of every change and who made it."""
+def audit(tracker, peer_id, output):
+    """Show the append-only trail of every change and who made it.
+
+    Examples:
+
+    \b
+      peerpath audit --peer P0023
+      peerpath audit --csv > audit.csv
+    """
     events = tracker.audit(peer_id=peer_id)
-    if as_json:
-        echo_json([to_document(event) for event in events])
+    if output != "text":
+        echo_records(output, [to_document(event) for event in events])
         return
     echo_table(
         [[e.at.isoformat(), e.actor, e.action, e.entity, e.entity_id,
@@ -598,20 +770,34 @@ def audit(tracker, peer_id, as_json):
 
 @cli.group(name="programs")
 def programs_group():
-    """Program models provided by the enabled plugins."""
+    """Program models provided by the enabled plugins.
+
+    Examples:
+
+    \b
+      peerpath programs list
+      peerpath programs show crss
+    """
 
 
 @programs_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def programs_list(tracker, as_json):
-    """List enabled programs with their roles and pathways."""
+def programs_list(tracker, output):
+    """List enabled programs with their roles and pathways.
+
+    Examples:
+
+    \b
+      peerpath programs list
+      peerpath programs list --json
+    """
     catalog = tracker.catalog
     rows = [{"key": p.key, "title": p.title, "plugin": catalog.owners[("programs", p.key)],
              "roles": [r.key for r in p.roles], "pathways": [w.key for w in p.pathways]}
             for p in catalog.programs.values()]
-    if as_json:
-        echo_json(rows)
+    if output != "text":
+        echo_records(output, rows)
         return
     echo_table([[r["key"], r["title"], r["plugin"], ", ".join(r["roles"])] for r in rows],
                ["key", "title", "plugin", "roles"])
@@ -622,7 +808,14 @@ def programs_list(tracker, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def programs_show(tracker, key, as_json):
-    """Show a program's roles, pathway steps and the defaults in force."""
+    """Show program KEY: its roles, pathway steps and the defaults in force.
+
+    Examples:
+
+    \b
+      peerpath programs show crss
+      peerpath programs show connection --json
+    """
     program = tracker.catalog.program(key)
     document = to_document(program)
     if as_json:
@@ -661,7 +854,14 @@ def _show(value) -> str:
 @click.option("--on", "on", metavar="DATE", type=DATE, help="Enrolment date (default today).")
 @pass_tracker
 def enroll(tracker, peer_id, program, role, on):
-    """Enrol PEER_ID as a leader in PROGRAM."""
+    """Enrol PEER_ID as a leader in PROGRAM.
+
+    Examples:
+
+    \b
+      peerpath enroll P0031 connection
+      peerpath enroll P0032 peer_to_peer --role teacher
+    """
     enrollment = tracker.enroll(peer_id, program, role=role, on=on)
     click.echo(f"{enrollment.id}: {peer_id} enrolled in {enrollment.program} as {enrollment.role}")
 
@@ -683,7 +883,16 @@ def enroll(tracker, peer_id, program, role, on):
 @click.option("--reason", help="Why --force was needed (kept in the audit trail).")
 @pass_tracker
 def record(tracker, peer_id, program, step, role, force, reason, **values):
-    """Record a certification STEP of PEER_ID in PROGRAM."""
+    """Record a certification STEP of PEER_ID in PROGRAM.
+
+    Examples:
+
+    \b
+      peerpath record P0026 connection interview --outcome passed
+      peerpath record P0026 connection training   # refused: the agreement first
+      peerpath record P0029 peer_to_peer fidelity_agreement --evidence "form"
+      peerpath record P0032 crss education --hours 6 --domain Ethics
+    """
     values = {k: v for k, v in values.items() if v is not None}
     saved = tracker.record_step(peer_id, program, step, role=role, force=force, reason=reason, **values)
     click.echo(f"{saved.id}: recorded {saved.step} for {peer_id} on {saved.on}")
@@ -697,7 +906,13 @@ def record(tracker, peer_id, program, step, role, force, reason, **values):
 @click.option("--reason", required=True, help="Why the record is void.")
 @pass_tracker
 def void(tracker, record_id, reason):
-    """Void a wrongly recorded step (it is kept, marked void, with the reason)."""
+    """Void record RECORD_ID, a wrongly recorded step (it is kept, marked void, with the reason).
+
+    Examples:
+
+    \b
+      peerpath void R0002 --reason "entered for the wrong peer"
+    """
     voided = tracker.void_record(record_id, reason)
     click.echo(f"{voided.id} is void: {reason}")
 
@@ -716,7 +931,15 @@ def _status_line(status) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def progress(tracker, peer_id, program, as_json):
-    """Show each pathway step of PEER_ID: done, partly done or missing, and what blocks it."""
+    """Show each pathway step of PEER_ID (in every program, or only PROGRAM): done, partly done
+    or missing, and what blocks it.
+
+    Examples:
+
+    \b
+      peerpath progress P0025
+      peerpath progress P0032 crss --json
+    """
     statuses = tracker.progress(peer_id, program)
     if as_json:
         echo_json([s.to_dict() for s in statuses])
@@ -742,17 +965,26 @@ def progress(tracker, peer_id, program, as_json):
 @click.option("--status", help="in training, certified, on hold, inactive or lapsed.")
 @click.option("--expiring-within", type=DAYS, metavar="DAYS",
               help="Only certifications that lapse within DAYS.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def leaders(tracker, where, status, expiring_within, as_json):
+def leaders(tracker, where, status, expiring_within, output):
     """Who is ready, who is stuck and whose credential lapses soon.
 
     The peer options choose whose enrolments are listed; --program also lists only that program's.
+
+    Examples:
+
+    \b
+      peerpath leaders
+      peerpath leaders --status "in training"
+      peerpath leaders --program crss --expiring-within 60
+      peerpath leaders --source graduate --community cicero
+      peerpath leaders --csv > leaders.csv
     """
     found = tracker.leaders(program=where.program, status=status, expiring_within=expiring_within,
                             where=where)
-    if as_json:
-        echo_json([s.to_dict() for s in found])
+    if output != "text":
+        echo_records(output, [s.to_dict() for s in found])
         return
     echo_table(
         [[s.peer.id, s.peer.name, s.program.key, s.enrollment.role, s.status,
@@ -771,7 +1003,14 @@ def leaders(tracker, where, status, expiring_within, as_json):
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
 @pass_tracker
 def leader_status(tracker, peer_id, program, status, role):
-    """Put a leader on hold, make them inactive, or active again."""
+    """Put leader PEER_ID on hold in PROGRAM, make them inactive, or active again (STATUS).
+
+    Examples:
+
+    \b
+      peerpath status P0024 connection "on hold"
+      peerpath status P0024 connection active
+    """
     enrollment = tracker.set_leader_status(peer_id, program, status, role=role)
     click.echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
 
@@ -779,7 +1018,14 @@ def leader_status(tracker, peer_id, program, status, role):
 @cli.command()
 @pass_tracker
 def sweep(tracker):
-    """Record certifications lapsed by today and refresh stored progress (run daily, e.g. cron)."""
+    """Record certifications lapsed by today and refresh stored progress (run daily, e.g. cron).
+
+    Examples:
+
+    \b
+      peerpath sweep
+      peerpath --today 2028-03-01 sweep     # what will have lapsed by then
+    """
     lapsed = tracker.sweep_lapses()
     tracker.refresh_summaries()
     for certification in lapsed:
@@ -792,7 +1038,14 @@ def sweep(tracker):
 
 @cli.group(name="offering")
 def offering_group():
-    """Groups and classes the affiliate runs."""
+    """Groups and classes the affiliate runs.
+
+    Examples:
+
+    \b
+      peerpath offering list
+      peerpath offering add connection "Berwyn Monday group" --leaders P0023,P0024
+    """
 
 
 @offering_group.command(name="add")
@@ -800,11 +1053,19 @@ def offering_group():
 @click.argument("name")
 @click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders.")
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
-@click.option("--location")
+@click.option("--location", help="Where it meets.")
 @click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
 @pass_tracker
 def offering_add(tracker, program, name, leaders, schedule, location, started):
-    """Add an offering of PROGRAM called NAME and print its id."""
+    """Add an offering of PROGRAM called NAME and print its id.
+
+    Examples:
+
+    \b
+      peerpath offering add connection "Berwyn Monday group" \\
+          --leaders P0023,P0024 --schedule "Mondays 7pm, weekly" \\
+          --location "Berwyn library" --started 2026-11-02
+    """
     offering = tracker.add_offering(program, name, leaders=leaders, schedule=schedule,
                                     location=location, started=started)
     click.echo(offering.id)
@@ -812,13 +1073,20 @@ def offering_add(tracker, program, name, leaders, schedule, location, started):
 
 @offering_group.command(name="list")
 @click.option("--program", help="Only this program.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def offering_list(tracker, program, as_json):
-    """List offerings of the enabled programs."""
+def offering_list(tracker, program, output):
+    """List offerings of the enabled programs.
+
+    Examples:
+
+    \b
+      peerpath offering list
+      peerpath offering list --program connection --json
+    """
     found = tracker.offerings(program)
-    if as_json:
-        echo_json([to_document(o) for o in found])
+    if output != "text":
+        echo_records(output, [to_document(o) for o in found])
         return
     echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location] for o in found],
                ["id", "program", "name", "leaders", "schedule", "location"])
@@ -826,7 +1094,13 @@ def offering_list(tracker, program, as_json):
 
 @cli.group(name="session")
 def session_group():
-    """Meetings of groups and classes."""
+    """Meetings of groups and classes.
+
+    Examples:
+
+    \b
+      peerpath session add O0001 --on 2026-11-24 --attendance 7
+    """
 
 
 @session_group.command(name="add")
@@ -836,20 +1110,46 @@ def session_group():
 @click.option("--attendance", type=click.IntRange(min=0), help="Participants present.")
 @pass_tracker
 def session_add(tracker, offering_id, on, leaders, attendance):
-    """Record a meeting of OFFERING_ID; it counts toward the leaders' pathways."""
+    """Record a meeting of OFFERING_ID; it counts toward the leaders' pathways.
+
+    Examples:
+
+    \b
+      peerpath session add O0001 --on 2026-11-24 --attendance 7
+      peerpath session add O0002 --on 2026-11-26 --leaders P0025
+    """
     session = tracker.add_session(offering_id, on, leaders=leaders, attendance=attendance)
     click.echo(session.id)
 
 
 @cli.group(name="checklists")
 def checklists_group():
-    """Model-fidelity checklists of the enabled programs."""
+    """Model-fidelity checklists of the enabled programs.
+
+    Examples:
+
+    \b
+      peerpath checklists list
+      peerpath checklists show connection_meeting
+    """
 
 
 @checklists_group.command(name="list")
+@listing_options
 @pass_tracker
-def checklists_list(tracker):
-    """List checklists."""
+def checklists_list(tracker, output):
+    """List checklists.
+
+    Examples:
+
+    \b
+      peerpath checklists list
+      peerpath checklists list --csv
+    """
+    if output != "text":
+        echo_records(output, [{"key": c.key, "program": c.program, "version": c.version, "items": len(c.items),
+                               "title": c.title} for c in tracker.catalog.checklists.values()])
+        return
     echo_table([[c.key, c.program, c.version, len(c.items), c.title]
                 for c in tracker.catalog.checklists.values()],
                ["key", "program", "version", "items", "title"])
@@ -860,7 +1160,14 @@ def checklists_list(tracker):
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def checklists_show(tracker, key, as_json):
-    """Show a checklist's items, weights, critical items and bands."""
+    """Show checklist KEY: its items, weights, critical items and bands.
+
+    Examples:
+
+    \b
+      peerpath checklists show connection_meeting
+      peerpath checklists show p2p_class --json
+    """
     checklist = tracker.catalog.checklist(key)
     if as_json:
         echo_json(to_document(checklist))
@@ -884,7 +1191,16 @@ def checklists_show(tracker, key, as_json):
               help="JSON {item: answer} or CSV item,answer instead of being asked.")
 @pass_tracker
 def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_file):
-    """Score a fidelity observation of OFFERING_ID, item by item."""
+    """Score a fidelity observation of OFFERING_ID, item by item.
+
+    Without --answers each item of the checklist is asked in turn.
+
+    Examples:
+
+    \b
+      peerpath observe O0001 --checklist connection_meeting \\
+          --observer "Pat (state trainer)" --answers observation.csv
+    """
     checklist = tracker.catalog.checklist(checklist_key)
     tracker.offering(offering_id)
     answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
@@ -923,7 +1239,14 @@ def _placeholder(item) -> str:
 
 @cli.group(name="fidelity")
 def fidelity_group():
-    """Fidelity scores over time and who needs an observation."""
+    """Fidelity scores over time and who needs an observation.
+
+    Examples:
+
+    \b
+      peerpath fidelity due
+      peerpath fidelity report --program connection
+    """
 
 
 @fidelity_group.command(name="report")
@@ -933,7 +1256,14 @@ def fidelity_group():
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @pass_tracker
 def fidelity_report(tracker, program, offering_id, leader, as_json):
-    """Scores per offering and leader, the items most often missed, and drift."""
+    """Scores per offering and leader, the items most often missed, and drift.
+
+    Examples:
+
+    \b
+      peerpath fidelity report --program connection
+      peerpath fidelity report --leader P0023 --json
+    """
     report = tracker.fidelity_report(program=program, offering=offering_id, leader=leader)
     if as_json:
         echo_json(report)
@@ -952,13 +1282,20 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
 
 @fidelity_group.command(name="due")
 @click.option("--program", help="Only this program.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def fidelity_due(tracker, program, as_json):
-    """Leaders needing an observation as of today (new leaders first, then at intervals)."""
+def fidelity_due(tracker, program, output):
+    """Leaders needing an observation as of today (new leaders first, then at intervals).
+
+    Examples:
+
+    \b
+      peerpath fidelity due
+      peerpath fidelity due --program peer_to_peer --csv
+    """
     due = tracker.fidelity_due(program=program)
-    if as_json:
-        echo_json(due)
+    if output != "text":
+        echo_records(output, due)
         return
     echo_table([[d["peer"], d["program"], d["due"], _lateness(d["overdue_days"]), d["reason"]] for d in due],
                ["peer", "program", "due", "when", "why"])
@@ -975,7 +1312,14 @@ def _lateness(overdue_days: int) -> str:
 
 @cli.group(name="outreach")
 def outreach_group():
-    """Outreach events: hospital talks, partner visits, fairs."""
+    """Outreach events: hospital talks, partner visits, fairs.
+
+    Examples:
+
+    \b
+      peerpath outreach add "hospital talk" --sector health --reached 12
+      peerpath outreach list
+    """
 
 
 @outreach_group.command(name="add")
@@ -985,21 +1329,35 @@ def outreach_group():
 @click.option("--partner", help="Partner organization.")
 @click.option("--community", help="Community reached.")
 @click.option("--reached", type=click.IntRange(min=0), default=0, help="People reached.")
-@click.option("--notes")
+@click.option("--notes", help="Free text about the event.")
 @pass_tracker
 def outreach_add(tracker, kind, **values):
-    """Record an outreach event of KIND (e.g. 'hospital talk') and print its id."""
+    """Record an outreach event of KIND (e.g. 'hospital talk') and print its id.
+
+    Examples:
+
+    \b
+      peerpath outreach add "hospital talk" --sector health \\
+          --partner "Loretto Hospital" --community Cicero --reached 12
+    """
     click.echo(tracker.add_outreach(kind, **values).id)
 
 
 @outreach_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def outreach_list(tracker, as_json):
-    """List outreach events."""
+def outreach_list(tracker, output):
+    """List outreach events.
+
+    Examples:
+
+    \b
+      peerpath outreach list
+      peerpath outreach list --csv > outreach.csv
+    """
     events = tracker.outreach_events()
-    if as_json:
-        echo_json([to_document(e) for e in events])
+    if output != "text":
+        echo_records(output, [to_document(e) for e in events])
         return
     echo_table([[e.id, e.on, e.kind, e.sector, e.partner, e.community, e.reached] for e in events],
                ["id", "on", "kind", "sector", "partner", "community", "reached"])
@@ -1007,14 +1365,34 @@ def outreach_list(tracker, as_json):
 
 @cli.group(name="communities")
 def communities_group():
-    """Communities served, and which the affiliate counts as underserved."""
+    """Communities served, and which the affiliate counts as underserved.
+
+    Examples:
+
+    \b
+      peerpath communities list
+      peerpath communities mark Joliet
+    """
 
 
 @communities_group.command(name="list")
+@listing_options
 @pass_tracker
-def communities_list(tracker):
-    """List communities with their peers; underserved ones are marked."""
-    echo_table([[name, count, "yes" if flag else ""] for name, count, flag in tracker.communities()],
+def communities_list(tracker, output):
+    """List communities with their peers; underserved ones are marked.
+
+    Examples:
+
+    \b
+      peerpath communities list
+      peerpath communities list --json
+    """
+    communities = tracker.communities()
+    if output != "text":
+        echo_records(output, [{"community": name, "peers": count, "underserved": flag}
+                              for name, count, flag in communities])
+        return
+    echo_table([[name, count, "yes" if flag else ""] for name, count, flag in communities],
                ["community", "peers", "underserved"])
 
 
@@ -1023,31 +1401,57 @@ def communities_list(tracker):
 @click.option("--underserved/--served", default=True, help="Mark or unmark as underserved.")
 @pass_tracker
 def communities_mark(tracker, community, underserved):
-    """Mark COMMUNITY as underserved (or --served to unmark)."""
+    """Mark COMMUNITY as underserved (or --served to unmark).
+
+    Examples:
+
+    \b
+      peerpath communities mark Joliet
+      peerpath communities mark Waukegan --served
+    """
     tracker.mark_underserved(community, underserved)
     click.echo(f"{community}: {'underserved' if underserved else 'not marked underserved'}")
 
 
 @cli.command()
 @click.option("--days", type=DAYS, help="Untouched for this many days (setting recruitment.followup_days).")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def followups(tracker, days, as_json):
-    """Prospects and applicants nobody has touched for a while."""
+def followups(tracker, days, output):
+    """Prospects and applicants nobody has touched for a while.
+
+    Examples:
+
+    \b
+      peerpath followups
+      peerpath followups --days 60 --json
+    """
     due = tracker.followups(days)
-    if as_json:
-        echo_json([{"peer": p.id, "name": p.name, "stage": p.stage, "last_touched": t.isoformat(),
-                    "days": d} for p, t, d in due])
+    if output != "text":
+        echo_records(output, [{"peer": p.id, "name": p.name, "stage": p.stage, "last_touched": t.isoformat(),
+                               "days": d} for p, t, d in due])
         return
     echo_table([[p.id, p.name, p.stage, t, d, p.source] for p, t, d in due],
                ["peer", "name", "stage", "last touched", "days", "source"])
 
 
 @cli.command()
+@listing_options
 @pass_tracker
-def reports(tracker):
-    """List the reports of core and the enabled plugins."""
+def reports(tracker, output):
+    """List the reports of core and the enabled plugins.
+
+    Examples:
+
+    \b
+      peerpath reports
+      peerpath reports --json
+    """
     catalog = tracker.catalog
+    if output != "text":
+        echo_records(output, [{"report": r.name, "plugin": catalog.owners[("reports", r.name)],
+                               "description": r.description} for r in catalog.reports.values()])
+        return
     echo_table([[r.name, catalog.owners[("reports", r.name)], r.description] for r in catalog.reports.values()],
                ["report", "plugin", "what it shows"])
 
@@ -1060,25 +1464,37 @@ def reports(tracker):
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
 @peer_filter_options(period=False)
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
-@click.option("--csv", "as_csv", is_flag=True, help="Output CSV.")
+@listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, where, as_json, as_csv):
+def report(tracker, name, files, start, end, days, merge, where, output):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup.
 
     The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
     reach take the peer options (they combine); reach also keeps only the outreach events of a
     --community or --sector given. capacity and rollup refuse them.
+
+    rollup --merge combines the rollup JSON FILES of several affiliates. --json gives the
+    figures and tables, --csv the rows of every table in one CSV: a "table" column with the
+    table's title, then the columns of every table.
+
+    Examples:
+
+    \b
+      peerpath report funnel --from 2026-01-01
+      peerpath report funnel --sector faith --community cicero
+      peerpath report expiring --days 90 --csv
+      peerpath report rollup --json > cook.json
+      peerpath report rollup --merge cook.json kane.json
     """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
     result = tracker.report(name, start=start, end=end, days=days, files=files, where=where)
-    if as_json:
+    if output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
-    elif as_csv:
-        click.echo(result.to_csv(), nl=False)
+    elif output == "csv":
+        echo_records(output, result.records())
     else:
         click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                                    if result.period[1] else ""))
@@ -1094,17 +1510,31 @@ def report(tracker, name, files, start, end, days, merge, where, as_json, as_csv
 
 @cli.group(name="config")
 def config_group():
-    """The affiliate's overrides of plugin defaults (pass marks, hours, windows...)."""
+    """The affiliate's overrides of plugin defaults (pass marks, hours, windows...).
+
+    Examples:
+
+    \b
+      peerpath config show
+      peerpath config set crss.exam.pass_mark 70
+    """
 
 
 @config_group.command(name="show")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@listing_options
 @pass_tracker
-def config_show(tracker, as_json):
-    """List every setting, its plugin default and the value in force."""
+def config_show(tracker, output):
+    """List every setting, its plugin default and the value in force.
+
+    Examples:
+
+    \b
+      peerpath config show
+      peerpath config show --csv
+    """
     rows = tracker.settings()
-    if as_json:
-        echo_json([{"key": k, "default": d, "value": v} for k, d, v in rows])
+    if output != "text":
+        echo_records(output, [{"key": k, "default": d, "value": v} for k, d, v in rows])
         return
     echo_table([[k, _show(d), _show(v), "*" if d != v else ""] for k, d, v in rows],
                ["setting", "default", "in force", "changed"])
@@ -1115,7 +1545,15 @@ def config_show(tracker, as_json):
 @click.argument("value")
 @pass_tracker
 def config_set(tracker, key, value):
-    """Override the plugin default KEY with VALUE for this database."""
+    """Override the plugin default KEY with VALUE for this database.
+
+    Examples:
+
+    \b
+      peerpath config set crss.exam.pass_mark 70
+      peerpath config set crss.experience.window_days none
+      peerpath config set crss.exam.pass_mark 70.5    # refused: a whole number
+    """
     click.echo(f"{key} = {_show(tracker.set_setting(key, value))}")
 
 
@@ -1123,7 +1561,14 @@ def config_set(tracker, key, value):
 @click.argument("key")
 @pass_tracker
 def config_unset(tracker, key):
-    """Go back to the plugin default for KEY."""
+    """Go back to the plugin default for KEY.
+
+    Examples:
+
+    \b
+      peerpath config set reports.expiring_days 60
+      peerpath config unset reports.expiring_days
+    """
     tracker.unset_setting(key)
     click.echo(f"{key} is back to its default")
 

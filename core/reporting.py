@@ -1,7 +1,5 @@
 """What a report returns, how it is rendered, and small-count suppression for shared figures."""
 
-import csv
-import io
 import statistics
 
 import attrs
@@ -36,15 +34,11 @@ class ReportResult:
                        for t in self.tables],
         }
 
-    def to_csv(self) -> str:
-        """Every table in one CSV, the table's title in the first column."""
-        out = io.StringIO()
-        writer = csv.writer(out)
-        for table in self.tables:
-            writer.writerow(["table", *table.headers])
-            for row in table.rows:
-                writer.writerow([table.title, *row])
-        return out.getvalue()
+    def records(self) -> list:
+        """Every row of every table as {"table": title, header: value...}: one listing (the CSV
+        of `peerpath report NAME --csv`) whose columns are every table's headers."""
+        return [{"table": table.title, **dict(zip(table.headers, row))}
+                for table in self.tables for row in table.rows]
 
 
 def median(values):

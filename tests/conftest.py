@@ -38,6 +38,24 @@ def run():
     return invoke
 
 
+DEMO_TODAY = "2026-12-01"  # the demo is built relative to today: pinned, its ids and dates never vary
+
+
+def demo_env(db: Path) -> dict:
+    """The environment of a CLI run (CliRunner env=) on database `db` as of DEMO_TODAY."""
+    return {"PEERPATH_DB": str(db), "PEERPATH_TODAY": DEMO_TODAY, "PEERPATH_USER": "coordinator",
+            "PEERPATH_LOAD_PLUGINS": None, "COLUMNS": None}
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory) -> Path:
+    """A folder holding `affiliate.json`, the demo database, built once: copy it to change it."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli, ["demo"], env=demo_env(folder / "affiliate.json"))
+    assert result.exit_code == 0, result.stderr
+    return folder
+
+
 @pytest.fixture
 def initialised(db, run) -> Path:
     """An initialised, empty database."""

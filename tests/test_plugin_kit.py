@@ -30,6 +30,9 @@ def install_by_entry_point(site: Path, project: Path) -> None:
     (site / f"{name}.pth").write_text(str(project) + "\n")  # as an editable install adds it to sys.path
 
 
+WIDE = "300"  # COLUMNS: a terminal wide enough that `plugins list` rows are whole lines
+
+
 @pytest.fixture
 def f2f_env(tmp_path) -> dict:
     site = tmp_path / "site"
@@ -37,7 +40,8 @@ def f2f_env(tmp_path) -> dict:
     install_by_entry_point(site, EXAMPLE)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEERPATH_")}
     env.update({"PEERPATH_DB": str(tmp_path / "affiliate.json"), "PEERPATH_USER": "trainer",
-                "PEERPATH_TODAY": "2026-06-01", "PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE)])})
+                "PEERPATH_TODAY": "2026-06-01", "PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE)]),
+                "COLUMNS": WIDE})
     return env
 
 
@@ -56,7 +60,7 @@ def plain_env(tmp_path) -> dict:
     """peerpath with only its own plugins, on the database in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEERPATH_") and k != "PYTHONPATH"}
     env.update({"PEERPATH_DB": str(tmp_path / "db.json"), "PEERPATH_USER": "trainer",
-                "PEERPATH_TODAY": "2026-06-01"})
+                "PEERPATH_TODAY": "2026-06-01", "COLUMNS": WIDE})
     return env
 
 

@@ -348,6 +348,7 @@ def test_a_plugin_using_every_provider_hook_works_end_to_end(tmp_path):
     cli_ok("record", "P0001", "ets", "training", "--on", "2026-02-02")
     assert json.loads(cli_ok("report", "ets_presenters", "--json"))["figures"] == {"presenters": 1}
     assert cli_ok("ets-count") == "1\n"
+    assert cli_ok("ets-count", "-h").startswith("Usage: ")  # -h reaches the commands plugins add
     cli_ok("plugins", "disable", "ets")
     hidden = _run_cli(env, "ets-count")
     assert hidden.returncode == 2 and "No such command 'ets-count'" in hidden.stderr
@@ -736,7 +737,7 @@ def test_an_installed_plugin_with_a_misspelled_hook_is_broken_by_name_and_the_re
     assert "peer_addded" in rows["typo"]["error"]
     assert rows["typo"]["hooks"] == []
     assert rows["connection"]["error"] is None
-    table = _run_cli(env, "plugins", "list")
+    table = _run_cli({**env, "COLUMNS": "300"}, "plugins", "list")  # wide enough for the error on one line
     [line] = [line for line in table.stdout.splitlines() if line.startswith("typo ")]
     assert "BROKEN" in line and "peer_addded" in line
     checked = _run_cli(env, "plugins", "check", "typo")

@@ -96,7 +96,14 @@ def register_commands(cli):
     @cli.command(name="f2f-ready")
     @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
     def f2f_ready(as_json):
-        """Trained Family-to-Family teachers still to co-teach a full class: pair them up."""
+        """Trained Family-to-Family teachers still to co-teach a full class: pair them up.
+
+        Examples:
+
+        \b
+          peerpath f2f-ready
+          peerpath f2f-ready --json
+        """
         tracker = click.get_current_context().find_object(Tracker)
         ready = [s for s in tracker.leaders(program="family_to_family")
                  if _done(s, "training") and not _done(s, "co_teach")]

@@ -1,0 +1,110 @@
+"""Every command's help: -h and --help, help text for every option and argument, and an
+Examples section whose every line runs as written on the demo database."""
+
+import inspect
+import shlex
+import shutil
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from conftest import demo_env, ok
+from peerpath.cli import cli
+from peerpath.core import Tracker
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MAX_HELP_WIDTH = 80
+
+
+def command_tree(command=cli, path=()):
+    """(path, command) for the root and every group and command under it."""
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from command_tree(sub, (*path, name))
+
+
+COMMANDS = list(command_tree())
+IDS = [" ".join(path) or "peerpath" for path, _ in COMMANDS]
+
+
+def help_text(command) -> str:
+    return inspect.cleandoc(command.help or "")
+
+
+def examples(command) -> list:
+    """The command lines of the help's Examples section, continuation lines joined."""
+    section = help_text(command).partition("\nExamples:")[2]
+    text = section.replace("\b", "").replace("\\\n", " ")
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
+def test_every_command_has_examples_and_help_for_every_parameter(path, command):
+    assert "\nExamples:" in help_text(command), "no Examples section"
+    lines = examples(command)
+    assert lines and all(line.startswith("peerpath ") for line in lines), lines
+    # Under the root's context, as when run: click caches the help option it makes for a command.
+    root = click.Context(cli, info_name="peerpath", **cli.context_settings)
+    for param in command.get_params(click.Context(command, parent=root)):
+        if isinstance(param, click.Argument):
+            assert param.human_readable_name in command.help, f"argument {param.name} is not explained"
+        else:
+            assert param.help, f"option {param.opts} has no help text"
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
+def test_minus_h_and_help_show_the_help_within_80_columns(path, command, run):
+    short = ok(run(*path, "-h"))
+    assert short == ok(run(*path, "--help"))
+    usage = short.splitlines()[0]
+    assert usage.startswith("Usage: ") and f" {' '.join(path)} ".replace("  ", " ") in usage, usage
+    assert "-h, --help" in short
+    assert max(len(line) for line in short.splitlines()) <= MAX_HELP_WIDTH
+
+
+def write_example_files(folder: Path) -> None:
+    """The files the examples name: a coordinator's sheet, an observation's answers and another
+    affiliate's rollup to merge."""
+    shutil.copy(FIXTURES / "messy_peers.csv", folder / "volunteers.csv")
+    checklist = Tracker(db=folder / "unused.json").catalog.checklist("connection_meeting")
+    (folder / "observation.csv").write_text("item,answer\n" + "".join(
+        f"{item.key},{'yes' if item.type == 'yes_no' else 4}\n" for item in checklist.items))
+    other = demo_env(folder / "kane.db.json")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--affiliate", "NAMI Kane County"], env=other).exit_code == 0
+    rollup = runner.invoke(cli, ["report", "rollup", "--json"], env=other)
+    assert rollup.exit_code == 0, rollup.stderr
+    (folder / "kane.json").write_text(rollup.stdout)
+
+
+def run_example(line: str, env: dict):
+    """Run one example line in-process; `> FILE` writes stdout to FILE, as a shell would."""
+    words = shlex.split(line, comments=True)
+    assert words[0] == "peerpath", line
+    args, redirect = words[1:], None
+    if ">" in args:
+        args, redirect = args[:args.index(">")], args[args.index(">") + 1]
+    result = CliRunner().invoke(cli, args, env=env)
+    if redirect and result.exit_code == 0:
+        Path(redirect).write_text(result.stdout)
+    return result
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
+def test_every_example_runs_as_written_on_the_demo(path, command, demo_folder, tmp_path, monkeypatch):
+    folder = tmp_path / "work"
+    shutil.copytree(demo_folder, folder)
+    write_example_files(folder)
+    monkeypatch.chdir(folder)
+    env = demo_env(folder / "affiliate.json")
+    for line in examples(command):  # in order: an example may build on the one before
+        result = run_example(line, env)
+        if "# refused" in line:
+            assert result.exit_code != 0, line
+            assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1, (line, result.stderr)
+        else:
+            assert result.exception is None or isinstance(result.exception, SystemExit), (line, result.exception)
+            assert result.exit_code == 0, (line, result.stderr)
+            assert "Error" not in result.stderr, (line, result.stderr)
