@@ -671,8 +671,7 @@ def leader_status(tracker, peer_id, program, status, role):
 @pass_tracker
 def sweep(tracker):
     """Record certifications lapsed by today and refresh stored progress (run daily, e.g. cron)."""
-    lapsed = tracker.sweep_lapses()
-    tracker.refresh_summaries()
+    lapsed = tracker.sweep()
     for certification in lapsed:
         click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
     click.echo(f"{len(lapsed)} certification(s) lapsed")
