@@ -631,6 +631,7 @@ class Store:
         kept = self._free_name(path)
         try:
             os.replace(path, kept)
+            os.chmod(kept, 0o600)  # it may hold peers' data like any table file
         except OSError as error:
             raise _os_error(path, "set aside", error) from None
         return kept

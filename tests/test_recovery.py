@@ -120,6 +120,8 @@ def test_recover_skips_an_unfinished_generation_and_a_torn_log_and_says_why(lost
     # Nothing skipped is thrown away: it is kept beside the data, where no commit deletes it.
     assert (folder / f"peers~0.{generation + 1}.json.unreadable").read_bytes().startswith(b'{"peers~0"')
     assert (folder / "events.jsonl.unreadable").read_bytes() == b'{"at": "2026-01-0'
+    for kept in folder.glob("*.unreadable"):
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600, kept
     ok(run("peer", "add", "Di"))
     assert (folder / f"peers~0.{generation + 1}.json.unreadable").exists()
     assert log.read_bytes().startswith(committed)
