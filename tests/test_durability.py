@@ -703,6 +703,27 @@ def test_sweep_is_one_commit_and_a_full_disk_at_any_point_changes_nothing(databa
     assert_clean_database(db)
 
 
+def test_a_full_disk_while_creating_a_database_is_one_clear_line(database, monkeypatch, tmp_path):
+    """From the first folder of a new database's path to its first manifest: one clear error
+    line and no database, until the manifest is in place (a full disk after that, when the
+    folder is flushed, does not undo or deny the new database)."""
+    db = tmp_path / "new" / "nested" / "affiliate.json"
+    refusals = 0
+    for fail_at in range(1, 30):
+        disk = SpaceRunsOut(fail_at)
+        with monkeypatch.context() as patch:
+            patch.setattr(core.store, "os", disk)
+            result = invoke("--db", db, "init")
+        if result.exit_code == 0:
+            break
+        refused(result, "the disk is full", "nothing was changed")
+        assert not db.exists()
+        refusals += 1
+    assert ok(result) == f"Created {db}\n"
+    assert refusals >= 5, refusals  # the two folders, the lock, its pid, the audit log, the manifest...
+    assert_clean_database(db)
+
+
 # --- a lock held by a stuck process ------------------------------------------------------------------
 
 # A process that takes the database's lock the way a writer does, writes its pid there, and hangs.
