@@ -280,6 +280,11 @@ def _set_underserved(meta, event):
     meta["underserved"] = sorted(marked + ([name] if event["action"] == "underserved" else []))
 
 
+def _set_value_mapping(meta, event):
+    details = event["details"]
+    meta.setdefault("value_map", {}).setdefault(details["field"], {})[details["text"]] = details["value"]
+
+
 SETTING_EVENTS = {
     ("create", "database"): ("created", _set_created),
     ("name", "database"): ("affiliate", _set_affiliate),
@@ -289,6 +294,7 @@ SETTING_EVENTS = {
     ("disable", "plugin"): ("disabled_plugins", _set_plugin),
     ("underserved", "community"): ("underserved", _set_underserved),
     ("served", "community"): ("underserved", _set_underserved),
+    ("map", "value map"): ("value_map", _set_value_mapping),  # peer import's remembered values
 }
 
 

@@ -181,3 +181,19 @@ def test_recover_help_shows_examples(run):
     help_text = ok(run("recover", "--help"))
     assert "\n  Examples:\n    peerpath recover\n" in help_text
     assert "Refused if the manifest exists" in " ".join(help_text.split())
+
+
+def test_recover_replays_remembered_import_values_and_skips_odd_setting_events(lost_manifest, run):
+    db, _ = lost_manifest
+    log = folder_of(db) / "events.jsonl"
+    event = {"at": "2026-01-01T00:00:00+00:00", "actor": "tester", "entity_id": None, "peer_id": None}
+    with open(log, "ab") as handle:
+        for extra in ({"action": "map", "entity": "value map", "entity_id": "sector:Church",
+                       "details": {"field": "sector", "text": "church", "value": "faith"}},
+                      {"action": "configure", "entity": "config", "details": {}}):  # no value: skipped
+            handle.write(json.dumps({**event, **extra}).encode() + b"\n")
+    out = ok(run("recover"))
+    assert "value_map" in out
+    meta = manifest(db)["meta"]
+    assert meta["value_map"] == {"sector": {"church": "faith"}}
+    assert meta["config"] == {"recruitment.followup_days": 30}
