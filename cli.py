@@ -276,6 +276,34 @@ def demo(tracker):
     click.echo(summary)
 
 
+@cli.command()
+@pass_tracker
+def recover(tracker):
+    """Rebuild a lost manifest (affiliate.json) from its folder (affiliate.json.d/).
+
+    Uses the newest complete generation of each table and the complete lines of the audit log;
+    ids carry on from the largest stored, and the affiliate's name, settings, disabled plugins
+    and underserved communities are replayed from the audit trail. Files it cannot use are
+    kept as NAME.unreadable and listed. Refused if the manifest exists.
+
+    Examples:
+
+    \b
+      peerpath recover                  # refused: this database has its manifest
+      peerpath --db lost.json recover   # lost.json is gone, lost.json.d/ is there
+    """
+    recovery = tracker.recover()
+    rows = sum(count for _, count in recovery.tables.values())
+    click.echo(f"Recovered {tracker.store.path}: {len(recovery.tables)} table(s), {rows} row(s), "
+               f"generation {recovery.generation}, {recovery.events} audit event(s)")
+    for table, (filename, count) in recovery.tables.items():
+        click.echo(f"  {table}: {filename}, {count} row(s)")
+    if recovery.settings:
+        click.echo(f"  settings from the audit trail: {', '.join(recovery.settings)}")
+    for skipped in recovery.skipped:
+        click.echo(f"  skipped {skipped}")
+
+
 # --- plugins ------------------------------------------------------------------------------------
 
 
@@ -1026,8 +1054,7 @@ def sweep(tracker):
       peerpath sweep
       peerpath --today 2028-03-01 sweep     # what will have lapsed by then
     """
-    lapsed = tracker.sweep_lapses()
-    tracker.refresh_summaries()
+    lapsed = tracker.sweep()
     for certification in lapsed:
         click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
     click.echo(f"{len(lapsed)} certification(s) lapsed")

@@ -74,7 +74,7 @@ class TrackerBase:
                 self._tx = None
 
     @contextlib.contextmanager
-    def changing(self, create: bool = False):
+    def changing(self, create: bool = False, recover: bool = False):
         """One atomic change; lifecycle hooks fire after it is committed."""
         if self._tx is not None and self._tx.writable:
             yield self._tx
@@ -82,7 +82,7 @@ class TrackerBase:
         self._pending = []
         shown = len(self.warnings)
         try:
-            with self.store.write(create=create) as tx:
+            with self.store.write(create=create, recover=recover) as tx:
                 self._tx = tx
                 yield tx
         except BaseException:
@@ -238,3 +238,78 @@ class TrackerBase:
                 tx.meta["affiliate"] = affiliate.strip()
                 self.audit_event("name", "database", affiliate.strip())
         return created
+
+    def recover(self):
+        """Rebuild a lost manifest from the database's folder (tables, audit log, the settings the
+        audit trail recorded); a `Recovery` says what was found and what was skipped."""
+        with self.changing(recover=True) as tx:
+            recovery = tx.recovery
+            events = tx.events()
+            recovery.settings = _replay_settings(tx.meta, events)
+            self.audit_event("recover", "database", str(self.store.path), details={
+                "tables": len(recovery.tables), "generation": recovery.generation,
+                "events": recovery.events, "skipped": list(recovery.skipped),
+            })
+        return recovery
+
+
+# How each audited change of a setting kept in the manifest is replayed onto recovered settings.
+def _set_created(meta, event):
+    meta["created"] = event["at"]
+
+
+def _set_affiliate(meta, event):
+    meta["affiliate"] = event["entity_id"]
+
+
+def _set_override(meta, event):
+    meta.setdefault("config", {})[event["entity_id"]] = event["details"]["value"]
+
+
+def _drop_override(meta, event):
+    meta.setdefault("config", {}).pop(event["entity_id"], None)
+
+
+def _set_plugin(meta, event):
+    disabled = set(meta.get("disabled_plugins", ())) - {event["entity_id"]}
+    meta["disabled_plugins"] = sorted(disabled | ({event["entity_id"]} if event["action"] == "disable" else set()))
+
+
+def _set_underserved(meta, event):
+    name = event["entity_id"]
+    marked = [c for c in meta.get("underserved", ()) if c.lower() != name.lower()]
+    meta["underserved"] = sorted(marked + ([name] if event["action"] == "underserved" else []))
+
+
+def _set_value_mapping(meta, event):
+    details = event["details"]
+    meta.setdefault("value_map", {}).setdefault(details["field"], {})[details["text"]] = details["value"]
+
+
+SETTING_EVENTS = {
+    ("create", "database"): ("created", _set_created),
+    ("name", "database"): ("affiliate", _set_affiliate),
+    ("configure", "config"): ("config", _set_override),
+    ("unconfigure", "config"): ("config", _drop_override),
+    ("enable", "plugin"): ("disabled_plugins", _set_plugin),
+    ("disable", "plugin"): ("disabled_plugins", _set_plugin),
+    ("underserved", "community"): ("underserved", _set_underserved),
+    ("served", "community"): ("underserved", _set_underserved),
+    ("map", "value map"): ("value_map", _set_value_mapping),  # peer import's remembered values
+}
+
+
+def _replay_settings(meta: dict, events) -> list:
+    """Rebuild in `meta` the settings the audit trail recorded; the names of those it set."""
+    restored = []
+    for event in events:
+        setting, apply = SETTING_EVENTS.get((event.get("action"), event.get("entity")), (None, None))
+        if apply is None:
+            continue
+        try:
+            apply(meta, event)
+        except (KeyError, TypeError, AttributeError):
+            continue  # an event of an unexpected shape is skipped, not a failed recovery
+        if setting not in restored:
+            restored.append(setting)
+    return restored

@@ -21,9 +21,15 @@ trims any uncommitted tail left by a crash.
 
 Writers hold an exclusive `flock` on `<name>.lock` for the whole read-modify-write, so concurrent
 processes never lose each other's updates; readers hold a shared lock while they load.
+
+The manifest is the only truth about which files are live: the names it gives must be peerpath's
+own (`<table>.<generation>.json`, `events.jsonl`), cleanup deletes nothing else, and a missing
+manifest beside a folder that holds data is never replaced by a new, empty database: `recover`
+rebuilds it from the newest complete generation of each table and the complete audit lines.
 """
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -43,11 +49,19 @@ from .errors import StoreError, ValidationError
 FORMAT = "peerpath"
 SCHEMA_VERSION = 1
 EVENTS_FILE = "events.jsonl"
+# The only files peerpath writes in a database's folder: `<table>.<generation>.json` (a table is
+# `name` or a chunk `name~N`) and the audit log. Names read from a manifest must match, and only
+# table files of this shape are ever deleted: anything else in the folder is the user's.
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_]+(?:~[0-9]+)?", re.ASCII)
+_TABLE_FILE = re.compile(r"(?P<table>[A-Za-z0-9_]+(?:~[0-9]+)?)\.(?P<generation>[0-9]{1,18})\.json", re.ASCII)
+_RECORD_ID = re.compile(r"(?P<prefix>[A-Za-z]+)(?P<number>[0-9]{1,18})", re.ASCII)
+# What recovery could not use is renamed with this suffix, so no commit deletes it.
+SET_ASIDE = ".unreadable"
 # Migrations upgrade the manifest and tables of an older schema in place: {old_version: function}.
 # Each takes a write Transaction and leaves it at old_version + 1.
 MIGRATIONS = {}
 
-__all__ = ["Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
+__all__ = ["Recovery", "Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
 
 
 def default_db_path() -> Path:
@@ -164,6 +178,8 @@ class Transaction:
         self._db = TinyDB(storage=_TableStorage, tables=self._tables)
         self._db.default_table_name = "_unused"
         self._new_events = []
+        self._created_log = False
+        self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
     #
@@ -183,13 +199,17 @@ class Transaction:
         path = self.store.folder / filename
         try:
             document = orjson.loads(path.read_bytes())
-            return document[name]
         except FileNotFoundError:
             raise StoreError(f"{path} is missing: the database {self.store.path} is damaged") from None
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             raise StoreError(f"{path} is corrupt: not a peerpath table file") from None
         except OSError as error:
             raise _os_error(path, "read", error) from None
+        problem = table_problem(name, document)
+        if problem:
+            # Refused, not repaired: a write must never carry a damaged table into a new generation.
+            raise StoreError(f"{path} is corrupt: {problem}; it was left untouched")
+        return document[name]
 
     def _chunk(self, name: str, document: dict) -> str:
         field, size = self.store.shards[name]
@@ -289,10 +309,13 @@ class Transaction:
         events_before = manifest.get("events")
         temporary = self.store.path.with_name(self.store.path.name + ".tmp")
         # Encode everything first: a value that cannot be stored is refused before any file is touched.
+        for name in self._tables.dirty:
+            if not _TABLE_NAME.fullmatch(name):
+                raise StoreError(f"cannot store a table named {name!r}: use letters, digits and _")
         encoded = {name: _dump({name: self._tables[name]}) for name in sorted(self._tables.dirty)}
         written = []
         try:
-            folder.mkdir(mode=0o700, exist_ok=True)
+            _make_private_dirs(folder)
             for name, data in encoded.items():
                 filename = f"{name}.{generation}.json"
                 written.append(folder / filename)
@@ -308,8 +331,10 @@ class Transaction:
         except BaseException:  # a full disk, an interrupt: whatever stopped us, the old manifest rules
             self._discard(written, events_before)
             raise
-        _fsync_dir(self.store.path.parent)
-        self.store._remove_unreferenced(manifest)
+        # Committed: what follows only tidies up, and must never end in "nothing was changed".
+        with contextlib.suppress(OSError):
+            _fsync_dir(self.store.path.parent)
+            self.store._remove_unreferenced(manifest)
 
     def _discard(self, written: list, events_before) -> None:
         """Remove what a commit that failed before its manifest was replaced had written."""
@@ -320,14 +345,17 @@ class Transaction:
             with contextlib.suppress(OSError):
                 if events_before:
                     os.truncate(self.store.folder / events_before["file"], events_before["bytes"])
-                else:
+                elif self._created_log:
                     (self.store.folder / EVENTS_FILE).unlink()
 
     def _append_events(self, folder: Path, info) -> dict:
-        info = dict(info or {"file": EVENTS_FILE, "bytes": 0, "count": 0})
-        path = folder / info["file"]
         data = b"".join(_dump(event) + b"\n" for event in self._new_events)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        if info:
+            info = dict(info)
+            fd = os.open(folder / info["file"], os.O_WRONLY)
+        else:
+            info = {"file": EVENTS_FILE, "bytes": 0, "count": 0}
+            fd = self._create_log(folder / EVENTS_FILE)
         try:
             os.ftruncate(fd, info["bytes"])  # drop a tail left by a write that never committed
             os.lseek(fd, info["bytes"], os.SEEK_SET)
@@ -337,6 +365,50 @@ class Transaction:
         info["bytes"] += len(data)
         info["count"] += len(self._new_events)
         return info
+
+    def _create_log(self, path: Path) -> int:
+        """A new, private audit log; one already there is a log this manifest does not describe,
+        which is never truncated or replaced."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise StoreError(
+                f"{path} is an audit log that {self.store.path} does not describe; it was left "
+                "untouched and nothing was changed"
+            ) from None
+        self._created_log = True
+        os.fchmod(fd, 0o600)
+        return fd
+
+
+def table_problem(name: str, document) -> str:
+    """What is wrong with `document` as the file of table `name` (a TinyDB JSON file of one
+    table, `{name: {"<doc id>": {"id": "P0042", ...}}}`), or "" if nothing is."""
+    if not isinstance(document, dict):
+        return f"it holds {_json_kind(document)}, not an object"
+    if set(document) != {name}:
+        return f"it should hold the table '{name}' only, not {', '.join(map(repr, sorted(document))) or 'nothing'}"
+    rows = document[name]
+    if not isinstance(rows, dict):
+        return f"its table '{name}' is {_json_kind(rows)}, not an object of rows"
+    # A quick pass first: a large table is checked on every load, and nearly always fine.
+    if all(key.isdecimal() and type(row) is dict and type(row.get("id")) is str for key, row in rows.items()):
+        return ""
+    for key, row in rows.items():
+        if not key.isdecimal():
+            return f"row {key!r} is not numbered"
+        if not isinstance(row, dict):
+            return f"row {key!r} is {_json_kind(row)}, not an object"
+        if not isinstance(row.get("id"), str):
+            return f"row {key!r} has the id {row.get('id')!r}, not a text id"
+    return ""
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    kinds = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 _NOT_DIGITS = re.compile(r"\D+", re.ASCII)  # ASCII digits only: int() would take "²" or "٣" and fail
@@ -357,11 +429,29 @@ def _replace_with(document):
     return transform
 
 
+@dataclasses.dataclass
+class Recovery:
+    """What `peerpath recover` found: {table: (file, rows)} of the generation used for each table,
+    the database's generation, how many audit events, what was skipped and why, and the settings
+    rebuilt from the audit trail."""
+
+    tables: dict = dataclasses.field(default_factory=dict)
+    generation: int = 0
+    events: int = 0
+    skipped: list = dataclasses.field(default_factory=list)
+    settings: list = dataclasses.field(default_factory=list)
+
+
 class Store:
-    """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk)."""
+    """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk).
+
+    A path that is a symbolic link is resolved once, here: commits replace the target's manifest
+    (the link stays a link), and the folder and the lock are the target's neighbours.
+    """
 
     def __init__(self, path, shards=None):
-        self.path = Path(path).expanduser()
+        path = Path(path).expanduser()
+        self.path = Path(os.path.realpath(path)) if path.is_symlink() else path
         self.shards = dict(shards or {})
         self.folder = self.path.with_name(self.path.name + ".d")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
@@ -369,14 +459,24 @@ class Store:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def holds_data(self) -> bool:
+        """Whether the database's folder exists and is not empty."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return any(True for _ in entries)
+        except FileNotFoundError:
+            return False
+        except NotADirectoryError:
+            return True
+        except OSError as error:
+            raise _os_error(self.folder, "read", error) from None
+
     @contextlib.contextmanager
     def read(self, missing_ok: bool = False):
         """A read-only view; a missing database is an error unless `missing_ok`."""
         if not self.path.exists():
             if not missing_ok:
-                raise StoreError(
-                    f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath demo'"
-                )
+                raise self._missing()
             yield Transaction(self, _new_manifest(), writable=False)
             return
         with self._locked(fcntl.LOCK_SH):
@@ -385,18 +485,23 @@ class Store:
             yield transaction
 
     @contextlib.contextmanager
-    def write(self, create: bool = False):
+    def write(self, create: bool = False, recover: bool = False):
         """A read-modify-write under the exclusive lock, committed atomically when the block ends.
 
-        An exception inside the block discards every change.
+        `create` makes a new database; `recover` rebuilds a lost manifest from the folder (the
+        transaction's `recovery` says what was found). An exception inside the block discards
+        every change.
         """
-        if not create and not self.path.exists():
-            raise StoreError(
-                f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath demo'"
-            )
+        if not (create or recover) and not self.path.exists():
+            raise self._missing()
         with self._locked(fcntl.LOCK_EX):
-            manifest = self._read_manifest() if self.path.exists() else _new_manifest()
+            recovery = None
+            if recover:
+                manifest, recovery = self._recovered_manifest()
+            else:
+                manifest = self._manifest_or_new()
             transaction = Transaction(self, manifest, writable=True)
+            transaction.recovery = recovery
             transaction._meta_before = json.loads(json.dumps(transaction.meta))
             self._migrate(transaction)
             yield transaction
@@ -407,6 +512,25 @@ class Store:
                     raise _os_error(self.path, "write", error) from None
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _missing(self) -> StoreError:
+        if self.holds_data():
+            return StoreError(
+                f"no manifest {self.path}, but its folder {self.folder} holds data: "
+                "run 'peerpath recover' to rebuild the manifest from it"
+            )
+        return StoreError(f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath demo'")
+
+    def _manifest_or_new(self) -> dict:
+        if self.path.exists():
+            return self._read_manifest()
+        if self.holds_data():
+            # Starting afresh here would delete the tables and truncate the audit log of the folder.
+            raise StoreError(
+                f"{self.folder} already holds data but its manifest {self.path} is missing; nothing "
+                "was changed: run 'peerpath recover' to rebuild the manifest from it"
+            )
+        return _new_manifest()
 
     def _read_manifest(self) -> dict:
         try:
@@ -427,7 +551,109 @@ class Store:
             )
         if not isinstance(manifest.get("tables"), dict):
             raise StoreError(f"{self.path} is corrupt: its table list is missing; it was left untouched")
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise StoreError(f"{self.path} is corrupt: {problem}; it was left untouched")
         return manifest
+
+    def _recovered_manifest(self):
+        """A manifest rebuilt from the newest complete generation of each table and the complete
+        lines of the audit log, and the Recovery saying what was used; only under the exclusive lock.
+
+        What cannot be used but might hold data (an unfinished newer generation, an incomplete
+        tail of the log) is set aside under a name no commit deletes.
+        """
+        if self.path.exists():
+            raise StoreError(
+                f"{self.path} exists: 'peerpath recover' only rebuilds a missing manifest; nothing was changed"
+            )
+        candidates = self._table_files()
+        log = self.folder / EVENTS_FILE
+        if not candidates and not log.exists():
+            raise StoreError(f"nothing to recover in {self.folder}: it holds no peerpath table files or audit log")
+        manifest, recovery = _new_manifest(), Recovery()
+        counters = {}
+        for table, files in sorted(candidates.items()):
+            for path in files:
+                rows, problem = _read_table_file(table, path)
+                if not problem:
+                    manifest["tables"][table] = path.name
+                    recovery.tables[table] = (path.name, len(rows))
+                    _count_ids(rows, counters)
+                    break
+                recovery.skipped.append(f"{path.name}: {problem}; kept as {self._set_aside(path).name}")
+        recovery.generation = max(
+            (int(_TABLE_FILE.fullmatch(path.name)["generation"]) for files in candidates.values() for path in files),
+            default=0,
+        )
+        manifest["generation"] = recovery.generation
+        manifest["meta"]["counters"] = dict(sorted(counters.items()))
+        if log.exists():
+            manifest["events"] = self._recovered_log(log, recovery)
+        self._make_private(manifest)
+        return manifest, recovery
+
+    def _table_files(self) -> dict:
+        """{table: [its files, newest generation first]} of peerpath's table files in the folder."""
+        found = {}
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return found
+        except OSError as error:
+            raise _os_error(self.folder, "read", error) from None
+        for name in names:
+            match = _TABLE_FILE.fullmatch(name)
+            if match:
+                found.setdefault(match["table"], []).append((int(match["generation"]), self.folder / name))
+        return {table: [path for _, path in sorted(files, reverse=True)] for table, files in found.items()}
+
+    def _recovered_log(self, log: Path, recovery: Recovery) -> dict:
+        try:
+            data = log.read_bytes()
+        except OSError as error:
+            raise _os_error(log, "read", error) from None
+        count, size = _complete_events(data)
+        tail = data[size:]
+        if tail:
+            kept = self._free_name(log)
+            try:
+                _write_private(kept, tail)
+            except OSError as error:
+                raise _os_error(kept, "write", error) from None
+            recovery.skipped.append(
+                f"{EVENTS_FILE}: {len(tail)} byte(s) after event {count} are incomplete; kept as {kept.name}"
+            )
+        recovery.events = count
+        return {"file": EVENTS_FILE, "bytes": size, "count": count}
+
+    def _set_aside(self, path: Path) -> Path:
+        kept = self._free_name(path)
+        try:
+            os.replace(path, kept)
+            os.chmod(kept, 0o600)  # it may hold peers' data like any table file
+        except OSError as error:
+            raise _os_error(path, "set aside", error) from None
+        return kept
+
+    @staticmethod
+    def _free_name(path: Path) -> Path:
+        """`<name>.unreadable` beside `path` (numbered if taken): a name no commit ever deletes."""
+        kept, number = path.with_name(path.name + SET_ASIDE), 1
+        while kept.exists():
+            number += 1
+            kept = path.with_name(f"{path.name}{SET_ASIDE}.{number}")
+        return kept
+
+    def _make_private(self, manifest: dict) -> None:
+        """A recovered database is as private as a new one: its folder 0700, its files 0600."""
+        names = list(manifest["tables"].values()) + ([EVENTS_FILE] if manifest.get("events") else [])
+        try:
+            os.chmod(self.folder, 0o700)
+            for name in names:
+                os.chmod(self.folder / name, 0o600)
+        except OSError as error:
+            raise _os_error(self.folder, "make private", error) from None
 
     def _migrate(self, transaction: Transaction) -> None:
         transaction.migrated = False
@@ -441,23 +667,43 @@ class Store:
 
     @contextlib.contextmanager
     def _locked(self, mode):
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        writing = mode == fcntl.LOCK_EX
+        if writing:
+            try:
+                _make_private_dirs(self.path.parent)
+            except OSError as error:
+                raise _os_error(self.path.parent, "create the folder", error) from None
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._open_lock()
         except OSError as error:
-            if mode == fcntl.LOCK_SH:
+            if not writing:
                 # A database in a read-only folder can still be read; no writer can race us there.
                 yield
                 return
             raise _os_error(self.lock_path, "open the lock", error) from None
         try:
             self._acquire(fd, mode)
-            if mode == fcntl.LOCK_EX:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
+            if writing:
+                try:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, str(os.getpid()).encode(), 0)
+                except OSError as error:  # a full disk before anything else was written
+                    raise _os_error(self.path, "write", error) from None
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+    def _open_lock(self) -> int:
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return os.open(self.lock_path, os.O_RDWR)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
 
     def _acquire(self, fd, mode) -> None:
         deadline = time.monotonic() + _lock_timeout()
@@ -476,12 +722,93 @@ class Store:
                 time.sleep(0.01)
 
     def _remove_unreferenced(self, manifest: dict) -> None:
-        """Delete table files of older generations; only called under the exclusive lock."""
-        keep = set(manifest["tables"].values()) | {EVENTS_FILE}
+        """Delete peerpath's own table files that the manifest no longer names: older generations
+        and what a commit that never finished left. Any other file in the folder is the user's and
+        stays. Only called under the exclusive lock."""
+        keep = set(manifest["tables"].values())
         for path in self.folder.iterdir():
-            if path.name not in keep:
+            match = _TABLE_FILE.fullmatch(path.name)
+            if match and path.name not in keep and int(match["generation"]) <= manifest["generation"]:
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+
+def _manifest_problem(manifest: dict) -> str:
+    """What makes a manifest unsafe to follow (a file name outside peerpath's own, a bad count), or ""."""
+    for table, filename in manifest["tables"].items():
+        match = _TABLE_FILE.fullmatch(filename) if isinstance(filename, str) else None
+        if match is None or match["table"] != table:
+            return f"it names {filename!r} as the file of table {table!r}, which is not a peerpath table file name"
+    events = manifest.get("events")
+    if events is not None and not (
+        isinstance(events, dict) and events.get("file") == EVENTS_FILE
+        and _is_count(events.get("bytes")) and _is_count(events.get("count"))
+    ):
+        return f"its audit log entry {events!r} is not peerpath's"
+    if not _is_count(manifest.get("generation", 0)):
+        return "its generation is not a whole number"
+    if not isinstance(manifest.get("meta", {}), dict):
+        return "its settings are not an object"
+    return ""
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create `folder` and its missing parents, each 0700 whatever the umask; folders that already
+    exist are not ours to change."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another process made it first
+            continue
+        os.chmod(path, 0o700)
+
+
+def _read_table_file(table: str, path: Path):
+    """(rows, "") of a complete table file, or (None, why it cannot be used)."""
+    try:
+        document = orjson.loads(path.read_bytes())
+    except ValueError:
+        return None, "not valid JSON (a commit that never finished?)"
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+    problem = table_problem(table, document)
+    return (None, problem) if problem else (document[table], "")
+
+
+def _count_ids(rows: dict, counters: dict) -> None:
+    """Raise `counters` ({prefix: largest number}) to cover the ids of `rows` ("P0042": P, 42)."""
+    for row in rows.values():
+        match = _RECORD_ID.fullmatch(row["id"])
+        if match:
+            prefix, number = match["prefix"], int(match["number"])
+            counters[prefix] = max(counters.get(prefix, 0), number)
+
+
+def _complete_events(data: bytes):
+    """(events, bytes) of the longest start of an audit log made of whole JSON-object lines."""
+    count = size = 0
+    while True:
+        end = data.find(b"\n", size)
+        if end < 0:
+            return count, size
+        line = data[size:end]
+        if line:
+            try:
+                event = orjson.loads(line)
+            except ValueError:
+                return count, size
+            if not isinstance(event, dict):
+                return count, size
+            count += 1
+        size = end + 1
 
 
 def _lock_holders(fd) -> list:

@@ -19,3 +19,11 @@ from .transfer import TransferOps
 class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
               DateOps, FilterOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
+
+    def sweep(self) -> list:
+        """The daily sweep as one change: record every certification lapsed by today, then refresh
+        stored progress; returns the certifications that lapsed."""
+        with self.changing():
+            lapsed = self.sweep_lapses()
+            self.refresh_summaries()
+        return lapsed

@@ -65,8 +65,9 @@ def test_minus_h_and_help_show_the_help_within_80_columns(path, command, run):
 
 
 def write_example_files(folder: Path) -> None:
-    """The files the examples name: a coordinator's sheet, an observation's answers and another
-    affiliate's rollup to merge."""
+    """The files the examples name: a coordinator's sheet, an observation's answers, another
+    affiliate's rollup to merge and a database whose manifest was lost."""
+    shutil.copytree(folder / "affiliate.json.d", folder / "lost.json.d")
     shutil.copy(FIXTURES / "messy_peers.csv", folder / "volunteers.csv")
     checklist = Tracker(db=folder / "unused.json").catalog.checklist("connection_meeting")
     (folder / "observation.csv").write_text("item,answer\n" + "".join(

@@ -35,7 +35,7 @@ from peerpath import core
 from peerpath.cli import cli
 from peerpath.core import Tracker
 
-from conftest import assert_refused as refused, ok, snapshot
+from conftest import assert_refused as refused, certify_teacher, ok, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = "2025-06-02"
@@ -621,6 +621,106 @@ def test_a_full_disk_at_any_write_of_a_bulk_import_loses_nothing(database, monke
     assert peers[-1]["id"] == f"P{len(peers):04d}"
     assert_clean_database(db)
     ok(invoke("peer", "add", "After the disk was cleared"))
+    assert_clean_database(db)
+
+
+class SpaceRunsOut(DiskFillsUp):
+    """DiskFillsUp counting every call that may need room on the disk (creating a file or a folder,
+    writing, flushing), so that the disk can fill up at any of them, before the lock file exists
+    as well as after the manifest was replaced."""
+
+    def _needs_room(self, call, *args, **kwargs):
+        self.writes += 1
+        if self.writes >= self.fail_at:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return call(*args, **kwargs)
+
+    def open(self, path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            return self._needs_room(os.open, path, flags, *args, **kwargs)
+        return os.open(path, flags, *args, **kwargs)
+
+    def mkdir(self, *args, **kwargs):
+        return self._needs_room(os.mkdir, *args, **kwargs)
+
+    def pwrite(self, *args, **kwargs):
+        return self._needs_room(os.pwrite, *args, **kwargs)
+
+    def fsync(self, *args, **kwargs):
+        return self._needs_room(os.fsync, *args, **kwargs)
+
+
+def restore(db: Path, files: dict) -> None:
+    """Put the database back to a `snapshot` of it (and remove its lock file)."""
+    for path in [*folder_of(db).iterdir(), *db.parent.glob(db.name + "*")]:
+        if path.is_file():
+            path.unlink()
+    for name, data in files.items():
+        (db.parent / name).write_bytes(data)
+
+
+def test_sweep_is_one_commit_and_a_full_disk_at_any_point_changes_nothing(database, monkeypatch):
+    """`sweep` records lapsed certifications and refreshes stored progress in one commit. The disk
+    fills up at each call that needs room in turn, the first of them creating the lock file: each
+    time either one clear error and the database as it was, or (once the manifest is replaced)
+    the whole sweep; never "nothing was changed" about a change that was made."""
+    db = database
+    monkeypatch.setenv("PEERPATH_TODAY", "2026-03-01")
+    ok(invoke("peer", "add", "Ana", "--lived-experience", "self"))
+    certify_teacher(invoke)
+    commits = []
+    original = core.store.Transaction._commit
+    monkeypatch.setattr(core.store.Transaction, "_commit", lambda tx: commits.append(1) or original(tx))
+    before = snapshot(db)
+    generation = json.loads(db.read_bytes())["generation"]
+
+    def lapsed():
+        with Tracker(db=db).store.read() as tx:
+            return [doc["id"] for doc in tx.all("certifications") if doc.get("lapsed_on")]
+
+    outcomes = []
+    for fail_at in range(1, 40):
+        restore(db, before)
+        commits.clear()
+        disk = SpaceRunsOut(fail_at)
+        with monkeypatch.context() as patch:
+            patch.setattr(core.store, "os", disk)
+            result = invoke("--today", "2028-06-01", "sweep")
+        if result.exit_code == 0:
+            assert result.stdout.splitlines()[-1] == "1 certification(s) lapsed", result.stdout
+            assert len(commits) == 1 and json.loads(db.read_bytes())["generation"] == generation + 1
+            assert len(lapsed()) == 1
+            outcomes.append("swept")
+            if disk.writes < fail_at:  # the sweep needed less room than that: every point was tried
+                break
+            continue
+        line = refused(result, "the disk is full", "nothing was changed")
+        assert str(db) in line
+        assert snapshot(db) == before, f"a full disk at call {fail_at} changed the database"
+        assert lapsed() == []
+        outcomes.append("refused")
+    assert outcomes[-1] == "swept" and outcomes.count("refused") >= 5, outcomes
+    assert_clean_database(db)
+
+
+def test_a_full_disk_while_creating_a_database_is_one_clear_line(database, monkeypatch, tmp_path):
+    """From the first folder of a new database's path to its first manifest: one clear error
+    line and no database, until the manifest is in place (a full disk after that, when the
+    folder is flushed, does not undo or deny the new database)."""
+    db = tmp_path / "new" / "nested" / "affiliate.json"
+    refusals = 0
+    for fail_at in range(1, 30):
+        disk = SpaceRunsOut(fail_at)
+        with monkeypatch.context() as patch:
+            patch.setattr(core.store, "os", disk)
+            result = invoke("--db", db, "init")
+        if result.exit_code == 0:
+            break
+        refused(result, "the disk is full", "nothing was changed")
+        assert not db.exists()
+        refusals += 1
+    assert ok(result) == f"Created {db}\n"
+    assert refusals >= 5, refusals  # the two folders, the lock, its pid, the audit log, the manifest...
     assert_clean_database(db)
 
 

@@ -16,7 +16,7 @@ from peerpath import core
 from peerpath.core import Peer, StoreError, Tracker
 from peerpath.core.store import Store, Transaction
 
-from conftest import assert_refused, manifest, snapshot
+from conftest import assert_refused, manifest, ok, snapshot
 
 # The child of the read-only tests: a peerpath that, even when run as root, obeys file modes
 # (root's CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER are dropped first).
@@ -109,6 +109,25 @@ def test_files_are_private_whatever_the_umask(db, run):
     assert len(files) == 4  # manifest, lock, one peers chunk, the audit log
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.parametrize("umask", [0, 0o022], ids=["umask 0", "umask 022"])
+def test_folders_peerpath_creates_are_private_whatever_the_umask(tmp_path, run, umask):
+    existing = tmp_path / "shared"
+    existing.mkdir()
+    existing.chmod(0o755)
+    db = existing / "new" / "data" / "affiliate.json"
+    old = os.umask(umask)
+    try:
+        assert run("--db", db, "init").exit_code == 0
+        assert run("--db", db, "peer", "add", "Ana").exit_code == 0
+    finally:
+        os.umask(old)
+    for folder in (existing / "new", existing / "new" / "data", folder_of(db)):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for path in [db, db.with_name(db.name + ".lock"), *folder_of(db).iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # a folder that was there is not ours to change
 
 
 # --- damaged, foreign and newer files --------------------------------------------------------------
@@ -542,3 +561,90 @@ def test_peer_entities_round_trip_through_the_store(initialised):
     again = tracker(initialised).peer(added.id)
     assert isinstance(again, Peer)
     assert again == added
+
+
+# --- paths: symbolic links and the file names a manifest may name --------------------------------------
+
+
+def test_a_database_path_that_is_a_symlink_works_and_stays_a_link(tmp_path, run):
+    target = tmp_path / "real" / "affiliate.json"
+    target.parent.mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    for args in (("init",), ("peer", "add", "Ana"), ("peer", "add", "Bo")):
+        assert run("--db", link, *args).exit_code == 0
+    assert link.is_symlink() and link.resolve() == target
+    assert manifest(target)["tables"]["peers~0"] in {p.name for p in folder_of(target).iterdir()}
+    # Every file is the target's neighbour; nothing was made beside the link.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]
+    assert target.with_name("affiliate.json.lock").exists()
+    assert [p.name for p in tracker(link).peers()] == ["Ana", "Bo"]
+    assert [p.name for p in tracker(target).peers()] == ["Ana", "Bo"]
+
+
+@pytest.mark.parametrize("filename", ["../../etc/passwd", "/etc/passwd", "sub/peers~0.1.json",
+                                      "peers~0.1.json.bak", "sessions.1.json", 7])
+def test_a_manifest_naming_a_file_outside_peerpaths_own_is_refused(initialised, run, tmp_path, filename):
+    db = initialised
+    add_peers(db, "Ana")
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"peers~0": {}}')
+    document = manifest(db)
+    document["tables"]["peers~0"] = filename if filename != "/etc/passwd" else str(outside)
+    db.write_text(json.dumps(document))
+    before = snapshot(db)
+    for args in (("peer", "list"), ("peer", "add", "Bo"), ("audit",)):
+        assert_refused(run(*args), str(db), "not a peerpath table file name")
+    assert snapshot(db) == before
+    assert outside.read_text() == '{"peers~0": {}}'
+
+
+def test_a_manifest_naming_another_audit_log_is_refused(initialised, run):
+    document = manifest(initialised)
+    document["events"]["file"] = "../../outside.jsonl"
+    initialised.write_text(json.dumps(document))
+    before = snapshot(initialised)
+    for args in (("audit",), ("peer", "add", "Bo")):
+        assert_refused(run(*args), str(initialised), "audit log")
+    assert snapshot(initialised) == before
+
+
+# --- table files of the wrong shape -----------------------------------------------------------------
+
+
+WRONG_SHAPES = {
+    "a list": ('[1, 2, 3]', "a list, not an object"),
+    "the wrong table": ('{{"sessions": {{}}}}', "the table '{table}' only"),
+    "rows as a list": ('{{"{table}": [{{"id": "P0001"}}]}}', "not an object of rows"),
+    "a row that is a number": ('{{"{table}": {{"1": 5}}}}', "row '1' is a number"),
+    "a row without an id": ('{{"{table}": {{"1": {{"name": "Ana"}}}}}}', "row '1' has the id None"),
+    "an id of the wrong type": ('{{"{table}": {{"1": {{"id": 1, "name": "Ana"}}}}}}', "row '1' has the id 1"),
+    "a row that is not numbered": ('{{"{table}": {{"one": {{"id": "P0001", "name": "Ana"}}}}}}',
+                                   "row 'one' is not numbered"),
+}
+
+# The commands that read (or change) each table.
+READERS = {
+    "peers~0": [("peer", "list"), ("peer", "show", "P0001"), ("audit", "--peer", "P0001"), ("peer", "add", "Cy"),
+                ("peer", "edit", "P0001", "--notes", "x"), ("demo",)],
+    "summaries~0": [("leaders",), ("leaders", "--status", "certified"),
+                    ("record", "P0001", "connection", "application"), ("sweep",)],
+}
+
+
+@pytest.mark.parametrize("table", READERS)
+@pytest.mark.parametrize("template, problem", WRONG_SHAPES.values(), ids=WRONG_SHAPES)
+def test_a_table_file_of_the_wrong_shape_is_named_and_never_carried_forward(initialised, run, table,
+                                                                           template, problem):
+    db = initialised
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("enroll", "P0001", "connection"))
+    path = folder_of(db) / manifest(db)["tables"][table]
+    content = template.format(table=table).encode()
+    path.write_bytes(content)
+    before = snapshot(db)
+    for args in READERS[table]:
+        line = assert_refused(run(*args), str(path), "corrupt", problem.format(table=table))
+        assert "Traceback" not in line
+    assert snapshot(db) == before
+    assert path.read_bytes() == content
