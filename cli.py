@@ -304,6 +304,81 @@ def recover(tracker):
         click.echo(f"  skipped {skipped}")
 
 
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_tracker
+def backup(tracker, path):
+    """Copy the database to the new database PATH (and PATH.d/), private to you.
+
+    The copy is one committed generation and the audit log up to it, taken under the lock:
+    other processes may keep writing, they wait for it. PATH must not exist yet. A backup is a
+    database: check it with `peerpath --db PATH verify`.
+
+    Examples:
+
+    \b
+      peerpath backup nightly.json
+      peerpath --db nightly.json verify
+      peerpath backup nightly.json          # refused: it exists
+    """
+    manifest = tracker.backup(path)
+    events = (manifest.get("events") or {}).get("count", 0)
+    click.echo(f"Backed up {tracker.store.path} to {path}: generation {manifest.get('generation', 0)}, "
+               f"{len(manifest['tables'])} table file(s), {events} audit event(s)")
+
+
+@cli.command()
+@click.option("--db", "path", type=click.Path(dir_okay=False),
+              help="Verify this database (or backup) instead of the one in use.")
+@pass_tracker
+def verify(tracker, path):
+    """Check the manifest, every table, the references between records and the audit trail's
+    hash chain; exit 1 naming each problem.
+
+    Examples:
+
+    \b
+      peerpath verify
+      peerpath backup copy.json
+      peerpath verify --db copy.json
+    """
+    target = Tracker(db=path, actor=tracker.actor) if path else tracker
+    found = target.verify()
+    for note in found.notes:
+        click.echo(f"note: {one_line(note)}")
+    if found.problems:
+        for problem in found.problems:
+            click.echo(f"Error: {one_line(problem)}", err=True)
+        sys.exit(1)
+    click.echo(f"{target.store.path} is sound: {found.tables} table file(s), {found.rows} row(s), "
+               f"{found.events} audit event(s) in an unbroken chain")
+
+
+@cli.command()
+@click.argument("backup_path", metavar="BACKUP", type=click.Path(dir_okay=False))
+@click.option("--db", "path", type=click.Path(dir_okay=False),
+              help="The database to restore into (default: the one in use).")
+@click.option("--force", is_flag=True, help="Replace the database there, if there is one.")
+@pass_tracker
+def restore(tracker, backup_path, path, force):
+    """Restore the backup BACKUP (made by `peerpath backup`) once it verifies.
+
+    Refused if the target database exists, unless --force. The restore is recorded as the
+    first new event of the restored audit trail.
+
+    Examples:
+
+    \b
+      peerpath backup saved.json
+      peerpath restore saved.json --db restored.json
+      peerpath restore saved.json                        # refused: the database exists
+      peerpath restore saved.json --force
+    """
+    target = Tracker(db=path, actor=tracker.actor, today=tracker.today.isoformat()) if path else tracker
+    target.restore(backup_path, force=force)
+    click.echo(f"Restored {target.store.path} from {backup_path}")
+
+
 # --- plugins ------------------------------------------------------------------------------------
 
 
@@ -590,6 +665,26 @@ def peer_edit(tracker, peer_id, **values):
     consent = tracker.peer(peer_id).consent if values.get("consents") else None
     peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
     click.echo(f"Updated {peer.id}")
+
+
+@peer_group.command(name="erase")
+@peer_id_argument
+@pass_tracker
+def peer_erase(tracker, peer_id):
+    """Erase who peer PEER_ID is: name, email, phone, notes and source details.
+
+    Stages, dates, enrolments, records and counts are kept, so reports do not change. In the
+    audit trail those values are replaced by digests (the hash chain still verifies) and the
+    erasure is recorded, listing what it redacted. It cannot be undone.
+
+    Examples:
+
+    \b
+      peerpath peer erase P0010
+      peerpath peer erase P0010             # refused: already erased
+    """
+    peer = tracker.erase_peer(peer_id)
+    click.echo(f"Erased {peer.id}")
 
 
 @peer_group.command(name="stage")
@@ -1046,18 +1141,24 @@ def leader_status(tracker, peer_id, program, status, role):
 @cli.command()
 @pass_tracker
 def sweep(tracker):
-    """Record certifications lapsed by today and refresh stored progress (run daily, e.g. cron).
+    """Record certifications lapsed by today, erase prospects kept longer than the setting
+    privacy.retain_prospects_days (if set) and refresh stored progress (run daily, e.g. cron).
 
     Examples:
 
     \b
       peerpath sweep
       peerpath --today 2028-03-01 sweep     # what will have lapsed by then
+      peerpath config set privacy.retain_prospects_days 365
+      peerpath sweep                        # and erases prospects older than that
     """
-    lapsed = tracker.sweep()
-    for certification in lapsed:
+    swept = tracker.sweep()
+    for certification in swept.lapsed:
         click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
-    click.echo(f"{len(lapsed)} certification(s) lapsed")
+    click.echo(f"{len(swept.lapsed)} certification(s) lapsed")
+    if swept.erased:
+        click.echo(f"{len(swept.erased)} prospect(s) erased after privacy.retain_prospects_days: "
+                   f"{', '.join(peer.id for peer in swept.erased)}")
 
 
 # --- offerings, sessions and fidelity ----------------------------------------------------------

@@ -74,15 +74,16 @@ class TrackerBase:
                 self._tx = None
 
     @contextlib.contextmanager
-    def changing(self, create: bool = False, recover: bool = False):
-        """One atomic change; lifecycle hooks fire after it is committed."""
+    def changing(self, create: bool = False, recover: bool = False, restore=None, force: bool = False):
+        """One atomic change; lifecycle hooks fire after it is committed (`restore`, a Store:
+        the change starts from that backup's data, see Store.write)."""
         if self._tx is not None and self._tx.writable:
             yield self._tx
             return
         self._pending = []
         shown = len(self.warnings)
         try:
-            with self.store.write(create=create, recover=recover) as tx:
+            with self.store.write(create=create, recover=recover, restore=restore, force=force) as tx:
                 self._tx = tx
                 yield tx
         except BaseException:

@@ -26,6 +26,8 @@ CORE_SETTINGS = {
     "recruitment.followup_days": 14,
     "reports.expiring_days": 60,
     "rollup.suppress_below": 5,
+    # Days a prospect who never went further is kept before `sweep` erases them; None: kept.
+    "privacy.retain_prospects_days": None,
 }
 # Core settings that take one of a few words rather than a number.
 CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS}

@@ -162,6 +162,7 @@ class Peer:
     stage_history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StageChange})
     created: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
     updated: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
+    erased: Optional[dt.date] = attrs.field(default=None, converter=optional_date)  # `peer erase`
 
     @email.validator
     def _check_email(self, attribute, value):

@@ -44,24 +44,28 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from . import chain
 from .errors import StoreError, ValidationError
 
 FORMAT = "peerpath"
-SCHEMA_VERSION = 1
+# Schema 2: the audit log is a hash chain (core/chain.py) whose head the manifest records.
+SCHEMA_VERSION = 2
 EVENTS_FILE = "events.jsonl"
 # The only files peerpath writes in a database's folder: `<table>.<generation>.json` (a table is
 # `name` or a chunk `name~N`) and the audit log. Names read from a manifest must match, and only
 # table files of this shape are ever deleted: anything else in the folder is the user's.
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_]+(?:~[0-9]+)?", re.ASCII)
 _TABLE_FILE = re.compile(r"(?P<table>[A-Za-z0-9_]+(?:~[0-9]+)?)\.(?P<generation>[0-9]{1,18})\.json", re.ASCII)
+# A log that was rewritten whole (chained by the migration, redacted by an erasure, restored from
+# a backup) is a new file of that commit's generation, so the manifest's rename still commits it.
+_LOG_FILE = re.compile(r"events(?:\.(?P<generation>[0-9]{1,18}))?\.jsonl", re.ASCII)
 _RECORD_ID = re.compile(r"(?P<prefix>[A-Za-z]+)(?P<number>[0-9]{1,18})", re.ASCII)
 # What recovery could not use is renamed with this suffix, so no commit deletes it.
 SET_ASIDE = ".unreadable"
 # Migrations upgrade the manifest and tables of an older schema in place: {old_version: function}.
-# Each takes a write Transaction and leaves it at old_version + 1.
-MIGRATIONS = {}
+# Each takes a Transaction and leaves it at old_version + 1 (defined after Transaction).
 
-__all__ = ["Recovery", "Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
+__all__ = ["Check", "Recovery", "Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
 
 
 def default_db_path() -> Path:
@@ -179,6 +183,7 @@ class Transaction:
         self._db.default_table_name = "_unused"
         self._new_events = []
         self._created_log = False
+        self._log_rewrite = None  # the whole log's lines, when this commit rewrites it
         self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
@@ -281,26 +286,111 @@ class Transaction:
 
     def events(self) -> list:
         """Committed audit events, oldest first, then any added in this transaction."""
+        return [chain.unsealed(line) for line in self.log_lines()] + list(self._new_events)
+
+    def log_lines(self) -> list:
+        """The stored lines of the log as this transaction will commit them (before its new events)."""
+        return self.raw_events() if self._log_rewrite is None else list(self._log_rewrite)
+
+    def raw_events(self) -> list:
+        """The committed lines of the audit log as stored, seals included."""
         info = self.manifest.get("events")
-        committed = []
+        if not info:
+            return []
+        path = self.store.folder / info["file"]
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(info["bytes"])
+        except OSError as error:
+            raise _os_error(path, "read", error) from None
+        if len(data) < info["bytes"]:
+            raise _damaged_log(path, f"it holds {len(data)} of the {info['bytes']} bytes the manifest commits")
+        try:
+            lines = [orjson.loads(line) for line in data.splitlines() if line]
+        except ValueError:
+            raise StoreError(f"{path} is corrupt: not a peerpath audit log") from None
+        if not all(isinstance(line, dict) for line in lines):
+            raise StoreError(f"{path} is corrupt: not a peerpath audit log")
+        return lines
+
+    def rewrite_log(self, lines: list, source: Path = None) -> None:
+        """Have the commit write the audit log anew as `lines` (stored lines, read from `source`,
+        default this log; any without a seal are sealed in order); the sealed ones must still
+        verify, so history is never re-sealed."""
+        info = self.manifest.get("events")
+        source = source or self.store.folder / (info["file"] if info else EVENTS_FILE)
+        self._log_rewrite, self._log_head = _checked_chain(lines, source)
+
+    # -- checks and restores --------------------------------------------------------------------
+
+    def check(self) -> "Check":
+        """What is wrong with this view's tables and audit log (and harmless notes about them)."""
+        found = Check()
+        for name in sorted(self.manifest["tables"]):
+            try:
+                found.rows += len(self._tables[name])
+                found.tables += 1
+            except StoreError as error:
+                found.problems.append(str(error))
+        info = self.manifest.get("events")
         if info:
-            path = self.store.folder / info["file"]
+            self._check_log(info, found)
+        return found
+
+    def _check_log(self, info: dict, found: "Check") -> None:
+        path = self.store.folder / info["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            found.problems.append(f"the audit log {path} cannot be read: {error.strerror or error}")
+            return
+        if len(data) < info["bytes"]:
+            found.problems.append(f"the audit log {path} is truncated: it holds {len(data)} of the "
+                                  f"{info['bytes']} bytes the manifest commits")
+            return
+        if len(data) > info["bytes"]:
+            found.notes.append(f"{len(data) - info['bytes']} byte(s) after the audit log's committed end "
+                               "(a commit that never finished) are ignored")
+        head = chain.GENESIS
+        lines = data[:info["bytes"]].splitlines()
+        found.events = len(lines)
+        for number, raw in enumerate(lines, 1):
             try:
-                with open(path, "rb") as handle:
-                    data = handle.read(info["bytes"])
-            except OSError as error:
-                raise _os_error(path, "read", error) from None
-            try:
-                committed = [orjson.loads(line) for line in data.splitlines() if line]
+                line = orjson.loads(raw)
             except ValueError:
-                raise StoreError(f"{path} is corrupt: not a peerpath audit log") from None
-        return committed + list(self._new_events)
+                line = None
+            if self._log_rewrite is not None and isinstance(line, dict) and not chain.is_sealed(line):
+                continue  # a log from before the chain: the next change seals it (schema 1 -> 2)
+            problem = "it is not a JSON object" if not isinstance(line, dict) else chain.chain_problem(line, head)
+            if problem:
+                found.problems.append(f"the audit log {path}: event {number}: {problem}")
+                return
+            head = line["hash"]
+        if self._log_rewrite is not None:
+            found.notes.append("the audit log predates the hash chain: the next change seals it")
+            return
+        if found.events != info["count"]:
+            found.problems.append(f"the audit log {path} holds {found.events} events, the manifest commits {info['count']}")
+        elif head != info.get("head", chain.GENESIS):
+            found.problems.append(f"the audit log {path} does not end at the chain head the manifest "
+                                  "recorded (events were removed from its end?)")
+
+    def take_from(self, source: "Transaction") -> None:
+        """Make this transaction replace the whole database by `source`'s (a verified backup)."""
+        for name in source.manifest["tables"]:
+            self._tables[name] = source._tables[name]
+        self.meta.clear()
+        self.meta.update(json.loads(json.dumps(source.meta)))
+        lines = source._log_rewrite if source._log_rewrite is not None else source.raw_events()
+        self.rewrite_log(lines, source.store.folder / source.manifest["events"]["file"]
+                         if source.manifest.get("events") else None)
 
     # -- commit -------------------------------------------------------------------------------
 
     @property
     def changed(self) -> bool:
-        return bool(self._tables.dirty or self._new_events or self.meta != self._meta_before)
+        return bool(self._tables.dirty or self._new_events or self._log_rewrite is not None
+                    or self.meta != self._meta_before)
 
     def _commit(self) -> None:
         folder = self.store.folder
@@ -313,6 +403,7 @@ class Transaction:
             if not _TABLE_NAME.fullmatch(name):
                 raise StoreError(f"cannot store a table named {name!r}: use letters, digits and _")
         encoded = {name: _dump({name: self._tables[name]}) for name in sorted(self._tables.dirty)}
+        log_data, log_info = self._encoded_log(events_before, generation)
         written = []
         try:
             _make_private_dirs(folder)
@@ -321,8 +412,12 @@ class Transaction:
                 written.append(folder / filename)
                 _write_private(folder / filename, data)
                 manifest["tables"][name] = filename
-            if self._new_events:
-                manifest["events"] = self._append_events(folder, events_before)
+            if self._log_rewrite is not None:
+                written.append(folder / log_info["file"])
+                _write_private(folder / log_info["file"], log_data)
+                manifest["events"] = log_info
+            elif self._new_events:
+                manifest["events"] = self._append_events(folder, events_before, log_data, log_info)
             manifest["generation"] = generation
             _fsync_dir(folder)
             written.append(temporary)
@@ -341,30 +436,47 @@ class Transaction:
         for path in written:
             with contextlib.suppress(OSError):
                 path.unlink()
-        if self._new_events:
+        if self._new_events and self._log_rewrite is None:
             with contextlib.suppress(OSError):
                 if events_before:
                     os.truncate(self.store.folder / events_before["file"], events_before["bytes"])
                 elif self._created_log:
                     (self.store.folder / EVENTS_FILE).unlink()
 
-    def _append_events(self, folder: Path, info) -> dict:
-        data = b"".join(_dump(event) + b"\n" for event in self._new_events)
-        if info:
-            info = dict(info)
-            fd = os.open(folder / info["file"], os.O_WRONLY)
+    def _encoded_log(self, info, generation: int):
+        """(bytes to write, the manifest's new log entry): the new events sealed after the
+        chain's head, or, when the log is rewritten, every line re-checked and sealed anew."""
+        if self._log_rewrite is None:
+            info = dict(info) if info else {"file": EVENTS_FILE, "bytes": 0, "count": 0, "head": chain.GENESIS}
+            lines, head = [], info.get("head", chain.GENESIS)
         else:
-            info = {"file": EVENTS_FILE, "bytes": 0, "count": 0}
+            lines, head = list(self._log_rewrite), self._log_head
+            info = {"file": f"events.{generation}.jsonl", "bytes": 0, "count": 0}
+        for event in self._new_events:
+            lines.append(chain.seal(event, head))
+            head = lines[-1]["hash"]
+        data = b"".join(_dump(line) + b"\n" for line in lines)
+        existing = info["bytes"] if self._log_rewrite is None else 0
+        return data, {**info, "bytes": existing + len(data), "count": info["count"] + len(lines), "head": head}
+
+    def _append_events(self, folder: Path, info, data: bytes, new_info: dict) -> dict:
+        if info:
+            path = folder / info["file"]
+            fd = os.open(path, os.O_RDWR)
+            try:
+                _check_log_end(fd, path, info)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
             fd = self._create_log(folder / EVENTS_FILE)
         try:
-            os.ftruncate(fd, info["bytes"])  # drop a tail left by a write that never committed
-            os.lseek(fd, info["bytes"], os.SEEK_SET)
+            os.ftruncate(fd, info["bytes"] if info else 0)  # drop a tail left by a write that never committed
+            os.lseek(fd, info["bytes"] if info else 0, os.SEEK_SET)
             _write_synced(fd, data)
         finally:
             os.close(fd)
-        info["bytes"] += len(data)
-        info["count"] += len(self._new_events)
-        return info
+        return new_info
 
     def _create_log(self, path: Path) -> int:
         """A new, private audit log; one already there is a log this manifest does not describe,
@@ -379,6 +491,74 @@ class Transaction:
         self._created_log = True
         os.fchmod(fd, 0o600)
         return fd
+
+
+def _start_the_chain(transaction: Transaction) -> None:
+    """Schema 1 -> 2: seal every line of an audit log written before the hash chain, in order,
+    so the whole trail verifies from then on (the lines themselves are kept as they were), and
+    store every peer with the field `erased`."""
+    if transaction.manifest.get("events"):
+        transaction.rewrite_log(transaction.raw_events())
+    # Peers gained `erased` (peer erase); stored in full, they load without the slow path.
+    for chunk in [name for name in transaction.manifest["tables"] if name.split("~")[0] == "peers"]:
+        rows = transaction._tables[chunk]
+        if any("erased" not in row for row in rows.values()):
+            transaction._tables[chunk] = {key: {"erased": None, **row} for key, row in rows.items()}
+
+
+MIGRATIONS = {1: _start_the_chain}
+
+
+def _damaged_log(path: Path, problem: str) -> StoreError:
+    return StoreError(
+        f"the audit log {path} is damaged: {problem}; nothing was changed: run 'peerpath verify', "
+        "then 'peerpath restore' from a backup"
+    )
+
+
+def _check_log_end(fd: int, path: Path, info: dict) -> None:
+    """Refuse to append to a log shorter than its manifest says or whose last committed line is
+    not the chain head the manifest recorded (appending would pad or fork it for good)."""
+    size = os.fstat(fd).st_size
+    if size < info["bytes"]:
+        raise _damaged_log(path, f"it holds {size} of the {info['bytes']} bytes the manifest commits")
+    if "head" not in info or info["count"] == 0:
+        return
+    last = _last_line(fd, info["bytes"])
+    try:
+        head = orjson.loads(last).get("hash")
+    except (ValueError, AttributeError):
+        head = None
+    if head != info["head"]:
+        raise _damaged_log(path, "its last committed event is not the one the manifest's chain head names")
+
+
+def _last_line(fd: int, end: int) -> bytes:
+    """The last line of the first `end` bytes of the file open as `fd` (which end with a newline)."""
+    start, chunk = end - 1, 65536
+    data = b""
+    while start > 0:
+        begin = max(0, start - chunk)
+        data = os.pread(fd, start - begin, begin) + data
+        start = begin
+        if b"\n" in data:
+            break
+    return data.rsplit(b"\n", 1)[-1]
+
+
+def _checked_chain(lines: list, path: Path):
+    """(the lines, each sealed line verified and each unsealed one sealed in turn, the head)."""
+    head, sealed = chain.GENESIS, []
+    for number, line in enumerate(lines, 1):
+        if chain.is_sealed(line):
+            problem = chain.chain_problem(line, head)
+            if problem:
+                raise _damaged_log(path, f"event {number}: {problem}")
+            sealed.append(line)
+        else:
+            sealed.append(chain.seal(line, head))
+        head = sealed[-1]["hash"]
+    return sealed, head
 
 
 def table_problem(name: str, document) -> str:
@@ -442,6 +622,17 @@ class Recovery:
     settings: list = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class Check:
+    """What `verify` found: problems (any makes the database unsound), notes, and how much it read."""
+
+    problems: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
+    tables: int = 0
+    rows: int = 0
+    events: int = 0
+
+
 class Store:
     """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk).
 
@@ -484,26 +675,65 @@ class Store:
             self._migrate(transaction)  # an older file is upgraded in memory; the next write saves it
             yield transaction
 
+    def backup(self, target: "Store") -> dict:
+        """Copy one committed generation (its tables, the audit log up to it, the manifest last)
+        to the new database `target`, under the shared lock: writers wait, readers carry on."""
+        if target.path.exists() or target.holds_data():
+            raise StoreError(f"{target.path} already exists: a backup never overwrites; choose a new name")
+        if not self.path.exists():
+            raise self._missing()
+        with self._locked(fcntl.LOCK_SH):
+            manifest = self._read_manifest()
+            written = []
+            try:
+                _make_private_dirs(target.folder)
+                for name in sorted(manifest["tables"].values()):
+                    written.append(target.folder / name)
+                    _write_private(target.folder / name, (self.folder / name).read_bytes())
+                if manifest.get("events"):
+                    name = manifest["events"]["file"]
+                    with open(self.folder / name, "rb") as log:
+                        written.append(target.folder / name)
+                        _write_private(target.folder / name, log.read(manifest["events"]["bytes"]))
+                _fsync_dir(target.folder)
+                _write_private(target.path, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+                _fsync_dir(target.path.parent)
+            except OSError as error:
+                for path in written + [target.path]:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                with contextlib.suppress(OSError):
+                    target.folder.rmdir()
+                raise _os_error(target.path, "write the backup", error) from None
+        return manifest
+
     @contextlib.contextmanager
-    def write(self, create: bool = False, recover: bool = False):
+    def write(self, create: bool = False, recover: bool = False, restore: "Store" = None, force: bool = False):
         """A read-modify-write under the exclusive lock, committed atomically when the block ends.
 
         `create` makes a new database; `recover` rebuilds a lost manifest from the folder (the
-        transaction's `recovery` says what was found). An exception inside the block discards
-        every change.
+        transaction's `recovery` says what was found); `restore` replaces the database (a new
+        one, or with `force` the existing one) by the backup at that Store, which must verify.
+        An exception inside the block discards every change.
         """
-        if not (create or recover) and not self.path.exists():
+        if not (create or recover or restore) and not self.path.exists():
             raise self._missing()
         with self._locked(fcntl.LOCK_EX):
             recovery = None
             if recover:
                 manifest, recovery = self._recovered_manifest()
+            elif restore is not None:
+                manifest = self._replaced_manifest(force)
             else:
                 manifest = self._manifest_or_new()
             transaction = Transaction(self, manifest, writable=True)
             transaction.recovery = recovery
             transaction._meta_before = json.loads(json.dumps(transaction.meta))
             self._migrate(transaction)
+            if restore is not None:
+                with restore.read() as source:
+                    self._check_backup(restore, source)
+                    transaction.take_from(source)
             yield transaction
             if transaction.changed or not self.path.exists() or transaction.migrated:
                 try:
@@ -512,6 +742,26 @@ class Store:
                     raise _os_error(self.path, "write", error) from None
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _replaced_manifest(self, force: bool) -> dict:
+        """A new manifest for a restore, of a generation beyond every file already in the folder."""
+        if (self.path.exists() or self.holds_data()) and not force:
+            raise StoreError(f"{self.path} already holds a database; nothing was changed: "
+                             "add --force to replace it by the backup")
+        manifest = _new_manifest()
+        generations = [int(_TABLE_FILE.fullmatch(path.name)["generation"])
+                       for files in self._table_files().values() for path in files]
+        log = self._newest_log()
+        if log is not None:
+            generations.append(int(_LOG_FILE.fullmatch(log.name)["generation"] or 0))
+        manifest["generation"] = max(generations, default=0)
+        return manifest
+
+    @staticmethod
+    def _check_backup(backup: "Store", source: Transaction) -> None:
+        problems = source.check().problems
+        if problems:
+            raise StoreError(f"the backup {backup.path} does not verify ({problems[0]}); nothing was changed")
 
     def _missing(self) -> StoreError:
         if self.holds_data():
@@ -568,8 +818,8 @@ class Store:
                 f"{self.path} exists: 'peerpath recover' only rebuilds a missing manifest; nothing was changed"
             )
         candidates = self._table_files()
-        log = self.folder / EVENTS_FILE
-        if not candidates and not log.exists():
+        log = self._newest_log()
+        if not candidates and log is None:
             raise StoreError(f"nothing to recover in {self.folder}: it holds no peerpath table files or audit log")
         manifest, recovery = _new_manifest(), Recovery()
         counters = {}
@@ -588,8 +838,10 @@ class Store:
         )
         manifest["generation"] = recovery.generation
         manifest["meta"]["counters"] = dict(sorted(counters.items()))
-        if log.exists():
+        if log is not None:
             manifest["events"] = self._recovered_log(log, recovery)
+            if "head" not in manifest["events"]:
+                manifest["schema"] = 1  # a log from before the chain: the migration seals it
         self._make_private(manifest)
         return manifest, recovery
 
@@ -608,12 +860,24 @@ class Store:
                 found.setdefault(match["table"], []).append((int(match["generation"]), self.folder / name))
         return {table: [path for _, path in sorted(files, reverse=True)] for table, files in found.items()}
 
+    def _newest_log(self):
+        """The audit log of the newest generation in the folder (a rewrite supersedes older ones)."""
+        try:
+            names = [name for name in os.listdir(self.folder) if _LOG_FILE.fullmatch(name)]
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _os_error(self.folder, "read", error) from None
+        if not names:
+            return None
+        return self.folder / max(names, key=lambda name: int(_LOG_FILE.fullmatch(name)["generation"] or 0))
+
     def _recovered_log(self, log: Path, recovery: Recovery) -> dict:
         try:
             data = log.read_bytes()
         except OSError as error:
             raise _os_error(log, "read", error) from None
-        count, size = _complete_events(data)
+        count, size, last = _complete_events(data)
         tail = data[size:]
         if tail:
             kept = self._free_name(log)
@@ -622,10 +886,13 @@ class Store:
             except OSError as error:
                 raise _os_error(kept, "write", error) from None
             recovery.skipped.append(
-                f"{EVENTS_FILE}: {len(tail)} byte(s) after event {count} are incomplete; kept as {kept.name}"
+                f"{log.name}: {len(tail)} byte(s) after event {count} are incomplete; kept as {kept.name}"
             )
         recovery.events = count
-        return {"file": EVENTS_FILE, "bytes": size, "count": count}
+        info = {"file": log.name, "bytes": size, "count": count}
+        if last is None or chain.is_sealed(last):  # the chain's head is the last complete line's hash
+            info["head"] = last["hash"] if last else chain.GENESIS
+        return info
 
     def _set_aside(self, path: Path) -> Path:
         kept = self._free_name(path)
@@ -647,7 +914,7 @@ class Store:
 
     def _make_private(self, manifest: dict) -> None:
         """A recovered database is as private as a new one: its folder 0700, its files 0600."""
-        names = list(manifest["tables"].values()) + ([EVENTS_FILE] if manifest.get("events") else [])
+        names = list(manifest["tables"].values()) + ([manifest["events"]["file"]] if manifest.get("events") else [])
         try:
             os.chmod(self.folder, 0o700)
             for name in names:
@@ -725,10 +992,12 @@ class Store:
         """Delete peerpath's own table files that the manifest no longer names: older generations
         and what a commit that never finished left. Any other file in the folder is the user's and
         stays. Only called under the exclusive lock."""
-        keep = set(manifest["tables"].values())
+        # A log the manifest does not name is superseded only if it names another one.
+        log = manifest.get("events")
+        keep = set(manifest["tables"].values()) | {log["file"] if log else EVENTS_FILE}
         for path in self.folder.iterdir():
-            match = _TABLE_FILE.fullmatch(path.name)
-            if match and path.name not in keep and int(match["generation"]) <= manifest["generation"]:
+            match = _TABLE_FILE.fullmatch(path.name) or (log and _LOG_FILE.fullmatch(path.name))
+            if match and path.name not in keep and int(match["generation"] or 0) <= manifest["generation"]:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
@@ -741,8 +1010,9 @@ def _manifest_problem(manifest: dict) -> str:
             return f"it names {filename!r} as the file of table {table!r}, which is not a peerpath table file name"
     events = manifest.get("events")
     if events is not None and not (
-        isinstance(events, dict) and events.get("file") == EVENTS_FILE
+        isinstance(events, dict) and isinstance(events.get("file"), str) and _LOG_FILE.fullmatch(events["file"])
         and _is_count(events.get("bytes")) and _is_count(events.get("count"))
+        and isinstance(events.get("head", ""), str)
     ):
         return f"its audit log entry {events!r} is not peerpath's"
     if not _is_count(manifest.get("generation", 0)):
@@ -793,21 +1063,24 @@ def _count_ids(rows: dict, counters: dict) -> None:
 
 
 def _complete_events(data: bytes):
-    """(events, bytes) of the longest start of an audit log made of whole JSON-object lines."""
+    """(events, bytes, the last event) of the longest start of an audit log made of whole
+    JSON-object lines."""
     count = size = 0
+    last = None
     while True:
         end = data.find(b"\n", size)
         if end < 0:
-            return count, size
+            return count, size, last
         line = data[size:end]
         if line:
             try:
                 event = orjson.loads(line)
             except ValueError:
-                return count, size
+                return count, size, last
             if not isinstance(event, dict):
-                return count, size
+                return count, size, last
             count += 1
+            last = event
         size = end + 1
 
 

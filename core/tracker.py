@@ -4,26 +4,40 @@ Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what
 (transactions, plugins, validation, audit).
 """
 
+import attrs
+
 from .base import TrackerBase
 from .config import ConfigOps
 from .dates import DateOps
+from .erasure import ErasureOps
 from .fidelity import FidelityOps
 from .filters import FilterOps
 from .pathways import PathwayOps
 from .peers import PeerOps
 from .recruitment import RecruitmentOps
 from .reports import ReportOps
+from .safekeeping import SafekeepingOps
 from .transfer import TransferOps
 
 
+@attrs.frozen
+class Sweep:
+    """What `sweep` did: the certifications that lapsed and the prospects erased."""
+
+    lapsed: list
+    erased: list
+
+
 class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
-              DateOps, FilterOps, TrackerBase):
+              DateOps, FilterOps, ErasureOps, SafekeepingOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
 
-    def sweep(self) -> list:
-        """The daily sweep as one change: record every certification lapsed by today, then refresh
-        stored progress; returns the certifications that lapsed."""
+    def sweep(self) -> Sweep:
+        """The daily sweep as one change: record every certification lapsed by today, erase the
+        prospects kept longer than privacy.retain_prospects_days, then refresh stored progress."""
         with self.changing():
             lapsed = self.sweep_lapses()
+            erased = self.sweep_retention()
             self.refresh_summaries()
-        return lapsed
+        return Sweep(lapsed=lapsed, erased=erased)
+

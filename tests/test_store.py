@@ -236,9 +236,12 @@ def test_a_stored_peer_that_cannot_be_rebuilt_is_a_clear_error(initialised, run)
 # --- migrations --------------------------------------------------------------------------------------
 
 
+CURRENT = core.store.SCHEMA_VERSION
+
+
 @pytest.fixture
-def schema_2(monkeypatch):
-    """Pretend this peerpath reads schema 2, upgrading schema 1 by adding a note to each peer."""
+def next_schema(monkeypatch):
+    """Pretend this peerpath reads the next schema, upgrading the current one by adding a note to each peer."""
     calls = []
 
     def upgrade(tx):
@@ -247,24 +250,24 @@ def schema_2(monkeypatch):
             tx.replace("peers", {**document, "notes": "migrated"})
         tx.meta["upgraded"] = True
 
-    monkeypatch.setattr(core.store, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(core.store, "MIGRATIONS", {1: upgrade})
+    monkeypatch.setattr(core.store, "SCHEMA_VERSION", CURRENT + 1)
+    monkeypatch.setattr(core.store, "MIGRATIONS", {**core.store.MIGRATIONS, CURRENT: upgrade})
     return calls
 
 
-def test_migration_runs_once_and_upgrades_the_file(initialised, run, schema_2):
-    # Mark the file as written at schema 1, whatever order the fixtures ran in.
+def test_migration_runs_once_and_upgrades_the_file(initialised, run, next_schema):
+    # Mark the file as written at the current schema, whatever order the fixtures ran in.
     document = manifest(initialised)
-    document["schema"] = 1
+    document["schema"] = CURRENT
     initialised.write_text(json.dumps(document))
     result = run("peer", "add", "Bo")
     assert result.exit_code == 0, result.stderr
-    assert schema_2 == [True]
+    assert next_schema == [True]
     upgraded = manifest(initialised)
-    assert upgraded["schema"] == 2 and upgraded["meta"]["upgraded"] is True
+    assert upgraded["schema"] == CURRENT + 1 and upgraded["meta"]["upgraded"] is True
     result = run("peer", "add", "Cy")
     assert result.exit_code == 0, result.stderr
-    assert schema_2 == [True]  # not again: the file is at schema 2 now
+    assert next_schema == [True]  # not again: the file is at the new schema now
     assert manifest(initialised)["generation"] == upgraded["generation"] + 1
 
 
@@ -278,8 +281,8 @@ def test_migration_upgrades_existing_records_and_reads_do_not_touch_the_file(db,
         for document in list(tx.all("peers")):
             tx.replace("peers", {**document, "notes": "migrated"})
 
-    monkeypatch.setattr(core.store, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(core.store, "MIGRATIONS", {1: upgrade})
+    monkeypatch.setattr(core.store, "SCHEMA_VERSION", CURRENT + 1)
+    monkeypatch.setattr(core.store, "MIGRATIONS", {**core.store.MIGRATIONS, CURRENT: upgrade})
     before = snapshot(db)
     # A read sees the upgraded records but leaves the old file as it is.
     result = run("peer", "show", "P0001", "--json")
@@ -291,17 +294,17 @@ def test_migration_upgrades_existing_records_and_reads_do_not_touch_the_file(db,
     result = run("peer", "add", "Bo")
     assert result.exit_code == 0, result.stderr
     assert calls == [False, True]
-    assert manifest(db)["schema"] == 2
+    assert manifest(db)["schema"] == CURRENT + 1
     peers = {p.id: p for p in tracker(db).peers()}
     assert peers["P0001"].notes == "migrated" and peers["P0002"].notes is None
     assert calls == [False, True]
 
 
 def test_a_schema_without_a_migration_is_refused(initialised, run, monkeypatch):
-    monkeypatch.setattr(core.store, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(core.store, "SCHEMA_VERSION", CURRENT + 1)
     monkeypatch.setattr(core.store, "MIGRATIONS", {1: lambda tx: None})
     before = snapshot(initialised)
-    assert_refused(run("peer", "add", "Ana"), str(initialised), "no migration from schema 2")
+    assert_refused(run("peer", "add", "Ana"), str(initialised), f"no migration from schema {CURRENT}")
     assert snapshot(initialised) == before
 
 
@@ -392,7 +395,8 @@ def test_an_uncommitted_audit_tail_is_ignored_by_readers_and_trimmed_by_the_next
     assert b"ghost" not in data
     lines = data[len(committed):].splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["entity_id"] == "P0002"
-    assert manifest(initialised)["events"] == {"file": "events.jsonl", "bytes": len(data), "count": 3}
+    assert manifest(initialised)["events"] == {"file": "events.jsonl", "bytes": len(data), "count": 3,
+                                               "head": json.loads(lines[0])["hash"]}
     assert [e.entity_id for e in tracker(initialised).audit()][1:] == ["P0001", "P0002"]
 
 

@@ -1,0 +1,79 @@
+"""Erasing a peer's identity while keeping the statistics (Tracker mixin).
+
+`peer erase` blanks the fields that say who a peer is and redacts those values in the audit
+trail: each such value in the log is replaced by its digest (core/chain.py), so the trail
+keeps every event, loses the values, and its hash chain still verifies. The erasure itself is
+an event listing which events and values it redacted. Stages, dates, enrolments, records and
+counts stay, so reports do not change.
+"""
+
+import datetime as dt
+
+import attrs
+
+from . import chain, summaries
+from .entities import Peer
+from .errors import ValidationError
+from .serialize import to_document
+
+# What says who a peer is: their name, how to reach them, and free text.
+IDENTITY_FIELDS = ("name", "email", "phone", "notes", "source_detail")
+ERASED_NAME = "(erased)"
+RETENTION_SETTING = "privacy.retain_prospects_days"
+
+
+class ErasureOps:
+    def erase_peer(self, peer_id: str) -> Peer:
+        """Erase the identity of peer `peer_id` (see the module's docstring); returns the peer."""
+        with self.changing():
+            peer = self.load("peers", Peer, peer_id, "peer")
+            if peer.erased:
+                raise ValidationError(f"peer '{peer_id}' was already erased on {peer.erased}")
+            return self._erase(peer, reason="request")
+
+    def sweep_retention(self) -> list:
+        """Erase prospects who never went further and entered that stage longer ago than the
+        setting privacy.retain_prospects_days (nothing while it is unset); the peers erased."""
+        days = self.core_setting(RETENTION_SETTING)
+        if days is None:
+            return []
+        cutoff = self.today - dt.timedelta(days=days)
+        with self.changing():
+            due = [peer for peer in self.load_all("peers", Peer, stage="prospect")
+                   if not peer.erased and all(change.stage == "prospect" for change in peer.stage_history)
+                   and (peer.stage_since() or self.today) < cutoff]
+            return [self._erase(peer, reason=f"{RETENTION_SETTING} = {days}") for peer in due]
+
+    def _erase(self, peer: Peer, reason: str) -> Peer:
+        erased_fields = [field for field in IDENTITY_FIELDS if getattr(peer, field)]
+        after = attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
+                             erased=self.today, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+        self.validate("erase", after, before=peer)
+        self.tx.replace("peers", to_document(after))
+        summaries.rename(self.tx, peer.id, ERASED_NAME)
+        redacted = self._redact_log(peer)
+        self.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
+            "fields": erased_fields, "reason": reason, "redacted": redacted,
+        })
+        return after
+
+    def _redact_log(self, peer: Peer) -> list:
+        """Redact the peer's identity in the audit log; [{"event": number, "values": [paths]}]."""
+        mentions = [str(getattr(peer, field)).casefold() for field in ("name", "email", "phone")
+                    if getattr(peer, field)]
+
+        def identifying(path, value) -> bool:
+            return path[0] == "details" and (
+                any(part in IDENTITY_FIELDS for part in path[1:])
+                or any(text in str(value).casefold() for text in mentions)
+            )
+
+        lines, redacted = self.tx.log_lines(), []
+        for number, line in enumerate(lines, 1):
+            if peer.id not in (line.get("peer_id"), line.get("entity_id")) or not chain.is_sealed(line):
+                continue
+            lines[number - 1], paths = chain.redact(line, identifying)
+            if paths:
+                redacted.append({"event": number, "values": paths})
+        self.tx.rewrite_log(lines)
+        return redacted
