@@ -371,7 +371,7 @@ def restore(tracker, backup_path, path, force):
     \b
       peerpath backup saved.json
       peerpath restore saved.json --db restored.json
-      peerpath restore saved.json                        # refused: the database exists
+      peerpath restore saved.json             # refused: the database exists
       peerpath restore saved.json --force
     """
     target = Tracker(db=path, actor=tracker.actor, today=tracker.today.isoformat()) if path else tracker

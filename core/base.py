@@ -135,7 +135,8 @@ class TrackerBase:
                 return
             (disabled.discard if enabled else disabled.add)(name)
             tx.meta["disabled_plugins"] = sorted(disabled)
-            self.audit_event("enable" if enabled else "disable", "plugin", name)
+            self.audit_event("enable" if enabled else "disable", "plugin", name,
+                             details={"changes": {"enabled": {"old": was_enabled, "new": enabled}}})
 
     def overrides(self) -> dict:
         with self.reading(missing_ok=True) as tx:
@@ -186,9 +187,13 @@ class TrackerBase:
             self.audit_event(action, table, entity.id, peer_id=peer_id)
 
     def store_changed(self, table: str, before, after, action: str, peer_id=None, details=None):
+        """Validate, replace and audit a changed entity; the event records the old and new value
+        of every field that changed (`changes`), so no edit loses what was there."""
         self.validate(action, after, before=before)
-        self.tx.replace(table, to_document(after))
-        self.audit_event(action, table, after.id, peer_id=peer_id, details=details)
+        document = to_document(after)
+        self.tx.replace(table, document)
+        self.audit_event(action, table, after.id, peer_id=peer_id,
+                         details={"changes": changes_between(to_document(before), document), **(details or {})})
 
     def load(self, table: str, cls, record_id: str, what: str):
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
@@ -252,6 +257,17 @@ class TrackerBase:
                 "events": recovery.events, "skipped": list(recovery.skipped),
             })
         return recovery
+
+
+# Bookkeeping that changes with every edit, not worth an old and a new value in each event.
+UNAUDITED_FIELDS = {"updated"}
+
+
+def changes_between(old: dict, new: dict) -> dict:
+    """{field: {"old": value, "new": value}} of the fields that differ between two documents."""
+    return {field: {"old": old.get(field), "new": new.get(field)}
+            for field in sorted(set(old) | set(new))
+            if field not in UNAUDITED_FIELDS and old.get(field) != new.get(field)}
 
 
 # How each audited change of a setting kept in the manifest is replayed onto recovered settings.

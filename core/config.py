@@ -187,6 +187,10 @@ class ConfigOps:
 
         return build_catalog(self.host, self.enabled_plugins(), None).programs
 
+    def _setting_in_force(self, config: dict, key: str):
+        """The value of `key` given the overrides `config`: the override, else the default."""
+        return config[key] if key in config else defaults(self._programs_as_declared()).get(key)
+
     def core_setting(self, key: str):
         return self.overrides().get(key, CORE_SETTINGS[key])
 
@@ -194,9 +198,11 @@ class ConfigOps:
         value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
         with self.changing() as tx:
             config = dict(tx.meta.get("config", {}))
+            old = self._setting_in_force(config, key)
             config[key] = value
             tx.meta["config"] = config
-            self.audit_event("configure", "config", key, details={"value": value})
+            self.audit_event("configure", "config", key,
+                             details={"value": value, "changes": {key: {"old": old, "new": value}}})
             self.refresh_summaries()
         return value
 
@@ -205,7 +211,8 @@ class ConfigOps:
             config = dict(tx.meta.get("config", {}))
             if key not in config:
                 raise ValidationError(f"'{key}' is not overridden")
-            del config[key]
+            old = config.pop(key)
             tx.meta["config"] = config
-            self.audit_event("unconfigure", "config", key)
+            new = self._setting_in_force(config, key)
+            self.audit_event("unconfigure", "config", key, details={"changes": {key: {"old": old, "new": new}}})
             self.refresh_summaries()

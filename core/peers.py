@@ -7,7 +7,6 @@ import attrs
 from . import summaries
 from .entities import STAGES, Peer, StageChange
 from .errors import ValidationError
-from .serialize import to_document
 
 EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
@@ -83,11 +82,7 @@ class PeerOps:
             self._check_outreach(changes.get("outreach"))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
-            old, new = to_document(before), to_document(after)
-            self.store_changed("peers", before, after, "edit", peer_id=peer_id, details={
-                "fields": changed,
-                "changes": {field: {"old": old[field], "new": new[field]} for field in changed},
-            })
+            self.store_changed("peers", before, after, "edit", peer_id=peer_id, details={"fields": changed})
             if "name" in changed:
                 summaries.rename(self.tx, peer_id, after.name)
         return after

@@ -35,10 +35,12 @@ class RecruitmentOps:
             raise ValidationError("community name must not be empty")
         with self.changing() as tx:
             marked = [c for c in tx.meta.get("underserved", ()) if c.lower() != name.lower()]
+            was = len(marked) < len(tx.meta.get("underserved", ()))
             if underserved:
                 marked.append(name)
             tx.meta["underserved"] = sorted(marked)
-            self.audit_event("underserved" if underserved else "served", "community", name)
+            self.audit_event("underserved" if underserved else "served", "community", name,
+                             details={"changes": {"underserved": {"old": was, "new": underserved}}})
 
     def communities(self) -> list:
         """(community, peers, underserved) for every community seen on a peer or outreach event."""
