@@ -333,7 +333,7 @@ def backup(tracker, path):
 @pass_tracker
 def verify(tracker, path):
     """Check the manifest, every table, the references between records and the audit trail's
-    hash chain; exit 1 naming each problem.
+    hash chain; exit 1 naming every problem found.
 
     Examples:
 
@@ -344,12 +344,10 @@ def verify(tracker, path):
     """
     target = Tracker(db=path, actor=tracker.actor) if path else tracker
     found = target.verify()
+    if found.problems:
+        _fail(f"{target.store.path} does not verify: {'; '.join(found.problems)}", 1)
     for note in found.notes:
         click.echo(f"note: {one_line(note)}")
-    if found.problems:
-        for problem in found.problems:
-            click.echo(f"Error: {one_line(problem)}", err=True)
-        sys.exit(1)
     click.echo(f"{target.store.path} is sound: {found.tables} table file(s), {found.rows} row(s), "
                f"{found.events} audit event(s) in an unbroken chain")
 

@@ -438,9 +438,10 @@ class Transaction:
                 path.unlink()
         if self._new_events and self._log_rewrite is None:
             with contextlib.suppress(OSError):
-                if events_before:
-                    os.truncate(self.store.folder / events_before["file"], events_before["bytes"])
-                elif self._created_log:
+                log = self.store.folder / events_before["file"] if events_before else None
+                if log is not None and log.stat().st_size > events_before["bytes"]:
+                    os.truncate(log, events_before["bytes"])  # never extended: that pads it with NULs
+                elif log is None and self._created_log:
                     (self.store.folder / EVENTS_FILE).unlink()
 
     def _encoded_log(self, info, generation: int):
