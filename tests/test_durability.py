@@ -246,6 +246,54 @@ def test_eight_processes_of_fifty_mixed_writes_lose_nothing(database, tmp_path):
     assert elapsed < 60, f"400 writes by 8 processes took {elapsed:.1f} s"
 
 
+# --- a backup taken while 4 processes write -------------------------------------------------------------
+
+
+def test_a_backup_taken_under_four_concurrent_writers_restores_and_verifies(database, tmp_path):
+    db, writers, writes = database, 4, 30
+    leaders = []
+    for n in range(2):
+        leaders.append(ok(invoke("peer", "add", f"Leader {n}", "--lived-experience", "self")).strip())
+        ok(invoke("enroll", leaders[-1], "connection"))
+    offering = ok(invoke("offering", "add", "connection", "Group", "--leaders", leaders[0])).strip()
+    start_count = len(stored(db)["events"])
+    go = tmp_path / "go"
+    env = child_env(db, PEERPATH_LOCK_TIMEOUT=CHILD_TIMEOUT)
+    workers = [start(WRITER, db, index, writes, go, offering, ",".join(leaders), env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for index in range(writers)]
+    backups = []
+    with reaped(*workers):
+        for worker in workers:
+            assert worker.stdout.readline() == "ready\n", worker.stderr.read()
+        go.touch()
+        while any(worker.poll() is None for worker in workers):
+            backups.append(tmp_path / f"backup{len(backups)}.json")
+            ok(invoke("backup", backups[-1]))
+        for worker in workers:
+            _, err = worker.communicate(timeout=CHILD_TIMEOUT)
+            assert worker.returncode == 0, err
+    final = stored(db)
+    assert len(final["events"]) == start_count + writers * writes
+    taken_during = 0
+    for backup in backups:
+        assert "unbroken chain" in ok(invoke("verify", "--db", backup))
+        copy = stored(backup)
+        # One generation: its log is a start of the final one, and its tables hold what that log did.
+        assert copy["events"] == final["events"][:len(copy["events"])]
+        added = [e["entity_id"] for e in copy["events"] if e["entity"] == "peers" and e["action"] == "add"]
+        assert sorted(doc["id"] for doc in copy["peers"]) == sorted(added)
+        assert len(copy["sessions"]) == sum(e["entity"] == "sessions" for e in copy["events"])
+        taken_during += start_count < len(copy["events"]) < len(final["events"])
+    assert taken_during, "no backup was taken while the writers wrote"
+    middle = next(b for b in backups if start_count < len(stored(b)["events"]) < len(final["events"]))
+    restored = tmp_path / "restored.json"
+    ok(invoke("restore", middle, "--db", restored))
+    assert "unbroken chain" in ok(invoke("verify", "--db", restored))
+    assert stored(restored)["peers"] == stored(middle)["peers"]
+    assert stored(restored)["events"][:-1] == stored(middle)["events"]
+
+
 # --- a bulk import killed at random moments ------------------------------------------------------------
 
 IMPORT_ROWS = 3000
