@@ -4,9 +4,10 @@ This is the only module that imports tinydb. A database is a small *manifest* fi
 user names) plus a folder beside it, `<name>.d/`, holding human-readable TinyDB JSON files, one
 per table or per chunk of a large table, and an append-only JSON-lines audit log:
 
-    affiliate.json              {"format": "peerpath", "schema": 1, "generation": 7,
+    affiliate.json              {"format": "peerpath", "schema": 2, "generation": 7,
                                  "tables": {"peers~0": "peers~0.7.json", "sessions": ...},
-                                 "events": {"file": "events.jsonl", "bytes": 5120, "count": 40},
+                                 "events": {"file": "events.jsonl", "bytes": 5120, "count": 40,
+                                            "head": "<hash of the last event>"},
                                  "meta": {...}}
     affiliate.json.d/peers~0.7.json
     affiliate.json.d/events.jsonl
@@ -16,14 +17,16 @@ the tables that grow with the number of peers) means a command rewrites only wha
 and loads only what it reads. A write transaction writes every changed table to a new
 generation file, fsyncs it, and then replaces the manifest with `os.replace`: that single rename
 is the commit, so a crash at any moment leaves either the old or the new database, never a mix.
-The audit log only grows; the manifest records how many of its bytes are committed, and a writer
-trims any uncommitted tail left by a crash.
+The audit log only grows; the manifest records how many of its bytes are committed and the hash
+that ends its chain (core/chain.py), and a writer trims any uncommitted tail left by a crash but
+refuses a log that is shorter or ends elsewhere. Rewriting the log whole (the schema 1 migration,
+an erasure, a restore) writes a new `events.<generation>.jsonl`, committed by the manifest too.
 
 Writers hold an exclusive `flock` on `<name>.lock` for the whole read-modify-write, so concurrent
 processes never lose each other's updates; readers hold a shared lock while they load.
 
 The manifest is the only truth about which files are live: the names it gives must be peerpath's
-own (`<table>.<generation>.json`, `events.jsonl`), cleanup deletes nothing else, and a missing
+own (`<table>.<generation>.json`, `events[.<generation>].jsonl`), cleanup deletes nothing else, and a missing
 manifest beside a folder that holds data is never replaced by a new, empty database: `recover`
 rebuilds it from the newest complete generation of each table and the complete audit lines.
 """
