@@ -8,6 +8,7 @@ counts stay, so reports do not change.
 """
 
 import datetime as dt
+import re
 
 import attrs
 
@@ -29,7 +30,7 @@ class ErasureOps:
             peer = self.load("peers", Peer, peer_id, "peer")
             if peer.erased:
                 raise ValidationError(f"peer '{peer_id}' was already erased on {peer.erased}")
-            return self._erase(peer, reason="request")
+            return self._erase([peer], reason="request")[0]
 
     def sweep_retention(self) -> list:
         """Erase prospects who never went further and entered that stage longer ago than the
@@ -42,38 +43,54 @@ class ErasureOps:
             due = [peer for peer in self.load_all("peers", Peer, stage="prospect")
                    if not peer.erased and all(change.stage == "prospect" for change in peer.stage_history)
                    and (peer.stage_since() or self.today) < cutoff]
-            return [self._erase(peer, reason=f"{RETENTION_SETTING} = {days}") for peer in due]
+            return self._erase(sorted(due, key=lambda peer: peer.id), reason=f"{RETENTION_SETTING} = {days}")
 
-    def _erase(self, peer: Peer, reason: str) -> Peer:
-        erased_fields = [field for field in IDENTITY_FIELDS if getattr(peer, field)]
-        after = attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
-                             erased=self.today, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-        self.validate("erase", after, before=peer)
-        self.tx.replace("peers", to_document(after))
-        summaries.rename(self.tx, peer.id, ERASED_NAME)
-        redacted = self._redact_log(peer)
-        self.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
-            "fields": erased_fields, "reason": reason, "redacted": redacted,
-        })
-        return after
+    def _erase(self, peers: list, reason: str) -> list:
+        """Erase `peers` in the current change: their records, then the log in one rewrite."""
+        if not peers:
+            return []
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        erased = []
+        for peer in peers:
+            after = attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
+                                 erased=self.today, updated=now)
+            self.validate("erase", after, before=peer)
+            self.tx.replace("peers", to_document(after))
+            summaries.rename(self.tx, peer.id, ERASED_NAME)
+            erased.append(after)
+        redacted = self._redact_log(peers)
+        for peer in peers:
+            self.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
+                "fields": [field for field in IDENTITY_FIELDS if getattr(peer, field)],
+                "reason": reason, "redacted": redacted.get(peer.id, []),
+            })
+        return erased
 
-    def _redact_log(self, peer: Peer) -> list:
-        """Redact the peer's identity in the audit log; [{"event": number, "values": [paths]}]."""
-        mentions = [str(getattr(peer, field)).casefold() for field in ("name", "email", "phone")
-                    if getattr(peer, field)]
-
-        def identifying(path, value) -> bool:
-            return path[0] == "details" and (
-                any(part in IDENTITY_FIELDS for part in path[1:])
-                or any(text in str(value).casefold() for text in mentions)
-            )
-
-        lines, redacted = self.tx.log_lines(), []
+    def _redact_log(self, peers: list) -> dict:
+        """Redact the peers' identity in the audit log; {peer id: [{"event": number, "values": [paths]}]}."""
+        identifying = {peer.id: _identifying(peer) for peer in peers}
+        lines, redacted = self.tx.log_lines(), {}
         for number, line in enumerate(lines, 1):
-            if peer.id not in (line.get("peer_id"), line.get("entity_id")) or not chain.is_sealed(line):
+            about = line.get("peer_id") if line.get("peer_id") in identifying else line.get("entity_id")
+            if about not in identifying or not chain.is_sealed(line):
                 continue
-            lines[number - 1], paths = chain.redact(line, identifying)
+            lines[number - 1], paths = chain.redact(line, identifying[about])
             if paths:
-                redacted.append({"event": number, "values": paths})
+                redacted.setdefault(about, []).append({"event": number, "values": paths})
         self.tx.rewrite_log(lines)
         return redacted
+
+
+def _identifying(peer: Peer):
+    """Whether a leaf of an event about `peer` identifies them: an identity field's value, or a
+    value naming their name, email or phone as a whole word."""
+    known = [getattr(peer, field) for field in ("name", "email", "phone") if getattr(peer, field)]
+    mention = re.compile("|".join(rf"(?<!\w){re.escape(text)}(?!\w)" for text in known), re.IGNORECASE)
+
+    def identifying(path, value) -> bool:
+        return path[0] == "details" and (
+            any(part in IDENTITY_FIELDS for part in path[1:])
+            or bool(known and mention.search(str(value)))
+        )
+
+    return identifying

@@ -175,3 +175,23 @@ def test_recover_still_replays_settings_recorded_with_old_and_new(initialised, r
     initialised.unlink()
     ok(run("recover"))
     assert manifest(initialised)["meta"]["config"] == {"recruitment.followup_days": 30}
+
+
+def test_a_short_name_is_redacted_as_a_word_not_inside_other_words(initialised, run):
+    ok(run("peer", "add", "Bo", "--lived-experience", "self"))
+    ok(run("peer", "edit", "P0001", "--lived-experience", "both", "--notes", "Bo said yes"))
+    ok(run("peer", "erase", "P0001"))
+    edit = next(e for e in Tracker(db=initialised).audit() if e.action == "edit")
+    assert edit.details["changes"]["lived_experience"] == {"old": "self", "new": "both"}
+    assert "$redacted" in edit.details["changes"]["notes"]["new"]
+
+
+def test_sweep_erases_many_prospects_in_one_change(initialised, run):
+    for n in range(5):
+        ok(run("--today", "2026-01-01", "peer", "add", f"Prospect {n}", "--notes", f"note {n}"))
+    ok(run("config", "set", "privacy.retain_prospects_days", "10"))
+    generation = manifest(initialised)["generation"]
+    assert "5 prospect(s) erased" in ok(run("--today", "2026-03-01", "sweep"))
+    assert manifest(initialised)["generation"] == generation + 1
+    assert not any(f"note {n}".encode() in every_byte(initialised) for n in range(5))
+    assert "unbroken chain" in ok(run("verify"))
