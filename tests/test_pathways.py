@@ -226,7 +226,7 @@ def test_an_overridden_pass_mark_changes_the_outcome(peers, run):
     ok(run("config", "unset", "crss.exam.pass_mark"))
     assert exam() == "done"
     [event] = audit(run, "configure")
-    assert event["details"] == {"value": 70}
+    assert event["details"] == {"value": 70, "changes": {"crss.exam.pass_mark": {"old": 68, "new": 70}}}
 
 
 @pytest.mark.parametrize("key, value, fragment", [
