@@ -15,6 +15,7 @@ sha256(previous hash + the sorted [path, digest] pairs). So
 
 import hashlib
 import os
+import re
 
 import orjson
 
@@ -23,8 +24,13 @@ SEAL_FIELDS = ("salt", "hash")
 REDACTED = "$redacted"
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
 def is_redacted(value) -> bool:
-    return isinstance(value, dict) and set(value) == {REDACTED}
+    """A redaction marker: `{"$redacted": <a sha256 hex digest>}`, nothing else."""
+    return (isinstance(value, dict) and set(value) == {REDACTED} and isinstance(value[REDACTED], str)
+            and _DIGEST.fullmatch(value[REDACTED]) is not None)
 
 
 def _canonical(value) -> bytes:

@@ -195,3 +195,17 @@ def test_sweep_erases_many_prospects_in_one_change(initialised, run):
     assert manifest(initialised)["generation"] == generation + 1
     assert not any(f"note {n}".encode() in every_byte(initialised) for n in range(5))
     assert "unbroken chain" in ok(run("verify"))
+
+
+def test_recover_after_an_erasure_uses_the_redacted_log_and_drops_the_older_one(ana, run):
+    old_log = (folder_of(ana) / manifest(ana)["events"]["file"]).read_bytes()
+    ok(run("peer", "erase", "P0001"))
+    rewritten = manifest(ana)["events"]["file"]
+    assert rewritten != "events.jsonl"
+    (folder_of(ana) / "events.jsonl").write_bytes(old_log)  # as if the erasure's tidying never ran
+    ana.unlink()
+    ok(run("recover"))
+    assert manifest(ana)["events"]["file"] == rewritten
+    assert not (folder_of(ana) / "events.jsonl").exists()
+    assert not [secret for secret in SECRETS if secret.encode() in every_byte(ana)]
+    assert "unbroken chain" in ok(run("verify"))
