@@ -1,0 +1,275 @@
+"""Defects of the pathway engine reported in peerpath issue 12, each reproduced through the CLI:
+renewal that counted every cycle, failed trainings that counted, records judged out of date
+order, settings changes that did not re-judge, one-way lead-time rules and future dates."""
+
+import json
+
+import pytest
+
+from conftest import assert_refused, certify_teacher, ok, snapshot
+from peerpath.core import StepRecord
+from peerpath.core.entities import record_order
+
+TODAY = "2026-06-01"
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
+
+
+@pytest.fixture
+def peers(initialised, run):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))      # P0001
+    ok(run("peer", "add", "Bo", "--lived-experience", "both"))       # P0002
+    return initialised
+
+
+def status_of(run, peer, program):
+    [status] = json.loads(ok(run("progress", peer, program, "--json")))
+    return status
+
+
+def step_of(run, peer, program, step):
+    [found] = [s for s in status_of(run, peer, program)["steps"] if s["step"] == step]
+    return found
+
+
+def audit(run, action):
+    return [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == action]
+
+
+def assert_leaders_match_progress(run):
+    """`leaders` (from stored summaries) says what `progress` (from the records) says."""
+    listed = json.loads(ok(run("leaders", "--json")))
+    for status in listed:
+        fresh = [s for s in json.loads(ok(run("progress", status["peer"], "--json")))
+                 if s["enrollment"] == status["enrollment"]]
+        assert fresh == [status]
+
+
+# --- 1. renewal counts only the current cycle ------------------------------------------------------
+
+
+def test_co_teaching_renews_a_teacher_once_per_cycle(peers, run):
+    certify_teacher(run)  # certified 2026-02-02, expires 2028-02-02; renews on co-teaching 2 courses
+    ok(run("enroll", "P0002", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001,P0002"))  # O0001
+    ok(run("offering", "add", "peer_to_peer", "Summer class", "--leaders", "P0001,P0002"))  # O0002
+    ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    ok(run("session", "add", "O0002", "--on", "2026-03-02"))
+    assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"  # 730 days on
+    ok(run("session", "add", "O0001", "--on", "2026-03-08"))
+    ok(run("session", "add", "O0002", "--on", "2026-03-09"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert status["expires"] == "2030-02-01"
+    assert status["renewal"]["summary"] == "0/2 courses"  # the new cycle starts 2028-02-02
+    assert [e["details"]["expires"] for e in audit(run, "renew")] == ["2030-02-01"]
+    assert_leaders_match_progress(run)
+
+
+# --- 2. a failed training completes nothing ---------------------------------------------------------
+
+
+def test_a_training_not_passed_does_not_complete_the_step(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--outcome", "not passed"))
+    training = step_of(run, "P0001", "peer_to_peer", "training")
+    assert (training["state"], training["summary"]) == ("failed", "not passed 2026-02-02")
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    assert audit(run, "certify") == []
+    # attending again and passing is what graduates
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-03-01", "--until", "2026-03-02",
+           "--outcome", "passed"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-03-02")
+    assert_leaders_match_progress(run)
+
+
+def test_a_training_outcome_must_be_known(peers, run, db):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "connection", "training", "--outcome", "maybe", "--force",
+                       "--reason", "x"), "--outcome passed")
+    assert snapshot(db) == before
+
+
+# --- 3. records are judged in date order --------------------------------------------------------------
+
+
+def test_a_backdated_pass_does_not_hide_a_later_failed_interview(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed", "--on", "2026-01-08"))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10", "--force", "--reason", "x"))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+    # an older interview, entered late: the 2026-01-08 one is still the latest word
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    assert step_of(run, "P0001", "peer_to_peer", "affiliate_interview")["state"] == "failed"
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    assert audit(run, "certify") == []
+    assert_leaders_match_progress(run)
+
+
+def test_a_backdated_record_that_completes_the_pathway_certifies(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25"))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "the course was finished earlier; certificate to follow"))
+    assert step_of(run, "P0001", "peer_to_peer", "online_course")["state"] == "failed"
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"))  # the certificate
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-02-02")
+    assert_leaders_match_progress(run)
+
+
+def test_records_of_one_day_are_judged_in_the_order_they_were_stored(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed", "--on", "2026-01-05"))
+    assert step_of(run, "P0001", "peer_to_peer", "affiliate_interview")["state"] == "failed"
+    assert_leaders_match_progress(run)
+    # ...by the number in the id, not its text: R10000 was stored after R9999
+    later, earlier = (StepRecord(id=i, enrollment_id="E0001", peer_id="P0001", program="p", pathway="p",
+                                 step="s", on="2026-01-05") for i in ("R10000", "R9999"))
+    assert sorted([later, earlier], key=record_order) == [earlier, later]
+
+
+# --- 4. a settings change re-judges every enrolment ------------------------------------------------
+
+
+def crss_walk(run, score, peer="P0001"):
+    ok(run("enroll", peer, "crss", "--on", "2026-01-01"))
+    ok(run("record", peer, "crss", "disclosure", "--on", "2026-01-02"))
+    for domain, hours in (("Advocacy", 30), ("Professional Responsibility", 20), ("Mentoring", 20),
+                          ("Recovery Support", 20), ("Ethics", 10)):
+        ok(run("record", peer, "crss", "education", "--hours", hours, "--domain", domain, "--on", "2026-02-01"))
+    ok(run("record", peer, "crss", "experience", "--hours", 2000, "--score", 60, "--on", "2026-03-01"))
+    ok(run("record", peer, "crss", "supervision", "--hours", 100, "--domain", "Mentoring", "--on", "2026-03-01"))
+    ok(run("record", peer, "crss", "exam", "--score", score, "--on", "2026-04-01"))
+
+
+def test_a_setting_that_completes_or_uncompletes_a_pathway_changes_the_certification(peers, run, recording_plugin):
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    crss_walk(run, 69)
+    assert status_of(run, "P0001", "crss")["status"] == "in training"
+    ok(run("config", "set", "crss.exam.pass_mark", "68"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["certified_on"], status["expires"]) == ("certified", "2026-04-01", "2028-03-31")
+    [certify] = audit(run, "certify")
+    assert certify["details"]["reason"] == "setting crss.exam.pass_mark changed 70 -> 68"
+    assert len(recording_plugin.hooks("certification_granted")) == 1
+    assert_leaders_match_progress(run)
+
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["certified_on"]) == ("in training", None)
+    [revoke] = audit(run, "revoke")
+    assert revoke["peer_id"] == "P0001"
+    assert revoke["details"]["reason"] == "setting crss.exam.pass_mark changed 68 -> 70"
+    assert_leaders_match_progress(run)
+
+    ok(run("config", "unset", "crss.exam.pass_mark"))  # back to the default, 68
+    assert status_of(run, "P0001", "crss")["status"] == "certified"
+    assert audit(run, "certify")[-1]["details"]["reason"] == "setting crss.exam.pass_mark changed 70 -> 68"
+    assert_leaders_match_progress(run)
+
+
+def test_revoking_a_base_credential_revokes_its_endorsement(peers, run):
+    crss_walk(run, 69)
+    ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
+           "--on", "2026-04-05"))
+    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
+           "--on", "2026-04-06"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "certified", "crss_e": "certified"}
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "in training", "crss_e": "in training"}
+    assert sorted(e["details"]["pathway"] for e in audit(run, "revoke")) == ["crss", "crss_e"]
+    assert_leaders_match_progress(run)
+
+
+def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers, run):
+    crss_walk(run, 90)
+    ok(run("config", "set", "crss.exam.pass_mark", "80"))
+    assert status_of(run, "P0001", "crss")["status"] == "certified"
+    assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+
+
+# --- 5. lead-time rules hold whichever record comes first --------------------------------------------
+
+
+def teacher_before_training(run, course_on):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
+
+
+def test_a_training_too_soon_after_the_course_is_refused_unless_forced(peers, run, db):
+    teacher_before_training(run, "2026-01-25")
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
+                   "would make 'online_course' fail", "by 2026-01-18", "--force --reason")
+    assert snapshot(db) == before
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "trainer allowed a late course"))
+    assert step_of(run, "P0001", "peer_to_peer", "online_course")["state"] == "failed"  # flagged
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+
+
+def test_a_course_too_close_to_the_training_on_file_is_refused_unless_forced(peers, run, db):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--force", "--reason", "x"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25", "--force"),
+                   "--force needs --reason")
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25",
+                       "--force", "--reason", ""), "--force needs --reason")
+    assert snapshot(db) == before
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25", "--force",
+           "--reason", "course certificate misdated"))
+    course = step_of(run, "P0001", "peer_to_peer", "online_course")
+    assert course["state"] == "failed" and "too late" in course["summary"]
+
+
+def test_a_course_too_late_is_refused_without_force(peers, run, db):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--force", "--reason", "x"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25"),
+                   "too late", "2026-01-18", "--force --reason")
+    assert snapshot(db) == before
+
+
+# --- 6. no future dates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ("enroll", "P0001", "connection", "--on", "2026-06-02"),
+    ("peer", "stage", "P0001", "contacted", "--on", "2026-06-02"),
+    ("outreach", "add", "hospital talk", "--on", "2026-06-02"),
+])
+def test_future_dates_are_refused(peers, run, db, command):
+    before = snapshot(db)
+    assert_refused(run(*command), "2026-06-02 is in the future (today is 2026-06-01)")
+    assert snapshot(db) == before
+
+
+def test_today_is_not_the_future(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", TODAY))
+    ok(run("peer", "stage", "P0001", "contacted", "--on", TODAY))
+    ok(run("outreach", "add", "hospital talk", "--on", TODAY))
