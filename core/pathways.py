@@ -11,7 +11,8 @@ from typing import Optional
 
 import attrs
 
-from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, shift_date
+from .entities import (Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, record_order,
+                       shift_date)
 from .errors import ValidationError
 from .progress import StepContext, StepProgress
 from . import summaries
@@ -104,12 +105,18 @@ class _Facts:
             if document.get("void_reason") is None:
                 self.records[document["enrollment_id"]].append(from_document(StepRecord, document))
         for records in self.records.values():
-            records.sort(key=lambda r: (r.on, r.id))
+            records.sort(key=record_order)
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
         self.sessions = self._by_leader(tx.all("sessions"), SessionRecord, wanted)
         self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
+
+    def add_record(self, record) -> None:
+        """A record stored in this change, put in its place: step kinds judge records in date order."""
+        records = self.records[record.enrollment_id]
+        records.append(record)
+        records.sort(key=record_order)
 
     @staticmethod
     def _by_leader(documents, cls, wanted) -> dict:
@@ -200,7 +207,7 @@ class PathwayOps:
             self.store_new("step_records", record, "record", peer_id=peer_id,
                            details={"step": step.key, "forced": bool(force), **({"reason": reason} if force else {})})
             self.fire("step_recorded", record=record, enrollment=enrollment)
-            facts.records[enrollment.id].append(record)
+            facts.add_record(record)
             self._settle_certification(enrollment, program, pathway, facts)
         return record
 

@@ -5,7 +5,7 @@ import datetime as dt
 import attrs
 
 from . import summaries
-from .entities import STAGES, Peer, StageChange
+from .entities import STAGES, Peer, StageChange, id_order
 from .errors import ValidationError
 from .serialize import to_document
 
@@ -70,7 +70,7 @@ class PeerOps:
         stage = stage or where.stage
         with self.reading():
             found = self.select_peers(self.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
-        return sorted(found, key=lambda peer: _id_order(peer.id))
+        return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
         unknown = set(changes) - set(EDITABLE)
@@ -112,8 +112,3 @@ class PeerOps:
                                details={"from": before.stage, "to": stage, "on": change.on.isoformat()})
             self.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
         return after
-
-
-def _id_order(record_id: str):
-    digits = "".join(ch for ch in record_id if ch.isdigit())
-    return (len(digits), digits, record_id)
