@@ -153,6 +153,15 @@ class TrackerBase:
     def plugin_problems(self) -> tuple:
         return self.catalog.problems
 
+    # -- dates -----------------------------------------------------------------------------------
+
+    def check_not_future(self, *days) -> None:
+        """Refuse a date after today: what has not happened yet is planned (offerings, trainings),
+        not a fact to record."""
+        for day in days:
+            if day is not None and day > self.today:
+                raise ValidationError(f"{day} is in the future (today is {self.today})")
+
     # -- storing entities ------------------------------------------------------------------------
 
     def validate(self, action: str, entity, before=None) -> None:

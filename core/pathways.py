@@ -153,6 +153,7 @@ class PathwayOps:
                 )
             enrollment = Enrollment(id=self.tx.next_id("E"), peer_id=peer_id, program=program.key,
                                     role=role_model.key, pathway=pathway.key, started=on or self.today)
+            self.check_not_future(enrollment.started)
             self.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
                            details={"program": program.key, "role": role_model.key})
             self._store_summary(enrollment, pathway, _Facts(self, [peer_id]))
@@ -195,8 +196,7 @@ class PathwayOps:
                 on=values.pop("on", None) or self.today,
                 forced_reason=reason if force else None, **values,
             )
-            if record.on > self.today or (record.until and record.until > self.today):
-                raise ValidationError(f"{record.until or record.on} is in the future (today is {self.today})")
+            self.check_not_future(record.on, record.until)
             facts = _Facts(self, [peer_id])
             context = self._context(enrollment, facts)
             if is_renewal:

@@ -33,8 +33,7 @@ class PeerOps:
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        if history[0].on > self.today:
-            raise ValidationError(f"{history[0].on} is in the future (today is {self.today})")
+        self.check_not_future(history[0].on)
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
@@ -101,6 +100,7 @@ class PeerOps:
             if before.stage == stage:
                 raise ValidationError(f"peer '{peer_id}' is already at stage '{stage}'")
             change = StageChange(stage=stage, on=on or self.today, actor=self.actor)
+            self.check_not_future(change.on)
             since = before.stage_since()
             if since is not None and change.on < since:
                 raise ValidationError(
