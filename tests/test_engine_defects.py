@@ -95,7 +95,7 @@ def test_a_training_outcome_must_be_known(peers, run, db):
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
     before = snapshot(db)
     assert_refused(run("record", "P0001", "connection", "training", "--outcome", "maybe", "--force",
-                       "--reason", "x"), "--outcome passed")
+                       "--reason", "x"), "a training's result needs --outcome passed")
     assert snapshot(db) == before
 
 
