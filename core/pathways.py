@@ -466,13 +466,18 @@ class PathwayOps:
         ]
 
     def _renewal_progress(self, pathway, certification, context, facts, enrollment):
+        """The renewal step judged on the current cycle only (since the grant or the last renewal):
+        what renewed the certification once must not renew it again."""
         if certification is None or pathway.renewal is None:
             return None
         start = certification.cycle_start or certification.granted
         records = [r for r in facts.records.get(enrollment.id, [])
                    if r.step == pathway.renewal.key and r.on >= start]
+        sessions, observations = context.sessions_led, context.observations
+        in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if s.on >= start],
+                                observations=lambda: [o for o in observations() if o.on >= start])
         kind = self.catalog.step_kind(pathway.renewal.kind)
-        return kind.progress(pathway.renewal, records, context)
+        return kind.progress(pathway.renewal, records, in_cycle)
 
     def _context(self, enrollment, facts) -> StepContext:
         records = facts.records.get(enrollment.id, [])
