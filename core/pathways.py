@@ -5,6 +5,7 @@ observations as of `tracker.today`, so every answer can be asked "as of" any dat
 stored are the facts (records) and the transitions (certifications granted, lapses), each once.
 """
 
+import copy
 import datetime as dt
 from collections import defaultdict
 from typing import Optional
@@ -13,8 +14,8 @@ import attrs
 
 from .entities import (Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, record_order,
                        shift_date)
-from .errors import ValidationError
-from .progress import StepContext, StepProgress
+from .errors import OVERRIDE_HINT, OverridableError, ValidationError
+from .progress import FAILED, StepContext, StepProgress
 from . import summaries
 from .serialize import from_document
 
@@ -198,18 +199,42 @@ class PathwayOps:
             )
             self.check_not_future(record.on, record.until)
             facts = _Facts(self, [peer_id])
-            context = self._context(enrollment, facts)
             if is_renewal:
                 self._check_renewable(enrollment, facts)
-            elif not force:
-                _check_prerequisites(pathway, step, record, self._states(pathway, context, facts, enrollment))
-            kind.check(step, record, context)
+                kind.check(step, record, self._context(enrollment, facts))
+            else:
+                self._check_rules(pathway, step, record, enrollment, facts, force)
             self.store_new("step_records", record, "record", peer_id=peer_id,
                            details={"step": step.key, "forced": bool(force), **({"reason": reason} if force else {})})
             self.fire("step_recorded", record=record, enrollment=enrollment)
             facts.add_record(record)
             self._settle_certification(enrollment, program, pathway, facts)
         return record
+
+    def _check_rules(self, pathway, step, record, enrollment, facts, force) -> None:
+        """Refuse a record the pathway cannot take: its prerequisites, its kind's check, and no
+        other step made to fail by it (a lead time holds whichever record comes first). The
+        rules that raise OverridableError give way to --force."""
+        context = self._context(enrollment, facts)
+        before = self._states(pathway, context, facts, enrollment)
+        rules = (
+            lambda: _check_prerequisites(pathway, step, record, before),
+            lambda: self.catalog.step_kind(step.kind).check(step, record, context),
+            lambda: _check_nothing_broken(step, record, before, self._states_with(pathway, enrollment, facts, record)),
+        )
+        for rule in rules:
+            try:
+                rule()
+            except OverridableError:
+                if not force:
+                    raise
+
+    def _states_with(self, pathway, enrollment, facts, record) -> list:
+        """The step states as they would be with `record` stored too (`facts` stay as they are)."""
+        trial = copy.copy(facts)
+        trial.records = {**facts.records,
+                         enrollment.id: sorted(facts.records.get(enrollment.id, []) + [record], key=record_order)}
+        return self._states(pathway, self._context(enrollment, trial), trial, enrollment)
 
     def void_record(self, record_id: str, reason: str) -> StepRecord:
         """Mark a wrongly recorded step as void; it stays in the database and the audit trail."""
@@ -519,12 +544,20 @@ def _check_prerequisites(pathway, step, record, states) -> None:
     for requirement in step.requires:
         needed = by_key[requirement].progress
         if not needed.done:
-            raise ValidationError(
-                f"'{step.key}' needs '{requirement}' first ({needed.summary}); "
-                "a trainer may override with --force --reason TEXT"
-            )
+            raise OverridableError(f"'{step.key}' needs '{requirement}' first ({needed.summary}); {OVERRIDE_HINT}")
         if needed.completed_on and needed.completed_on > record.on:
-            raise ValidationError(
+            raise OverridableError(
                 f"'{step.key}' on {record.on} is before its prerequisite '{requirement}' "
-                f"was completed ({needed.completed_on})"
+                f"was completed ({needed.completed_on}); {OVERRIDE_HINT}"
+            )
+
+
+def _check_nothing_broken(step, record, before, after) -> None:
+    """Refuse a record that would make another step fail, e.g. a training that comes too soon
+    after the online course it must follow by some days."""
+    for old, new in zip(before, after):
+        if new.step.key != step.key and new.progress.state == FAILED and old.progress.state != FAILED:
+            raise OverridableError(
+                f"'{step.key}' on {record.on} would make '{new.step.key}' fail: {new.progress.summary}; "
+                f"{OVERRIDE_HINT}"
             )

@@ -10,7 +10,7 @@ import datetime as dt
 
 from .catalog import StepKind
 from .entities import shift_date
-from .errors import ValidationError
+from .errors import OVERRIDE_HINT, OverridableError, ValidationError
 from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
 
@@ -117,7 +117,7 @@ def course_deadline(step, context):
 def _course_check(step, record, context):
     deadline = course_deadline(step, context)
     if deadline is not None and record.on > deadline:
-        raise ValidationError(_too_late(step, record.on, deadline))
+        raise OverridableError(f"{_too_late(step, record.on, deadline)}; {OVERRIDE_HINT}")
 
 
 def _too_late(step, finished, deadline) -> str:
