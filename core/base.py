@@ -198,6 +198,12 @@ class TrackerBase:
         self.tx.replace(table, to_document(after))
         self.audit_event(action, table, after.id, peer_id=peer_id, details=details)
 
+    def store_removed(self, table: str, entity, action: str, peer_id=None, details=None) -> None:
+        """Validate, remove and audit a stored entity (e.g. a certification the rules no longer grant)."""
+        self.validate(action, entity, before=entity)
+        self.tx.remove(table, to_document(entity))
+        self.audit_event(action, table, entity.id, peer_id=peer_id, details=details)
+
     def load(self, table: str, cls, record_id: str, what: str):
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
         document = self.tx.get(table, record_id)

@@ -276,27 +276,61 @@ class PathwayOps:
             for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
 
-    def _settle_certification(self, enrollment, program, pathway, facts) -> None:
-        """Grant or renew after a new record; each transition is stored and fired once."""
+    def rejudge_everyone(self, why: str) -> None:
+        """After a change of the rules (a setting): grant, renew or revoke whatever the rules now
+        decide for every enrolment, each transition audited with `why`, and refresh every summary."""
+        programs = self.catalog.programs
+        enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
+        # Base credentials first: an add-on (endorsement) stands or falls with its base.
+        enrollments.sort(key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
+        facts = _Facts(self)
+        for enrollment in enrollments:
+            program = programs[enrollment.program]
+            pathway = program.pathway(enrollment.pathway)
+            self._revoke_if_incomplete(enrollment, pathway, facts, why)
+            self._settle_certification(enrollment, program, pathway, facts, why)
+
+    def _revoke_if_incomplete(self, enrollment, pathway, facts, why) -> None:
+        """Remove a current certification whose pathway the rules in force no longer complete
+        (a lapsed one is history and stays)."""
+        existing = facts.certifications.get(enrollment.id)
+        if existing is None or existing.lapsed(self.today):
+            return
+        states = self._states(pathway, self._context(enrollment, facts), facts, enrollment)
+        if not self._complete(enrollment, pathway, states, facts):
+            self.store_removed("certifications", existing, "revoke", peer_id=enrollment.peer_id,
+                               details={"pathway": pathway.key, "granted": existing.granted.isoformat(),
+                                        "reason": why})
+            del facts.certifications[enrollment.id]
+
+    def _complete(self, enrollment, pathway, states, facts) -> bool:
+        """Every required step done and, for an add-on, its base credential current."""
+        if not all(s.progress.done for s in states if not s.step.optional):
+            return False
+        return not pathway.add_on_to or self._base_certification(enrollment, facts) is not None
+
+    def _settle_certification(self, enrollment, program, pathway, facts, why=None) -> None:
+        """Grant or renew after a new record (or a change of rules, `why`); each transition is
+        stored and fired once."""
         context = self._context(enrollment, facts)
         existing = facts.certifications.get(enrollment.id)
+        because = {"reason": why} if why else {}
         if existing is None:
             states = self._states(pathway, context, facts, enrollment)
-            complete = all(s.progress.done for s in states if not s.step.optional)
-            base = self._base_certification(enrollment, facts) if pathway.add_on_to else None
-            if complete and (not pathway.add_on_to or base is not None):
-                self._grant(enrollment, pathway, states, facts, base)
+            if self._complete(enrollment, pathway, states, facts):
+                base = self._base_certification(enrollment, facts) if pathway.add_on_to else None
+                self._grant(enrollment, pathway, states, facts, base, why)
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
             if renewal is not None and renewal.done and not existing.lapsed(self.today):
                 renewed = attrs.evolve(existing, cycle_start=existing.expires,
                                        expires=shift_date(existing.expires, pathway.validity_days))
                 self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
-                                   details={"expires": renewed.expires.isoformat()})
+                                   details={"expires": renewed.expires.isoformat(), **because})
                 facts.certifications[enrollment.id] = renewed
         self._store_summary(enrollment, pathway, facts)
 
-    def _grant(self, enrollment, pathway, states, facts, base=None) -> None:
+    def _grant(self, enrollment, pathway, states, facts, base=None, why=None) -> None:
         completed = [s.progress.completed_on for s in states if s.progress.completed_on]
         granted = max(completed + ([base.granted] if base else []), default=self.today)
         expires = shift_date(granted, pathway.validity_days) if pathway.validity_days else None
@@ -306,18 +340,19 @@ class PathwayOps:
             cycle_start=granted,
         )
         self.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
-                       details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None})
+                       details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None,
+                                **({"reason": why} if why else {})})
         self.fire("certification_granted", certification=certification, enrollment=enrollment)
         facts.certifications[enrollment.id] = certification
-        self._settle_add_ons(enrollment, pathway, facts)
+        self._settle_add_ons(enrollment, pathway, facts, why)
 
-    def _settle_add_ons(self, enrollment, pathway, facts) -> None:
+    def _settle_add_ons(self, enrollment, pathway, facts, why=None) -> None:
         """A new base credential may complete add-ons (endorsements) that were waiting for it."""
         program = self.catalog.program(enrollment.program)
         for add_on in (p for p in program.pathways if p.add_on_to == pathway.key):
             for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=add_on.key):
                 if other.id not in facts.certifications:
-                    self._settle_certification(other, program, add_on, facts)
+                    self._settle_certification(other, program, add_on, facts, why)
 
     def _base_certification(self, enrollment, facts):
         """The peer's current certification in the pathway an add-on builds on, if any."""
