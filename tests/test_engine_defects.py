@@ -2,12 +2,20 @@
 renewal that counted every cycle, failed trainings that counted, records judged out of date
 order, settings changes that did not re-judge, one-way lead-time rules and future dates."""
 
+import datetime as dt
 import json
+import os
+import shutil
+import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
+                                 rule, run_state_machine_as_test)
 
 from conftest import assert_refused, certify_teacher, ok, snapshot
-from peerpath.core import StepRecord
+from peerpath.core import PeerpathError, StepRecord, Tracker
 from peerpath.core.entities import record_order
 
 TODAY = "2026-06-01"
@@ -273,3 +281,146 @@ def test_today_is_not_the_future(peers, run):
     ok(run("enroll", "P0001", "connection", "--on", TODAY))
     ok(run("peer", "stage", "P0001", "contacted", "--on", TODAY))
     ok(run("outreach", "add", "hospital talk", "--on", TODAY))
+
+
+# --- 7. leaders agrees with progress, whatever happens in whatever order ----------------------------
+
+MACHINE_DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(0, 2 * 365, 5)]
+MACHINE_TODAYS = [dt.date(2025, 6, 1), dt.date(2026, 6, 1), dt.date(2028, 3, 1), dt.date(2030, 6, 1)]
+LEADERS = st.sampled_from(["P0001", "P0002"])
+ROLES = [("connection", "facilitator"), ("peer_to_peer", "teacher"), ("ioov", "presenter"),
+         ("crss", "specialist"), ("crss", "employment")]
+SETTINGS = {
+    "crss.exam.pass_mark": ["60", "68", "80"],
+    "connection.training.days": ["1", "2", "3"],
+    "connection.co_facilitation.min": ["1", "4"],
+    "peer_to_peer.online_course.lead_days": ["0", "14", "30"],
+    "peer_to_peer.renewal.min": ["1", "2"],
+    "peer_to_peer.validity_days": ["365", "730"],
+    "ioov.presentations.min": ["1", "2"],
+    "crss.education.total": ["50", "100"],
+}
+# One passing observation of a Connection meeting, and one that misses a critical item.
+PASSING_MEETING = {**{key: "yes" for key in ("on_time", "two_facilitators", "welcome", "guidelines", "principles",
+                                            "confidentiality", "no_endorsement")},
+                   "check_in": 5, "agenda": 5, "processes": 5}
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """Peers, enrolments, records in any date order, voids, sessions, observations, settings
+    changes and sweeps at several dates, through the Tracker; after every step `leaders` (stored
+    summaries) must say exactly what `progress` (the records) says, for every enrolment."""
+
+    records = Bundle("records")
+
+    def __init__(self):
+        super().__init__()
+        self.folder = tempfile.mkdtemp(prefix="peerpath-machine-")
+        self.db = os.path.join(self.folder, "machine.json")
+        self.today = MACHINE_TODAYS[1]
+        self.tracker().init()
+        self.offerings = {}  # program -> offering id
+
+    def teardown(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def tracker(self):
+        return Tracker(db=self.db, actor="machine", today=self.today)
+
+    def attempt(self, action):
+        """Run one change; a refusal is a fine answer (nothing is stored), anything else is a bug."""
+        try:
+            return action(self.tracker())
+        except PeerpathError:
+            return None
+
+    @initialize()
+    def two_leaders_in_every_role(self):
+        tracker = self.tracker()
+        for name in ("Ana", "Bo"):  # P0001, P0002
+            peer = tracker.add_peer(name=name, lived_experience="self", on=MACHINE_DAYS[0]).id
+            for program, role in ROLES:
+                tracker.enroll(peer, program, role=role, on=MACHINE_DAYS[0])
+
+    @rule(target=records, peer=LEADERS, role=st.sampled_from(ROLES), step=st.integers(0, 7),
+          on=st.sampled_from(MACHINE_DAYS), span=st.integers(0, 2), amount=st.sampled_from([5, 20, 60, 100, 2000]),
+          score=st.sampled_from([50, 67, 68, 75, 90]), passed=st.booleans(),
+          force=st.sampled_from([True, True, False]))
+    def record(self, peer, role, step, on, span, amount, score, passed, force):
+        program, role_key = role
+        try:
+            pathway = self.tracker().catalog.program(program).pathway(
+                dict((r.key, r.pathway) for r in self.tracker().catalog.program(program).roles)[role_key])
+        except PeerpathError:
+            return multiple()
+        steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
+        chosen = steps[step % len(steps)]
+        domains = list(chosen.params.get("domains") or {})
+        values = {"on": on, "until": on + dt.timedelta(days=span) if chosen.kind == "training" else None,
+                  "hours": amount if chosen.kind == "hours" else None,
+                  "domain": domains[amount % len(domains)] if domains else None,
+                  "score": score if chosen.kind in ("exam", "observation", "hours") else None,
+                  "outcome": ("passed" if passed else "not passed") if chosen.kind == "screening"
+                  else ("not passed" if chosen.kind == "training" and not passed and force else None)}
+        values = {key: value for key, value in values.items() if value is not None}
+        saved = self.attempt(lambda t: t.record_step(peer, program, chosen.key, role=role_key, force=force,
+                                                     reason="machine" if force else None, **values))
+        return saved.id if saved else multiple()
+
+    @rule(record=consumes(records))
+    def void(self, record):
+        self.attempt(lambda t: t.void_record(record, "machine"))
+
+    @rule(peer=LEADERS, program=st.sampled_from(["connection", "peer_to_peer", "ioov"]),
+          on=st.sampled_from(MACHINE_DAYS), second=st.booleans())
+    def session(self, peer, program, on, second):
+        key = (program, second)
+        if key not in self.offerings:
+            offering = self.attempt(lambda t: t.add_offering(program, f"{program} {second}", leaders=[peer]))
+            if offering is None:
+                return
+            self.offerings[key] = offering.id
+        self.attempt(lambda t: t.add_session(self.offerings[key], on, leaders=[peer]))
+
+    @rule(on=st.sampled_from(MACHINE_DAYS), passing=st.booleans())
+    def observe(self, on, passing):
+        if ("connection", False) in self.offerings:
+            answers = PASSING_MEETING if passing else {**PASSING_MEETING, "principles": "no"}
+            self.attempt(lambda t: t.observe(self.offerings[("connection", False)], "connection_meeting",
+                                             "Pat", answers, on=on))
+
+    @rule(setting=st.sampled_from(sorted(SETTINGS)), choice=st.integers(0, 3))
+    def configure(self, setting, choice):
+        values = SETTINGS[setting]
+        if choice == len(values) and setting in self.tracker().overrides():
+            self.tracker().unset_setting(setting)
+        else:
+            self.tracker().set_setting(setting, values[choice % len(values)])
+
+    @rule(today=st.sampled_from(MACHINE_TODAYS))
+    def sweep_on(self, today):
+        self.today = today
+        tracker = self.tracker()
+        tracker.sweep_lapses()
+        tracker.refresh_summaries()
+
+    @rule(today=st.sampled_from(MACHINE_TODAYS))
+    def move_today(self, today):
+        self.today = today
+
+    @invariant()
+    def leaders_agree_with_progress(self):
+        tracker = self.tracker()
+        listed = {status.enrollment.id: status.to_dict() for status in tracker.leaders()}
+        fresh = {status.enrollment.id: status.to_dict()
+                 for peer in {s["peer"] for s in listed.values()} for status in tracker.progress(peer)}
+        assert listed == fresh
+
+
+def machine_settings(examples: int, steps: int):
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+def test_leaders_agree_with_progress_whatever_happens():
+    run_state_machine_as_test(EngineMachine, settings=machine_settings(examples=8, steps=20))
