@@ -907,7 +907,7 @@ def enroll(tracker, peer_id, program, role, on):
 @click.option("--outcome", help="Outcome of a screening or training: passed or 'not passed'.")
 @click.option("--trainer", help="Who led the training.")
 @click.option("--evidence", help="Where the proof is (certificate no., file, note).")
-@click.option("--force", is_flag=True, help="Record even though prerequisites are missing.")
+@click.option("--force", is_flag=True, help="Record even though a pathway rule refuses it (prerequisites, lead times).")
 @click.option("--reason", help="Why --force was needed (kept in the audit trail).")
 @pass_tracker
 def record(tracker, peer_id, program, step, role, force, reason, **values):

@@ -208,6 +208,18 @@ def test_revoking_a_base_credential_revokes_its_endorsement(peers, run):
     assert_leaders_match_progress(run)
 
 
+def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
+    certify_teacher(run)
+    ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001"))
+    ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    assert status_of(run, "P0001", "peer_to_peer")["renewal"]["summary"] == "1/2 courses"
+    ok(run("config", "set", "peer_to_peer.renewal.min", "1"))
+    assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"
+    [renew] = audit(run, "renew")
+    assert renew["details"]["reason"] == "setting peer_to_peer.renewal.min changed 2 -> 1"
+    assert_leaders_match_progress(run)
+
+
 def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers, run):
     crss_walk(run, 90)
     ok(run("config", "set", "crss.exam.pass_mark", "80"))
