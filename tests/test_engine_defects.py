@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
                                  rule, run_state_machine_as_test)
 
-from conftest import assert_refused, certify_teacher, ok, snapshot
+from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
 from peerpath.core import PeerpathError, StepRecord, Tracker
 from peerpath.core.entities import record_order
 
@@ -56,6 +56,16 @@ def assert_leaders_match_progress(run):
         assert fresh == [status]
 
 
+def teacher_before_training(run, course_on="2026-01-10", interview="passed", interview_on="2026-01-05"):
+    """A Peer-to-Peer teacher with every step but the training recorded (the course forced,
+    as the affiliate interview may not have been passed)."""
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", interview, "--on", interview_on))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on, "--force", "--reason", "walk"))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
+
+
 # --- 1. renewal counts only the current cycle ------------------------------------------------------
 
 
@@ -80,11 +90,7 @@ def test_co_teaching_renews_a_teacher_once_per_cycle(peers, run):
 
 
 def test_a_training_not_passed_does_not_complete_the_step(peers, run):
-    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"))
-    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
-    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    teacher_before_training(run)
     ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
            "--outcome", "not passed"))
     training = step_of(run, "P0001", "peer_to_peer", "training")
@@ -111,11 +117,7 @@ def test_a_training_outcome_must_be_known(peers, run, db):
 
 
 def test_a_backdated_pass_does_not_hide_a_later_failed_interview(peers, run):
-    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed", "--on", "2026-01-08"))
-    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10", "--force", "--reason", "x"))
-    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
-    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
+    teacher_before_training(run, interview="not passed", interview_on="2026-01-08")
     ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
     # an older interview, entered late: the 2026-01-08 one is still the latest word
     ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
@@ -126,11 +128,7 @@ def test_a_backdated_pass_does_not_hide_a_later_failed_interview(peers, run):
 
 
 def test_a_backdated_record_that_completes_the_pathway_certifies(peers, run):
-    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25"))
-    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
-    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
+    teacher_before_training(run, course_on="2026-01-25")
     ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
            "--force", "--reason", "the course was finished earlier; certificate to follow"))
     assert step_of(run, "P0001", "peer_to_peer", "online_course")["state"] == "failed"
@@ -155,20 +153,9 @@ def test_records_of_one_day_are_judged_in_the_order_they_were_stored(peers, run)
 # --- 4. a settings change re-judges every enrolment ------------------------------------------------
 
 
-def crss_walk(run, score, peer="P0001"):
-    ok(run("enroll", peer, "crss", "--on", "2026-01-01"))
-    ok(run("record", peer, "crss", "disclosure", "--on", "2026-01-02"))
-    for domain, hours in (("Advocacy", 30), ("Professional Responsibility", 20), ("Mentoring", 20),
-                          ("Recovery Support", 20), ("Ethics", 10)):
-        ok(run("record", peer, "crss", "education", "--hours", hours, "--domain", domain, "--on", "2026-02-01"))
-    ok(run("record", peer, "crss", "experience", "--hours", 2000, "--score", 60, "--on", "2026-03-01"))
-    ok(run("record", peer, "crss", "supervision", "--hours", 100, "--domain", "Mentoring", "--on", "2026-03-01"))
-    ok(run("record", peer, "crss", "exam", "--score", score, "--on", "2026-04-01"))
-
-
 def test_a_setting_that_completes_or_uncompletes_a_pathway_changes_the_certification(peers, run, recording_plugin):
     ok(run("config", "set", "crss.exam.pass_mark", "70"))
-    crss_walk(run, 69)
+    crss_walk(run, year=2026, score=69)
     assert status_of(run, "P0001", "crss")["status"] == "in training"
     ok(run("config", "set", "crss.exam.pass_mark", "68"))
     status = status_of(run, "P0001", "crss")
@@ -193,7 +180,7 @@ def test_a_setting_that_completes_or_uncompletes_a_pathway_changes_the_certifica
 
 
 def test_revoking_a_base_credential_revokes_its_endorsement(peers, run):
-    crss_walk(run, 69)
+    crss_walk(run, year=2026, score=69)
     ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
     ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
            "--on", "2026-04-05"))
@@ -221,21 +208,13 @@ def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
 
 
 def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers, run):
-    crss_walk(run, 90)
+    crss_walk(run, year=2026, score=90)
     ok(run("config", "set", "crss.exam.pass_mark", "80"))
     assert status_of(run, "P0001", "crss")["status"] == "certified"
     assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
 
 
 # --- 5. lead-time rules hold whichever record comes first --------------------------------------------
-
-
-def teacher_before_training(run, course_on):
-    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
-    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on))
-    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
-    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
 
 
 def test_a_training_too_soon_after_the_course_is_refused_unless_forced(peers, run, db):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import assert_refused, certify_teacher, ok, snapshot
+from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
 
 TODAY = "2026-06-01"
 
@@ -96,14 +96,7 @@ def test_ioov_presenter_walk_with_presentations_from_sessions(peers, run):
 
 
 def crss_certified(run, peer="P0001"):
-    ok(run("enroll", peer, "crss", "--on", "2024-01-01"))
-    ok(run("record", peer, "crss", "disclosure", "--on", "2024-01-02"))
-    for domain, hours in (("Advocacy", 30), ("Professional Responsibility", 20), ("Mentoring", 20),
-                          ("Recovery Support", 20), ("Ethics", 10)):
-        ok(run("record", peer, "crss", "education", "--hours", hours, "--domain", domain, "--on", "2024-02-01"))
-    ok(run("record", peer, "crss", "experience", "--hours", 2000, "--score", 60, "--on", "2024-03-01"))
-    ok(run("record", peer, "crss", "supervision", "--hours", 100, "--domain", "Mentoring", "--on", "2024-03-01"))
-    return ok(run("record", peer, "crss", "exam", "--score", 75, "--on", "2024-04-01"))
+    return crss_walk(run, peer, 2024)  # certified 2024-04-01, expired by today
 
 
 def test_crss_walk_and_its_validity(peers, run):
