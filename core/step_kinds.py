@@ -17,7 +17,7 @@ from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
 PASSED, NOT_PASSED = "passed", "not passed"
 OUTCOMES = {"passed": PASSED, "pass": PASSED, "yes": PASSED,
             "not passed": NOT_PASSED, "not-passed": NOT_PASSED, "failed": NOT_PASSED,
-            "fail": NOT_PASSED, "no": NOT_PASSED}
+            "fail": NOT_PASSED, "no": NOT_PASSED, "incomplete": NOT_PASSED}
 
 
 def _fmt(number) -> str:

@@ -105,6 +105,13 @@ def test_a_training_not_passed_does_not_complete_the_step(peers, run):
     assert_leaders_match_progress(run)
 
 
+def test_an_incomplete_training_counts_as_not_passed(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "connection", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--outcome", "incomplete", "--force", "--reason", "x"))
+    assert step_of(run, "P0001", "connection", "training")["state"] == "failed"
+
+
 def test_a_training_outcome_must_be_known(peers, run, db):
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
     before = snapshot(db)
