@@ -422,3 +422,9 @@ def machine_settings(examples: int, steps: int):
 
 def test_leaders_agree_with_progress_whatever_happens():
     run_state_machine_as_test(EngineMachine, settings=machine_settings(examples=8, steps=20))
+
+
+def test_in_the_demo_affiliate_leaders_agree_with_progress(db, run):
+    ok(run("demo"))
+    assert len(json.loads(ok(run("leaders", "--json")))) >= 10
+    assert_leaders_match_progress(run)
