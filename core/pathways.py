@@ -276,14 +276,23 @@ class PathwayOps:
             for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
 
-    def rejudge_everyone(self, why: str) -> None:
-        """After a change of the rules (a setting): grant, renew or revoke whatever the rules now
-        decide for every enrolment, each transition audited with `why`, and refresh every summary."""
+    def rule_fingerprints(self) -> dict:
+        """{pathway: fingerprint of its rules in force}, to tell afterwards which a change touched."""
+        return {pathway.key: summaries.fingerprint(pathway)
+                for program in self.catalog.programs.values() for pathway in program.pathways}
+
+    def rejudge(self, fingerprints_before: dict, why: str) -> None:
+        """After a change of the rules (a setting): for every enrolment in a pathway whose rules now
+        differ from `fingerprints_before`, or whose base pathway's do, grant, renew or revoke what
+        the rules decide, each transition audited with `why`, and store its summary. Enrolments
+        in other pathways are left alone: their summaries still hold."""
         programs = self.catalog.programs
-        enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
+        changed = {key for key, print_ in self.rule_fingerprints().items() if fingerprints_before.get(key) != print_}
+        enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs
+                       and {e.pathway, programs[e.program].pathway(e.pathway).add_on_to} & changed]
         # Base credentials first: an add-on (endorsement) stands or falls with its base.
         enrollments.sort(key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
-        facts = _Facts(self)
+        facts = _Facts(self, {e.peer_id for e in enrollments})
         for enrollment in enrollments:
             program = programs[enrollment.program]
             pathway = program.pathway(enrollment.pathway)

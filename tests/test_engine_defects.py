@@ -214,6 +214,29 @@ def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
     assert_leaders_match_progress(run)
 
 
+def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "connection", "training", "--on", "2026-01-10", "--until", "2026-01-11",
+           "--force", "--reason", "trained in another state"))  # R0001
+    ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001"))
+    for day in ("2026-02-03", "2026-02-10", "2026-02-17", "2026-02-24"):
+        ok(run("session", "add", "O0001", "--on", day))
+    ok(run("record", "P0001", "connection", "observed_session", "--score", 90, "--on", "2026-03-03"))
+    for step in ("application", "reference", "interview", "fidelity_agreement"):
+        ok(run("record", "P0001", "connection", step, "--on", "2026-03-04",
+               *(("--outcome", "passed") if step in ("reference", "interview") else ())))
+    assert status_of(run, "P0001", "connection")["status"] == "certified"
+    ok(run("void", "R0001", "--reason", "the training was never attended"))  # (re-judging voids: later)
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))  # not a Connection rule
+    ok(run("config", "set", "reports.expiring_days", "90"))  # not a pathway rule at all
+    assert status_of(run, "P0001", "connection")["status"] == "certified"
+    assert audit(run, "revoke") == []
+    ok(run("config", "set", "connection.training.days", "1"))  # a Connection rule: judged again
+    assert status_of(run, "P0001", "connection")["status"] == "in training"
+    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 2 -> 1"]
+    assert_leaders_match_progress(run)
+
+
 def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers, run):
     crss_walk(run, year=2026, score=90)
     ok(run("config", "set", "crss.exam.pass_mark", "80"))
