@@ -421,9 +421,7 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(today=st.sampled_from(MACHINE_TODAYS))
     def sweep_on(self, today):
         self.today = today
-        tracker = self.tracker()
-        tracker.sweep_lapses()
-        tracker.refresh_summaries()
+        self.tracker().sweep()
 
     @rule(today=st.sampled_from(MACHINE_TODAYS))
     def move_today(self, today):
