@@ -155,6 +155,15 @@ class TrackerBase:
     def plugin_problems(self) -> tuple:
         return self.catalog.problems
 
+    # -- dates -----------------------------------------------------------------------------------
+
+    def check_not_future(self, *days) -> None:
+        """Refuse a date after today: what has not happened yet is planned (offerings, trainings),
+        not a fact to record."""
+        for day in days:
+            if day is not None and day > self.today:
+                raise ValidationError(f"{day} is in the future (today is {self.today})")
+
     # -- storing entities ------------------------------------------------------------------------
 
     def validate(self, action: str, entity, before=None) -> None:
@@ -194,6 +203,15 @@ class TrackerBase:
         self.tx.replace(table, document)
         self.audit_event(action, table, after.id, peer_id=peer_id,
                          details={"changes": changes_between(to_document(before), document), **(details or {})})
+
+    def store_removed(self, table: str, entity, action: str, peer_id=None, details=None) -> None:
+        """Validate, remove and audit a stored entity (e.g. a certification the rules no longer grant);
+        the event records every field's old value."""
+        self.validate(action, entity, before=entity)
+        document = to_document(entity)
+        self.tx.remove(table, document)
+        self.audit_event(action, table, entity.id, peer_id=peer_id,
+                         details={"changes": changes_between(document, {}), **(details or {})})
 
     def load(self, table: str, cls, record_id: str, what: str):
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""

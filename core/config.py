@@ -187,32 +187,46 @@ class ConfigOps:
 
         return build_catalog(self.host, self.enabled_plugins(), None).programs
 
-    def _setting_in_force(self, config: dict, key: str):
-        """The value of `key` given the overrides `config`: the override, else the default."""
-        return config[key] if key in config else defaults(self._programs_as_declared()).get(key)
-
     def core_setting(self, key: str):
         return self.overrides().get(key, CORE_SETTINGS[key])
 
     def set_setting(self, key: str, text: str):
+        """Override a setting; the enrolments whose pathway it changes are re-judged in the same change."""
         value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
         with self.changing() as tx:
+            rules = self.rule_fingerprints()
             config = dict(tx.meta.get("config", {}))
-            old = self._setting_in_force(config, key)
+            before = self._in_force(key, config)
             config[key] = value
             tx.meta["config"] = config
             self.audit_event("configure", "config", key,
-                             details={"value": value, "changes": {key: {"old": old, "new": value}}})
-            self.refresh_summaries()
+                             details={"value": value, "changes": {key: {"old": before, "new": value}}})
+            self.rejudge(rules, _changed(key, before, value))
         return value
 
     def unset_setting(self, key: str) -> None:
+        """Go back to the plugin default; affected enrolments are re-judged in the same change."""
         with self.changing() as tx:
             config = dict(tx.meta.get("config", {}))
             if key not in config:
                 raise ValidationError(f"'{key}' is not overridden")
-            old = config.pop(key)
+            rules = self.rule_fingerprints()
+            before = config.pop(key)
             tx.meta["config"] = config
-            new = self._setting_in_force(config, key)
-            self.audit_event("unconfigure", "config", key, details={"changes": {key: {"old": old, "new": new}}})
-            self.refresh_summaries()
+            after = self._in_force(key, config)
+            self.audit_event("unconfigure", "config", key, details={"changes": {key: {"old": before, "new": after}}})
+            self.rejudge(rules, _changed(key, before, after))
+
+    def _in_force(self, key: str, config: dict):
+        if key in config:
+            return config[key]
+        return defaults(self._programs_as_declared()).get(key)
+
+
+def _changed(key: str, before, after) -> str:
+    """Why re-judged transitions happened, for the audit trail."""
+    return f"setting {key} changed {_shown(before)} -> {_shown(after)}"
+
+
+def _shown(value) -> str:
+    return "none" if value is None else str(value)
