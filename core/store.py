@@ -187,6 +187,7 @@ class Transaction:
         self._new_events = []
         self._created_log = False
         self._log_rewrite = None  # the whole log's lines, when this commit rewrites it
+        self.log_unsealed = False  # a log from before the hash chain (schema 1), not yet sealed
         self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
@@ -369,14 +370,14 @@ class Transaction:
                 line = orjson.loads(raw)
             except ValueError:
                 line = None
-            if self._log_rewrite is not None and isinstance(line, dict) and not chain.is_sealed(line):
+            if self.log_unsealed and isinstance(line, dict) and not chain.is_sealed(line):
                 continue  # a log from before the chain: the next change seals it (schema 1 -> 2)
             problem = "it is not a JSON object" if not isinstance(line, dict) else chain.chain_problem(line, head)
             if problem:
                 found.problems.append(f"the audit log {path}: event {number}: {problem}")
                 return
             head = line["hash"]
-        if self._log_rewrite is not None:
+        if self.log_unsealed:
             found.notes.append("the audit log predates the hash chain: the next change seals it")
             return
         if found.events != info["count"]:
@@ -507,7 +508,11 @@ class Transaction:
 def _start_the_chain(transaction: Transaction) -> None:
     """Schema 1 -> 2: seal every line of an audit log written before the hash chain, in order,
     so the whole trail verifies from then on (the lines themselves are kept as they were), and
-    store every peer with the field `erased`."""
+    store every peer with the field `erased`. A read leaves both for the first write: it would
+    hash the whole log and load every peer, and older peers load without `erased` anyway."""
+    transaction.log_unsealed = True
+    if not transaction.writable:
+        return
     if transaction.manifest.get("events"):
         transaction.rewrite_log(transaction.raw_events())
     # Peers gained `erased` (peer erase); stored in full, they load without the slow path.

@@ -268,3 +268,14 @@ def test_backup_and_restore_refuse_the_database_itself(busy, run, command):
     before = snapshot(busy)
     assert_refused(run(command, busy), "database")
     assert snapshot(busy) == before
+
+
+def test_a_backup_of_an_old_database_restores_sealed(busy, run, tmp_path):
+    old_events = unchain(busy)
+    copy, target = tmp_path / "copy.json", tmp_path / "restored.json"
+    ok(run("backup", copy))
+    assert "predates the hash chain" in ok(run("verify", "--db", copy))
+    ok(run("restore", copy, "--db", target))
+    assert manifest(target)["schema"] == core.store.SCHEMA_VERSION
+    assert [chain.unsealed(e) for e in json.loads(ok(run("--db", target, "audit", "--json")))][:-1] == old_events
+    assert "unbroken chain" in ok(run("verify", "--db", target))
