@@ -610,6 +610,43 @@ def peer_stage(tracker, peer_id, stage, on):
     click.echo(f"{peer.id} is now {peer.stage}")
 
 
+@peer_group.command(name="merge")
+@click.argument("keep", shell_complete=_complete_peer_ids)
+@click.argument("duplicate", shell_complete=_complete_peer_ids)
+@click.option("--dry-run", is_flag=True, help="List what would move and which fields would be filled; write nothing.")
+@pass_tracker
+def peer_merge(tracker, keep, duplicate, dry_run):
+    """Merge peer DUPLICATE into peer KEEP (the same person entered twice), in one change.
+
+    DUPLICATE's enrolments, step records, certifications and progress, its places in the leader
+    lists of offerings, sessions and observations, and its stage changes from before KEEP entered
+    the pipeline move to KEEP; KEEP's empty fields are filled from DUPLICATE (and consents KEEP
+    lacks added), never overwriting KEEP's own. KEEP's progress and certifications are judged
+    again. The audit trail gets one `merge` event listing what moved; DUPLICATE's id is never
+    reused, and any command given it says which peer it was merged into. Refused, changing
+    nothing, when both are enrolled in the same program and role.
+
+    Examples:
+
+    \b
+      peerpath peer merge P0032 P0031 --dry-run
+      peerpath peer merge P0032 P0031
+      peerpath peer show P0031                # refused: merged into P0032
+      peerpath peer merge P0024 P0025         # refused: both in connection
+    """
+    result = tracker.merge_peers(keep, duplicate, dry_run=dry_run)
+    verb = "Dry run: would merge" if dry_run else "Merged"
+    click.echo(f"{verb} {result.duplicate} into {result.keep}" + ("; nothing was written." if dry_run else "."))
+    for table, ids in result.moved.items():
+        click.echo(f"  {table.replace('_', ' ')}: {', '.join(ids)}")
+    if result.filled:
+        click.echo(f"  fields filled from {result.duplicate}: {', '.join(result.filled)}")
+    if result.earlier_stages:
+        click.echo(f"  earlier stage changes added to {result.keep}'s history: {result.earlier_stages}")
+    if not (result.moved or result.filled or result.earlier_stages):
+        click.echo("  nothing to move: no records, and no field of KEEP is empty")
+
+
 PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer than this
 
 

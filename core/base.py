@@ -14,6 +14,7 @@ import os
 from .catalog import build_catalog
 from .entities import Change, Event, Problem
 from .errors import PluginError, ValidationError
+from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
 from .serialize import from_document, to_document
 from .store import Store, default_db_path
@@ -193,7 +194,8 @@ class TrackerBase:
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
         document = self.tx.get(table, record_id)
         if document is None:
-            raise ValidationError(f"unknown {what} '{record_id}'")
+            refusal = merged_refusal(self.tx, record_id) if table == "peers" else None
+            raise ValidationError(refusal or f"unknown {what} '{record_id}'")
         return from_document(cls, document)
 
     def load_all(self, table: str, cls, **equal) -> list:
@@ -215,11 +217,14 @@ class TrackerBase:
     def audit(self, peer_id=None) -> list:
         """The audit trail, oldest first; only events about `peer_id` when given."""
         with self.reading() as tx:
-            if peer_id is not None and tx.get("peers", peer_id) is None:
+            if peer_id is not None and tx.get("peers", peer_id) is None and merged_record(tx, peer_id) is None:
                 raise ValidationError(f"unknown peer '{peer_id}'")
             events = [from_document(Event, doc) for doc in tx.events()]
+            # A peer's history includes that of the peers merged into it; a merged peer's, its merge.
+            peer_ids = {peer_id} | merged_into(tx, peer_id) if peer_id is not None else set()
         if peer_id is not None:
-            events = [event for event in events if event.peer_id == peer_id]
+            events = [event for event in events if event.peer_id in peer_ids
+                      or (event.action == "merge" and event.entity_id == peer_id)]
         return events
 
     # -- database lifecycle ----------------------------------------------------------------------
