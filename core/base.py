@@ -7,16 +7,19 @@ lifecycle hooks fire only after the commit, so a plugin can never see a change t
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import json
 import os
 
+from . import merging, summaries
 from .catalog import build_catalog
-from .entities import Change, Event, Problem
+from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
+from .entities import SessionRecord, StepRecord
 from .errors import PluginError, ValidationError
 from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
-from .serialize import from_document, to_document
+from .serialize import from_document, shape_problem, to_document
 from .store import Store, default_db_path
 
 # Large tables are split by peer so that a command about one peer reads one chunk of each.
@@ -27,6 +30,12 @@ SHARDS = {
     "certifications": ("peer_id", 500),
     "summaries": ("peer_id", 500),
 }
+
+# What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
+ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
+    "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
+    "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
+}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
 
 
 def resolve_actor(actor=None) -> str:
@@ -48,7 +57,7 @@ def today_given(today=None):
 
 class TrackerBase:
     def __init__(self, db=None, actor=None, today=None, host=None):
-        self.store = Store(db or default_db_path(), shards=SHARDS)
+        self.store = Store(db or default_db_path(), shards=SHARDS, row_checks=ROW_CHECKS)
         self.actor = resolve_actor(actor)
         self.host = host or get_host()
         self.warnings = []

@@ -39,6 +39,14 @@ class MergeResult:
     dry_run: bool = False
 
 
+def row_problem(document) -> str:
+    """What makes a stored `merged_peers` document unfit to be written back, or ""."""
+    for field, kind in (("merged_into", str), ("on", str), ("peer", dict), ("filled", list)):
+        if type(document.get(field)) is not kind:
+            return f"its {field} is not {kind.__name__}"
+    return ""
+
+
 def merged_record(tx, peer_id: str):
     """The `merged_peers` document of a peer merged into another, or None."""
     return tx.get(MERGED, peer_id)
