@@ -34,6 +34,7 @@ import attrs
 from .dates import MONTH_FIRST, read_date
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
 from .errors import ValidationError
+from .safe_output import csv_cell, csv_cell_read
 
 # The fields a column can fill. `first_name` and `last_name` are joined into `name` when the
 # sheet has no full-name column; `date` is the day the peer entered their stage.
@@ -290,7 +291,7 @@ def read_sheet(path) -> Sheet:
             if header is None:
                 header = tuple(cell.strip() for cell in cells)
             elif any(cell.strip() for cell in cells):
-                rows.append((start, tuple(cells)))
+                rows.append((start, tuple(map(csv_cell_read, cells))))
     except csv.Error as error:
         raise ValidationError(f"{path} line {reader.line_num}: not readable as CSV: {error}") from None
     if not header or not any(header):
@@ -682,7 +683,7 @@ def value_map_csv(unmatched) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VALUE_MAP_COLUMNS)
     for miss in unmatched:
-        writer.writerow([miss.field, miss.text, "", ", ".join(VOCABULARIES[miss.field])])
+        writer.writerow([csv_cell(cell) for cell in (miss.field, miss.text, "", ", ".join(VOCABULARIES[miss.field]))])
     return out.getvalue()
 
 
@@ -699,7 +700,7 @@ def read_value_map(path) -> dict:
         if [header_key(cell) for cell in next(reader, [])][:3] != list(VALUE_MAP_COLUMNS[:3]):
             raise ValidationError(f"{path}: the first line must be field,text,value "
                                   "(as --write-value-map writes it)")
-        for cells in reader:
+        for cells in ([csv_cell_read(cell) for cell in row] for row in reader):
             if len(cells) >= 3 and cells[2].strip():
                 add_value_mapping(value_map, cells[0], cells[1], cells[2], f"{path} line {reader.line_num}")
     except csv.Error as error:
