@@ -12,7 +12,7 @@ import json
 import os
 
 from .catalog import build_catalog
-from .entities import Change, Event, Problem
+from .entities import Change, Event, Problem, check_text
 from .errors import PluginError, ValidationError
 from .plugins import get_host
 from .serialize import from_document, to_document
@@ -29,10 +29,12 @@ SHARDS = {
 
 
 def resolve_actor(actor=None) -> str:
-    """`--as`, else PEERPATH_USER, else the OS user."""
+    """`--as`, else PEERPATH_USER, else the OS user; one line of text (see `check_text`)."""
     if actor:
+        check_text("--as", actor)
         return actor
     if os.environ.get("PEERPATH_USER"):
+        check_text("PEERPATH_USER", os.environ["PEERPATH_USER"])
         return os.environ["PEERPATH_USER"]
     try:
         return getpass.getuser()

@@ -16,7 +16,8 @@ A sheet is read in three steps, each a small function:
 
 `find_duplicates` then flags rows that look like a peer already stored or an earlier row of the
 same sheet: same email, same phone (digits only) or the same name (its words folded, in any
-order) in the same community. `sheet_text` writes a stored value as a cell that reads back to
+order) in the same community; invisible characters, compatibility forms and common Cyrillic and
+Greek look-alikes of Latin letters are ignored (`identity_text`). `sheet_text` writes a stored value as a cell that reads back to
 exactly that value, for exports and for the old -> new lists of an import.
 """
 
@@ -727,24 +728,51 @@ def parse_sheet_date(text: str, date_order: str = MONTH_FIRST) -> dt.date:
 
 def phone_digits(text) -> str:
     """The digits of a phone number, without a leading US country code 1."""
-    digits = "".join(ch for ch in str(text or "") if ch.isdigit())
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", str(text or "")) if ch.isdigit())
     return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
+# Cyrillic and Greek letters that look like Latin ones, so that "Маria" typed with a Cyrillic
+# М is the same name as "Maria". A small table of the common look-alikes, not Unicode's full
+# confusables list: enough for a duplicate warning, with no dependency.
+CONFUSABLES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s", "і": "i",
+    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v", "ι": "i", "κ": "k",
+    "ρ": "p", "υ": "u", "χ": "x", "α": "a",
+})
+# Characters that show nothing: dropped before comparing.
+INVISIBLE = str.maketrans(dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
+                                               "\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff")))
+
+
+def identity_text(text) -> str:
+    """Text as compared when looking for the same person: invisible characters dropped,
+    compatibility forms unified (NFKC: full-width letters, ligatures), common Cyrillic and
+    Greek look-alikes read as the Latin letters, then folded (accents, case)."""
+    text = unicodedata.normalize("NFKC", str(text or "").translate(INVISIBLE))
+    return fold(text.translate(CONFUSABLES))
+
+
 def name_key(name) -> str:
-    """A name as compared: its words folded (case, accents, punctuation) and sorted, so that
-    "Lopez, Maria", "maria  LÓPEZ" and "Maria Lopez" are the same."""
-    return " ".join(sorted(set(re.findall(r"\w+", fold(name)))))
+    """A name as compared: its words folded (case, accents, punctuation, look-alike letters)
+    and sorted, so that "Lopez, Maria", "maria  LÓPEZ" and "Maria Lopez" are the same."""
+    return " ".join(sorted(set(re.findall(r"\w+", identity_text(name)))))
 
 
 def match_keys(name, email, phone, community) -> list:
     """(kind, key) pairs under which two records count as the same person."""
     keys = []
     if email:
-        keys.append(("email", fold(email).strip()))
+        keys.append(("email", identity_text(email).strip()))
     if phone_digits(phone):
         keys.append(("phone", phone_digits(phone)))
-    place = " ".join(fold(community).split())
+    place = " ".join(identity_text(community).split())
     keys.append(("name and community" if place else "name (no community)", (name_key(name), place)))
     return keys
 
