@@ -22,7 +22,7 @@ from .core.fidelity import normalise_answers, read_answers
 from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
-from .core.safe_output import csv_cell, terminal_text
+from .core.safe_output import csv_cell, json_text, terminal_text
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -166,7 +166,7 @@ def echo_data(text: str) -> None:
 
 
 def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))  # json escapes control characters
+    click.echo(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def listing_options(command):

@@ -127,6 +127,16 @@ def unsafe_characters(text: str, allow_newlines: bool = False) -> list:
     return (_UNSAFE if allow_newlines else _UNSAFE_IN_CELL).findall(text)
 
 
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{''.join(sorted(INVISIBLE))}]")
+
+
+def json_text(text: str) -> str:
+    """JSON text (whose C0 controls json already escapes) with DEL, C1, bidi and invisible
+    characters as \\u escapes too: the same JSON, safe on a terminal. Such characters can only
+    stand inside JSON strings, where the escape means the same character."""
+    return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def terminal_text(text, keep_newlines: bool = True) -> str:
     """`text` with every control, bidi and invisible character shown as an escape; newlines
     are kept unless `keep_newlines` is false (a table cell)."""
