@@ -141,7 +141,7 @@ def test_no_command_sends_control_characters_to_the_terminal(path, command, host
     shutil.copytree(hostile_folder, folder)
     write_example_files(folder)
     monkeypatch.chdir(folder)
-    env = {**demo_env(folder / "affiliate.json"), "PEERPATH_USER": "coordinator"}
+    env = {**demo_env(folder / "affiliate.json"), "COLUMNS": "2000"}  # every cell whole
     for line in examples(command):
         result = run_example(line, env)
         assert_safe_for_a_terminal(result.stderr, line)
