@@ -447,7 +447,7 @@ def peer_field_options(command):
         click.option("--outreach", metavar="ID", help="Outreach event the peer came from."),
         click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
                      help="Consent flag, e.g. contact=yes. Repeatable."),
-        click.option("--notes", help="Free text about the peer."),
+        click.option("--notes", help="Free text about the peer (lines allowed, at most 10,000 characters)."),
     ]
     for option in reversed(options):
         command = option(command)
