@@ -162,7 +162,11 @@ def echo(message="", err=False, nl=True) -> None:
 
 def echo_data(text: str) -> None:
     """Print CSV as it is for a file or a pipe; on a terminal, with its control characters shown."""
-    click.echo(terminal_text(text) if sys.stdout.isatty() else text, nl=False)
+    click.echo(terminal_text(text) if stdout_is_terminal() else text, nl=False)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def echo_json(data) -> None:
@@ -208,7 +212,7 @@ def _csv_cell(value) -> str:
 
 def output_width() -> int:
     """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
-    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+    if os.environ.get("COLUMNS", "").isdigit() or stdout_is_terminal():
         return shutil.get_terminal_size().columns
     return 80
 

@@ -73,10 +73,23 @@ def _write_atomically(target: Path, data: bytes, replace: bool) -> None:
         if replace:
             os.replace(temporary, target)  # a link or file there is replaced, never followed
         else:
-            os.link(temporary, target)  # fails if anything appeared there meanwhile
+            _link_new(temporary, target)
     finally:
         if os.path.lexists(temporary):  # linked, or left by a failure
             os.unlink(temporary)
+
+
+def _link_new(temporary: str, target: Path) -> None:
+    """Put `temporary` in place as `target`, which must not exist: a hard link fails if anything
+    appeared there meanwhile; where the file system has no hard links, a rename after a check."""
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(target):
+            raise FileExistsError(target) from None
+        os.replace(temporary, target)
 
 
 # --- CSV cells ----------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DEMO_TODAY, assert_refused, demo_env, ok
+import peerpath.cli
 from peerpath.cli import cli
 from peerpath.core import Tracker
 from peerpath.core.safe_output import csv_cell, csv_cell_read, terminal_text
-from test_cli_help import COMMANDS, IDS, examples, run_example, write_example_files
+from test_cli_help import COMMANDS, IDS, examples, examples_folder, run_example
 from test_cli_output import LISTINGS
 
 # Text an attacker (or a careless paste) could put in a name, a place, notes or --as.
@@ -137,17 +138,21 @@ def machine_output(line: str) -> bool:
 
 @pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
 def test_no_command_sends_control_characters_to_the_terminal(path, command, hostile_folder, tmp_path, monkeypatch):
-    folder = tmp_path / "work"
-    shutil.copytree(hostile_folder, folder)
-    write_example_files(folder)
-    monkeypatch.chdir(folder)
-    env = {**demo_env(folder / "affiliate.json"), "COLUMNS": "2000"}  # every cell whole
+    env = {**examples_folder(hostile_folder, tmp_path, monkeypatch), "COLUMNS": "2000"}  # every cell whole
     for line in examples(command):
         result = run_example(line, env)
         assert_safe_for_a_terminal(result.stderr, line)
         if not machine_output(line):
             assert_safe_for_a_terminal(result.stdout, line)
             assert not any(row.startswith("P9999") for row in result.stdout.splitlines()), line
+
+
+@pytest.mark.parametrize("args", [("peer", "list", "--csv"), ("audit", "--csv"), ("peer", "export")], ids=" ".join)
+def test_csv_on_a_terminal_shows_control_characters_as_escapes(hostile_folder, args, monkeypatch):
+    monkeypatch.setattr(peerpath.cli, "stdout_is_terminal", lambda: True)
+    shown = ok(on(hostile_folder, *args))
+    assert_safe_for_a_terminal(shown, args)
+    assert "\\x07" in shown
 
 
 # The text outputs that show names, places, notes or the actor: each shows the escapes visibly.
@@ -368,3 +373,14 @@ def test_peer_list_json_keeps_every_other_field(contact_peer, run):
     [peer] = json.loads(ok(run("peer", "list", "--json")))
     [full] = json.loads(ok(run("peer", "list", "--json", "--contact")))
     assert {key: value for key, value in full.items() if key not in ("email", "phone", "notes")} == peer
+
+
+def test_a_file_system_without_hard_links_still_gets_a_new_file(with_peer, run, tmp_path, monkeypatch):
+    def no_hard_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    ok(run("peer", "export", "--output", tmp_path / "out.csv"))
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8-sig").startswith("id,")
+    assert_refused(run("peer", "export", "--output", tmp_path / "out.csv"), "already exists")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
