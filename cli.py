@@ -313,7 +313,7 @@ def recover(tracker):
     recovery = tracker.recover()
     rows = sum(count for _, count in recovery.tables.values())
     echo(f"Recovered {tracker.store.path}: {len(recovery.tables)} table(s), {rows} row(s), "
-               f"generation {recovery.generation}, {recovery.events} audit event(s)")
+         f"generation {recovery.generation}, {recovery.events} audit event(s)")
     for table, (filename, count) in recovery.tables.items():
         echo(f"  {table}: {filename}, {count} row(s)")
     if recovery.settings:
@@ -1244,7 +1244,7 @@ def checklists_show(tracker, key, as_json):
         flags += ["critical"] * item.critical + ["insufficient data allowed"] * item.allow_insufficient
         echo(f"  {item.key:<18} {item.text} [{', '.join(flags)}]")
     echo("bands: " + ", ".join(f"{b.name} >= {b.min_percent:g}%" for b in checklist.bands)
-               + (f"; passes at '{checklist.pass_band}'" if checklist.pass_band else ""))
+         + (f"; passes at '{checklist.pass_band}'" if checklist.pass_band else ""))
 
 
 @cli.command()
@@ -1272,8 +1272,8 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
     answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
     observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
     echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
-               f"{observation.percent:g}% ({observation.band}); "
-               + ("passed" if observation.passed else "not passed"))
+         f"{observation.percent:g}% ({observation.band}); "
+         + ("passed" if observation.passed else "not passed"))
     if observation.critical_failed:
         echo("critical items not met: " + ", ".join(observation.critical_failed))
 
@@ -1343,7 +1343,7 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
         echo("most often missed: " + ", ".join(f"{m['item']} ({m['times']})" for m in report["most_missed"]))
     for drift in report["drift"]:
         echo(f"drift: {drift['offering']} fell {drift['drop']:g} points "
-                   f"({drift['from']:g}% -> {drift['to']:g}%, {drift['between'][0]} to {drift['between'][1]})")
+             f"({drift['from']:g}% -> {drift['to']:g}%, {drift['between'][0]} to {drift['between'][1]})")
 
 
 @fidelity_group.command(name="due")
@@ -1563,7 +1563,7 @@ def report(tracker, name, files, start, end, days, merge, where, output):
         echo_records(output, result.records())
     else:
         echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
-                                   if result.period[1] else ""))
+                             if result.period[1] else ""))
         if where.given():
             echo(f"peers: {where.describe()}")
         for table in result.tables:
