@@ -943,10 +943,10 @@ def enroll(tracker, peer_id, program, role, on):
 @click.option("--hours", type=float, help="Hours (education, experience, supervision, CEUs).")
 @click.option("--domain", help="Domain the hours count toward.")
 @click.option("--score", type=float, help="Exam score, observation percentage or role share.")
-@click.option("--outcome", help="Screening outcome: passed or 'not passed'.")
+@click.option("--outcome", help="Outcome of a screening or training: passed or 'not passed'.")
 @click.option("--trainer", help="Who led the training.")
 @click.option("--evidence", help="Where the proof is (certificate no., file, note).")
-@click.option("--force", is_flag=True, help="Record even though prerequisites are missing.")
+@click.option("--force", is_flag=True, help="Record even though a pathway rule refuses it (prerequisites, lead times).")
 @click.option("--reason", help="Why --force was needed (kept in the audit trail).")
 @pass_tracker
 def record(tracker, peer_id, program, step, role, force, reason, **values):

@@ -155,6 +155,15 @@ class TrackerBase:
     def plugin_problems(self) -> tuple:
         return self.catalog.problems
 
+    # -- dates -----------------------------------------------------------------------------------
+
+    def check_not_future(self, *days) -> None:
+        """Refuse a date after today: what has not happened yet is planned (offerings, trainings),
+        not a fact to record."""
+        for day in days:
+            if day is not None and day > self.today:
+                raise ValidationError(f"{day} is in the future (today is {self.today})")
+
     # -- storing entities ------------------------------------------------------------------------
 
     def validate(self, action: str, entity, before=None) -> None:
@@ -190,6 +199,12 @@ class TrackerBase:
         self.validate(action, after, before=before)
         self.tx.replace(table, to_document(after))
         self.audit_event(action, table, after.id, peer_id=peer_id, details=details)
+
+    def store_removed(self, table: str, entity, action: str, peer_id=None, details=None) -> None:
+        """Validate, remove and audit a stored entity (e.g. a certification the rules no longer grant)."""
+        self.validate(action, entity, before=entity)
+        self.tx.remove(table, to_document(entity))
+        self.audit_event(action, table, entity.id, peer_id=peer_id, details=details)
 
     def load(self, table: str, cls, record_id: str, what: str):
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""

@@ -53,6 +53,17 @@ def shift_date(day: dt.date, days: int) -> dt.date:
         return dt.date.max if days > 0 else dt.date.min
 
 
+def id_order(record_id: str):
+    """Sort key putting ids in the order they were issued (`R9999` before `R10000`)."""
+    digits = "".join(ch for ch in record_id if ch.isdigit())
+    return (len(digits), digits, record_id)
+
+
+def record_order(record):
+    """Records in date order; records of one day in the order they were stored."""
+    return (record.on, id_order(record.id))
+
+
 def optional_date(value) -> Optional[dt.date]:
     return None if value in (None, "") else parse_date(value)
 

@@ -5,7 +5,7 @@ import datetime as dt
 import attrs
 
 from . import summaries
-from .entities import STAGES, Peer, StageChange
+from .entities import STAGES, Peer, StageChange, id_order
 from .errors import ValidationError
 from .serialize import to_document
 
@@ -58,8 +58,7 @@ class PeerOps:
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        if history[0].on > self.today:
-            raise ValidationError(f"{history[0].on} is in the future (today is {self.today})")
+        self.check_not_future(history[0].on)
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
@@ -95,7 +94,7 @@ class PeerOps:
         stage = stage or where.stage
         with self.reading():
             found = self.select_peers(self.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
-        return sorted(found, key=lambda peer: _id_order(peer.id))
+        return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
         unknown = set(changes) - set(EDITABLE)
@@ -126,6 +125,7 @@ class PeerOps:
             if before.stage == stage:
                 raise ValidationError(f"peer '{peer_id}' is already at stage '{stage}'")
             change = StageChange(stage=stage, on=on or self.today, actor=self.actor)
+            self.check_not_future(change.on)
             since = before.stage_since()
             if since is not None and change.on < since:
                 raise ValidationError(
@@ -137,8 +137,3 @@ class PeerOps:
                                details={"from": before.stage, "to": stage, "on": change.on.isoformat()})
             self.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
         return after
-
-
-def _id_order(record_id: str):
-    digits = "".join(ch for ch in record_id if ch.isdigit())
-    return (len(digits), digits, record_id)

@@ -268,6 +268,13 @@ class Transaction:
         if not updated:
             raise StoreError(f"no {name} record '{document['id']}' to update")
 
+    def remove(self, name: str, document: dict) -> None:
+        """Remove the stored document with the same `id` (the audit trail keeps what it was)."""
+        chunk = self._chunk(name, document) if name in self.store.shards else name
+        if str(_number(document["id"])) not in self._tables[chunk]:
+            raise StoreError(f"no {name} record '{document['id']}' to remove")
+        self.table(chunk).remove(doc_ids=[_number(document["id"])])
+
     def next_id(self, prefix: str) -> str:
         """A new id such as `P0042`, unique within this database."""
         counters = self.meta.setdefault("counters", {})
