@@ -680,10 +680,12 @@ def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, 
     Values are matched to peerpath's words by a built-in synonym table and the affiliate's
     value map (--map-value, --value-map); a value that matches nothing is kept as `other`
     with its text, and listed. Every problem of every row is listed by line. A row that
-    cannot be stored as written (no name, a bad email, phone, date or consent, an unknown id)
-    stops the whole import: nothing is stored. Likely duplicates (same email, same phone, or
+    cannot be stored as written (no name, a bad email, phone, date or consent, an unknown id,
+    a control or zero-width character) stops the whole import: nothing is stored. A cell
+    that begins with ' before = + - @ or ' (as peerpath's CSV writes them) loses that '. Likely duplicates (same email, same phone, or
     the same name in the same community as a stored peer or an earlier row) are flagged but
-    still imported, unless --skip-duplicates.
+    still imported, unless --skip-duplicates; look-alike letters and invisible characters
+    are ignored when comparing.
 
     Examples:
 
