@@ -15,7 +15,7 @@ import os
 from . import merging, summaries
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
-from .entities import SessionRecord, StepRecord
+from .entities import SessionRecord, StepRecord, check_text
 from .errors import PluginError, ValidationError
 from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
@@ -39,10 +39,12 @@ ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
 
 
 def resolve_actor(actor=None) -> str:
-    """`--as`, else PEERPATH_USER, else the OS user."""
+    """`--as`, else PEERPATH_USER, else the OS user; one line of text (see `check_text`)."""
     if actor:
+        check_text("--as", actor)
         return actor
     if os.environ.get("PEERPATH_USER"):
+        check_text("PEERPATH_USER", os.environ["PEERPATH_USER"])
         return os.environ["PEERPATH_USER"]
     try:
         return getpass.getuser()
@@ -163,6 +165,15 @@ class TrackerBase:
     def plugin_problems(self) -> tuple:
         return self.catalog.problems
 
+    # -- dates -----------------------------------------------------------------------------------
+
+    def check_not_future(self, *days) -> None:
+        """Refuse a date after today: what has not happened yet is planned (offerings, trainings),
+        not a fact to record."""
+        for day in days:
+            if day is not None and day > self.today:
+                raise ValidationError(f"{day} is in the future (today is {self.today})")
+
     # -- storing entities ------------------------------------------------------------------------
 
     def validate(self, action: str, entity, before=None) -> None:
@@ -198,6 +209,12 @@ class TrackerBase:
         self.validate(action, after, before=before)
         self.tx.replace(table, to_document(after))
         self.audit_event(action, table, after.id, peer_id=peer_id, details=details)
+
+    def store_removed(self, table: str, entity, action: str, peer_id=None, details=None) -> None:
+        """Validate, remove and audit a stored entity (e.g. a certification the rules no longer grant)."""
+        self.validate(action, entity, before=entity)
+        self.tx.remove(table, to_document(entity))
+        self.audit_event(action, table, entity.id, peer_id=peer_id, details=details)
 
     def load(self, table: str, cls, record_id: str, what: str):
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""

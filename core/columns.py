@@ -95,7 +95,7 @@ def format_table(rows, headers, limit: int) -> list:
     cells = [list(headers)] + [["" if value is None else str(value) for value in row] for row in rows]
     columns = list(zip(*cells))
     natural = [max(map(display_width, column)) for column in columns]
-    widths = fit_widths(natural, limit, _floors(natural, columns[-1], limit))
+    widths = fit_widths(natural, limit, _floors(natural, columns, limit))
     fitted = [_fitted_column(column, width) for column, width in zip(columns[:-1], widths)]
     if natural[-1] <= widths[-1]:
         return [GAP.join(row).rstrip() for row in zip(*fitted, columns[-1])]
@@ -108,13 +108,29 @@ def format_table(rows, headers, limit: int) -> list:
     return lines
 
 
-def _floors(natural: list, last_column, limit: int) -> list:
-    """How narrow each column may get: MIN_WIDTH, but the last column (wrapped, not cut) keeps
-    room for its longest word, if the table does not fit as it is."""
+def _floors(natural: list, columns, limit: int) -> list:
+    """How narrow each column may get, if the table does not fit as it is.
+
+    A column of short single words (ids, dates, counts, a status) is kept whole while the rest can
+    make room, since "2026-0…" answers nothing; the last column (wrapped, not cut) keeps room for
+    its longest word; any other column may shrink to MIN_WIDTH. If even that does not fit, every
+    column but the last may shrink to MIN_WIDTH.
+    """
     if sum(natural) + len(GAP) * (len(natural) - 1) <= limit:
         return None
-    longest_word = max((display_width(word) for cell in last_column for word in cell.split()), default=0)
-    return [MIN_WIDTH] * (len(natural) - 1) + [max(MIN_WIDTH, longest_word)]
+    longest_word = max((display_width(word) for cell in columns[-1] for word in cell.split()), default=0)
+    last = [max(MIN_WIDTH, longest_word)]
+    kept = [width if _short_words(column[1:]) else MIN_WIDTH for width, column in zip(natural, columns[:-1])]
+    if sum(kept) + last[0] + len(GAP) * (len(natural) - 1) <= limit:
+        return kept + last
+    return [MIN_WIDTH] * (len(natural) - 1) + last
+
+
+SHORT_WORD = 10  # columns: an ISO date, a peer id, a count
+
+
+def _short_words(cells) -> bool:
+    return all(display_width(cell) <= SHORT_WORD and " " not in cell for cell in cells)
 
 
 def _fitted_column(column, width: int) -> list:

@@ -189,21 +189,40 @@ class ConfigOps:
         return self.overrides().get(key, CORE_SETTINGS[key])
 
     def set_setting(self, key: str, text: str):
+        """Override a setting; the enrolments whose pathway it changes are re-judged in the same change."""
         value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
         with self.changing() as tx:
+            rules = self.rule_fingerprints()
             config = dict(tx.meta.get("config", {}))
+            before = self._in_force(key, config)
             config[key] = value
             tx.meta["config"] = config
             self.audit_event("configure", "config", key, details={"value": value})
-            self.refresh_summaries()
+            self.rejudge(rules, _changed(key, before, value))
         return value
 
     def unset_setting(self, key: str) -> None:
+        """Go back to the plugin default; affected enrolments are re-judged in the same change."""
         with self.changing() as tx:
             config = dict(tx.meta.get("config", {}))
             if key not in config:
                 raise ValidationError(f"'{key}' is not overridden")
-            del config[key]
+            rules = self.rule_fingerprints()
+            before = config.pop(key)
             tx.meta["config"] = config
             self.audit_event("unconfigure", "config", key)
-            self.refresh_summaries()
+            self.rejudge(rules, _changed(key, before, self._in_force(key, config)))
+
+    def _in_force(self, key: str, config: dict):
+        if key in config:
+            return config[key]
+        return defaults(self._programs_as_declared()).get(key)
+
+
+def _changed(key: str, before, after) -> str:
+    """Why re-judged transitions happened, for the audit trail."""
+    return f"setting {key} changed {_shown(before)} -> {_shown(after)}"
+
+
+def _shown(value) -> str:
+    return "none" if value is None else str(value)

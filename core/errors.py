@@ -21,6 +21,13 @@ class ValidationError(PeerpathError):
     """A value or change was refused before anything was stored."""
 
 
+class OverridableError(ValidationError):
+    """A pathway rule refused a record, and a trainer may override it (`--force --reason`)."""
+
+
+OVERRIDE_HINT = "a trainer may override with --force --reason TEXT"
+
+
 class PluginError(PeerpathError):
     """A plugin failed; the message names the plugin and the hook."""
 

@@ -175,7 +175,7 @@ class FidelityOps:
             session = SessionRecord(id=self.tx.next_id("S"), offering_id=offering.id,
                                     program=offering.program, on=on or self.today, leaders=leaders,
                                     attendance=attendance)
-            self._not_future(session.on)
+            self.check_not_future(session.on)
             self.store_new("sessions", session, "add", details={"offering": offering.id})
             self.fire("session_recorded", session=session, offering=offering)
             self.settle_leaders(offering.program, leaders)
@@ -191,10 +191,6 @@ class FidelityOps:
             if not self.tx.search("enrollments", peer_id=peer_id, program=program_key):
                 raise ValidationError(f"{peer_id} is not a {program_key} leader: enrol them first")
         return tuple(leaders)
-
-    def _not_future(self, day) -> None:
-        if day > self.today:
-            raise ValidationError(f"{day} is in the future (today is {self.today})")
 
     # -- observations --------------------------------------------------------------------------------
 
@@ -217,7 +213,7 @@ class FidelityOps:
                 max_score=result.max_score, percent=result.percent, band=result.band,
                 critical_failed=result.critical_failed, passed=result.passed,
             )
-            self._not_future(observation.on)
+            self.check_not_future(observation.on)
             self.store_new("observations", observation, "observe",
                            details={"offering": offering.id, "percent": result.percent, "band": result.band})
             self.fire("observation_recorded", observation=observation, offering=offering)

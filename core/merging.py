@@ -126,7 +126,7 @@ class MergeOps:
                 after = {**document, "peer_id": keep.id, **({"name": keep.name} if cls is None else {})}
                 if cls is not None:
                     self.validate("merge", from_document(cls, after), before=from_document(cls, document))
-                self.tx.remove(table, document["id"], peer_id=duplicate.id)
+                self.tx.remove(table, document)
                 self.tx.insert(table, after)
 
     def _replace_leader(self, duplicate_id: str, keep_id: str) -> None:
@@ -142,7 +142,7 @@ class MergeOps:
         after = attrs.evolve(keep, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
         self.validate("merge", after, before=before)
         self.tx.replace("peers", to_document(after))
-        self.tx.remove("peers", duplicate.id)
+        self.tx.remove("peers", to_document(duplicate))
         self.tx.insert(MERGED, {"id": duplicate.id, "merged_into": keep.id, "on": self.today.isoformat(),
                                 "actor": self.actor, "filled": result.filled, "peer": to_document(duplicate)})
 

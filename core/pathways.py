@@ -5,15 +5,17 @@ observations as of `tracker.today`, so every answer can be asked "as of" any dat
 stored are the facts (records) and the transitions (certifications granted, lapses), each once.
 """
 
+import copy
 import datetime as dt
 from collections import defaultdict
 from typing import Optional
 
 import attrs
 
-from .entities import Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, shift_date
-from .errors import ValidationError
-from .progress import StepContext, StepProgress
+from .entities import (Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, record_order,
+                       shift_date)
+from .errors import OVERRIDE_HINT, OverridableError, ValidationError
+from .progress import FAILED, StepContext, StepProgress
 from . import summaries
 from .serialize import from_document
 
@@ -104,12 +106,18 @@ class _Facts:
             if document.get("void_reason") is None:
                 self.records[document["enrollment_id"]].append(from_document(StepRecord, document))
         for records in self.records.values():
-            records.sort(key=lambda r: (r.on, r.id))
+            records.sort(key=record_order)
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
         self.sessions = self._by_leader(tx.all("sessions"), SessionRecord, wanted)
         self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
+
+    def add_record(self, record) -> None:
+        """A record stored in this change, put in its place: step kinds judge records in date order."""
+        records = self.records[record.enrollment_id]
+        records.append(record)
+        records.sort(key=record_order)
 
     @staticmethod
     def _by_leader(documents, cls, wanted) -> dict:
@@ -146,6 +154,7 @@ class PathwayOps:
                 )
             enrollment = Enrollment(id=self.tx.next_id("E"), peer_id=peer_id, program=program.key,
                                     role=role_model.key, pathway=pathway.key, started=on or self.today)
+            self.check_not_future(enrollment.started)
             self.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
                            details={"program": program.key, "role": role_model.key})
             self._store_summary(enrollment, pathway, _Facts(self, [peer_id]))
@@ -188,21 +197,44 @@ class PathwayOps:
                 on=values.pop("on", None) or self.today,
                 forced_reason=reason if force else None, **values,
             )
-            if record.on > self.today or (record.until and record.until > self.today):
-                raise ValidationError(f"{record.until or record.on} is in the future (today is {self.today})")
+            self.check_not_future(record.on, record.until)
             facts = _Facts(self, [peer_id])
-            context = self._context(enrollment, facts)
             if is_renewal:
                 self._check_renewable(enrollment, facts)
-            elif not force:
-                _check_prerequisites(pathway, step, record, self._states(pathway, context, facts, enrollment))
-            kind.check(step, record, context)
+                kind.check(step, record, self._context(enrollment, facts))
+            else:
+                self._check_rules(pathway, step, record, enrollment, facts, force)
             self.store_new("step_records", record, "record", peer_id=peer_id,
                            details={"step": step.key, "forced": bool(force), **({"reason": reason} if force else {})})
             self.fire("step_recorded", record=record, enrollment=enrollment)
-            facts.records[enrollment.id].append(record)
+            facts.add_record(record)
             self._settle_certification(enrollment, program, pathway, facts)
         return record
+
+    def _check_rules(self, pathway, step, record, enrollment, facts, force) -> None:
+        """Refuse a record the pathway cannot take: its prerequisites, its kind's check, and no
+        other step made to fail by it (a lead time holds whichever record comes first). The
+        rules that raise OverridableError give way to --force."""
+        context = self._context(enrollment, facts)
+        before = self._states(pathway, context, facts, enrollment)
+        rules = (
+            lambda: _check_prerequisites(pathway, step, record, before),
+            lambda: self.catalog.step_kind(step.kind).check(step, record, context),
+            lambda: _check_nothing_broken(step, record, before, self._states_with(pathway, enrollment, facts, record)),
+        )
+        for rule in rules:
+            try:
+                rule()
+            except OverridableError:
+                if not force:
+                    raise
+
+    def _states_with(self, pathway, enrollment, facts, record) -> list:
+        """The step states as they would be with `record` stored too (`facts` stay as they are)."""
+        trial = copy.copy(facts)
+        trial.records = {**facts.records,
+                         enrollment.id: sorted(facts.records.get(enrollment.id, []) + [record], key=record_order)}
+        return self._states(pathway, self._context(enrollment, trial), trial, enrollment)
 
     def void_record(self, record_id: str, reason: str) -> StepRecord:
         """Mark a wrongly recorded step as void; it stays in the database and the audit trail."""
@@ -244,27 +276,70 @@ class PathwayOps:
             for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
 
-    def _settle_certification(self, enrollment, program, pathway, facts) -> None:
-        """Grant or renew after a new record; each transition is stored and fired once."""
+    def rule_fingerprints(self) -> dict:
+        """{pathway: fingerprint of its rules in force}, to tell afterwards which a change touched."""
+        return {pathway.key: summaries.fingerprint(pathway)
+                for program in self.catalog.programs.values() for pathway in program.pathways}
+
+    def rejudge(self, fingerprints_before: dict, why: str) -> None:
+        """After a change of the rules (a setting): for every enrolment in a pathway whose rules now
+        differ from `fingerprints_before`, or whose base pathway's do, grant, renew or revoke what
+        the rules decide, each transition audited with `why`, and store its summary. Enrolments
+        in other pathways are left alone: their summaries still hold."""
+        programs = self.catalog.programs
+        changed = {key for key, print_ in self.rule_fingerprints().items() if fingerprints_before.get(key) != print_}
+        enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs
+                       and {e.pathway, programs[e.program].pathway(e.pathway).add_on_to} & changed]
+        # Base credentials first: an add-on (endorsement) stands or falls with its base.
+        enrollments.sort(key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
+        facts = _Facts(self, {e.peer_id for e in enrollments})
+        for enrollment in enrollments:
+            program = programs[enrollment.program]
+            pathway = program.pathway(enrollment.pathway)
+            self._revoke_if_incomplete(enrollment, pathway, facts, why)
+            self._settle_certification(enrollment, program, pathway, facts, why)
+
+    def _revoke_if_incomplete(self, enrollment, pathway, facts, why) -> None:
+        """Remove a current certification whose pathway the rules in force no longer complete
+        (a lapsed one is history and stays)."""
+        existing = facts.certifications.get(enrollment.id)
+        if existing is None or existing.lapsed(self.today):
+            return
+        states = self._states(pathway, self._context(enrollment, facts), facts, enrollment)
+        if not self._complete(enrollment, pathway, states, facts):
+            self.store_removed("certifications", existing, "revoke", peer_id=enrollment.peer_id,
+                               details={"pathway": pathway.key, "granted": existing.granted.isoformat(),
+                                        "reason": why})
+            del facts.certifications[enrollment.id]
+
+    def _complete(self, enrollment, pathway, states, facts) -> bool:
+        """Every required step done and, for an add-on, its base credential current."""
+        if not all(s.progress.done for s in states if not s.step.optional):
+            return False
+        return not pathway.add_on_to or self._base_certification(enrollment, facts) is not None
+
+    def _settle_certification(self, enrollment, program, pathway, facts, why=None) -> None:
+        """Grant or renew after a new record (or a change of rules, `why`); each transition is
+        stored and fired once."""
         context = self._context(enrollment, facts)
         existing = facts.certifications.get(enrollment.id)
+        because = {"reason": why} if why else {}
         if existing is None:
             states = self._states(pathway, context, facts, enrollment)
-            complete = all(s.progress.done for s in states if not s.step.optional)
-            base = self._base_certification(enrollment, facts) if pathway.add_on_to else None
-            if complete and (not pathway.add_on_to or base is not None):
-                self._grant(enrollment, pathway, states, facts, base)
+            if self._complete(enrollment, pathway, states, facts):
+                base = self._base_certification(enrollment, facts) if pathway.add_on_to else None
+                self._grant(enrollment, pathway, states, facts, base, why)
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
             if renewal is not None and renewal.done and not existing.lapsed(self.today):
                 renewed = attrs.evolve(existing, cycle_start=existing.expires,
                                        expires=shift_date(existing.expires, pathway.validity_days))
                 self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
-                                   details={"expires": renewed.expires.isoformat()})
+                                   details={"expires": renewed.expires.isoformat(), **because})
                 facts.certifications[enrollment.id] = renewed
         self._store_summary(enrollment, pathway, facts)
 
-    def _grant(self, enrollment, pathway, states, facts, base=None) -> None:
+    def _grant(self, enrollment, pathway, states, facts, base=None, why=None) -> None:
         completed = [s.progress.completed_on for s in states if s.progress.completed_on]
         granted = max(completed + ([base.granted] if base else []), default=self.today)
         expires = shift_date(granted, pathway.validity_days) if pathway.validity_days else None
@@ -274,18 +349,19 @@ class PathwayOps:
             cycle_start=granted,
         )
         self.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
-                       details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None})
+                       details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None,
+                                **({"reason": why} if why else {})})
         self.fire("certification_granted", certification=certification, enrollment=enrollment)
         facts.certifications[enrollment.id] = certification
-        self._settle_add_ons(enrollment, pathway, facts)
+        self._settle_add_ons(enrollment, pathway, facts, why)
 
-    def _settle_add_ons(self, enrollment, pathway, facts) -> None:
+    def _settle_add_ons(self, enrollment, pathway, facts, why=None) -> None:
         """A new base credential may complete add-ons (endorsements) that were waiting for it."""
         program = self.catalog.program(enrollment.program)
         for add_on in (p for p in program.pathways if p.add_on_to == pathway.key):
             for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=add_on.key):
                 if other.id not in facts.certifications:
-                    self._settle_certification(other, program, add_on, facts)
+                    self._settle_certification(other, program, add_on, facts, why)
 
     def _base_certification(self, enrollment, facts):
         """The peer's current certification in the pathway an add-on builds on, if any."""
@@ -459,13 +535,18 @@ class PathwayOps:
         ]
 
     def _renewal_progress(self, pathway, certification, context, facts, enrollment):
+        """The renewal step judged on the current cycle only (since the grant or the last renewal):
+        what renewed the certification once must not renew it again."""
         if certification is None or pathway.renewal is None:
             return None
         start = certification.cycle_start or certification.granted
         records = [r for r in facts.records.get(enrollment.id, [])
                    if r.step == pathway.renewal.key and r.on >= start]
+        sessions, observations = context.sessions_led, context.observations
+        in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if s.on >= start],
+                                observations=lambda: [o for o in observations() if o.on >= start])
         kind = self.catalog.step_kind(pathway.renewal.kind)
-        return kind.progress(pathway.renewal, records, context)
+        return kind.progress(pathway.renewal, records, in_cycle)
 
     def _context(self, enrollment, facts) -> StepContext:
         records = facts.records.get(enrollment.id, [])
@@ -507,12 +588,20 @@ def _check_prerequisites(pathway, step, record, states) -> None:
     for requirement in step.requires:
         needed = by_key[requirement].progress
         if not needed.done:
-            raise ValidationError(
-                f"'{step.key}' needs '{requirement}' first ({needed.summary}); "
-                "a trainer may override with --force --reason TEXT"
-            )
+            raise OverridableError(f"'{step.key}' needs '{requirement}' first ({needed.summary}); {OVERRIDE_HINT}")
         if needed.completed_on and needed.completed_on > record.on:
-            raise ValidationError(
+            raise OverridableError(
                 f"'{step.key}' on {record.on} is before its prerequisite '{requirement}' "
-                f"was completed ({needed.completed_on})"
+                f"was completed ({needed.completed_on}); {OVERRIDE_HINT}"
+            )
+
+
+def _check_nothing_broken(step, record, before, after) -> None:
+    """Refuse a record that would make another step fail, e.g. a training that comes too soon
+    after the online course it must follow by some days."""
+    for old, new in zip(before, after):
+        if new.step.key != step.key and new.progress.state == FAILED and old.progress.state != FAILED:
+            raise OverridableError(
+                f"'{step.key}' on {record.on} would make '{new.step.key}' fail: {new.progress.summary}; "
+                f"{OVERRIDE_HINT}"
             )

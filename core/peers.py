@@ -5,7 +5,7 @@ import datetime as dt
 import attrs
 
 from . import summaries
-from .entities import STAGES, Peer, StageChange
+from .entities import STAGES, Peer, StageChange, id_order
 from .errors import ValidationError
 from .serialize import to_document
 
@@ -13,6 +13,31 @@ EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
     "lived_experience", "source", "source_detail", "sector", "outreach", "consent", "notes",
 )
+
+# Personal contact details, and notes (which hold the extra columns of imported sheets): left
+# out of listings, exports and the audit trail's output unless asked for.
+CONTACT_FIELDS = ("email", "phone", "notes")
+HIDDEN = "(hidden)"
+
+
+def without_contact(document: dict) -> dict:
+    """A peer's document (`to_document`) without its contact fields."""
+    return {key: value for key, value in document.items() if key not in CONTACT_FIELDS}
+
+
+def event_without_contact(document: dict) -> dict:
+    """An audit event's document with every contact value in its details shown as "(hidden)":
+    an edit's old and new email, phone or notes, at any depth. Which fields changed stays."""
+    return {**document, "details": _hide_contact(document.get("details") or {})}
+
+
+def _hide_contact(value):
+    if isinstance(value, dict):
+        return {key: HIDDEN if key in CONTACT_FIELDS and item not in (None, "") else _hide_contact(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_hide_contact(item) for item in value]
+    return value
 
 
 def _now():
@@ -33,8 +58,7 @@ class PeerOps:
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        if history[0].on > self.today:
-            raise ValidationError(f"{history[0].on} is in the future (today is {self.today})")
+        self.check_not_future(history[0].on)
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
@@ -70,7 +94,7 @@ class PeerOps:
         stage = stage or where.stage
         with self.reading():
             found = self.select_peers(self.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
-        return sorted(found, key=lambda peer: _id_order(peer.id))
+        return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
         unknown = set(changes) - set(EDITABLE)
@@ -101,6 +125,7 @@ class PeerOps:
             if before.stage == stage:
                 raise ValidationError(f"peer '{peer_id}' is already at stage '{stage}'")
             change = StageChange(stage=stage, on=on or self.today, actor=self.actor)
+            self.check_not_future(change.on)
             since = before.stage_since()
             if since is not None and change.on < since:
                 raise ValidationError(
@@ -112,8 +137,3 @@ class PeerOps:
                                details={"from": before.stage, "to": stage, "on": change.on.isoformat()})
             self.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
         return after
-
-
-def _id_order(record_id: str):
-    digits = "".join(ch for ch in record_id if ch.isdigit())
-    return (len(digits), digits, record_id)

@@ -31,7 +31,9 @@ class StepContext:
 
     `records_for(step_key)` gives the leader's live records of another step of the pathway;
     `sessions_led()` the SessionRecords of this program the leader led; `observations()` the
-    fidelity Observations of this program that name the leader.
+    fidelity Observations of this program that name the leader. When a renewal step is judged,
+    sessions and observations are only those of the current cycle (from the grant or the last
+    renewal), like its records.
     """
 
     today: dt.date

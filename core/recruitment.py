@@ -13,6 +13,7 @@ class RecruitmentOps:
         with self.changing():
             outreach = Outreach(id=self.tx.next_id("X"), on=on or self.today, kind=kind, sector=sector,
                                 partner=partner, community=community, reached=reached, notes=notes)
+            self.check_not_future(outreach.on)
             self.store_new("outreach", outreach, "add", details={"kind": outreach.kind})
         return outreach
 

@@ -10,14 +10,14 @@ import datetime as dt
 
 from .catalog import StepKind
 from .entities import shift_date
-from .errors import ValidationError
+from .errors import OVERRIDE_HINT, OverridableError, ValidationError
 from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
 
 PASSED, NOT_PASSED = "passed", "not passed"
 OUTCOMES = {"passed": PASSED, "pass": PASSED, "yes": PASSED,
             "not passed": NOT_PASSED, "not-passed": NOT_PASSED, "failed": NOT_PASSED,
-            "fail": NOT_PASSED, "no": NOT_PASSED}
+            "fail": NOT_PASSED, "no": NOT_PASSED, "incomplete": NOT_PASSED}
 
 
 def _fmt(number) -> str:
@@ -44,10 +44,10 @@ def _attestation_progress(step, records, context):
 # --- screening: interview or reference check with an outcome ---------------------------------
 
 
-def normalise_outcome(outcome) -> str:
+def normalise_outcome(outcome, what="a screening") -> str:
     value = OUTCOMES.get((outcome or "").strip().lower())
     if value is None:
-        raise ValidationError("a screening needs --outcome passed or --outcome 'not passed'")
+        raise ValidationError(f"{what} needs --outcome passed or --outcome 'not passed'")
     return value
 
 
@@ -64,7 +64,7 @@ def _screening_progress(step, records, context):
     return StepProgress(FAILED, f"not passed {latest.on}")
 
 
-# --- training: attended on one or more days --------------------------------------------------
+# --- training: attended on one or more days, unless the trainer says it was not passed ----------
 
 
 def _days(record):
@@ -72,17 +72,29 @@ def _days(record):
     return {record.on + dt.timedelta(days=n) for n in range((last - record.on).days + 1)}
 
 
+def _not_passed(record) -> bool:
+    return record.outcome is not None and normalise_outcome(record.outcome) == NOT_PASSED
+
+
 def _training_check(step, record, context):
     if record.until is not None and record.until < record.on:
         raise ValidationError(f"--until {record.until} is before --on {record.on}")
+    if record.outcome is not None:
+        normalise_outcome(record.outcome, "a training's result")
 
 
 def _training_progress(step, records, context):
+    """Attending is not graduating: a training not passed completes nothing, and only days
+    attended after the last one not passed (a new attempt) count."""
     needed = int(step.params.get("days", 1))
-    attended = sorted(set().union(*(_days(r) for r in records))) if records else []
+    failed_on = max(((r.until or r.on) for r in records if _not_passed(r)), default=None)
+    attempt = [r for r in records if not _not_passed(r) and (failed_on is None or r.on > failed_on)]
+    attended = sorted(set().union(*(_days(r) for r in attempt))) if attempt else []
     figures = {"days": len(attended), "required": needed}
     if len(attended) >= needed:
         return StepProgress(DONE, f"{len(attended)}/{needed} days", attended[needed - 1], figures)
+    if failed_on is not None and not attended:
+        return StepProgress(FAILED, f"not passed {failed_on}", figures=figures)
     if attended:
         return StepProgress(PARTIAL, f"{len(attended)}/{needed} days", figures=figures)
     return StepProgress(MISSING, f"0/{needed} days", figures=figures)
@@ -105,7 +117,7 @@ def course_deadline(step, context):
 def _course_check(step, record, context):
     deadline = course_deadline(step, context)
     if deadline is not None and record.on > deadline:
-        raise ValidationError(_too_late(step, record.on, deadline))
+        raise OverridableError(f"{_too_late(step, record.on, deadline)}; {OVERRIDE_HINT}")
 
 
 def _too_late(step, finished, deadline) -> str:
@@ -275,7 +287,8 @@ KINDS = (
              _attestation_progress),
     StepKind("screening", "An interview or reference check: --outcome passed / not passed.",
              _screening_check, _screening_progress),
-    StepKind("training", "A training attended on dates (--on, --until), with --trainer.",
+    StepKind("training", "A training attended on dates (--on, --until), with --trainer; "
+             "--outcome 'not passed' when the leader did not graduate.",
              _training_check, _training_progress, ("days",)),
     StepKind("course", "An online course (of about `hours`), optionally finished lead_days before "
              "another step.",

@@ -291,17 +291,12 @@ class Transaction:
         if not updated:
             raise StoreError(f"no {name} record '{document['id']}' to update")
 
-    def remove(self, name: str, record_id: str, **shard) -> None:
-        """Remove the stored document with `id` == record_id (pass the shard field if known)."""
-        if name in self.store.shards and self.store.shards[name][0] == "id":
-            shard = {"id": record_id}
-        key = _number(record_id)
-        for chunk in self._chunks(name, **shard):
-            document = self._tables[chunk].get(str(key))
-            if document is not None and document.get("id") == record_id:
-                self.table(chunk).remove(doc_ids=[key])
-                return
-        raise StoreError(f"no {name} record '{record_id}' to remove")
+    def remove(self, name: str, document: dict) -> None:
+        """Remove the stored document with the same `id` (the audit trail keeps what it was)."""
+        chunk = self._chunk(name, document) if name in self.store.shards else name
+        if str(_number(document["id"])) not in self._tables[chunk]:
+            raise StoreError(f"no {name} record '{document['id']}' to remove")
+        self.table(chunk).remove(doc_ids=[_number(document["id"])])
 
     def next_id(self, prefix: str) -> str:
         """A new id such as `P0042`, unique within this database."""

@@ -97,6 +97,18 @@ def certify_teacher(run, peer="P0001") -> str:
     return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
 
 
+def crss_walk(run, peer="P0001", year=2024, score=75) -> str:
+    """Walk a CRSS specialist through every step, the exam (`score`, pass mark 68) on YEAR-04-01."""
+    ok(run("enroll", peer, "crss", "--on", f"{year}-01-01"))
+    ok(run("record", peer, "crss", "disclosure", "--on", f"{year}-01-02"))
+    for domain, hours in (("Advocacy", 30), ("Professional Responsibility", 20), ("Mentoring", 20),
+                          ("Recovery Support", 20), ("Ethics", 10)):
+        ok(run("record", peer, "crss", "education", "--hours", hours, "--domain", domain, "--on", f"{year}-02-01"))
+    ok(run("record", peer, "crss", "experience", "--hours", 2000, "--score", 60, "--on", f"{year}-03-01"))
+    ok(run("record", peer, "crss", "supervision", "--hours", 100, "--domain", "Mentoring", "--on", f"{year}-03-01"))
+    return ok(run("record", peer, "crss", "exam", "--score", score, "--on", f"{year}-04-01"))
+
+
 def manifest(db: Path) -> dict:
     return json.loads(db.read_bytes())
 

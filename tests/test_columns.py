@@ -60,3 +60,21 @@ def test_the_last_column_keeps_room_for_its_longest_word():
     lines = format_table(rows, ["peer", "name", "last activity"], 24)
     assert lines[-1].endswith("  2026-11-11") and "…" in lines[-1]  # the name is cut, the date kept whole
     assert lines == ["peer   name   last", "              activity", "P0023  Fati…  2026-11-11"]
+
+
+def test_columns_of_short_words_such_as_dates_stay_whole_while_free_text_makes_room():
+    headers = ["peer", "name", "program", "expires", "next step"]
+    rows = [["P0023", "Fatima Rahman-Okonkwo", "peer_to_peer", "2026-12-13", "co-teach a course"],
+            ["P0024", "Eli Hernandez", "connection", "2027-01-02", "observation"]]
+    lines = format_table(rows, headers, 50)
+    assert max(display_width(line) for line in lines) <= 50
+    first, second = (next(line for line in lines if line.startswith(peer)) for peer in ("P0023", "P0024"))
+    assert "2026-12-13" in first and "2027-01-02" in second
+    assert "…" in first  # the name and program made the room
+
+
+def test_when_short_word_columns_cannot_all_stay_whole_every_column_may_shrink():
+    headers = ["a", "b", "c", "d"]
+    rows = [["2026-12-13", "2026-12-14", "2026-12-15", "last"]]
+    lines = format_table(rows, headers, 30)
+    assert max(display_width(line) for line in lines) <= 30 and len(lines[1].split()) == 4

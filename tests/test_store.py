@@ -14,6 +14,7 @@ import pytest
 import peerpath.core.store
 from peerpath import core
 from peerpath.core import Peer, StoreError, Tracker
+from peerpath.core.base import SHARDS
 from peerpath.core.store import Store, Transaction
 
 from conftest import assert_refused, manifest, ok, snapshot
@@ -322,6 +323,16 @@ def test_an_exception_inside_a_write_discards_every_change(initialised):
         assert tx.all("things") == []
         assert "lost" not in tx.meta
         assert all(event.get("action") != "lost" for event in tx.events())
+
+
+def test_a_removed_document_is_gone_after_the_commit_and_a_missing_one_is_an_error(initialised):
+    add_peers(initialised, "Ana", "Bo")
+    with Store(initialised, shards=SHARDS).write() as tx:
+        tx.remove("peers", tx.get("peers", "P0001"))
+        with pytest.raises(StoreError, match="no peers record 'P0001' to remove"):
+            tx.remove("peers", {"id": "P0001"})
+    with Store(initialised, shards=SHARDS).read() as tx:
+        assert [doc["id"] for doc in tx.all("peers")] == ["P0002"]
 
 
 def test_an_exception_inside_a_tracker_change_stores_nothing(initialised):

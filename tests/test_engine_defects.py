@@ -1,0 +1,451 @@
+"""Defects of the pathway engine reported in peerpath issue 12, each reproduced through the CLI:
+renewal that counted every cycle, failed trainings that counted, records judged out of date
+order, settings changes that did not re-judge, one-way lead-time rules and future dates."""
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
+                                 rule, run_state_machine_as_test)
+
+from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
+from peerpath.core import PeerpathError, StepRecord, Tracker
+from peerpath.core.entities import record_order
+
+TODAY = "2026-06-01"
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
+
+
+@pytest.fixture
+def peers(initialised, run):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))      # P0001
+    ok(run("peer", "add", "Bo", "--lived-experience", "both"))       # P0002
+    return initialised
+
+
+def status_of(run, peer, program):
+    [status] = json.loads(ok(run("progress", peer, program, "--json")))
+    return status
+
+
+def step_of(run, peer, program, step):
+    [found] = [s for s in status_of(run, peer, program)["steps"] if s["step"] == step]
+    return found
+
+
+def audit(run, action):
+    return [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == action]
+
+
+def assert_leaders_match_progress(run):
+    """`leaders` (from stored summaries) says what `progress` (from the records) says."""
+    listed = json.loads(ok(run("leaders", "--json")))
+    for status in listed:
+        fresh = [s for s in json.loads(ok(run("progress", status["peer"], "--json")))
+                 if s["enrollment"] == status["enrollment"]]
+        assert fresh == [status]
+
+
+def teacher_before_training(run, course_on="2026-01-10", interview="passed", interview_on="2026-01-05"):
+    """A Peer-to-Peer teacher with every step but the training recorded (the course forced,
+    as the affiliate interview may not have been passed)."""
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", interview, "--on", interview_on))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on, "--force", "--reason", "walk"))
+    ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
+
+
+# --- 1. renewal counts only the current cycle ------------------------------------------------------
+
+
+def test_co_teaching_renews_a_teacher_once_per_cycle(peers, run):
+    certify_teacher(run)  # certified 2026-02-02, expires 2028-02-02; renews on co-teaching 2 courses
+    ok(run("enroll", "P0002", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001,P0002"))  # O0001
+    ok(run("offering", "add", "peer_to_peer", "Summer class", "--leaders", "P0001,P0002"))  # O0002
+    ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    ok(run("session", "add", "O0002", "--on", "2026-03-02"))
+    assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"  # 730 days on
+    ok(run("session", "add", "O0001", "--on", "2026-03-08"))
+    ok(run("session", "add", "O0002", "--on", "2026-03-09"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert status["expires"] == "2030-02-01"
+    assert status["renewal"]["summary"] == "0/2 courses"  # the new cycle starts 2028-02-02
+    assert [e["details"]["expires"] for e in audit(run, "renew")] == ["2030-02-01"]
+    assert_leaders_match_progress(run)
+
+
+# --- 2. a failed training completes nothing ---------------------------------------------------------
+
+
+def test_a_training_not_passed_does_not_complete_the_step(peers, run):
+    teacher_before_training(run)
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--outcome", "not passed"))
+    training = step_of(run, "P0001", "peer_to_peer", "training")
+    assert (training["state"], training["summary"]) == ("failed", "not passed 2026-02-02")
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    assert audit(run, "certify") == []
+    # attending again and passing is what graduates
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-03-01", "--until", "2026-03-02",
+           "--outcome", "passed"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-03-02")
+    assert_leaders_match_progress(run)
+
+
+def test_an_incomplete_training_counts_as_not_passed(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "connection", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--outcome", "incomplete", "--force", "--reason", "x"))
+    assert step_of(run, "P0001", "connection", "training")["state"] == "failed"
+
+
+def test_a_training_outcome_must_be_known(peers, run, db):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "connection", "training", "--outcome", "maybe", "--force",
+                       "--reason", "x"), "a training's result needs --outcome passed")
+    assert snapshot(db) == before
+
+
+# --- 3. records are judged in date order --------------------------------------------------------------
+
+
+def test_a_backdated_pass_does_not_hide_a_later_failed_interview(peers, run):
+    teacher_before_training(run, interview="not passed", interview_on="2026-01-08")
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+    # an older interview, entered late: the 2026-01-08 one is still the latest word
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    assert step_of(run, "P0001", "peer_to_peer", "affiliate_interview")["state"] == "failed"
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    assert audit(run, "certify") == []
+    assert_leaders_match_progress(run)
+
+
+def test_a_backdated_record_that_completes_the_pathway_certifies(peers, run):
+    teacher_before_training(run, course_on="2026-01-25")
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "the course was finished earlier; certificate to follow"))
+    assert step_of(run, "P0001", "peer_to_peer", "online_course")["state"] == "failed"
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"))  # the certificate
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-02-02")
+    assert_leaders_match_progress(run)
+
+
+def test_records_of_one_day_are_judged_in_the_order_they_were_stored(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed", "--on", "2026-01-05"))
+    assert step_of(run, "P0001", "peer_to_peer", "affiliate_interview")["state"] == "failed"
+    assert_leaders_match_progress(run)
+    # ...by the number in the id, not its text: R10000 was stored after R9999
+    later, earlier = (StepRecord(id=i, enrollment_id="E0001", peer_id="P0001", program="p", pathway="p",
+                                 step="s", on="2026-01-05") for i in ("R10000", "R9999"))
+    assert sorted([later, earlier], key=record_order) == [earlier, later]
+
+
+# --- 4. a settings change re-judges every enrolment ------------------------------------------------
+
+
+def test_a_setting_that_completes_or_uncompletes_a_pathway_changes_the_certification(peers, run, recording_plugin):
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    crss_walk(run, year=2026, score=69)
+    assert status_of(run, "P0001", "crss")["status"] == "in training"
+    ok(run("config", "set", "crss.exam.pass_mark", "68"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["certified_on"], status["expires"]) == ("certified", "2026-04-01", "2028-03-31")
+    [certify] = audit(run, "certify")
+    assert certify["details"]["reason"] == "setting crss.exam.pass_mark changed 70 -> 68"
+    assert len(recording_plugin.hooks("certification_granted")) == 1
+    assert_leaders_match_progress(run)
+
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["certified_on"]) == ("in training", None)
+    [revoke] = audit(run, "revoke")
+    assert revoke["peer_id"] == "P0001"
+    assert revoke["details"]["reason"] == "setting crss.exam.pass_mark changed 68 -> 70"
+    assert_leaders_match_progress(run)
+
+    ok(run("config", "unset", "crss.exam.pass_mark"))  # back to the default, 68
+    assert status_of(run, "P0001", "crss")["status"] == "certified"
+    assert audit(run, "certify")[-1]["details"]["reason"] == "setting crss.exam.pass_mark changed 70 -> 68"
+    assert_leaders_match_progress(run)
+
+
+def test_revoking_a_base_credential_revokes_its_endorsement(peers, run):
+    crss_walk(run, year=2026, score=69)
+    ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
+           "--on", "2026-04-05"))
+    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
+           "--on", "2026-04-06"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "certified", "crss_e": "certified"}
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "in training", "crss_e": "in training"}
+    assert sorted(e["details"]["pathway"] for e in audit(run, "revoke")) == ["crss", "crss_e"]
+    assert_leaders_match_progress(run)
+
+
+def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
+    certify_teacher(run)
+    ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001"))
+    ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    assert status_of(run, "P0001", "peer_to_peer")["renewal"]["summary"] == "1/2 courses"
+    ok(run("config", "set", "peer_to_peer.renewal.min", "1"))
+    assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"
+    [renew] = audit(run, "renew")
+    assert renew["details"]["reason"] == "setting peer_to_peer.renewal.min changed 2 -> 1"
+    assert_leaders_match_progress(run)
+
+
+def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "connection", "training", "--on", "2026-01-10", "--until", "2026-01-11",
+           "--force", "--reason", "trained in another state"))  # R0001
+    ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001"))
+    for day in ("2026-02-03", "2026-02-10", "2026-02-17", "2026-02-24"):
+        ok(run("session", "add", "O0001", "--on", day))
+    ok(run("record", "P0001", "connection", "observed_session", "--score", 90, "--on", "2026-03-03"))
+    for step in ("application", "reference", "interview", "fidelity_agreement"):
+        ok(run("record", "P0001", "connection", step, "--on", "2026-03-04",
+               *(("--outcome", "passed") if step in ("reference", "interview") else ())))
+    assert status_of(run, "P0001", "connection")["status"] == "certified"
+    ok(run("void", "R0001", "--reason", "the training was never attended"))  # (re-judging voids: later)
+    ok(run("config", "set", "crss.exam.pass_mark", "70"))  # not a Connection rule
+    ok(run("config", "set", "reports.expiring_days", "90"))  # not a pathway rule at all
+    assert status_of(run, "P0001", "connection")["status"] == "certified"
+    assert audit(run, "revoke") == []
+    ok(run("config", "set", "connection.training.days", "1"))  # a Connection rule: judged again
+    assert status_of(run, "P0001", "connection")["status"] == "in training"
+    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 2 -> 1"]
+    assert_leaders_match_progress(run)
+
+
+def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers, run):
+    crss_walk(run, year=2026, score=90)
+    ok(run("config", "set", "crss.exam.pass_mark", "80"))
+    assert status_of(run, "P0001", "crss")["status"] == "certified"
+    assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+
+
+# --- 5. lead-time rules hold whichever record comes first --------------------------------------------
+
+
+def test_a_training_too_soon_after_the_course_is_refused_unless_forced(peers, run, db):
+    teacher_before_training(run, "2026-01-25")
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
+                   "would make 'online_course' fail", "by 2026-01-18", "--force --reason")
+    assert snapshot(db) == before
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "trainer allowed a late course"))
+    assert step_of(run, "P0001", "peer_to_peer", "online_course")["state"] == "failed"  # flagged
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+
+
+def test_a_course_too_close_to_the_training_on_file_is_refused_unless_forced(peers, run, db):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--force", "--reason", "x"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25", "--force"),
+                   "--force needs --reason")
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25",
+                       "--force", "--reason", ""), "--force needs --reason")
+    assert snapshot(db) == before
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25", "--force",
+           "--reason", "course certificate misdated"))
+    course = step_of(run, "P0001", "peer_to_peer", "online_course")
+    assert course["state"] == "failed" and "too late" in course["summary"]
+
+
+def test_a_course_too_late_is_refused_without_force(peers, run, db):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--force", "--reason", "x"))
+    before = snapshot(db)
+    assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25"),
+                   "too late", "2026-01-18", "--force --reason")
+    assert snapshot(db) == before
+
+
+# --- 6. no future dates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ("enroll", "P0001", "connection", "--on", "2026-06-02"),
+    ("peer", "stage", "P0001", "contacted", "--on", "2026-06-02"),
+    ("outreach", "add", "hospital talk", "--on", "2026-06-02"),
+])
+def test_future_dates_are_refused(peers, run, db, command):
+    before = snapshot(db)
+    assert_refused(run(*command), "2026-06-02 is in the future (today is 2026-06-01)")
+    assert snapshot(db) == before
+
+
+def test_today_is_not_the_future(peers, run):
+    ok(run("enroll", "P0001", "connection", "--on", TODAY))
+    ok(run("peer", "stage", "P0001", "contacted", "--on", TODAY))
+    ok(run("outreach", "add", "hospital talk", "--on", TODAY))
+
+
+# --- 7. leaders agrees with progress, whatever happens in whatever order ----------------------------
+
+MACHINE_DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(0, 2 * 365, 5)]
+MACHINE_TODAYS = [dt.date(2025, 6, 1), dt.date(2026, 6, 1), dt.date(2028, 3, 1), dt.date(2030, 6, 1)]
+LEADERS = st.sampled_from(["P0001", "P0002"])
+ROLES = [("connection", "facilitator"), ("peer_to_peer", "teacher"), ("ioov", "presenter"),
+         ("crss", "specialist"), ("crss", "employment")]
+SETTINGS = {
+    "crss.exam.pass_mark": ["60", "68", "80"],
+    "connection.training.days": ["1", "2", "3"],
+    "connection.co_facilitation.min": ["1", "4"],
+    "peer_to_peer.online_course.lead_days": ["0", "14", "30"],
+    "peer_to_peer.renewal.min": ["1", "2"],
+    "peer_to_peer.validity_days": ["365", "730"],
+    "ioov.presentations.min": ["1", "2"],
+    "crss.education.total": ["50", "100"],
+}
+# One passing observation of a Connection meeting, and one that misses a critical item.
+PASSING_MEETING = {**{key: "yes" for key in ("on_time", "two_facilitators", "welcome", "guidelines", "principles",
+                                            "confidentiality", "no_endorsement")},
+                   "check_in": 5, "agenda": 5, "processes": 5}
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """Peers, enrolments, records in any date order, voids, sessions, observations, settings
+    changes and sweeps at several dates, through the Tracker; after every step `leaders` (stored
+    summaries) must say exactly what `progress` (the records) says, for every enrolment."""
+
+    records = Bundle("records")
+
+    def __init__(self):
+        super().__init__()
+        self.folder = tempfile.mkdtemp(prefix="peerpath-machine-")
+        self.db = os.path.join(self.folder, "machine.json")
+        self.today = MACHINE_TODAYS[1]
+        self.tracker().init()
+        self.offerings = {}  # program -> offering id
+
+    def teardown(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def tracker(self):
+        return Tracker(db=self.db, actor="machine", today=self.today)
+
+    def attempt(self, action):
+        """Run one change; a refusal is a fine answer (nothing is stored), anything else is a bug."""
+        try:
+            return action(self.tracker())
+        except PeerpathError:
+            return None
+
+    @initialize()
+    def two_leaders_in_every_role(self):
+        tracker = self.tracker()
+        for name in ("Ana", "Bo"):  # P0001, P0002
+            peer = tracker.add_peer(name=name, lived_experience="self", on=MACHINE_DAYS[0]).id
+            for program, role in ROLES:
+                tracker.enroll(peer, program, role=role, on=MACHINE_DAYS[0])
+
+    @rule(target=records, peer=LEADERS, role=st.sampled_from(ROLES), step=st.integers(0, 7),
+          on=st.sampled_from(MACHINE_DAYS), span=st.integers(0, 2), amount=st.sampled_from([5, 20, 60, 100, 2000]),
+          score=st.sampled_from([50, 67, 68, 75, 90]), passed=st.booleans(),
+          force=st.sampled_from([True, True, False]))
+    def record(self, peer, role, step, on, span, amount, score, passed, force):
+        program, role_key = role
+        try:
+            pathway = self.tracker().catalog.program(program).pathway(
+                dict((r.key, r.pathway) for r in self.tracker().catalog.program(program).roles)[role_key])
+        except PeerpathError:
+            return multiple()
+        steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
+        chosen = steps[step % len(steps)]
+        domains = list(chosen.params.get("domains") or {})
+        values = {"on": on, "until": on + dt.timedelta(days=span) if chosen.kind == "training" else None,
+                  "hours": amount if chosen.kind == "hours" else None,
+                  "domain": domains[amount % len(domains)] if domains else None,
+                  "score": score if chosen.kind in ("exam", "observation", "hours") else None,
+                  "outcome": ("passed" if passed else "not passed") if chosen.kind == "screening"
+                  else ("not passed" if chosen.kind == "training" and not passed and force else None)}
+        values = {key: value for key, value in values.items() if value is not None}
+        saved = self.attempt(lambda t: t.record_step(peer, program, chosen.key, role=role_key, force=force,
+                                                     reason="machine" if force else None, **values))
+        return saved.id if saved else multiple()
+
+    @rule(record=consumes(records))
+    def void(self, record):
+        self.attempt(lambda t: t.void_record(record, "machine"))
+
+    @rule(peer=LEADERS, program=st.sampled_from(["connection", "peer_to_peer", "ioov"]),
+          on=st.sampled_from(MACHINE_DAYS), second=st.booleans())
+    def session(self, peer, program, on, second):
+        key = (program, second)
+        if key not in self.offerings:
+            offering = self.attempt(lambda t: t.add_offering(program, f"{program} {second}", leaders=[peer]))
+            if offering is None:
+                return
+            self.offerings[key] = offering.id
+        self.attempt(lambda t: t.add_session(self.offerings[key], on, leaders=[peer]))
+
+    @rule(on=st.sampled_from(MACHINE_DAYS), passing=st.booleans())
+    def observe(self, on, passing):
+        if ("connection", False) in self.offerings:
+            answers = PASSING_MEETING if passing else {**PASSING_MEETING, "principles": "no"}
+            self.attempt(lambda t: t.observe(self.offerings[("connection", False)], "connection_meeting",
+                                             "Pat", answers, on=on))
+
+    @rule(setting=st.sampled_from(sorted(SETTINGS)), choice=st.integers(0, 3))
+    def configure(self, setting, choice):
+        values = SETTINGS[setting]
+        if choice == len(values) and setting in self.tracker().overrides():
+            self.tracker().unset_setting(setting)
+        else:
+            self.tracker().set_setting(setting, values[choice % len(values)])
+
+    @rule(today=st.sampled_from(MACHINE_TODAYS))
+    def sweep_on(self, today):
+        self.today = today
+        self.tracker().sweep()
+
+    @rule(today=st.sampled_from(MACHINE_TODAYS))
+    def move_today(self, today):
+        self.today = today
+
+    @invariant()
+    def leaders_agree_with_progress(self):
+        tracker = self.tracker()
+        listed = {status.enrollment.id: status.to_dict() for status in tracker.leaders()}
+        fresh = {status.enrollment.id: status.to_dict()
+                 for peer in {s["peer"] for s in listed.values()} for status in tracker.progress(peer)}
+        assert listed == fresh
+
+
+def machine_settings(examples: int, steps: int):
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+def test_leaders_agree_with_progress_whatever_happens():
+    run_state_machine_as_test(EngineMachine, settings=machine_settings(examples=8, steps=20))
+
+
+def test_in_the_demo_affiliate_leaders_agree_with_progress(db, run):
+    ok(run("demo"))
+    assert len(json.loads(ok(run("leaders", "--json")))) >= 10
+    assert_leaders_match_progress(run)
