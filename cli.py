@@ -664,15 +664,15 @@ def peer_merge(tracker, keep, duplicate, dry_run):
     """
     result = tracker.merge_peers(keep, duplicate, dry_run=dry_run)
     verb = "Dry run: would merge" if dry_run else "Merged"
-    click.echo(f"{verb} {result.duplicate} into {result.keep}" + ("; nothing was written." if dry_run else "."))
+    echo(f"{verb} {result.duplicate} into {result.keep}" + ("; nothing was written." if dry_run else "."))
     for table, ids in result.moved.items():
-        click.echo(f"  {table.replace('_', ' ')}: {', '.join(ids)}")
+        echo(f"  {table.replace('_', ' ')}: {', '.join(ids)}")
     if result.filled:
-        click.echo(f"  fields filled from {result.duplicate}: {', '.join(result.filled)}")
+        echo(f"  fields filled from {result.duplicate}: {', '.join(result.filled)}")
     if result.earlier_stages:
-        click.echo(f"  earlier stage changes added to {result.keep}'s history: {result.earlier_stages}")
+        echo(f"  earlier stage changes added to {result.keep}'s history: {result.earlier_stages}")
     if not (result.moved or result.filled or result.earlier_stages):
-        click.echo("  nothing to move: no records, and no field of KEEP is empty")
+        echo("  nothing to move: no records, and no field of KEEP is empty")
 
 
 PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer than this
