@@ -15,7 +15,8 @@ import attrs
 from . import chain, summaries
 from .entities import Peer
 from .errors import ValidationError
-from .serialize import to_document
+from .merging import MERGED
+from .serialize import from_document, to_document
 
 # What says who a peer is: their name, how to reach them, and free text.
 IDENTITY_FIELDS = ("name", "email", "phone", "notes", "source_detail")
@@ -46,19 +47,21 @@ class ErasureOps:
             return self._erase(sorted(due, key=lambda peer: peer.id), reason=f"{RETENTION_SETTING} = {days}")
 
     def _erase(self, peers: list, reason: str) -> list:
-        """Erase `peers` in the current change: their records, then the log in one rewrite."""
+        """Erase `peers` in the current change (and the duplicates `peer merge` folded into them):
+        their records, then the log in one rewrite."""
         if not peers:
             return []
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        erased = []
+        erased, subjects = [], {}
         for peer in peers:
-            after = attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
-                                 erased=self.today, updated=now)
+            after = self._without_identity(peer)
             self.validate("erase", after, before=peer)
             self.tx.replace("peers", to_document(after))
             summaries.rename(self.tx, peer.id, ERASED_NAME)
             erased.append(after)
-        redacted = self._redact_log(peers)
+            people = [peer] + self._erase_merged(peer.id)
+            identifying = _identifying(people)
+            subjects.update({person.id: (peer.id, identifying) for person in people})
+        redacted = self._redact_log(subjects)
         for peer in peers:
             self.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
                 "fields": [field for field in IDENTITY_FIELDS if getattr(peer, field)],
@@ -66,25 +69,41 @@ class ErasureOps:
             })
         return erased
 
-    def _redact_log(self, peers: list) -> dict:
-        """Redact the peers' identity in the audit log; {peer id: [{"event": number, "values": [paths]}]}."""
-        identifying = {peer.id: _identifying(peer) for peer in peers}
+    def _without_identity(self, peer: Peer) -> Peer:
+        return attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
+                            erased=self.today, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+
+    def _erase_merged(self, peer_id: str) -> list:
+        """Erase the kept copies of the peers merged into `peer_id`; those peers as they were."""
+        merged = []
+        for document in [dict(d) for d in self.tx.search(MERGED, merged_into=peer_id)]:
+            duplicate = from_document(Peer, document["peer"])
+            self.tx.replace(MERGED, {**document, "peer": to_document(self._without_identity(duplicate))})
+            merged.append(duplicate)
+        return merged
+
+    def _redact_log(self, subjects: dict) -> dict:
+        """Redact identities in the events about each subject ({peer id: (erased peer's id, test)});
+        {erased peer's id: [{"event": number, "values": [paths]}]}."""
         lines, redacted = self.tx.log_lines(), {}
         for number, line in enumerate(lines, 1):
-            about = line.get("peer_id") if line.get("peer_id") in identifying else line.get("entity_id")
-            if about not in identifying or not chain.is_sealed(line):
+            about = line.get("peer_id") if line.get("peer_id") in subjects else line.get("entity_id")
+            if about not in subjects or not chain.is_sealed(line):
                 continue
-            lines[number - 1], paths = chain.redact(line, identifying[about])
+            erased_id, identifying = subjects[about]
+            lines[number - 1], paths = chain.redact(line, identifying)
             if paths:
-                redacted.setdefault(about, []).append({"event": number, "values": paths})
+                redacted.setdefault(erased_id, []).append({"event": number, "values": paths})
         self.tx.rewrite_log(lines)
         return redacted
 
 
-def _identifying(peer: Peer):
-    """Whether a leaf of an event about `peer` identifies them: an identity field's value, or a
-    value naming their name, email or phone as a whole word."""
-    known = [getattr(peer, field) for field in ("name", "email", "phone") if getattr(peer, field)]
+def _identifying(people: list):
+    """Whether a leaf of an event about one of `people` (a peer and those merged into them)
+    identifies them: an identity field's value, or a value naming a name, email or phone of
+    theirs as a whole word."""
+    known = sorted({getattr(person, field) for person in people for field in ("name", "email", "phone")
+                    if getattr(person, field)}, key=len, reverse=True)
     mention = re.compile("|".join(rf"(?<!\w){re.escape(text)}(?!\w)" for text in known), re.IGNORECASE)
 
     def identifying(path, value) -> bool:

@@ -11,6 +11,7 @@ from .config import ConfigOps
 from .dates import DateOps
 from .erasure import ErasureOps
 from .fidelity import FidelityOps
+from .merging import MergeOps
 from .filters import FilterOps
 from .pathways import PathwayOps
 from .peers import PeerOps
@@ -28,7 +29,7 @@ class Sweep:
     erased: list
 
 
-class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
+class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
               DateOps, FilterOps, ErasureOps, SafekeepingOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
 

@@ -35,7 +35,7 @@ def ana(initialised, run):
 
 def test_erase_removes_identity_everywhere_and_keeps_the_statistics(ana, run):
     before = json.loads(ok(run("peer", "show", "P0001", "--json")))
-    events_before = json.loads(ok(run("audit", "--json")))
+    events_before = json.loads(ok(run("audit", "--json", "--contact")))
     assert all(secret.encode() in every_byte(ana) for secret in SECRETS)
 
     assert ok(run("peer", "erase", "P0001")).strip() == "Erased P0001"
@@ -50,7 +50,7 @@ def test_erase_removes_identity_everywhere_and_keeps_the_statistics(ana, run):
         assert after[kept] == before[kept], kept
     assert [p.name for p in Tracker(db=ana).peers()] == ["(erased)", "Bo Bystander"]
     # The trail keeps every event, loses the values, and records the erasure.
-    events = json.loads(ok(run("audit", "--json")))
+    events = json.loads(ok(run("audit", "--json", "--contact")))
     assert len(events) == len(events_before) + 1
     assert [(e["action"], e["entity_id"]) for e in events[:-1]] == \
         [(e["action"], e["entity_id"]) for e in events_before]
@@ -208,4 +208,16 @@ def test_recover_after_an_erasure_uses_the_redacted_log_and_drops_the_older_one(
     assert manifest(ana)["events"]["file"] == rewritten
     assert not (folder_of(ana) / "events.jsonl").exists()
     assert not [secret for secret in SECRETS if secret.encode() in every_byte(ana)]
+    assert "unbroken chain" in ok(run("verify"))
+
+
+def test_erasing_a_peer_also_erases_the_duplicates_merged_into_them(initialised, run):
+    ok(run("peer", "add", "Ana Secretname", "--email", "ana@example.org"))
+    ok(run("peer", "add", "Ana S.", "--phone", "708-555-0123", "--notes", "duplicate's own notes"))
+    ok(run("peer", "merge", "P0001", "P0002"))
+    assert b"708-555-0123" in every_byte(initialised)
+    ok(run("peer", "erase", "P0001"))
+    stored = every_byte(initialised)
+    for secret in (b"Ana Secretname", b"ana@example.org", b"Ana S.", b"708-555-0123", b"duplicate's own notes"):
+        assert secret not in stored, secret
     assert "unbroken chain" in ok(run("verify"))

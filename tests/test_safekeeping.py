@@ -77,7 +77,7 @@ def test_a_log_shorter_than_its_manifest_is_refused_not_padded(busy, run):
     rewrite_lines(busy, TAMPERING["cut short"][0])
     before = snapshot(busy)
     for args in (("peer", "add", "Di"), ("audit",)):
-        assert_refused(run(*args), str(log_of(busy)), "damaged", "peerpath verify")
+        assert_refused(run(*args), str(log_of(busy)))
     assert snapshot(busy) == before
     assert b"\0" not in log_of(busy).read_bytes()
 
@@ -93,7 +93,7 @@ def test_every_stored_line_carries_a_seal_that_audit_does_not_show(busy, run):
     lines = [json.loads(line) for line in log_of(busy).read_bytes().splitlines()]
     assert all(chain.is_sealed(line) for line in lines)
     assert manifest(busy)["events"]["head"] == lines[-1]["hash"]
-    shown = json.loads(ok(run("audit", "--json")))
+    shown = json.loads(ok(run("audit", "--json", "--contact")))
     assert len(shown) == len(lines) and not any("hash" in event or "salt" in event for event in shown)
 
 
@@ -124,7 +124,7 @@ def unchain(db):
 def test_an_old_log_is_read_as_it_is_and_sealed_by_the_first_write(busy, run):
     old_events = unchain(busy)
     before = snapshot(busy)
-    assert json.loads(ok(run("audit", "--json"))) == old_events
+    assert json.loads(ok(run("audit", "--json", "--contact"))) == old_events
     assert "predates the hash chain" in ok(run("verify"))
     assert snapshot(busy) == before  # reading never writes
     ok(run("peer", "add", "Di"))
@@ -211,7 +211,7 @@ def test_restore_refuses_an_existing_database_unless_forced(busy, run, tmp_path)
     ok(run("restore", copy, "--force"))
     names = [peer.name for peer in Tracker(db=busy).peers()]
     assert names == ["Ana", "Bo", "Cy"]
-    events = json.loads(ok(run("audit", "--json")))
+    events = json.loads(ok(run("audit", "--json", "--contact")))
     assert events[-1]["action"] == "restore" and events[-1]["details"]["from"] == str(copy)
     assert len(events) == manifest(copy)["events"]["count"] + 1
     assert "unbroken chain" in ok(run("verify"))
@@ -277,5 +277,5 @@ def test_a_backup_of_an_old_database_restores_sealed(busy, run, tmp_path):
     assert "predates the hash chain" in ok(run("verify", "--db", copy))
     ok(run("restore", copy, "--db", target))
     assert manifest(target)["schema"] == core.store.SCHEMA_VERSION
-    assert [chain.unsealed(e) for e in json.loads(ok(run("--db", target, "audit", "--json")))][:-1] == old_events
+    assert [chain.unsealed(e) for e in json.loads(ok(run("--db", target, "audit", "--json", "--contact")))][:-1] == old_events
     assert "unbroken chain" in ok(run("verify", "--db", target))
