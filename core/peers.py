@@ -5,7 +5,7 @@ import datetime as dt
 import attrs
 
 from . import summaries
-from .entities import STAGES, Peer, StageChange, id_order
+from .entities import STAGES, Peer, StageChange, id_order, optional_date
 from .errors import ValidationError
 from .serialize import to_document
 
@@ -13,6 +13,9 @@ EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
     "lived_experience", "source", "source_detail", "sector", "outreach", "consent", "notes",
 )
+# Leader eligibility (a program's min_age and nami_membership requirements): set with `peer add`
+# and `peer edit`, kept out of spreadsheet import and export like other sensitive details.
+ELIGIBILITY = ("birth_date", "member_until")
 
 
 def _now():
@@ -27,13 +30,13 @@ class PeerOps:
 
         `on` is the date the peer entered their first stage (default today).
         """
-        unknown = set(fields) - set(EDITABLE) - {"stage"}
+        unknown = set(fields) - set(EDITABLE + ELIGIBILITY) - {"stage"}
         if unknown:
             raise ValidationError(f"unknown peer field(s): {', '.join(sorted(unknown))}")
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        self.check_not_future(history[0].on)
+        self.check_not_future(history[0].on, optional_date(fields.get("birth_date")))
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
@@ -72,7 +75,7 @@ class PeerOps:
         return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
-        unknown = set(changes) - set(EDITABLE)
+        unknown = set(changes) - set(EDITABLE + ELIGIBILITY)
         if unknown:
             raise ValidationError(f"cannot edit field(s): {', '.join(sorted(unknown))}")
         if not changes:
@@ -80,6 +83,7 @@ class PeerOps:
         with self.changing():
             before = self.load("peers", Peer, peer_id, "peer")
             self._check_outreach(changes.get("outreach"))
+            self.check_not_future(optional_date(changes.get("birth_date")))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             old, new = to_document(before), to_document(after)
