@@ -40,7 +40,7 @@ def affiliate(db, monkeypatch) -> Tracker:
     tracker = Tracker()
     tracker.init(affiliate="NAMI Filter County")
     for name, fields in PEERS:
-        tracker.add_peer(name=name, lived_experience="self", **fields)
+        tracker.add_peer(name=name, lived_experience="self", consent={"adult": True}, **fields)
     tracker.enroll("P0001", "connection", on="2026-05-10")
     tracker.enroll("P0003", "peer_to_peer", on="2026-05-10")
     tracker.enroll("P0005", "connection", on="2026-05-10")
