@@ -81,11 +81,19 @@ def program_settings(program) -> dict:
     return settings
 
 
+# Settings for which None is a plain "no limit" (no expiry, no window), never a missing figure.
+NO_LIMIT = ("validity_days", "window_days")
+
+
+def _unset(key: str, value) -> bool:
+    return value is None and key.rsplit(".", 1)[-1] not in NO_LIMIT
+
+
 def uncited_unset(program) -> list:
     """The settings of `program` a plugin leaves without a default and without a citation:
     figures nobody publishes, which grant nothing until the affiliate sets them."""
     return [key for key, value in program_settings(program).items()
-            if value is None and key not in program.sources]
+            if _unset(key, value) and key not in program.sources]
 
 
 def rule_sources(program, declared, overrides: dict) -> dict:
@@ -99,8 +107,10 @@ def rule_sources(program, declared, overrides: dict) -> dict:
             found[key] = f"set by the affiliate (plugin default {_shown(default)}" + (f": {cited})" if cited else ")")
         elif cited:
             found[key] = cited
-        elif default is None:
+        elif _unset(key, default):
             found[key] = f"{NO_DEFAULT}: grants nothing until set"
+        elif default is None:
+            found[key] = "no limit (plugin default)"
         else:
             found[key] = "plugin default, no source given"
     return {**program.sources, **found}

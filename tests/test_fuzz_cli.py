@@ -218,7 +218,7 @@ def template(tmp_path_factory) -> Path:
         ("record", "P0001", "connection", "reference", "--outcome", "passed", "--on", "2025-01-10"),
         ("record", "P0001", "connection", "interview", "--outcome", "passed", "--on", "2025-01-10"),
         ("record", "P0001", "connection", "fidelity_agreement", "--on", "2025-01-11"),
-        ("record", "P0001", "connection", "training", "--on", "2025-01-20", "--until", "2025-01-21"),
+        ("record", "P0001", "connection", "training", "--on", "2025-01-20", "--until", "2025-01-22"),
         ("offering", "add", "connection", "Tuesday group", "--leaders", "P0001,P0002", "--started", "2025-02-04"),
         ("session", "add", "O0001", "--on", "2025-02-04", "--attendance", "7"),
         ("session", "add", "O0001", "--on", "2025-02-11", "--attendance", "9"),
