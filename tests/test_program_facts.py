@@ -125,6 +125,7 @@ def test_presenters_used_fewer_than_twice_in_the_calendar_year_are_a_report_row(
     assert report["tables"][0]["title"] == "used fewer than 2 times in 2026"
     assert json.loads(ok(run("report", "presenter_use", "--to", "2025-12-31", "--json")))["figures"]["short"] == []
     assert status_of(run, "P0002", "ioov")["status"] == "certified"  # an expectation, not certification
+    assert_refused(run("report", "presenter_use", "--from", "2026-01-01"), "calendar year of --to")
 
 
 def test_new_ioov_observations_use_the_three_section_checklist_and_old_ones_keep_their_score(peers, run, tmp_path):
