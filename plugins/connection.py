@@ -48,6 +48,8 @@ PATHWAY = Pathway(
 
 SOURCES = {
     "connection.application": f"{NAMI}: application and reference, screening interview, state training",
+    "connection.reference": f"{NAMI}: application and reference",
+    "connection.interview": f"{NAMI}: screening interview",
     "connection.fidelity_agreement": "NAMI: leaders sign the fidelity agreement before training",
     "connection.training": f"{NAMI}; NAMI Virginia: certified on attending and graduating from the training",
     "connection.training.days": "NAMI national; NAMI Virginia: a 3-day event (some states hold 2 days)",

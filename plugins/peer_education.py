@@ -68,6 +68,7 @@ P2P_SOURCES = {
     "peer_to_peer.affiliate_interview": f"{NAMI}: affiliate interview first",
     "peer_to_peer.fidelity_agreement": "help.nami.org article 535: signed before online enrolment",
     "peer_to_peer.online_course": f"{NAMI}: online course, then trainer interview",
+    "peer_to_peer.trainer_interview": f"{NAMI}: trainer interview after the online course",
     "peer_to_peer.online_course.hours": f"{NAMI}: a 6-8 hour online course",
     "peer_to_peer.online_course.lead_days": f"{NAMI}: finished at least 2 weeks before the training",
     "peer_to_peer.training.days": f"{NAMI}: a 2-day teacher training",
@@ -82,6 +83,7 @@ P2P_SOURCES = {
 }
 
 IOOV_SOURCES = {
+    "ioov.fidelity_agreement": "NAMI: leaders sign the fidelity agreement before training",
     "ioov.training": f"{NAMI}: presenters are certified at the presenter training",
     "ioov.training.days": f"{NAMI}: a 2-day presenter training",
     "ioov.observed": "new-presenter track, not certification: observed once during the first program",

@@ -236,3 +236,13 @@ def test_programs_show_gives_every_setting_its_source(initialised, run, program)
     for key in settings:
         [line] = [line for line in shown.splitlines() if line.strip().startswith(f"{key} = ")]
         assert ": " in line.split(" = ", 1)[1], line
+
+
+@pytest.mark.parametrize("program", ["connection", "peer_to_peer", "ioov", "crss"])
+def test_every_step_cites_where_it_comes_from(initialised, run, program):
+    shown = json.loads(ok(run("programs", "show", program, "--json")))
+    sources = shown["sources"]
+    for pathway in shown["pathways"]:
+        for step in pathway["steps"] + ([pathway["renewal"]] if pathway["renewal"] else []):
+            key = f"{pathway['key']}.{'renewal' if step is pathway['renewal'] else step['key']}"
+            assert key in sources or any(k.startswith(f"{key}.") for k in sources), key
