@@ -595,10 +595,16 @@ def _check_eligibility(peer, program, on) -> None:
     requirements = program.leader_requirements
     min_age = requirements.get("min_age")
     if min_age is not None and not _old_enough(peer, int(min_age), on):
-        known = f"was born {peer.birth_date}" if peer.birth_date else "has no birth date or 18+ confirmation"
+        if peer.birth_date:
+            known = f"was born {peer.birth_date}"
+        elif peer.consent.get(ADULT_CONSENT):
+            known = "has only an 18+ confirmation"
+        else:
+            known = "has no birth date or 18+ confirmation"
+        adult = f", or --consent {ADULT_CONSENT}=yes" if int(min_age) <= ADULT_AGE else ""
         raise ValidationError(
             f"{program.title} leaders must be {min_age} or older: {peer.id} {known} "
-            f"(peerpath peer edit {peer.id} --birth-date DATE, or --consent {ADULT_CONSENT}=yes)"
+            f"(peerpath peer edit {peer.id} --birth-date DATE{adult})"
         )
     if requirements.get("nami_membership") and not (peer.member_until and peer.member_until >= on):
         known = f"ended {peer.member_until}" if peer.member_until else "is not recorded"

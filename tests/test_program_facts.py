@@ -200,6 +200,9 @@ def test_connection_enrolment_needs_an_adult(initialised, run, db):
     ok(run("peer", "edit", "P0001", "--consent", "adult=yes"))
     ok(run("enroll", "P0001", "connection"))
     ok(run("--today", "2027-01-01", "enroll", "P0002", "connection"))  # 18 by then
+    ok(run("config", "set", "connection.leader.min_age", "21"))  # an affiliate's own rule
+    ok(run("peer", "add", "Dee", "--lived-experience", "self", "--consent", "adult=yes"))  # P0003
+    assert_refused(run("enroll", "P0003", "connection"), "must be 21 or older", "has only an 18+ confirmation")
     ok(run("enroll", "P0001", "peer_to_peer"))  # Peer-to-Peer declares no age
 
 
