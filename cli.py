@@ -21,6 +21,8 @@ from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
 from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
+from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
+from .core.safe_output import csv_cell, json_text, terminal_text
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -45,7 +47,7 @@ class PeerpathGroup(click.Group):
         except PeerpathError as error:
             _fail(str(error), 1)
         except click.Abort:
-            click.echo(err=True)  # end the line of the prompt that was interrupted
+            echo(err=True)  # end the line of the prompt that was interrupted
             _fail("aborted", 1)
         sys.exit(code or 0)
 
@@ -135,7 +137,7 @@ def one_line(text) -> str:
 
 
 def _fail(message: str, code: int):
-    click.echo(f"Error: {one_line(message)}", err=True)
+    echo(f"Error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -152,8 +154,23 @@ def _complete_peer_ids(ctx, param, incomplete):
 peer_id_argument = click.argument("peer_id", shell_complete=_complete_peer_ids)
 
 
+def echo(message="", err=False, nl=True) -> None:
+    """Print text for a person: control, bidi and invisible characters of the values in it
+    are shown as escapes (\\x1b, \\u202e), never sent to the terminal raw (core.safe_output)."""
+    click.echo(terminal_text(message), err=err, nl=nl)
+
+
+def echo_data(text: str) -> None:
+    """Print CSV as it is for a file or a pipe; on a terminal, with its control characters shown."""
+    click.echo(terminal_text(text) if stdout_is_terminal() else text, nl=False)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def listing_options(command):
@@ -181,30 +198,31 @@ def echo_records(output: str, records: list) -> None:
     writer = csv.writer(out)
     writer.writerow(headers)
     writer.writerows([_csv_cell(record.get(key)) for key in headers] for record in records)
-    click.echo(out.getvalue(), nl=False)
+    echo_data(out.getvalue())
 
 
 def _csv_cell(value) -> str:
-    if value is None:
-        return ""
+    """A cell as `csv_cell` neutralises it (a formula is written as text, see core.safe_output)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
+        return csv_cell(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return csv_cell(value)
 
 
 def output_width() -> int:
     """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
-    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+    if os.environ.get("COLUMNS", "").isdigit() or stdout_is_terminal():
         return shutil.get_terminal_size().columns
     return 80
 
 
 def echo_table(rows, headers) -> None:
-    """Rows of plain values as aligned columns that fit the terminal (see core/columns.py)."""
-    lines = format_table(rows, headers, output_width())
-    click.echo("\n".join(lines))  # one write: a state's peers are 20,000 lines
+    """Rows of plain values as aligned columns that fit the terminal (see core/columns.py); a
+    newline or control character in a cell is shown as an escape, so it cannot forge a row."""
+    cells = [["" if value is None else terminal_text(value, keep_newlines=False) for value in row] for row in rows]
+    lines = format_table(cells, headers, output_width())
+    click.echo("\n".join(lines))  # cells shown safe above; one write: a state's peers are 20,000 lines
 
 
 # -h as well as --help, on every command: child contexts, plugins' commands too, inherit it.
@@ -242,7 +260,7 @@ def _echo_warnings(tracker, failed: bool) -> None:
     """The tracker's warnings; how an ambiguous date was read only if the command succeeded (a
     refusal is one line, and names the dates it refuses as YYYY-MM-DD)."""
     for warning in tracker.warnings + ([] if failed else tracker.date_notes):
-        click.echo(f"Warning: {one_line(warning)}", err=True)
+        echo(f"Warning: {one_line(warning)}", err=True)
 
 
 @cli.command()
@@ -258,7 +276,7 @@ def init(tracker, affiliate):
       peerpath init                         # already there: harmless
     """
     created = tracker.init(affiliate=affiliate)
-    click.echo(f"{'Created' if created else 'Already exists:'} {tracker.store.path}")
+    echo(f"{'Created' if created else 'Already exists:'} {tracker.store.path}")
 
 
 @cli.command()
@@ -273,7 +291,7 @@ def demo(tracker):
       peerpath demo                         # already built: prints what to try
     """
     summary = build_demo(tracker)
-    click.echo(summary)
+    echo(summary)
 
 
 @cli.command()
@@ -294,14 +312,14 @@ def recover(tracker):
     """
     recovery = tracker.recover()
     rows = sum(count for _, count in recovery.tables.values())
-    click.echo(f"Recovered {tracker.store.path}: {len(recovery.tables)} table(s), {rows} row(s), "
-               f"generation {recovery.generation}, {recovery.events} audit event(s)")
+    echo(f"Recovered {tracker.store.path}: {len(recovery.tables)} table(s), {rows} row(s), "
+         f"generation {recovery.generation}, {recovery.events} audit event(s)")
     for table, (filename, count) in recovery.tables.items():
-        click.echo(f"  {table}: {filename}, {count} row(s)")
+        echo(f"  {table}: {filename}, {count} row(s)")
     if recovery.settings:
-        click.echo(f"  settings from the audit trail: {', '.join(recovery.settings)}")
+        echo(f"  settings from the audit trail: {', '.join(recovery.settings)}")
     for skipped in recovery.skipped:
-        click.echo(f"  skipped {skipped}")
+        echo(f"  skipped {skipped}")
 
 
 # --- plugins ------------------------------------------------------------------------------------
@@ -376,11 +394,11 @@ def plugins_check(tracker, name):
     for plugin in names:
         found = check_plugin(tracker.host, plugin)
         problems += found
-        click.echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
+        echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
         for problem in found:
-            click.echo(f"  {one_line(problem)}")
+            echo(f"  {one_line(problem)}")
         for note in unset_figures(tracker.host, plugin):
-            click.echo(f"  note: {one_line(note)}")
+            echo(f"  note: {one_line(note)}")
     if problems:
         sys.exit(1)
 
@@ -397,7 +415,7 @@ def plugins_enable(tracker, name):
       peerpath plugins enable crss
     """
     tracker.set_plugin_enabled(name, True)
-    click.echo(f"Enabled {name}")
+    echo(f"Enabled {name}")
 
 
 @plugins_group.command(name="disable")
@@ -413,7 +431,7 @@ def plugins_disable(tracker, name):
       peerpath plugins enable crss          # and back, records intact
     """
     tracker.set_plugin_enabled(name, False)
-    click.echo(f"Disabled {name} (its records are kept and return when re-enabled)")
+    echo(f"Disabled {name} (its records are kept and return when re-enabled)")
 
 
 # --- peers --------------------------------------------------------------------------------------
@@ -439,7 +457,7 @@ def peer_field_options(command):
                      help="Birth date, for programs whose leaders must be 18+ (not exported)."),
         click.option("--member-until", metavar="DATE", type=DATE,
                      help="Last day of the peer's NAMI membership (not exported)."),
-        click.option("--notes", help="Free text about the peer."),
+        click.option("--notes", help="Free text about the peer (lines allowed, at most 10,000 characters)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -525,15 +543,21 @@ def peer_add(tracker, name, **values):
       peerpath peer add "Cy Moss" --stage applied --outreach X0001
     """
     peer = tracker.add_peer(name=name, **peer_fields(values))
-    click.echo(peer.id)
+    echo(peer.id)
+
+
+CONTACT_OPTION = click.option("--contact", "contact", is_flag=True,
+                              help="Also show email, phone and notes (personal data).")
 
 
 @peer_group.command(name="list")
 @peer_filter_options()
+@CONTACT_OPTION
 @listing_options
 @pass_tracker
-def peer_list(tracker, where, output):
-    """List peers (contact details are shown only by `peer show`); the options combine.
+def peer_list(tracker, where, contact, output):
+    """List peers; the options combine. Email, phone and notes (also in --json and --csv) only
+    with --contact, or in `peer show`.
 
     Examples:
 
@@ -543,14 +567,17 @@ def peer_list(tracker, where, output):
       peerpath peer list --community cicero --language spanish
       peerpath peer list --sector faith --since 2026-01-01
       peerpath peer list --csv > peers.csv
+      peerpath peer list --contact --stage accepted
     """
     peers = tracker.peers(where=where)
     if output != "text":
-        echo_records(output, [to_document(peer) for peer in peers])
+        documents = [to_document(peer) for peer in peers]
+        echo_records(output, documents if contact else [without_contact(d) for d in documents])
         return
+    extra = list(CONTACT_FIELDS) if contact else []
     echo_table(
-        [[p.id, p.name, p.stage, p.source, p.sector, p.community] for p in peers],
-        ["id", "name", "stage", "source", "sector", "community"],
+        [[p.id, p.name, p.stage, p.source, p.sector, p.community] + [getattr(p, f) for f in extra] for p in peers],
+        ["id", "name", "stage", "source", "sector", "community"] + extra,
     )
 
 
@@ -574,9 +601,10 @@ def peer_show(tracker, peer_id, as_json):
     history = document.pop("stage_history")
     for key, value in document.items():
         if value not in (None, [], {}):
-            click.echo(f"{key + ':':<18}{', '.join(map(str, value)) if isinstance(value, list) else value}")
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            echo(f"{key + ':':<18}" + text.replace("\n", "\n" + " " * 18))  # a line of notes cannot pose as a field
     for change in history:
-        click.echo(f"{'stage history:':<18}{change['on']} {change['stage']} ({change['actor']})")
+        echo(f"{'stage history:':<18}{change['on']} {change['stage']} ({change['actor']})")
 
 
 @peer_group.command(name="edit")
@@ -595,7 +623,7 @@ def peer_edit(tracker, peer_id, **values):
     """
     consent = tracker.peer(peer_id).consent if values.get("consents") else None
     peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
-    click.echo(f"Updated {peer.id}")
+    echo(f"Updated {peer.id}")
 
 
 @peer_group.command(name="stage")
@@ -613,7 +641,44 @@ def peer_stage(tracker, peer_id, stage, on):
       peerpath peer stage P0008 declined
     """
     peer = tracker.set_stage(peer_id, stage, on=on)
-    click.echo(f"{peer.id} is now {peer.stage}")
+    echo(f"{peer.id} is now {peer.stage}")
+
+
+@peer_group.command(name="merge")
+@click.argument("keep", shell_complete=_complete_peer_ids)
+@click.argument("duplicate", shell_complete=_complete_peer_ids)
+@click.option("--dry-run", is_flag=True, help="List what would move and which fields would be filled; write nothing.")
+@pass_tracker
+def peer_merge(tracker, keep, duplicate, dry_run):
+    """Merge peer DUPLICATE into peer KEEP (the same person entered twice), in one change.
+
+    DUPLICATE's enrolments, step records, certifications and progress, its places in the leader
+    lists of offerings, sessions and observations, and its stage changes from before KEEP entered
+    the pipeline move to KEEP; KEEP's empty fields are filled from DUPLICATE (and consents KEEP
+    lacks added), never overwriting KEEP's own. KEEP's progress and certifications are judged
+    again. The audit trail gets one `merge` event listing what moved; DUPLICATE's id is never
+    reused, and any command given it says which peer it was merged into. Refused, changing
+    nothing, when both are enrolled in the same program and role.
+
+    Examples:
+
+    \b
+      peerpath peer merge P0032 P0031 --dry-run
+      peerpath peer merge P0032 P0031
+      peerpath peer show P0031                # refused: merged into P0032
+      peerpath peer merge P0024 P0025         # refused: both in connection
+    """
+    result = tracker.merge_peers(keep, duplicate, dry_run=dry_run)
+    verb = "Dry run: would merge" if dry_run else "Merged"
+    echo(f"{verb} {result.duplicate} into {result.keep}" + ("; nothing was written." if dry_run else "."))
+    for table, ids in result.moved.items():
+        echo(f"  {table.replace('_', ' ')}: {', '.join(ids)}")
+    if result.filled:
+        echo(f"  fields filled from {result.duplicate}: {', '.join(result.filled)}")
+    if result.earlier_stages:
+        echo(f"  earlier stage changes added to {result.keep}'s history: {result.earlier_stages}")
+    if not (result.moved or result.filled or result.earlier_stages):
+        echo("  nothing to move: no records, and no field of KEEP is empty")
 
 
 PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer than this
@@ -638,8 +703,10 @@ PROGRESS_MIN_ROWS = 200  # a progress bar (on a terminal) for imports longer tha
               help="Show what would be added and, per peer, each field that would change; write nothing.")
 @click.option("--skip-duplicates", is_flag=True,
               help="Leave out new rows flagged as likely duplicates instead of importing them.")
+@click.option("--force", is_flag=True, help="Replace the --write-value-map file if it exists.")
 @pass_tracker
-def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, dry_run, skip_duplicates):
+def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, dry_run, skip_duplicates,
+                force):
     """Import the spreadsheet saved as CSV FILE, all in one change.
 
     Rows without an id add peers. Rows with the id of a stored peer (as `peer export` writes
@@ -656,10 +723,12 @@ def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, 
     Values are matched to peerpath's words by a built-in synonym table and the affiliate's
     value map (--map-value, --value-map); a value that matches nothing is kept as `other`
     with its text, and listed. Every problem of every row is listed by line. A row that
-    cannot be stored as written (no name, a bad email, phone, date or consent, an unknown id)
-    stops the whole import: nothing is stored. Likely duplicates (same email, same phone, or
+    cannot be stored as written (no name, a bad email, phone, date or consent, an unknown id,
+    a control or zero-width character) stops the whole import: nothing is stored. A cell
+    that begins with ' before = + - @ or ' (as peerpath's CSV writes them) loses that '. Likely duplicates (same email, same phone, or
     the same name in the same community as a stored peer or an earlier row) are flagged but
-    still imported, unless --skip-duplicates.
+    still imported, unless --skip-duplicates; look-alike letters and invisible characters
+    are ignored when comparing.
 
     Examples:
 
@@ -685,45 +754,44 @@ def peer_import(tracker, file, mapping, map_values, value_map, write_value_map, 
             result = tracker.import_peers(file, mapping, dry_run=dry_run, skip_duplicates=skip_duplicates,
                                           progress=progress, value_map=map_values, value_map_file=value_map)
     except BadRows as error:
-        _write_value_map(write_value_map, error.result)
+        _write_value_map(tracker, write_value_map, error.result, force)
         for problem in error.problems:
-            click.echo(one_line(problem.describe()), err=True)
+            echo(one_line(problem.describe()), err=True)
         raise
-    _write_value_map(write_value_map, result)
+    _write_value_map(tracker, write_value_map, result, force)
     _echo_import(result)
 
 
-def _write_value_map(path, result) -> None:
+def _write_value_map(tracker, path, result, force) -> None:
     if path:
         from .core.importer import value_map_csv
-        from .core.transfer import write_export
 
-        write_export(path, value_map_csv(result.unmatched), "csv")
-        click.echo(f"Wrote {len(result.unmatched)} unmatched value(s) to {path}", err=True)
+        tracker.write_file(path, value_map_csv(result.unmatched), "csv", force=force)
+        echo(f"Wrote {len(result.unmatched)} unmatched value(s) to {path}", err=True)
 
 
 def _echo_import(result) -> None:
     if result.dry_run:
-        click.echo("Columns: " + "; ".join(f"{c.header} -> {c.field}" for c in result.columns if c.field))
+        echo("Columns: " + "; ".join(f"{c.header} -> {c.field}" for c in result.columns if c.field))
     if result.kept_in_notes:
-        click.echo("Kept in notes: " + "; ".join(result.kept_in_notes))
+        echo("Kept in notes: " + "; ".join(result.kept_in_notes))
     _echo_import_rows(result)
     _echo_updates(result)
     if result.warnings:
-        click.echo(f"{len(result.warnings)} warning(s):")
+        echo(f"{len(result.warnings)} warning(s):")
         for warning in result.warnings:
-            click.echo(f"  line {warning.line}: {one_line(warning.reason)}")
+            echo(f"  line {warning.line}: {one_line(warning.reason)}")
     if result.duplicates:
         what = "left out" if result.skipped else "imported anyway; --skip-duplicates leaves them out"
-        click.echo(f"{len(result.duplicates)} likely duplicate(s) ({what}):")
+        echo(f"{len(result.duplicates)} likely duplicate(s) ({what}):")
         for duplicate in result.duplicates:
-            click.echo(f"  {duplicate.describe()}")
+            echo(f"  {duplicate.describe()}")
 
 
 def _echo_import_rows(result) -> None:
     changed = f" and change {len(result.updates)} ({result.unchanged} unchanged)" if result.has_ids else ""
     if result.dry_run:
-        click.echo(f"Dry run: would import {len(result.to_add)} peer(s){changed}; nothing was written.")
+        echo(f"Dry run: would import {len(result.to_add)} peer(s){changed}; nothing was written.")
         if result.to_add:
             echo_table([[r.line, r.fields["name"], r.fields.get("stage", "prospect"), r.fields["on"],
                          r.fields.get("source"), r.fields.get("sector"), r.fields.get("community")]
@@ -731,16 +799,16 @@ def _echo_import_rows(result) -> None:
                        ["line", "name", "stage", "since", "source", "sector", "community"])
     else:
         ids = f": {result.added[0]} to {result.added[-1]}" if result.added else ""
-        click.echo(f"Imported {len(result.added)} peer(s){ids}.")
+        echo(f"Imported {len(result.added)} peer(s){ids}.")
         if result.has_ids:
-            click.echo(f"{len(result.updates)} changed, {result.unchanged} unchanged.")
+            echo(f"{len(result.updates)} changed, {result.unchanged} unchanged.")
 
 
 def _echo_updates(result) -> None:
     for update in result.updates:
-        click.echo(f"{update.peer_id} {update.name} (line {update.line}):")
+        echo(f"{update.peer_id} {update.name} (line {update.line}):")
         for change in update.describe():
-            click.echo(f"  {one_line(change)}")
+            echo(f"  {one_line(change)}")
 
 
 @peer_group.command(name="export")
@@ -748,13 +816,19 @@ def _echo_updates(result) -> None:
               help="File format.")
 @click.option("--include-contact", is_flag=True, help="Also export email, phone and notes (personal data).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write to this file (private to you, mode 0600) instead of stdout.")
+              help="Write to this new file (private to you, mode 0600) instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @pass_tracker
-def peer_export(tracker, fmt, include_contact, output):
+def peer_export(tracker, fmt, include_contact, output, force):
     """Export every peer as CSV or JSON; contact details and notes only with --include-contact.
 
     The id comes first: edit the CSV file and give it back to `peer import` to change exactly
     the cells you edited (the contact columns of an export without them are left as they are).
+    A cell that a spreadsheet would run as a formula (it begins with = + - @) is written with a
+    leading ' and read back without it.
+
+    --output never replaces a file unless --force, never writes onto the database's own files
+    or through a symbolic link, and writes the whole file or nothing.
 
     Examples:
 
@@ -762,14 +836,12 @@ def peer_export(tracker, fmt, include_contact, output):
       peerpath peer export --format csv > peers.csv
       peerpath peer export --include-contact --output peers-contact.csv
     """
-    from .core.transfer import write_export
-
     text = tracker.export_peers(fmt, include_contact=include_contact)
     if output:
-        write_export(output, text, fmt)
-        click.echo(f"Wrote {output}", err=True)
+        tracker.write_file(output, text, fmt, force=force)
+        echo(f"Wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        echo_data(text)
 
 
 # --- audit --------------------------------------------------------------------------------------
@@ -777,24 +849,30 @@ def peer_export(tracker, fmt, include_contact, output):
 
 @cli.command()
 @click.option("--peer", "peer_id", metavar="ID", help="Only changes about this peer.")
+@CONTACT_OPTION
 @listing_options
 @pass_tracker
-def audit(tracker, peer_id, output):
+def audit(tracker, peer_id, contact, output):
     """Show the append-only trail of every change and who made it.
+
+    Old and new values of email, phone and notes show as (hidden) unless --contact.
 
     Examples:
 
     \b
       peerpath audit --peer P0023
       peerpath audit --csv > audit.csv
+      peerpath audit --peer P0023 --contact
     """
-    events = tracker.audit(peer_id=peer_id)
+    events = [to_document(event) for event in tracker.audit(peer_id=peer_id)]
+    if not contact:
+        events = [event_without_contact(event) for event in events]
     if output != "text":
-        echo_records(output, [to_document(event) for event in events])
+        echo_records(output, events)
         return
     echo_table(
-        [[e.at.isoformat(), e.actor, e.action, e.entity, e.entity_id,
-          json.dumps(e.details) if e.details else ""] for e in events],
+        [[e["at"], e["actor"], e["action"], e["entity"], e["entity_id"],
+          json.dumps(e["details"], ensure_ascii=False) if e["details"] else ""] for e in events],
         ["when", "who", "action", "what", "id", "details"],
     )
 
@@ -856,26 +934,26 @@ def programs_show(tracker, key, as_json):
     if as_json:
         echo_json(document)
         return
-    click.echo(f"{program.title} ({program.key})")
+    echo(f"{program.title} ({program.key})")
     if program.description:
-        click.echo(program.description)
-    click.echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
+        echo(program.description)
+    echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
     for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements)):
-        click.echo(f"{name}:")
+        echo(f"{name}:")
         _echo_rules(sources, {f"{program.key}.{prefix}.{k}": v for k, v in values.items()})
     for pathway in program.pathways:
         validity = f", valid {pathway.validity_days} days" if pathway.validity_days else ""
         addon = f", add-on to {pathway.add_on_to}" if pathway.add_on_to else ""
-        click.echo(f"\npathway {pathway.key}: {pathway.title}{validity}{addon}")
+        echo(f"\npathway {pathway.key}: {pathway.title}{validity}{addon}")
         _echo_rules(sources, {f"{pathway.key}.validity_days": pathway.validity_days})
         steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
         for step in steps:
             label = "renewal" if step is pathway.renewal else ("optional" if step.optional else "")
             requires = f" after {', '.join(step.requires)}" if step.requires else ""
             prefix = f"{pathway.key}.{'renewal' if step is pathway.renewal else step.key}"
-            click.echo(f"  {step.key:<22} {step.kind:<12} {step.title}{requires} {label}".rstrip())
+            echo(f"  {step.key:<22} {step.kind:<12} {step.title}{requires} {label}".rstrip())
             if prefix in sources:
-                click.echo(f"      rule: {sources[prefix]}")
+                echo(f"      rule: {sources[prefix]}")
             _echo_rules(sources, {key: value for key, value in _flat_params(prefix, step.params)})
 
 
@@ -893,7 +971,7 @@ def _echo_rules(sources, values: dict) -> None:
     """One line per rule: KEY = VALUE and where it comes from."""
     for key, value in values.items():
         source = sources.get(key)
-        click.echo(f"      {key} = {'none' if value is None else _show(value)}" + (f": {source}" if source else ""))
+        echo(f"      {key} = {'none' if value is None else _show(value)}" + (f": {source}" if source else ""))
 
 
 def _show(value) -> str:
@@ -920,7 +998,7 @@ def enroll(tracker, peer_id, program, role, on):
       peerpath enroll P0032 peer_to_peer --role teacher
     """
     enrollment = tracker.enroll(peer_id, program, role=role, on=on)
-    click.echo(f"{enrollment.id}: {peer_id} enrolled in {enrollment.program} as {enrollment.role}")
+    echo(f"{enrollment.id}: {peer_id} enrolled in {enrollment.program} as {enrollment.role}")
 
 
 @cli.command()
@@ -952,10 +1030,10 @@ def record(tracker, peer_id, program, step, role, force, reason, **values):
     """
     values = {k: v for k, v in values.items() if v is not None}
     saved = tracker.record_step(peer_id, program, step, role=role, force=force, reason=reason, **values)
-    click.echo(f"{saved.id}: recorded {saved.step} for {peer_id} on {saved.on}")
+    echo(f"{saved.id}: recorded {saved.step} for {peer_id} on {saved.on}")
     for status in tracker.progress(peer_id, program):
         if status.enrollment.id == saved.enrollment_id:
-            click.echo(_status_line(status))
+            echo(_status_line(status))
 
 
 @cli.command()
@@ -971,7 +1049,7 @@ def void(tracker, record_id, reason):
       peerpath void R0002 --reason "entered for the wrong peer"
     """
     voided = tracker.void_record(record_id, reason)
-    click.echo(f"{voided.id} is void: {reason}")
+    echo(f"{voided.id} is void: {reason}")
 
 
 def _status_line(status) -> str:
@@ -1002,19 +1080,19 @@ def progress(tracker, peer_id, program, as_json):
         echo_json([s.to_dict() for s in statuses])
         return
     if not statuses:
-        click.echo(f"{peer_id} is not enrolled in any enabled program")
+        echo(f"{peer_id} is not enrolled in any enabled program")
     for status in statuses:
-        click.echo(f"{status.peer.name} - {status.pathway.title}")
-        click.echo(_status_line(status))
+        echo(f"{status.peer.name} - {status.pathway.title}")
+        echo(_status_line(status))
         for state in status.steps:
             mark = {"done": "[x]", "partial": "[~]", "failed": "[!]"}.get(state.progress.state, "[ ]")
             blocked = f"  (needs {', '.join(state.blocked_by)})" if state.blocked_by else ""
-            click.echo(f"  {mark} {state.step.key:<22} {state.progress.summary}{blocked}")
+            echo(f"  {mark} {state.step.key:<22} {state.progress.summary}{blocked}")
         if status.renewal:
-            click.echo(f"  renewal: {status.renewal.summary} by {status.certification.expires}")
+            echo(f"  renewal: {status.renewal.summary} by {status.certification.expires}")
         if status.next_steps and not status.certification:
-            click.echo(f"  next: {', '.join(status.next_steps)}")
-        click.echo("")
+            echo(f"  next: {', '.join(status.next_steps)}")
+        echo("")
 
 
 @cli.command()
@@ -1069,7 +1147,7 @@ def leader_status(tracker, peer_id, program, status, role):
       peerpath status P0024 connection active
     """
     enrollment = tracker.set_leader_status(peer_id, program, status, role=role)
-    click.echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
+    echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
 
 
 @cli.command()
@@ -1085,8 +1163,8 @@ def sweep(tracker):
     """
     lapsed = tracker.sweep()
     for certification in lapsed:
-        click.echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
-    click.echo(f"{len(lapsed)} certification(s) lapsed")
+        echo(f"{certification.peer_id} {certification.pathway} lapsed after {certification.expires}")
+    echo(f"{len(lapsed)} certification(s) lapsed")
 
 
 # --- offerings, sessions and fidelity ----------------------------------------------------------
@@ -1124,7 +1202,7 @@ def offering_add(tracker, program, name, leaders, schedule, location, started):
     """
     offering = tracker.add_offering(program, name, leaders=leaders, schedule=schedule,
                                     location=location, started=started)
-    click.echo(offering.id)
+    echo(offering.id)
 
 
 @offering_group.command(name="list")
@@ -1175,7 +1253,7 @@ def session_add(tracker, offering_id, on, leaders, attendance):
       peerpath session add O0002 --on 2026-11-26 --leaders P0025
     """
     session = tracker.add_session(offering_id, on, leaders=leaders, attendance=attendance)
-    click.echo(session.id)
+    echo(session.id)
 
 
 @cli.group(name="checklists")
@@ -1235,13 +1313,13 @@ def checklists_show(tracker, key, as_json):
     if as_json:
         echo_json(to_document(checklist))
         return
-    click.echo(f"{_checklist_title(checklist)} ({checklist.key} v{checklist.version}, program {checklist.program})")
+    echo(f"{_checklist_title(checklist)} ({checklist.key} v{checklist.version}, program {checklist.program})")
     for item in checklist.items:
         flags = [item.type.replace("_", "/"), f"weight {item.weight:g}"]
         flags += ["critical"] * item.critical + ["insufficient data allowed"] * item.allow_insufficient
-        click.echo(f"  {item.key:<18} {item.text} [{', '.join(flags)}]")
-    click.echo("bands: " + ", ".join(f"{b.name} >= {b.min_percent:g}%" for b in checklist.bands)
-               + (f"; passes at '{checklist.pass_band}'" if checklist.pass_band else ""))
+        echo(f"  {item.key:<18} {item.text} [{', '.join(flags)}]")
+    echo("bands: " + ", ".join(f"{b.name} >= {b.min_percent:g}%" for b in checklist.bands)
+         + (f"; passes at '{checklist.pass_band}'" if checklist.pass_band else ""))
 
 
 @cli.command()
@@ -1271,11 +1349,11 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
         else tracker.catalog.checklist(checklist_key)
     answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
     observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
-    click.echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
-               f"{observation.percent:g}% ({observation.band}); "
-               + ("passed" if observation.passed else "not passed"))
+    echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
+         f"{observation.percent:g}% ({observation.band}); "
+         + ("passed" if observation.passed else "not passed"))
     if observation.critical_failed:
-        click.echo("critical items not met: " + ", ".join(observation.critical_failed))
+        echo("critical items not met: " + ", ".join(observation.critical_failed))
 
 
 def _ask(checklist) -> dict:
@@ -1292,7 +1370,7 @@ def _ask(checklist) -> dict:
                 normalise_answers(checklist, {**{i.key: _placeholder(i) for i in checklist.items},
                                               item.key: answer})
             except PeerpathError as error:
-                click.echo(f"  {error}", err=True)
+                echo(f"  {error}", err=True)
                 continue
             answers[item.key] = answer
             break
@@ -1334,16 +1412,16 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
     if as_json:
         echo_json(report)
         return
-    click.echo(f"{report['observations']} observation(s)")
+    echo(f"{report['observations']} observation(s)")
     for title, series in (("offering", report["offerings"]), ("leader", report["leaders"])):
         for key, points in series.items():
             trail = " -> ".join(f"{p['on']} {p['percent']:g}% {p['band']}" for p in points)
-            click.echo(f"{title} {key}: {trail}")
+            echo(f"{title} {key}: {trail}")
     if report["most_missed"]:
-        click.echo("most often missed: " + ", ".join(f"{m['item']} ({m['times']})" for m in report["most_missed"]))
+        echo("most often missed: " + ", ".join(f"{m['item']} ({m['times']})" for m in report["most_missed"]))
     for drift in report["drift"]:
-        click.echo(f"drift: {drift['offering']} fell {drift['drop']:g} points "
-                   f"({drift['from']:g}% -> {drift['to']:g}%, {drift['between'][0]} to {drift['between'][1]})")
+        echo(f"drift: {drift['offering']} fell {drift['drop']:g} points "
+             f"({drift['from']:g}% -> {drift['to']:g}%, {drift['between'][0]} to {drift['between'][1]})")
 
 
 @fidelity_group.command(name="due")
@@ -1406,7 +1484,7 @@ def outreach_add(tracker, kind, **values):
       peerpath outreach add "hospital talk" --sector health \\
           --partner "Loretto Hospital" --community Cicero --reached 12
     """
-    click.echo(tracker.add_outreach(kind, **values).id)
+    echo(tracker.add_outreach(kind, **values).id)
 
 
 @outreach_group.command(name="list")
@@ -1476,7 +1554,7 @@ def communities_mark(tracker, community, underserved):
       peerpath communities mark Waukegan --served
     """
     tracker.mark_underserved(community, underserved)
-    click.echo(f"{community}: {'underserved' if underserved else 'not marked underserved'}")
+    echo(f"{community}: {'underserved' if underserved else 'not marked underserved'}")
 
 
 @cli.command()
@@ -1562,13 +1640,13 @@ def report(tracker, name, files, start, end, days, merge, where, output):
     elif output == "csv":
         echo_records(output, result.records())
     else:
-        click.echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
-                                   if result.period[1] else ""))
+        echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
+                             if result.period[1] else ""))
         if where.given():
-            click.echo(f"peers: {where.describe()}")
+            echo(f"peers: {where.describe()}")
         for table in result.tables:
-            click.echo(f"\n{table.title}")
-            echo_table(table.rows, table.headers) if table.rows else click.echo("  (none)")
+            echo(f"\n{table.title}")
+            echo_table(table.rows, table.headers) if table.rows else echo("  (none)")
 
 
 # --- config -------------------------------------------------------------------------------------
@@ -1620,7 +1698,7 @@ def config_set(tracker, key, value):
       peerpath config set crss.experience.window_days none
       peerpath config set crss.exam.pass_mark 70.5    # refused: a whole number
     """
-    click.echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+    echo(f"{key} = {_show(tracker.set_setting(key, value))}")
 
 
 @config_group.command(name="unset")
@@ -1636,7 +1714,7 @@ def config_unset(tracker, key):
       peerpath config unset reports.expiring_days
     """
     tracker.unset_setting(key)
-    click.echo(f"{key} is back to its default")
+    echo(f"{key} is back to its default")
 
 
 def _guard(command, plugin: str) -> None:

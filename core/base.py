@@ -7,15 +7,19 @@ lifecycle hooks fire only after the commit, so a plugin can never see a change t
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import json
 import os
 
+from . import merging, summaries
 from .catalog import build_catalog
-from .entities import Change, Event, Problem
+from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
+from .entities import SessionRecord, StepRecord, check_text
 from .errors import PluginError, ValidationError
+from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
-from .serialize import from_document, to_document
+from .serialize import from_document, shape_problem, to_document
 from .store import Store, default_db_path
 
 # Large tables are split by peer so that a command about one peer reads one chunk of each.
@@ -27,12 +31,20 @@ SHARDS = {
     "summaries": ("peer_id", 500),
 }
 
+# What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
+ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
+    "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
+    "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
+}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
+
 
 def resolve_actor(actor=None) -> str:
-    """`--as`, else PEERPATH_USER, else the OS user."""
+    """`--as`, else PEERPATH_USER, else the OS user; one line of text (see `check_text`)."""
     if actor:
+        check_text("--as", actor)
         return actor
     if os.environ.get("PEERPATH_USER"):
+        check_text("PEERPATH_USER", os.environ["PEERPATH_USER"])
         return os.environ["PEERPATH_USER"]
     try:
         return getpass.getuser()
@@ -47,7 +59,7 @@ def today_given(today=None):
 
 class TrackerBase:
     def __init__(self, db=None, actor=None, today=None, host=None):
-        self.store = Store(db or default_db_path(), shards=SHARDS)
+        self.store = Store(db or default_db_path(), shards=SHARDS, row_checks=ROW_CHECKS)
         self.actor = resolve_actor(actor)
         self.host = host or get_host()
         self.warnings = []
@@ -208,7 +220,8 @@ class TrackerBase:
         """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
         document = self.tx.get(table, record_id)
         if document is None:
-            raise ValidationError(f"unknown {what} '{record_id}'")
+            refusal = merged_refusal(self.tx, record_id) if table == "peers" else None
+            raise ValidationError(refusal or f"unknown {what} '{record_id}'")
         return from_document(cls, document)
 
     def load_all(self, table: str, cls, **equal) -> list:
@@ -230,11 +243,14 @@ class TrackerBase:
     def audit(self, peer_id=None) -> list:
         """The audit trail, oldest first; only events about `peer_id` when given."""
         with self.reading() as tx:
-            if peer_id is not None and tx.get("peers", peer_id) is None:
+            if peer_id is not None and tx.get("peers", peer_id) is None and merged_record(tx, peer_id) is None:
                 raise ValidationError(f"unknown peer '{peer_id}'")
             events = [from_document(Event, doc) for doc in tx.events()]
+            # A peer's history includes that of the peers merged into it; a merged peer's, its merge.
+            peer_ids = {peer_id} | merged_into(tx, peer_id) if peer_id is not None else set()
         if peer_id is not None:
-            events = [event for event in events if event.peer_id == peer_id]
+            events = [event for event in events if event.peer_id in peer_ids
+                      or (event.action == "merge" and event.entity_id == peer_id)]
         return events
 
     # -- database lifecycle ----------------------------------------------------------------------

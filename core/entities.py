@@ -12,6 +12,7 @@ from typing import Any, Optional
 import attrs
 
 from .errors import ValidationError
+from .safe_output import terminal_text, unsafe_characters
 
 # "other": a value that fits none of the others (an import keeps the original text in the notes).
 LIVED_EXPERIENCE = ("self", "family", "both", "other")
@@ -109,6 +110,48 @@ def not_blank(what):
     return check
 
 
+# Text limits, in characters: a name, a place or a contact detail is one line of at most
+# LINE_LIMIT; free text (notes) may hold lines and tabs, up to TEXT_LIMIT. Checked when a value
+# is written, never when stored data is read, so older data with longer or odd text still loads.
+LINE_LIMIT = 200
+TEXT_LIMIT = 10_000
+
+
+def check_text(what: str, value, limit: int = LINE_LIMIT, multiline: bool = False) -> None:
+    """Refuse text longer than `limit`, or holding a control, zero-width or bidi character (a
+    newline or tab only if `multiline`), with one clear ValidationError."""
+    if value is None:
+        return
+    if len(value) > limit:
+        raise ValidationError(f"{what} is {len(value):,} characters long: at most {limit:,}")
+    found = unsafe_characters(value.replace("\t", "") if multiline else value, allow_newlines=multiline)
+    if found:
+        shown = "".join(dict.fromkeys(terminal_text(char, keep_newlines=False) for char in found))
+        raise ValidationError(f"{what} must not hold control, zero-width or bidi characters (found {shown})")
+
+
+def line_text(what, limit=LINE_LIMIT):
+    def check(instance, attribute, value):
+        check_text(what, value, limit)
+
+    return check
+
+
+def free_text(what, limit=TEXT_LIMIT):
+    def check(instance, attribute, value):
+        check_text(what, value, limit, multiline=True)
+
+    return check
+
+
+def each_line_text(what):
+    def check(instance, attribute, value):
+        for item in value:
+            check_text(what, item)
+
+    return check
+
+
 # Far beyond any real count or number of hours; keeps stored numbers exact in every JSON reader.
 LARGEST_AMOUNT = 10 ** 9
 
@@ -149,20 +192,21 @@ class Peer:
     """A volunteer or prospective volunteer with lived experience."""
 
     id: str
-    name: str = attrs.field(converter=clean_text, validator=not_blank("name"))
-    email: Optional[str] = attrs.field(default=None, converter=clean_text)
-    phone: Optional[str] = attrs.field(default=None, converter=clean_text)
-    pronouns: Optional[str] = attrs.field(default=None, converter=clean_text)
-    languages: tuple = attrs.field(default=(), converter=text_tuple)
-    community: Optional[str] = attrs.field(default=None, converter=clean_text)
-    county: Optional[str] = attrs.field(default=None, converter=clean_text)
+    name: str = attrs.field(converter=clean_text, validator=[not_blank("name"), line_text("name")])
+    email: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("email"))
+    phone: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("phone"))
+    pronouns: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("pronouns"))
+    languages: tuple = attrs.field(default=(), converter=text_tuple, validator=each_line_text("language"))
+    community: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("community"))
+    county: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("county"))
     lived_experience: Optional[str] = attrs.field(
         default=None, converter=clean_text, validator=one_of(LIVED_EXPERIENCE, "lived experience")
     )
     source: Optional[str] = attrs.field(
         default=None, converter=clean_text, validator=one_of(SOURCES, "source")
     )
-    source_detail: Optional[str] = attrs.field(default=None, converter=clean_text)
+    source_detail: Optional[str] = attrs.field(default=None, converter=clean_text,
+                                               validator=line_text("source detail"))
     sector: Optional[str] = attrs.field(
         default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
     )
@@ -171,7 +215,7 @@ class Peer:
     birth_date: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     member_until: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     consent: dict = attrs.field(factory=dict, converter=frozen_dict)
-    notes: Optional[str] = attrs.field(default=None, converter=clean_text)
+    notes: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("notes"))
     stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
     stage_history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StageChange})
     created: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
@@ -185,6 +229,7 @@ class Peer:
     @consent.validator
     def _check_consent(self, attribute, value):
         for flag, given in value.items():
+            check_text("a consent flag", flag)
             if not isinstance(given, bool):
                 raise ValidationError(f"consent '{flag}' must be yes or no")
 
@@ -343,14 +388,14 @@ class StepRecord:
     step: str
     on: dt.date = attrs.field(converter=parse_date)
     hours: Optional[float] = attrs.field(default=None, validator=non_negative)
-    domain: Optional[str] = attrs.field(default=None, converter=clean_text)
+    domain: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("domain"))
     score: Optional[float] = attrs.field(default=None, validator=non_negative)
-    outcome: Optional[str] = attrs.field(default=None, converter=clean_text)
+    outcome: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("outcome"))
     until: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
-    trainer: Optional[str] = attrs.field(default=None, converter=clean_text)
-    evidence: Optional[str] = attrs.field(default=None, converter=clean_text)
-    forced_reason: Optional[str] = attrs.field(default=None, converter=clean_text)
-    void_reason: Optional[str] = attrs.field(default=None, converter=clean_text)
+    trainer: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("trainer"))
+    evidence: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("evidence"))
+    forced_reason: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("reason"))
+    void_reason: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("reason"))
 
     @property
     def voided(self) -> bool:
@@ -379,10 +424,10 @@ class Offering:
 
     id: str
     program: str
-    name: str = attrs.field(converter=clean_text, validator=not_blank("offering name"))
+    name: str = attrs.field(converter=clean_text, validator=[not_blank("offering name"), line_text("offering name")])
     leaders: tuple = attrs.field(default=(), converter=text_tuple)
-    schedule: Optional[str] = attrs.field(default=None, converter=clean_text)
-    location: Optional[str] = attrs.field(default=None, converter=clean_text)
+    schedule: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("schedule"))
+    location: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("location"))
     started: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
 
 
@@ -405,7 +450,7 @@ class Observation:
     program: str
     checklist: str
     checklist_version: str
-    observer: str = attrs.field(converter=clean_text, validator=not_blank("observer"))
+    observer: str = attrs.field(converter=clean_text, validator=[not_blank("observer"), line_text("observer")])
     on: dt.date = attrs.field(converter=parse_date)
     leaders: tuple = attrs.field(default=(), converter=text_tuple)
     answers: dict = attrs.field(factory=dict, converter=frozen_dict)
@@ -423,14 +468,14 @@ class Outreach:
 
     id: str
     on: dt.date = attrs.field(converter=parse_date)
-    kind: str = attrs.field(converter=clean_text, validator=not_blank("outreach kind"))
+    kind: str = attrs.field(converter=clean_text, validator=[not_blank("outreach kind"), line_text("outreach kind")])
     sector: Optional[str] = attrs.field(
         default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
     )
-    partner: Optional[str] = attrs.field(default=None, converter=clean_text)
-    community: Optional[str] = attrs.field(default=None, converter=clean_text)
+    partner: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("partner"))
+    community: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("community"))
     reached: int = attrs.field(default=0, validator=non_negative)
-    notes: Optional[str] = attrs.field(default=None, converter=clean_text)
+    notes: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("notes"))
 
 
 @attrs.frozen

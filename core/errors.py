@@ -9,6 +9,14 @@ class StoreError(PeerpathError):
     """The database file cannot be read, locked or written."""
 
 
+class UnreadableDocument(StoreError):
+    """A stored document that cannot be rebuilt; the store names the file that holds it."""
+
+    def __init__(self, message, document):
+        self.document = document
+        super().__init__(message)
+
+
 class ValidationError(PeerpathError):
     """A value or change was refused before anything was stored."""
 

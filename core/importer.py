@@ -16,7 +16,8 @@ A sheet is read in three steps, each a small function:
 
 `find_duplicates` then flags rows that look like a peer already stored or an earlier row of the
 same sheet: same email, same phone (digits only) or the same name (its words folded, in any
-order) in the same community. `sheet_text` writes a stored value as a cell that reads back to
+order) in the same community; invisible characters, compatibility forms and common Cyrillic and
+Greek look-alikes of Latin letters are ignored (`identity_text`). `sheet_text` writes a stored value as a cell that reads back to
 exactly that value, for exports and for the old -> new lists of an import.
 """
 
@@ -34,6 +35,7 @@ import attrs
 from .dates import MONTH_FIRST, read_date
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
 from .errors import ValidationError
+from .safe_output import csv_cell, csv_cell_read
 
 # The fields a column can fill. `first_name` and `last_name` are joined into `name` when the
 # sheet has no full-name column; `date` is the day the peer entered their stage.
@@ -290,7 +292,7 @@ def read_sheet(path) -> Sheet:
             if header is None:
                 header = tuple(cell.strip() for cell in cells)
             elif any(cell.strip() for cell in cells):
-                rows.append((start, tuple(cells)))
+                rows.append((start, tuple(map(csv_cell_read, cells))))
     except csv.Error as error:
         raise ValidationError(f"{path} line {reader.line_num}: not readable as CSV: {error}") from None
     if not header or not any(header):
@@ -682,7 +684,7 @@ def value_map_csv(unmatched) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VALUE_MAP_COLUMNS)
     for miss in unmatched:
-        writer.writerow([miss.field, miss.text, "", ", ".join(VOCABULARIES[miss.field])])
+        writer.writerow([csv_cell(cell) for cell in (miss.field, miss.text, "", ", ".join(VOCABULARIES[miss.field]))])
     return out.getvalue()
 
 
@@ -699,7 +701,7 @@ def read_value_map(path) -> dict:
         if [header_key(cell) for cell in next(reader, [])][:3] != list(VALUE_MAP_COLUMNS[:3]):
             raise ValidationError(f"{path}: the first line must be field,text,value "
                                   "(as --write-value-map writes it)")
-        for cells in reader:
+        for cells in ([csv_cell_read(cell) for cell in row] for row in reader):
             if len(cells) >= 3 and cells[2].strip():
                 add_value_mapping(value_map, cells[0], cells[1], cells[2], f"{path} line {reader.line_num}")
     except csv.Error as error:
@@ -726,24 +728,51 @@ def parse_sheet_date(text: str, date_order: str = MONTH_FIRST) -> dt.date:
 
 def phone_digits(text) -> str:
     """The digits of a phone number, without a leading US country code 1."""
-    digits = "".join(ch for ch in str(text or "") if ch.isdigit())
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", str(text or "")) if ch.isdigit())
     return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
+# Cyrillic and Greek letters that look like Latin ones, so that "Маria" typed with a Cyrillic
+# М is the same name as "Maria". A small table of the common look-alikes, not Unicode's full
+# confusables list: enough for a duplicate warning, with no dependency.
+CONFUSABLES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "ѕ": "s", "і": "i",
+    "ј": "j", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ү": "y",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v", "ι": "i", "κ": "k",
+    "ρ": "p", "υ": "u", "χ": "x", "α": "a",
+})
+# Characters that show nothing: dropped before comparing.
+INVISIBLE = str.maketrans(dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
+                                               "\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff")))
+
+
+def identity_text(text) -> str:
+    """Text as compared when looking for the same person: invisible characters dropped,
+    compatibility forms unified (NFKC: full-width letters, ligatures), common Cyrillic and
+    Greek look-alikes read as the Latin letters, then folded (accents, case)."""
+    text = unicodedata.normalize("NFKC", str(text or "").translate(INVISIBLE))
+    return fold(text.translate(CONFUSABLES))
+
+
 def name_key(name) -> str:
-    """A name as compared: its words folded (case, accents, punctuation) and sorted, so that
-    "Lopez, Maria", "maria  LÓPEZ" and "Maria Lopez" are the same."""
-    return " ".join(sorted(set(re.findall(r"\w+", fold(name)))))
+    """A name as compared: its words folded (case, accents, punctuation, look-alike letters)
+    and sorted, so that "Lopez, Maria", "maria  LÓPEZ" and "Maria Lopez" are the same."""
+    return " ".join(sorted(set(re.findall(r"\w+", identity_text(name)))))
 
 
 def match_keys(name, email, phone, community) -> list:
     """(kind, key) pairs under which two records count as the same person."""
     keys = []
     if email:
-        keys.append(("email", fold(email).strip()))
+        keys.append(("email", identity_text(email).strip()))
     if phone_digits(phone):
         keys.append(("phone", phone_digits(phone)))
-    place = " ".join(fold(community).split())
+    place = " ".join(identity_text(community).split())
     keys.append(("name and community" if place else "name (no community)", (name_key(name), place)))
     return keys
 

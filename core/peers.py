@@ -17,6 +17,31 @@ EDITABLE = (
 # and `peer edit`, kept out of spreadsheet import and export like other sensitive details.
 ELIGIBILITY = ("birth_date", "member_until")
 
+# Personal contact details, and notes (which hold the extra columns of imported sheets): left
+# out of listings, exports and the audit trail's output unless asked for.
+CONTACT_FIELDS = ("email", "phone", "notes")
+HIDDEN = "(hidden)"
+
+
+def without_contact(document: dict) -> dict:
+    """A peer's document (`to_document`) without its contact fields."""
+    return {key: value for key, value in document.items() if key not in CONTACT_FIELDS}
+
+
+def event_without_contact(document: dict) -> dict:
+    """An audit event's document with every contact value in its details shown as "(hidden)":
+    an edit's old and new email, phone or notes, at any depth. Which fields changed stays."""
+    return {**document, "details": _hide_contact(document.get("details") or {})}
+
+
+def _hide_contact(value):
+    if isinstance(value, dict):
+        return {key: HIDDEN if key in CONTACT_FIELDS and item not in (None, "") else _hide_contact(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_hide_contact(item) for item in value]
+    return value
+
 
 def _now():
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -2,10 +2,11 @@
 
 import datetime as dt
 import functools
+import typing
 
 import attrs
 
-from .errors import StoreError
+from .errors import UnreadableDocument
 
 
 def _plain(value):
@@ -75,7 +76,7 @@ def from_document(cls, document: dict):
         with attrs.validators.disabled():
             return cls(**values)
     except (TypeError, ValueError, AttributeError) as error:
-        raise StoreError(f"stored {cls.__name__} {document.get('id', '')} is unreadable: {error}") from None
+        raise UnreadableDocument(f"{cls.__name__} {document.get('id', '')} is unreadable: {error}", document) from None
 
 
 def _value(value, nested, load):
@@ -84,3 +85,50 @@ def _value(value, nested, load):
     if load is None or value is None:
         return value
     return load(value)
+
+
+# The JSON types a stored value of each field type may have (None only where the field is Optional).
+_JSON_TYPES = {str: (str,), tuple: (list,), dict: (dict,), dt.date: (str,), dt.datetime: (str,),
+               float: (int, float), int: (int,), bool: (bool,)}
+
+
+@functools.lru_cache(maxsize=None)
+def _stored_types(cls) -> tuple:
+    """(field, JSON types allowed) of each field of `cls` whose type says what is stored."""
+    checks = []
+    for field in attrs.fields(cls):
+        kind, options = field.type, ()
+        if typing.get_origin(kind) is typing.Union:
+            options = typing.get_args(kind)
+            kind = next((arg for arg in options if arg is not type(None)), None)
+        if kind in _JSON_TYPES:
+            checks.append((field.name, _JSON_TYPES[kind] + ((type(None),) if type(None) in options else ())))
+    return tuple(checks)
+
+
+class _Missing:
+    """The type of what a field missing from a document reads as: allowed (older data has defaults)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _shape_test(cls):
+    """A function document -> bool, True when every field has an allowed JSON type; generated once
+    per class, as it runs for every row of each table a write loads."""
+    namespace = {"missing": _Missing()}
+    tests = []
+    for index, (name, allowed) in enumerate(_stored_types(cls)):
+        namespace[f"allowed{index}"] = frozenset(allowed + (_Missing,))
+        tests.append(f"type(get({name!r}, missing)) in allowed{index}")
+    source = "def test(document):\n    get = document.get\n    return " + (" and ".join(tests) or "True")
+    exec(source, namespace)  # noqa: S102 - the source is built above from field names only
+    return namespace["test"]
+
+
+def shape_problem(cls, document: dict) -> str:
+    """What makes a stored document unfit to be a `cls` (a field of the wrong JSON type), or ""."""
+    if _shape_test(cls)(document):
+        return ""
+    for name, allowed in _stored_types(cls):
+        if name in document and type(document[name]) not in allowed:
+            return f"its {name} is {type(document[name]).__name__}, not {' or '.join(t.__name__ for t in allowed)}"
+    return ""

@@ -44,7 +44,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from .errors import StoreError, ValidationError
+from .errors import StoreError, UnreadableDocument, ValidationError
 
 FORMAT = "peerpath"
 SCHEMA_VERSION = 1
@@ -179,6 +179,7 @@ class Transaction:
         self._db.default_table_name = "_unused"
         self._new_events = []
         self._created_log = False
+        self._appended = False  # whether this commit has begun changing the audit log
         self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
@@ -205,11 +206,27 @@ class Transaction:
             raise StoreError(f"{path} is corrupt: not a peerpath table file") from None
         except OSError as error:
             raise _os_error(path, "read", error) from None
-        problem = table_problem(name, document)
+        problem = table_problem(name, document) or (self.writable and self._row_problem(name, document[name]))
         if problem:
             # Refused, not repaired: a write must never carry a damaged table into a new generation.
             raise StoreError(f"{path} is corrupt: {problem}; it was left untouched")
         return document[name]
+
+    def _row_problem(self, name: str, rows: dict) -> str:
+        """The first row under another row's number (a repeated id) or whose fields have the wrong
+        types, or "": a write never works from, nor carries on, a row that is not what peerpath
+        stored. (Reads skip this check, for speed: a field they cannot use is refused when its
+        document is rebuilt, naming the file.)"""
+        misplaced = next((key for key, row in rows.items() if key != _key_of(row["id"])), None)
+        if misplaced is not None:
+            return f"row {misplaced!r} holds {rows[misplaced]['id']!r}, which is not its number (a repeated id?)"
+        check = self.store.row_checks.get(name.partition("~")[0])
+        if check is not None:
+            for key, row in rows.items():
+                problem = check(row)
+                if problem:
+                    return f"row {key!r} ({row['id']}): {problem}"
+        return ""
 
     def _chunk(self, name: str, document: dict) -> str:
         field, size = self.store.shards[name]
@@ -235,6 +252,12 @@ class Transaction:
             chunk = self._chunk(name, document) if name in self.store.shards else name
             by_chunk.setdefault(chunk, []).append(Document(document, doc_id=_number(document["id"])))
         for chunk, batch in by_chunk.items():
+            taken = [doc["id"] for doc in batch if str(doc.doc_id) in self._tables[chunk]]
+            if taken:
+                raise StoreError(
+                    f"{self.store.path} is corrupt: its id counters give {taken[0]}, which {name} already "
+                    "holds; it was left untouched"
+                )
             self.table(chunk).insert_multiple(batch)
 
     def all(self, name: str) -> list:
@@ -300,8 +323,22 @@ class Transaction:
             try:
                 committed = [orjson.loads(line) for line in data.splitlines() if line]
             except ValueError:
-                raise StoreError(f"{path} is corrupt: not a peerpath audit log") from None
+                committed = None
+            if committed is None or len(data) < info["bytes"] or not all(type(e) is dict for e in committed):
+                raise StoreError(f"{path} is corrupt: not a peerpath audit log; it was left untouched")
         return committed + list(self._new_events)
+
+    def unreadable(self, error: UnreadableDocument) -> StoreError:
+        """The refusal of a stored document that cannot be rebuilt, naming the file that holds it."""
+        for name, rows in self._tables._loaded.items():
+            if any(row is error.document or row == error.document for row in rows.values()):
+                filename = self.manifest["tables"].get(name)
+                if filename:
+                    return StoreError(f"{self.store.folder / filename} is corrupt: {error}; it was left untouched")
+        info = self.manifest.get("events")
+        if info and error.document in self.events():
+            return StoreError(f"{self.store.folder / info['file']} is corrupt: {error}; it was left untouched")
+        return StoreError(f"{self.store.path} is corrupt: {error}; it was left untouched")
 
     # -- commit -------------------------------------------------------------------------------
 
@@ -348,7 +385,7 @@ class Transaction:
         for path in written:
             with contextlib.suppress(OSError):
                 path.unlink()
-        if self._new_events:
+        if self._appended:
             with contextlib.suppress(OSError):
                 if events_before:
                     os.truncate(self.store.folder / events_before["file"], events_before["bytes"])
@@ -359,10 +396,11 @@ class Transaction:
         data = b"".join(_dump(event) + b"\n" for event in self._new_events)
         if info:
             info = dict(info)
-            fd = os.open(folder / info["file"], os.O_WRONLY)
+            fd = self._open_log(folder / info["file"], info["bytes"])
         else:
             info = {"file": EVENTS_FILE, "bytes": 0, "count": 0}
             fd = self._create_log(folder / EVENTS_FILE)
+        self._appended = True
         try:
             os.ftruncate(fd, info["bytes"])  # drop a tail left by a write that never committed
             os.lseek(fd, info["bytes"], os.SEEK_SET)
@@ -372,6 +410,18 @@ class Transaction:
         info["bytes"] += len(data)
         info["count"] += len(self._new_events)
         return info
+
+    def _open_log(self, path: Path, committed: int) -> int:
+        """The audit log open for appending after its `committed` bytes, which must be there and
+        end with a whole line: a shorter log, or one whose end was zeroed, is refused, never padded."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            raise StoreError(f"{path} is missing: the database {self.store.path} is damaged; nothing was changed") from None
+        if committed and os.pread(fd, 1, committed - 1) != b"\n":
+            os.close(fd)
+            raise StoreError(f"{path} is corrupt: it ends before its last committed event; it was left untouched")
+        return fd
 
     def _create_log(self, path: Path) -> int:
         """A new, private audit log; one already there is a log this manifest does not describe,
@@ -399,7 +449,9 @@ def table_problem(name: str, document) -> str:
     if not isinstance(rows, dict):
         return f"its table '{name}' is {_json_kind(rows)}, not an object of rows"
     # A quick pass first: a large table is checked on every load, and nearly always fine.
-    if all(key.isdecimal() and type(row) is dict and type(row.get("id")) is str for key, row in rows.items()):
+    # `leaders` is read straight from the documents of offerings, sessions and observations.
+    if all(key.isdecimal() and type(row) is dict and type(row.get("id")) is str
+           and type(row.get("leaders", [])) is list for key, row in rows.items()):
         return ""
     for key, row in rows.items():
         if not key.isdecimal():
@@ -408,6 +460,8 @@ def table_problem(name: str, document) -> str:
             return f"row {key!r} is {_json_kind(row)}, not an object"
         if not isinstance(row.get("id"), str):
             return f"row {key!r} has the id {row.get('id')!r}, not a text id"
+        if not isinstance(row.get("leaders", []), list):
+            return f"row {key!r} ({row['id']}) has leaders that are {_json_kind(row['leaders'])}, not a list"
     return ""
 
 
@@ -426,6 +480,18 @@ def _number(record_id) -> int:
     which no stored id has) count as 0."""
     digits = _NOT_DIGITS.sub("", str(record_id or ""))
     return int(digits) if digits and len(digits) <= 18 else 0
+
+
+def _key_of(record_id: str) -> str:
+    """The row key of a stored id ("P0042": "42"), as `_number` gives it, quickly: it is asked of
+    every row of each table a write loads."""
+    digits = record_id.lstrip(_LETTERS)
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return str(int(digits))
+    return str(_number(record_id))
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _replace_with(document):
@@ -450,16 +516,20 @@ class Recovery:
 
 
 class Store:
-    """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk).
+    """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk),
+    `row_checks` a table to what each of its rows must be when a write loads it.
 
     A path that is a symbolic link is resolved once, here: commits replace the target's manifest
     (the link stays a link), and the folder and the lock are the target's neighbours.
     """
 
-    def __init__(self, path, shards=None):
+    def __init__(self, path, shards=None, row_checks=None):
         path = Path(path).expanduser()
         self.path = Path(os.path.realpath(path)) if path.is_symlink() else path
         self.shards = dict(shards or {})
+        # {table: row -> problem or ""}: what every row of a table a write loads must be, so that
+        # a row of the wrong shape is refused by name rather than used or carried on.
+        self.row_checks = dict(row_checks or {})
         self.folder = self.path.with_name(self.path.name + ".d")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
@@ -489,7 +559,10 @@ class Store:
         with self._locked(fcntl.LOCK_SH):
             transaction = Transaction(self, self._read_manifest(), writable=False)
             self._migrate(transaction)  # an older file is upgraded in memory; the next write saves it
-            yield transaction
+            try:
+                yield transaction
+            except UnreadableDocument as error:
+                raise transaction.unreadable(error) from None
 
     @contextlib.contextmanager
     def write(self, create: bool = False, recover: bool = False):
@@ -511,7 +584,10 @@ class Store:
             transaction.recovery = recovery
             transaction._meta_before = json.loads(json.dumps(transaction.meta))
             self._migrate(transaction)
-            yield transaction
+            try:
+                yield transaction
+            except UnreadableDocument as error:
+                raise transaction.unreadable(error) from None
             if transaction.changed or not self.path.exists() or transaction.migrated:
                 try:
                     transaction._commit()
@@ -545,7 +621,7 @@ class Store:
         except OSError as error:
             raise _os_error(self.path, "read", error) from None
         try:
-            manifest = json.loads(raw)
+            manifest = json.loads(raw, object_pairs_hook=_unique_keys)
         except ValueError:
             raise StoreError(f"{self.path} is corrupt or not a peerpath database; it was left untouched") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -754,9 +830,22 @@ def _manifest_problem(manifest: dict) -> str:
         return f"its audit log entry {events!r} is not peerpath's"
     if not _is_count(manifest.get("generation", 0)):
         return "its generation is not a whole number"
-    if not isinstance(manifest.get("meta", {}), dict):
+    meta = manifest.get("meta", {})
+    if not isinstance(meta, dict):
         return "its settings are not an object"
+    counters = meta.get("counters", {})
+    if not (isinstance(counters, dict) and all(isinstance(k, str) and _is_count(v) for k, v in counters.items())):
+        return "its id counters are not whole numbers"
     return ""
+
+
+def _unique_keys(pairs) -> dict:
+    """A JSON object of the manifest; a key given twice (which JSON readers settle silently, each its
+    own way) makes the manifest corrupt."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key is repeated")
+    return dict(pairs)
 
 
 def _is_count(value) -> bool:

@@ -67,6 +67,20 @@ def summary_document(enrollment, name, pathway, states, renewal, last_activity, 
     }
 
 
+# The JSON types of a stored summary's fields (what `summary_document` writes).
+_FIELD_TYPES = {"peer_id": (str,), "layout": (int,), "name": (str, type(None)), "as_of": (str,),
+                "fingerprint": (str,), "steps": (list,), "renewal": (dict, type(None)),
+                "last_activity": (str, type(None))}
+
+
+def row_problem(document) -> str:
+    """What makes a stored summary unfit to be written back (a field of the wrong type), or ""."""
+    for field, allowed in _FIELD_TYPES.items():
+        if field in document and type(document[field]) not in allowed:
+            return f"its {field} is {type(document[field]).__name__}"
+    return ""
+
+
 class Checker:
     """Decides which stored summaries can be trusted, fingerprinting each pathway once."""
 

@@ -8,6 +8,7 @@ from .base import TrackerBase
 from .config import ConfigOps
 from .dates import DateOps
 from .fidelity import FidelityOps
+from .merging import MergeOps
 from .filters import FilterOps
 from .pathways import PathwayOps
 from .peers import PeerOps
@@ -16,7 +17,7 @@ from .reports import ReportOps
 from .transfer import TransferOps
 
 
-class Tracker(PeerOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
+class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
               DateOps, FilterOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
 

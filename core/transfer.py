@@ -7,7 +7,6 @@ trail records each change with its old and new value."""
 import csv
 import io
 import json
-import os
 
 import attrs
 
@@ -16,16 +15,16 @@ from .errors import ValidationError
 from .importer import (BadRows, ImportResult, RowProblem, Update, find_duplicates, merge_value_maps,
                        parse_mapping, parse_rows, parse_value_map, read_sheet, read_value_map,
                        resolve_columns, sheet_text, stored_as_read)
-from .peers import EDITABLE
+from .peers import CONTACT_FIELDS, EDITABLE
+from .safe_output import csv_cell, database_files, write_output_file
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = (
     "id", "name", "pronouns", "languages", "community", "county", "lived_experience", "source",
     "source_detail", "sector", "consent", "stage", "stage_since", "created",
 )
-# Personal contact details, and notes (which hold the extra columns of imported sheets), are
-# exported only when asked for.
-CONTACT_COLUMNS = ("email", "phone", "notes")
+# Personal contact details and notes are exported only when asked for.
+CONTACT_COLUMNS = CONTACT_FIELDS
 # The peer fields an import compares with a stored peer's, and the stage date ("date").
 COMPARED = tuple(field for field in EDITABLE if field != "outreach") + ("stage", "date")
 
@@ -115,6 +114,15 @@ class TransferOps:
         if new:
             self.tx.meta["value_map"] = merge_value_maps(stored, given)
 
+    def write_file(self, path, text: str, format: str, force: bool = False) -> None:
+        """Write an export (or a value-map file) to the new file `path`, private to its owner (it
+        holds personal data): refused if it exists (unless `force`), is a symbolic link or is one
+        of this database's files; written atomically (core.safe_output).
+
+        CSV files get a UTF-8 byte order mark so that Excel shows accented names correctly."""
+        data = text.encode("utf-8-sig" if format == "csv" else "utf-8")
+        write_output_file(path, data, force=force, protected=database_files(self.store.path))
+
     def value_map(self) -> dict:
         """The affiliate's value map: {field: {text as compared: value}}."""
         with self.reading(missing_ok=True) as tx:
@@ -200,24 +208,7 @@ def records_csv(records, columns) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({column: sheet_text(column, value) for column, value in record.items()})
+        writer.writerow({column: csv_cell(sheet_text(column, value)) for column, value in record.items()})
     return out.getvalue()
 
 
-def write_export(path, text: str, format: str) -> None:
-    """Write an export to a file readable by its owner only (it holds personal data).
-
-    CSV files get a UTF-8 byte order mark so that Excel shows accented names correctly.
-    """
-    data = text.encode("utf-8-sig" if format == "csv" else "utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-    except OSError as error:
-        raise ValidationError(f"cannot write {path}: {error.strerror or error}") from None

@@ -93,13 +93,19 @@ def run_example(line: str, env: dict):
     return result
 
 
-@pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
-def test_every_example_runs_as_written_on_the_demo(path, command, demo_folder, tmp_path, monkeypatch):
+def examples_folder(database_folder: Path, tmp_path: Path, monkeypatch) -> dict:
+    """Work in a copy of `database_folder` with the files the examples name; the environment
+    of the examples' runs."""
     folder = tmp_path / "work"
-    shutil.copytree(demo_folder, folder)
+    shutil.copytree(database_folder, folder)
     write_example_files(folder)
     monkeypatch.chdir(folder)
-    env = demo_env(folder / "affiliate.json")
+    return demo_env(folder / "affiliate.json")
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
+def test_every_example_runs_as_written_on_the_demo(path, command, demo_folder, tmp_path, monkeypatch):
+    env = examples_folder(demo_folder, tmp_path, monkeypatch)
     for line in examples(command):  # in order: an example may build on the one before
         result = run_example(line, env)
         if "# refused" in line:

@@ -131,7 +131,7 @@ def stored(db: Path) -> dict:
 
 def listed_peers(db: Path) -> list:
     """The peers as `peer list --json` shows them (which must exit 0)."""
-    return json.loads(ok(invoke("--db", db, "peer", "list", "--json")))
+    return json.loads(ok(invoke("--db", db, "peer", "list", "--json", "--contact")))
 
 
 def has_import_command() -> bool:

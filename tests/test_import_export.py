@@ -49,7 +49,7 @@ def snapshot(db: Path) -> dict:
 
 
 def peers() -> dict:
-    return {p["id"]: p for p in json.loads(ok("peer", "list", "--json").stdout)}
+    return {p["id"]: p for p in json.loads(ok("peer", "list", "--json", "--contact").stdout)}
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def edited(path, line_of_id, **cells):
 
 
 def events() -> list:
-    return json.loads(ok("audit", "--json").stdout)
+    return json.loads(ok("audit", "--json", "--contact").stdout)
 
 
 def without_updated(peer: dict) -> dict:

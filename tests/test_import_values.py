@@ -3,6 +3,7 @@ text, every problem of every row in one pass, and likely duplicates."""
 
 import json
 
+import attrs
 import pytest
 
 from peerpath.core import Tracker
@@ -156,8 +157,11 @@ def test_a_dry_run_with_problems_still_writes_the_value_map(affiliate, tmp_path)
     ("María López", "maria lopez"),
     ("Maria  Lopez", "MARIA LOPEZ "),
     ("Jean-Luc Picard", "Picard Jean Luc"),
+    ("Maria Lopez", "\u041caria Lopez"),           # a Cyrillic М
+    ("Maria Lopez", "M\u0430ri\u0430 L\u043epez"),  # Cyrillic а and о
+    ("Olga Petrova", "\u039flga \u03a1etrova"),     # a Greek Ο and Ρ
 ])
-def test_likely_duplicates_ignore_case_spacing_accents_and_word_order(affiliate, tmp_path, stored, row):
+def test_likely_duplicates_ignore_case_spacing_accents_word_order_and_look_alikes(affiliate, tmp_path, stored, row):
     ok("peer", "add", stored, "--community", "Cicero")
     result = ok("peer", "import", write(tmp_path, "dup.csv", f"Name,Town\n{row},CICERO\n"))
     assert result.stdout.splitlines()[-1].endswith(f"same name and community as P0001 ({stored})")
@@ -174,3 +178,25 @@ def test_likely_duplicates_by_email_and_phone_digits(affiliate, tmp_path):
 def test_name_key_folds_words_in_any_order():
     assert name_key("Lopez, María") == name_key("maria   LOPEZ") == "lopez maria"
     assert name_key("Ann Lee") != name_key("Ann Leeds")
+
+
+def test_likely_duplicates_catch_look_alike_emails_and_communities(affiliate, tmp_path):
+    ok("peer", "add", "Ann Smith", "--email", "ann@example.org", "--community", "Cicero")
+    result = ok("peer", "import", write(tmp_path, "dup.csv", "Name,Email,Town\n"
+                                                             "Annie S,\u0430nn@ex\u0430mple.org,\n"
+                                                             "Ann Smith,,\u0421icero\n"))
+    assert result.stdout.splitlines()[-2:] == ["  line 2: Annie S: same email as P0001 (Ann Smith)",
+                                               "  line 3: Ann Smith: same name and community as P0001 (Ann Smith)"]
+
+
+def test_likely_duplicates_ignore_zero_width_characters_of_stored_names(affiliate, tmp_path):
+    """Names stored before zero-width characters were refused still match their visible text."""
+    with attrs.validators.disabled():
+        Tracker().add_peer(name="Ma\u200bria Lo\u2060pez\ufeff", community="Ci\u200dcero")
+    result = ok("peer", "import", write(tmp_path, "dup.csv", "Name,Town\nMaria Lopez,Cicero\n"))
+    assert result.stdout.splitlines()[-1].startswith("  line 2: Maria Lopez: same name and community as P0001")
+
+
+def test_a_name_with_a_zero_width_character_is_refused_on_import(affiliate, tmp_path):
+    result = run("peer", "import", write(tmp_path, "zw.csv", "Name\nMa\u200bria\n"))
+    assert result.exit_code == 1 and "line 2: name must not hold control, zero-width or bidi" in result.stderr
