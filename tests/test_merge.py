@@ -16,10 +16,12 @@ def twins(initialised, run, monkeypatch):
     class and observed); P0003 someone else."""
     monkeypatch.setenv("PEERPATH_TODAY", "2026-06-01")
     ok(run("peer", "add", "Maria Lopez", "--email", "maria@example.org", "--community", "Cicero",
-           "--lived-experience", "self", "--consent", "contact=yes", "--on", "2025-12-15"))
+           "--lived-experience", "self", "--consent", "contact=yes", "--birth-date", "1990-04-02",
+           "--on", "2025-12-15"))
     ok(run("peer", "add", "María López", "--email", "mlopez@example.org", "--phone", "708-555-0101",
            "--language", "Spanish", "--source", "graduate", "--lived-experience", "both",
-           "--consent", "contact=no", "--consent", "photos=yes", "--on", "2025-12-01"))
+           "--consent", "contact=no", "--consent", "photos=yes", "--member-until", "2026-12-31",
+           "--on", "2025-12-01"))
     ok(run("peer", "add", "Sam Lee", "--lived-experience", "self", "--on", "2025-12-01"))
     ok(run("peer", "stage", "P0002", "contacted", "--on", "2025-12-10"))
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
@@ -43,6 +45,7 @@ def test_merge_moves_every_record_onto_the_peer_kept(twins, db):
     assert (kept["name"], kept["email"], kept["lived_experience"]) == ("Maria Lopez", "maria@example.org", "self")
     assert (kept["phone"], kept["languages"], kept["source"]) == ("708-555-0101", ["Spanish"], "graduate")
     assert kept["consent"] == {"contact": True, "photos": True}
+    assert (kept["birth_date"], kept["member_until"]) == ("1990-04-02", "2026-12-31")  # eligibility too
     # The duplicate's stage changes before KEEP entered the pipeline become KEEP's history too.
     assert [(c["on"], c["stage"]) for c in kept["stage_history"]] == [
         ("2025-12-01", "prospect"), ("2025-12-10", "contacted"), ("2025-12-15", "prospect")]
