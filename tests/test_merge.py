@@ -86,7 +86,7 @@ def test_merge_is_one_audit_event_and_keep_s_history_includes_the_duplicate_s(tw
     assert (merge["action"], merge["entity_id"], merge["peer_id"]) == ("merge", "P0002", "P0001")
     assert merge["details"]["moved"]["enrollments"] == ["E0002"]
     assert merge["details"]["moved"]["offerings"] == ["O0001"]
-    assert merge["details"]["filled"] == ["consent", "languages", "phone", "source"]
+    assert merge["details"]["filled"] == ["consent", "languages", "member_until", "phone", "source"]
     history = json.loads(ok(run("audit", "--peer", "P0001", "--json")))
     assert {e["peer_id"] for e in history} == {"P0001", "P0002"}
     assert ("add", "P0002") in {(e["action"], e["entity_id"]) for e in history}
@@ -106,7 +106,7 @@ def test_dry_run_lists_what_would_move_and_writes_nothing(twins, db):
     out = ok(twins("peer", "merge", "P0001", "P0002", "--dry-run"))
     assert out.startswith("Dry run: would merge P0002 into P0001; nothing was written.")
     assert "step records: R0001, R0002, R0003, R0004, R0005" in out
-    assert "fields filled from P0002: consent, languages, phone, source" in out
+    assert "fields filled from P0002: consent, languages, member_until, phone, source" in out
     assert snapshot(db) == before
 
 
