@@ -16,7 +16,7 @@ import click.shell_completion
 from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
                   to_document)
 from .core.columns import format_table
-from .core.contract import check_plugin
+from .core.contract import check_plugin, unset_figures
 from .core.demo import build_demo
 from .core.fidelity import normalise_answers, read_answers
 from .core.filters import FILTER_FIELDS, PeerFilter
@@ -470,6 +470,8 @@ def plugins_check(tracker, name):
         echo(f"{plugin}: {'ok' if not found else f'{len(found)} problem(s)'}")
         for problem in found:
             echo(f"  {one_line(problem)}")
+        for note in unset_figures(tracker.host, plugin):
+            echo(f"  note: {one_line(note)}")
     if problems:
         sys.exit(1)
 
@@ -523,7 +525,11 @@ def peer_field_options(command):
         click.option("--sector", help=f"Partner sector, one of: {', '.join(SECTORS)}."),
         click.option("--outreach", metavar="ID", help="Outreach event the peer came from."),
         click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
-                     help="Consent flag, e.g. contact=yes. Repeatable."),
+                     help="Consent flag, e.g. contact=yes, or adult=yes (18+ confirmed). Repeatable."),
+        click.option("--birth-date", metavar="DATE", type=DATE,
+                     help="Birth date, for programs whose leaders must be 18+ (not exported)."),
+        click.option("--member-until", metavar="DATE", type=DATE,
+                     help="Last day of the peer's NAMI membership (not exported)."),
         click.option("--notes", help="Free text about the peer (lines allowed, at most 10,000 characters)."),
     ]
     for option in reversed(options):
@@ -1016,7 +1022,8 @@ def programs_show(tracker, key, as_json):
       peerpath programs show connection --json
     """
     program = tracker.catalog.program(key)
-    document = to_document(program)
+    sources = tracker.rule_sources(program.key)
+    document = {**to_document(program), "sources": sources}
     if as_json:
         echo_json(document)
         return
@@ -1024,18 +1031,40 @@ def programs_show(tracker, key, as_json):
     if program.description:
         echo(program.description)
     echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
-    for name, values in (("format", program.format), ("leaders", program.leader_requirements)):
-        echo(f"{name}: " + ", ".join(f"{k}={_show(v)}" for k, v in values.items()))
+    for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements)):
+        echo(f"{name}:")
+        _echo_rules(sources, {f"{program.key}.{prefix}.{k}": v for k, v in values.items()})
     for pathway in program.pathways:
         validity = f", valid {pathway.validity_days} days" if pathway.validity_days else ""
         addon = f", add-on to {pathway.add_on_to}" if pathway.add_on_to else ""
         echo(f"\npathway {pathway.key}: {pathway.title}{validity}{addon}")
+        _echo_rules(sources, {f"{pathway.key}.validity_days": pathway.validity_days})
         steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
         for step in steps:
             label = "renewal" if step is pathway.renewal else ("optional" if step.optional else "")
             requires = f" after {', '.join(step.requires)}" if step.requires else ""
-            params = ", ".join(f"{k}={_show(v)}" for k, v in step.params.items())
-            echo(f"  {step.key:<22} {step.kind:<12} {params}{requires} {label}".rstrip())
+            prefix = f"{pathway.key}.{'renewal' if step is pathway.renewal else step.key}"
+            echo(f"  {step.key:<22} {step.kind:<12} {step.title}{requires} {label}".rstrip())
+            if prefix in sources:
+                echo(f"      rule: {sources[prefix]}")
+            _echo_rules(sources, {key: value for key, value in _flat_params(prefix, step.params)})
+
+
+def _flat_params(prefix, params):
+    """(KEY, value) of each step parameter, a dict parameter (domain minimums) one key each."""
+    for param, value in params.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                yield f"{prefix}.{param}.{sub}", subvalue
+        else:
+            yield f"{prefix}.{param}", value
+
+
+def _echo_rules(sources, values: dict) -> None:
+    """One line per rule: KEY = VALUE and where it comes from."""
+    for key, value in values.items():
+        source = sources.get(key)
+        echo(f"      {key} = {'none' if value is None else _show(value)}" + (f": {source}" if source else ""))
 
 
 def _show(value) -> str:
@@ -1352,11 +1381,18 @@ def checklists_list(tracker, output):
     """
     if output != "text":
         echo_records(output, [{"key": c.key, "program": c.program, "version": c.version, "items": len(c.items),
-                               "title": c.title} for c in tracker.catalog.checklists.values()])
+                               "title": c.title, "superseded_by": c.superseded_by}
+                              for c in tracker.catalog.checklists.values()])
         return
-    echo_table([[c.key, c.program, c.version, len(c.items), c.title]
+    echo_table([[c.key, c.program, c.version, len(c.items), _checklist_title(c)]
                 for c in tracker.catalog.checklists.values()],
                ["key", "program", "version", "items", "title"])
+
+
+def _checklist_title(checklist) -> str:
+    if checklist.superseded_by is None:
+        return checklist.title
+    return f"{checklist.title} (earlier version, superseded by {checklist.superseded_by})"
 
 
 @checklists_group.command(name="show")
@@ -1376,7 +1412,7 @@ def checklists_show(tracker, key, as_json):
     if as_json:
         echo_json(to_document(checklist))
         return
-    echo(f"{checklist.title} ({checklist.key} v{checklist.version}, program {checklist.program})")
+    echo(f"{_checklist_title(checklist)} ({checklist.key} v{checklist.version}, program {checklist.program})")
     for item in checklist.items:
         flags = [item.type.replace("_", "/"), f"weight {item.weight:g}"]
         flags += ["critical"] * item.critical + ["insufficient data allowed"] * item.allow_insufficient
@@ -1387,7 +1423,9 @@ def checklists_show(tracker, key, as_json):
 
 @cli.command()
 @click.argument("offering_id")
-@click.option("--checklist", "checklist_key", required=True, help="Checklist key.")
+@click.option("--checklist", "checklist_key",
+              help="Checklist key (default: the program's current checklist; name an earlier version "
+                   "only for a past observation).")
 @click.option("--observer", required=True, help="Who observed.")
 @click.option("--on", "on", metavar="DATE", type=DATE, help="Date observed (default today).")
 @click.option("--leaders", metavar="ID,ID", help="Leaders observed (default: the offering's).")
@@ -1405,8 +1443,9 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
       peerpath observe O0001 --checklist connection_meeting \\
           --observer "Pat (state trainer)" --answers observation.csv
     """
-    checklist = tracker.catalog.checklist(checklist_key)
-    tracker.offering(offering_id)
+    offering = tracker.offering(offering_id)
+    checklist = tracker.catalog.current_checklist(offering.program) if checklist_key is None \
+        else tracker.catalog.checklist(checklist_key)
     answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
     observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
     echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "

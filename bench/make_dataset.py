@@ -43,9 +43,9 @@ CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recover
 PATHWAYS = [
     ("connection", "facilitator", [("application", {}), ("reference", {"outcome": "passed"}),
                                    ("interview", {"outcome": "passed"}), ("fidelity_agreement", {}),
-                                   ("training", {"days": 2})]),
-    ("peer_to_peer", "teacher", [("affiliate_interview", {"outcome": "passed"}), ("online_course", {}),
-                                 ("trainer_interview", {"outcome": "passed"}), ("fidelity_agreement", {}),
+                                   ("training", {"days": 3})]),
+    ("peer_to_peer", "teacher", [("affiliate_interview", {"outcome": "passed"}), ("fidelity_agreement", {}),
+                                 ("online_course", {}), ("trainer_interview", {"outcome": "passed"}),
                                  ("training", {"days": 2})]),
     ("ioov", "presenter", [("fidelity_agreement", {}), ("training", {"days": 2})]),
     ("crss", "specialist", [("disclosure", {}), ("education", {"hours": True}),

@@ -57,6 +57,15 @@ class Catalog:
     def checklist(self, key: str) -> Checklist:
         return _lookup("checklist", self.checklists, key)
 
+    def current_checklist(self, program_key: str) -> Checklist:
+        """The checklist new observations of a program use: its one not superseded by another."""
+        current = sorted(key for key, checklist in self.checklists.items()
+                         if checklist.program == program_key and checklist.superseded_by is None)
+        if len(current) != 1:
+            raise ValidationError(f"{program_key} has {'no checklist' if not current else 'several checklists'}"
+                                  + (f" ({', '.join(current)})" if current else "") + ": give --checklist")
+        return self.checklists[current[0]]
+
     def report(self, name: str) -> Report:
         return _lookup("report", self.reports, name)
 

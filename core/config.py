@@ -5,8 +5,8 @@ Every number a program plugin declares can be overridden under a dotted key:
     PATHWAY.STEP.PARAM        e.g. crss.exam.pass_mark, peer_to_peer.online_course.lead_days
     PATHWAY.validity_days     e.g. crss.validity_days
     PATHWAY.renewal.PARAM     e.g. crss.renewal.hours
-    PROGRAM.format.KEY        e.g. connection.format.minutes
-    PROGRAM.leader.KEY        e.g. connection.leader.commitment_months
+    PROGRAM.format.KEY        e.g. connection.format.observation_interval_days
+    PROGRAM.leader.KEY        e.g. connection.leader.min_age
 
 plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
@@ -17,6 +17,7 @@ import attrs
 
 from .dates import DATE_ORDERS, MONTH_FIRST, ORDER_SETTING
 from .errors import ValidationError
+from .step_kinds import NO_DEFAULT
 
 
 # Defaults of core's reports, lists and date reading; program facts never belong here (they are
@@ -60,19 +61,61 @@ def defaults(programs: dict) -> dict:
     """Every overridable setting: core's, then the given programs' (values as given)."""
     settings = dict(CORE_SETTINGS)
     for program in programs.values():
-        for key, value in program.format.items():
-            if _scalar(value):
-                settings[f"{program.key}.format.{key}"] = value
-        for key, value in program.leader_requirements.items():
-            if _scalar(value):
-                settings[f"{program.key}.leader.{key}"] = value
-        for pathway in program.pathways:
-            settings[f"{pathway.key}.validity_days"] = pathway.validity_days
-            for step in pathway.steps:
-                settings.update(_step_settings(f"{pathway.key}.{step.key}", step))
-            if pathway.renewal is not None:
-                settings.update(_step_settings(f"{pathway.key}.renewal", pathway.renewal))
+        settings.update(program_settings(program))
     return settings
+
+
+def program_settings(program) -> dict:
+    """The overridable settings of one program, {key: value as given}."""
+    settings = {}
+    for key, value in program.format.items():
+        if _scalar(value):
+            settings[f"{program.key}.format.{key}"] = value
+    for key, value in program.leader_requirements.items():
+        if _scalar(value):
+            settings[f"{program.key}.leader.{key}"] = value
+    for pathway in program.pathways:
+        settings[f"{pathway.key}.validity_days"] = pathway.validity_days
+        for step in pathway.steps:
+            settings.update(_step_settings(f"{pathway.key}.{step.key}", step))
+        if pathway.renewal is not None:
+            settings.update(_step_settings(f"{pathway.key}.renewal", pathway.renewal))
+    return settings
+
+
+# Settings for which None is a plain "no limit" (no expiry, no window), never a missing figure.
+NO_LIMIT = ("validity_days", "window_days")
+
+
+def _unset(key: str, value) -> bool:
+    return value is None and key.rsplit(".", 1)[-1] not in NO_LIMIT
+
+
+def uncited_unset(program) -> list:
+    """The settings of `program` a plugin leaves without a default and without a citation:
+    figures nobody publishes, which grant nothing until the affiliate sets them."""
+    return [key for key, value in program_settings(program).items()
+            if _unset(key, value) and key not in program.sources]
+
+
+def rule_sources(program, declared, overrides: dict) -> dict:
+    """{key: where the rule comes from} for every setting of `program` and every rule its plugin
+    cites (`ProgramModel.sources`, e.g. PATHWAY.STEP): the citation, what the affiliate set, or
+    NO_DEFAULT. `declared` is the program with its plugin defaults."""
+    found = {}
+    for key, default in program_settings(declared).items():
+        cited = program.sources.get(key)
+        if key in overrides:
+            found[key] = f"set by the affiliate (plugin default {_shown(default)}" + (f": {cited})" if cited else ")")
+        elif cited:
+            found[key] = cited
+        elif _unset(key, default):
+            found[key] = f"{NO_DEFAULT}: grants nothing until set"
+        elif default is None:
+            found[key] = "no limit (plugin default)"
+        else:
+            found[key] = "plugin default, no source given"
+    return {**program.sources, **found}
 
 
 def coerce(key: str, text: str, current):
@@ -186,6 +229,11 @@ class ConfigOps:
         from .catalog import build_catalog
 
         return build_catalog(self.host, self.enabled_plugins(), None).programs
+
+    def rule_sources(self, program_key: str) -> dict:
+        """Where each rule of an enabled program comes from (see `rule_sources`)."""
+        program = self.catalog.program(program_key)
+        return rule_sources(program, self._programs_as_declared()[program.key], self.overrides())
 
     def core_setting(self, key: str):
         return self.overrides().get(key, CORE_SETTINGS[key])

@@ -11,12 +11,12 @@ from numbers import Number
 import click
 
 from .catalog import build_catalog
-from .config import AT_LEAST_ONE
+from .config import AT_LEAST_ONE, uncited_unset
 
 NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
-                 "min_percent", "min_share", "hours"}
+                 "min_percent", "min_share", "hours", "min_span_days"}
 # Core's step kinds count these in whole days or whole things: 2.5 would be read as 2.
-WHOLE_PARAMS = {"days", "lead_days", "min", "window_days"}
+WHOLE_PARAMS = {"days", "lead_days", "min", "window_days", "min_span_days"}
 PERCENT_PARAMS = {"min_percent", "min_share"}
 COUNTS = ("records", "sessions", "offerings")
 
@@ -36,6 +36,17 @@ def check_plugin(host, name: str) -> list:
         problems += [f"plugin '{name}': checklist '{checklist.key}': {p}"
                      for p in _check_checklist(checklist, everything)]
     return problems + _check_commands(host, name)
+
+
+def unset_figures(host, name: str) -> list:
+    """Notes, not problems: each setting plugin `name` leaves without a default (a figure nobody
+    publishes), which grants nothing until the affiliate sets it."""
+    if name in host.broken:
+        return []
+    own = build_catalog(host, {name}, None)
+    return [f"{key} is an affiliate setting with no default: it grants nothing until set "
+            f"(peerpath config set {key} VALUE)"
+            for program in own.programs.values() for key in uncited_unset(program)]
 
 
 def _check_commands(host, name: str) -> list:
@@ -194,6 +205,9 @@ def _check_checklist(checklist, catalog) -> list:
     problems += [f"band '{b.name}' starts outside 0-100% ({b.min_percent})"
                  for b in bands if not 0 <= b.min_percent <= 100]
     problems += [f"band '{name}' is declared twice" for name in _duplicates(b.name for b in bands)]
+    newer = catalog.checklists.get(checklist.superseded_by) if checklist.superseded_by else None
+    if checklist.superseded_by and (newer is None or newer.program != checklist.program):
+        problems.append(f"superseded_by names no checklist of {checklist.program}: '{checklist.superseded_by}'")
     if checklist.pass_band and checklist.pass_band not in {b.name for b in bands}:
         problems.append(f"pass_band '{checklist.pass_band}' is not one of its bands")
     for item in checklist.items:

@@ -60,7 +60,8 @@ def build_demo(tracker, seed: int = 7) -> str:
             community=community, county=county,
             lived_experience=rng.choice(["self", "both"] if stage == "accepted" else ["self", "family", "both"]),
             source=source, source_detail=detail, sector=sector,
-            consent={"contact": True, "share_story": rng.random() < 0.5},
+            # adult: "18+ confirmed", which Connection facilitators need at enrolment
+            consent={"contact": True, "share_story": rng.random() < 0.5, "adult": True},
             on=start + dt.timedelta(days=rng.randint(0, 120)),
         ))
         moves.append(_stages_to(stage) if stage != "prospect" else [])
@@ -100,15 +101,18 @@ def _outreach(tracker, start) -> list:
 
 
 # Each plan: (program, steps as (step, days before today, record values)). The leaders land at
-# different points: certified, mid-way, stuck, expiring soon and lapsed.
+# different points: certified, mid-way, stuck, expiring soon and lapsed. Connection facilitators
+# are certified on graduating from the 3-day training; co-facilitating and a first observation
+# follow as their new-leader track.
 CONNECTION_TRAINED = [
     ("application", 420, {}), ("reference", 410, {"outcome": "passed"}),
     ("interview", 405, {"outcome": "passed"}), ("fidelity_agreement", 400, {}),
-    ("training", 380, {"until": 379, "trainer": "NAMI Illinois state trainers"}),
+    ("training", 380, {"until": 378, "trainer": "NAMI Illinois state trainers"}),
 ]
+# The fidelity agreement is signed before online enrolment (help.nami.org article 535).
 P2P_TRAINED = [
-    ("affiliate_interview", 330, {"outcome": "passed"}), ("online_course", 320, {}),
-    ("trainer_interview", 300, {"outcome": "passed"}), ("fidelity_agreement", 298, {}),
+    ("affiliate_interview", 330, {"outcome": "passed"}), ("fidelity_agreement", 325, {}),
+    ("online_course", 320, {}), ("trainer_interview", 300, {"outcome": "passed"}),
     ("training", 290, {"until": 289, "trainer": "NAMI Illinois state trainers"}),
 ]
 IOOV_TRAINED = [("fidelity_agreement", 200, {}), ("training", 190, {"until": 189})]
@@ -116,12 +120,16 @@ CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recover
 
 
 def _crss_complete(start: int) -> list:
-    steps = [("disclosure", start, {})]
+    """Every CRSS step, the exam `start - 20` days ago; supervision kept up for over a year
+    across the four performance domains, then the complete application approved."""
+    supervision = [("supervision", start + days, {"hours": 25, "domain": d})
+                   for days, d in zip((400, 250, 100, -11), CRSS_DOMAINS)]
+    steps = supervision[:3] + [("disclosure", start, {}), ("diploma", start, {}), ("code_of_ethics", start, {})]
     steps += [("education", start - 5, {"hours": 10, "domain": d}) for d in CRSS_DOMAINS]
     steps += [("education", start - 6, {"hours": 6, "domain": "Ethics"}),
               ("education", start - 7, {"hours": 54, "domain": "Core Functions"}),
               ("experience", start - 10, {"hours": 2000, "score": 75}),
-              ("supervision", start - 11, {"hours": 100, "domain": "Mentoring"}),
+              supervision[3], ("application", start - 15, {}),
               ("exam", start - 20, {"score": 81})]
     return steps
 
@@ -143,8 +151,10 @@ PLANS = [
 
 CONNECTION_ANSWERS = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",
                       "principles": "yes", "confidentiality": "yes", "check_in": 4, "agenda": 5,
-                      "processes": 5, "no_endorsement": "yes"}
+                      "processes": 5, "emotional_stages": "yes", "no_endorsement": "yes"}
 DRIFTED_ANSWERS = {**CONNECTION_ANSWERS, "on_time": "no", "check_in": 2, "agenda": 3, "processes": 3}
+IOOV_ANSWERS = {"two_presenters": "yes", "video": "yes", "what_happened": 5, "what_helps": 4, "whats_next": 5,
+                "questions": "yes", "length": "yes", "no_endorsement": "yes"}
 
 
 def _train_leaders(tracker, leaders: list) -> None:
@@ -179,7 +189,8 @@ def _train_leaders(tracker, leaders: list) -> None:
         tracker.add_session(course.id, ago(200 - 7 * week), attendance=9)
     talks = tracker.add_offering("ioov", "In Our Own Voice talks", leaders=[a[7], a[8]])
     tracker.add_session(talks.id, ago(150), attendance=40)
-    tracker.add_session(talks.id, ago(90), leaders=[a[7]], attendance=25)
+    tracker.add_session(talks.id, ago(90), leaders=[a[7]], attendance=25)  # a[8] presented once this year
+    tracker.observe(talks.id, None, "Program coordinator", IOOV_ANSWERS, on=ago(90), leaders=[a[7]])
 
 
 def _summary(tracker) -> str:
@@ -205,6 +216,7 @@ def _next_steps() -> str:
         "  peerpath progress P0027\n"
         "  peerpath fidelity due\n"
         "  peerpath fidelity report --program connection\n"
+        "  peerpath report presenter_use     (In Our Own Voice presenters used fewer than twice)\n"
         "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"

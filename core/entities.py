@@ -211,6 +211,9 @@ class Peer:
         default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
     )
     outreach: Optional[str] = attrs.field(default=None, converter=clean_text)
+    # Leader eligibility a program may require at enrolment (ProgramModel.leader_requirements).
+    birth_date: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    member_until: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     consent: dict = attrs.field(factory=dict, converter=frozen_dict)
     notes: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("notes"))
     stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
@@ -292,6 +295,8 @@ class ProgramModel:
     format: dict = attrs.field(factory=dict, converter=frozen_dict)
     leader_requirements: dict = attrs.field(factory=dict, converter=frozen_dict)
     description: str = ""
+    # Where each rule comes from: {setting key or PATHWAY.STEP: citation}, shown by `programs show`.
+    sources: dict = attrs.field(factory=dict, converter=frozen_dict)
 
     def role(self, key: Optional[str]) -> Role:
         if key is None:
@@ -343,6 +348,9 @@ class Checklist:
     items: tuple = attrs.field(converter=tuple)
     bands: tuple = attrs.field(converter=tuple)
     pass_band: Optional[str] = None
+    # An earlier version kept so stored observations still read as recorded; new observations
+    # of the program default to the checklist named here.
+    superseded_by: Optional[str] = None
 
     def item(self, key: str) -> ChecklistItem:
         for item in self.items:

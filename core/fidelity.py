@@ -195,10 +195,12 @@ class FidelityOps:
     # -- observations --------------------------------------------------------------------------------
 
     def observe(self, offering_id, checklist_key, observer, answers: dict, on=None, leaders=None):
-        """Score and store a fidelity observation of an offering."""
+        """Score and store a fidelity observation of an offering; with `checklist_key` None, on
+        the program's current checklist (an earlier version is used only when named)."""
         with self.changing():
             offering = self.offering(offering_id)
-            checklist = self.catalog.checklist(checklist_key)
+            checklist = self.catalog.current_checklist(offering.program) if checklist_key is None \
+                else self.catalog.checklist(checklist_key)
             if checklist.program != offering.program:
                 raise ValidationError(
                     f"checklist '{checklist.key}' is for {checklist.program}, not {offering.program}"
@@ -276,7 +278,9 @@ class FidelityOps:
             sessions = defaultdict(list)
             for session in self.load_all("sessions", SessionRecord):
                 sessions[session.offering_id].append(session.on)
-            holds = {(e.peer_id, e.program): e.hold for e in self.load_all("enrollments", Enrollment)}
+            enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
+            holds = {(e.peer_id, e.program): e.hold for e in enrollments}
+            probation = self._new_leader_track(enrollments)
         last_seen = {}
         for observation in self.observations():
             for peer_id in observation.leaders:
@@ -296,19 +300,35 @@ class FidelityOps:
                 continue  # on hold or inactive leaders lead nothing
             form = programs[program_key].format
             last = last_seen.get((peer_id, program_key))
-            if last is None:
+            left = probation.get((peer_id, program_key))
+            new_leader = last is None or left is not None
+            if new_leader:
                 due_on = shift_date(began, int(form.get("first_observation_within_days", 0)))
-                reason = f"new leader: never observed; first offering {offering.id} began {began}"
+                track = "; ".join(left) if left else "never observed"
+                reason = f"new leader: {track}; first offering {offering.id} began {began}"
             else:
                 due_on = shift_date(last, int(form.get("observation_interval_days", 365)))
                 reason = f"last observed {last}"
             # A new leader needs an observation from the day their first offering begins (the
             # due date is the deadline); a long-standing one once the interval has passed.
-            if (last is None and began <= self.today) or due_on <= self.today:
+            if (new_leader and began <= self.today) or due_on <= self.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
                             "overdue_days": (self.today - due_on).days,
                             "last_observed": last.isoformat() if last else None, "reason": reason})
         return due
+
+    def _new_leader_track(self, enrollments) -> dict:
+        """{(peer, program): the steps left of the new-leader (probation) track}: a pathway's
+        optional steps, such as co-facilitating with a trained partner and a first observation
+        that meets fidelity. They grant no certification; a leader stays new until they are done."""
+        programs = self.catalog.programs
+        with_track = [e for e in enrollments if any(step.optional for step in programs[e.program].pathway(e.pathway).steps)]
+        left = {}
+        for status in self._statuses(with_track):
+            missing = [f"{s.step.key} {s.progress.summary}" for s in status.steps if s.step.optional and not s.progress.done]
+            if missing:
+                left.setdefault((status.peer.id, status.program.key), missing)
+        return left
 
 
 def _missed_items(observation) -> list:

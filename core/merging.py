@@ -15,7 +15,7 @@ import attrs
 
 from .entities import Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StepRecord
 from .errors import ValidationError
-from .peers import EDITABLE
+from .peers import EDITABLE, ELIGIBILITY
 from .pathways import _Facts
 from .serialize import from_document, to_document
 
@@ -159,7 +159,7 @@ class MergeOps:
 def _filled_fields(keep, duplicate) -> dict:
     """{field: value} of KEEP's empty fields the duplicate has; consents KEEP lacks are added."""
     filled = {}
-    for field in EDITABLE:
+    for field in EDITABLE + ELIGIBILITY:
         if field in ("name", "consent"):
             continue
         if _empty(getattr(keep, field)) and not _empty(getattr(duplicate, field)):

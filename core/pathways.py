@@ -145,6 +145,7 @@ class PathwayOps:
         with self.changing():
             peer = self.load("peers", Peer, peer_id, "peer")
             _check_lived_experience(peer, program)
+            _check_eligibility(peer, program, on or self.today)
             existing = self.tx.search("enrollments", peer_id=peer_id, program=program.key, role=role_model.key)
             if existing:
                 raise ValidationError(f"{peer_id} is already enrolled in {program.key} as {role_model.key}")
@@ -581,6 +582,43 @@ def _check_lived_experience(peer, program) -> None:
             f"{program.title} leaders need lived experience '{' or '.join(allowed)}'; "
             f"{peer.id} has '{peer.lived_experience}'"
         )
+
+
+# The consent flag a coordinator sets when a peer's age is confirmed but their birth date is not
+# kept: `peer edit P0001 --consent adult=yes` ("18+ confirmed").
+ADULT_CONSENT, ADULT_AGE = "adult", 18
+
+
+def _check_eligibility(peer, program, on) -> None:
+    """The age and NAMI membership a program's leaders need (its `min_age` and
+    `nami_membership` leader requirements), as of the enrolment date."""
+    requirements = program.leader_requirements
+    min_age = requirements.get("min_age")
+    if min_age is not None and not _old_enough(peer, int(min_age), on):
+        if peer.birth_date:
+            known = f"was born {peer.birth_date}"
+        elif peer.consent.get(ADULT_CONSENT):
+            known = "has only an 18+ confirmation"
+        else:
+            known = "has no birth date or 18+ confirmation"
+        adult = f", or --consent {ADULT_CONSENT}=yes" if int(min_age) <= ADULT_AGE else ""
+        raise ValidationError(
+            f"{program.title} leaders must be {min_age} or older: {peer.id} {known} "
+            f"(peerpath peer edit {peer.id} --birth-date DATE{adult})"
+        )
+    if requirements.get("nami_membership") and not (peer.member_until and peer.member_until >= on):
+        known = f"ended {peer.member_until}" if peer.member_until else "is not recorded"
+        raise ValidationError(
+            f"{program.title} leaders must be NAMI members: {peer.id}'s membership {known} "
+            f"(peerpath peer edit {peer.id} --member-until DATE)"
+        )
+
+
+def _old_enough(peer, min_age: int, on) -> bool:
+    if peer.birth_date is not None:
+        born = peer.birth_date
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day)) >= min_age
+    return min_age <= ADULT_AGE and peer.consent.get(ADULT_CONSENT) is True
 
 
 def _check_prerequisites(pathway, step, record, states) -> None:

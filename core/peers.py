@@ -5,13 +5,16 @@ import datetime as dt
 import attrs
 
 from . import summaries
-from .entities import STAGES, Peer, StageChange, id_order
+from .entities import STAGES, Peer, StageChange, id_order, optional_date
 from .errors import ValidationError
 
 EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
     "lived_experience", "source", "source_detail", "sector", "outreach", "consent", "notes",
 )
+# Leader eligibility (a program's min_age and nami_membership requirements): set with `peer add`
+# and `peer edit`, kept out of spreadsheet import and export like other sensitive details.
+ELIGIBILITY = ("birth_date", "member_until")
 
 # Personal contact details, and notes (which hold the extra columns of imported sheets): left
 # out of listings, exports and the audit trail's output unless asked for.
@@ -51,13 +54,13 @@ class PeerOps:
 
         `on` is the date the peer entered their first stage (default today).
         """
-        unknown = set(fields) - set(EDITABLE) - {"stage"}
+        unknown = set(fields) - set(EDITABLE + ELIGIBILITY) - {"stage"}
         if unknown:
             raise ValidationError(f"unknown peer field(s): {', '.join(sorted(unknown))}")
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        self.check_not_future(history[0].on)
+        self.check_not_future(history[0].on, optional_date(fields.get("birth_date")))
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
@@ -96,7 +99,7 @@ class PeerOps:
         return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
-        unknown = set(changes) - set(EDITABLE)
+        unknown = set(changes) - set(EDITABLE + ELIGIBILITY)
         if unknown:
             raise ValidationError(f"cannot edit field(s): {', '.join(sorted(unknown))}")
         if not changes:
@@ -104,6 +107,7 @@ class PeerOps:
         with self.changing():
             before = self.load("peers", Peer, peer_id, "peer")
             self._check_outreach(changes.get("outreach"))
+            self.check_not_future(optional_date(changes.get("birth_date")))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             self.store_changed("peers", before, after, "edit", peer_id=peer_id, details={"fields": changed})

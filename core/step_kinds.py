@@ -24,6 +24,18 @@ def _fmt(number) -> str:
     return f"{number:g}"
 
 
+NO_DEFAULT = "affiliate setting, no default"
+
+
+def unset_progress(step, *params):
+    """Missing, for a step whose figure nobody publishes and the affiliate has not set yet (the
+    plugin declares it None): it grants nothing until set. None when every figure is set."""
+    unset = [param for param in params if param in step.params and step.params[param] is None]
+    if not unset:
+        return None
+    return StepProgress(MISSING, f"{', '.join(unset)} not set ({NO_DEFAULT}): counts nothing until set")
+
+
 def _within(records, since):
     return [r for r in records if since is None or r.on >= since]
 
@@ -86,6 +98,9 @@ def _training_check(step, record, context):
 def _training_progress(step, records, context):
     """Attending is not graduating: a training not passed completes nothing, and only days
     attended after the last one not passed (a new attempt) count."""
+    unset = unset_progress(step, "days")
+    if unset is not None:
+        return unset
     needed = int(step.params.get("days", 1))
     failed_on = max(((r.until or r.on) for r in records if _not_passed(r)), default=None)
     attempt = [r for r in records if not _not_passed(r) and (failed_on is None or r.on > failed_on)]
@@ -173,6 +188,9 @@ def _hours_check(step, record, context):
 
 
 def _hours_progress(step, records, context):
+    unset = unset_progress(step, "total")
+    if unset is not None:
+        return unset
     counted = _within(records, context.since(step.params.get("window_days")))
     total_needed = float(step.params.get("total", 0))
     total = sum(r.hours or 0 for r in counted)
@@ -185,24 +203,40 @@ def _hours_progress(step, records, context):
              if minimum and by_domain[name] < float(minimum)]
     parts = [f"{_fmt(total)}/{_fmt(total_needed)} h"]
     parts += [f"{name} {_fmt(have)}/{_fmt(need)}" for name, have, need in short]
+    parts += [f"{name} none" for name in _uncovered(step, by_domain)]
     figures = {"hours": total, "required": total_needed, "domains": by_domain}
-    if total >= total_needed and not short:
-        completed = _date_reaching(counted, step)
+    completed = _date_reaching(counted, step)
+    if completed is not None:
         return StepProgress(DONE, parts[0], completed, figures)
+    span = step.params.get("min_span_days")
+    if span and counted and len(parts) == 1:  # every hour is in, but not kept up long enough yet
+        parts.append(f"maintained {(counted[-1].on - counted[0].on).days}/{span} days")
     return StepProgress(PARTIAL if total else MISSING, "; ".join(parts), figures=figures)
 
 
+def _uncovered(step, by_domain) -> list:
+    """With `every_domain`, the domains that have no hours yet (each must be covered)."""
+    if not step.params.get("every_domain"):
+        return []
+    return [name for name in _domains(step) if not by_domain.get(name)]
+
+
 def _date_reaching(records, step):
-    """The date of the record with which every hour requirement was first met."""
+    """The date of the record with which every hour requirement was first met: the total, the
+    domain minimums, every domain covered (`every_domain`) and, with `min_span_days`, hours
+    kept up at least that many days since the first record."""
     needed = float(step.params.get("total", 0))
-    minimums = {name: float(m) for name, m in _domains(step).items()}
-    total, by_domain = 0.0, {}
+    minimums = {name: float(m) for name, m in _domains(step).items() if m}
+    span = int(step.params.get("min_span_days") or 0)
+    total, by_domain, first = 0.0, {}, None
     for record in sorted(records, key=lambda r: r.on):
+        first = first or record.on
         total += record.hours or 0
         if record.domain:
             key = canonical_domain(step, record.domain)
             by_domain[key] = by_domain.get(key, 0.0) + (record.hours or 0)
-        if total >= needed and all(by_domain.get(n, 0) >= m for n, m in minimums.items()):
+        if total >= needed and all(by_domain.get(n, 0) >= m for n, m in minimums.items()) \
+                and not _uncovered(step, by_domain) and (record.on - first).days >= span:
             return record.on
     return None
 
@@ -211,6 +245,9 @@ def _date_reaching(records, step):
 
 
 def _count_progress(step, records, context):
+    unset = unset_progress(step, "min")
+    if unset is not None:
+        return unset
     needed = int(step.params.get("min", 1))
     since = context.since(step.params.get("window_days"))
     dates = [r.on for r in _within(records, since)]
@@ -244,6 +281,9 @@ def _exam_check(step, record, context):
 
 
 def _exam_progress(step, records, context):
+    unset = unset_progress(step, "pass_mark")
+    if unset is not None:
+        return unset
     pass_mark = step.params.get("pass_mark", 0)
     if not records:
         return StepProgress(MISSING, f"not taken (pass mark {_fmt(pass_mark)})")
@@ -265,6 +305,9 @@ def _observation_check(step, record, context):
 
 
 def _observation_progress(step, records, context):
+    unset = unset_progress(step, "min_percent")
+    if unset is not None:
+        return unset
     threshold = float(step.params.get("min_percent", 0))
     checklist = step.params.get("checklist")
     scored = [(r.on, r.score, ()) for r in records]
@@ -293,8 +336,10 @@ KINDS = (
     StepKind("course", "An online course (of about `hours`), optionally finished lead_days before "
              "another step.",
              _course_check, _course_progress, ("before", "lead_days", "hours")),
-    StepKind("hours", "Hours (--hours, --domain) toward a total and per-domain minimums.",
-             _hours_check, _hours_progress, ("total", "domains", "window_days", "min_share")),
+    StepKind("hours", "Hours (--hours, --domain) toward a total and per-domain minimums, optionally "
+             "covering every domain and kept up over min_span_days.",
+             _hours_check, _hours_progress,
+             ("total", "domains", "window_days", "min_share", "min_span_days", "every_domain")),
     StepKind("count", "Sessions, courses or events led, optionally within a window.",
              _no_check, _count_progress, ("min", "window_days", "counts", "unit")),
     StepKind("exam", "An exam score (--score) against a pass mark.", _exam_check,

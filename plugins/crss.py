@@ -1,13 +1,32 @@
 """Illinois CRSS (Certified Recovery Support Specialist) and its endorsements.
 
-Figures are the Illinois Certification Board's (DOMAIN.md). The CRSS-E and CRSS-YA add-on
-requirements are not in our sources: their defaults are placeholders an affiliate should set
-(`peerpath config show` lists them).
+Every number is a plugin default the affiliate can override (`peerpath config set KEY VALUE`);
+each cites the Illinois Certification Board (ICB, with IDHS; DOMAIN.md gathers the facts), and
+`peerpath programs show crss` prints them with it:
+
+- crss.education.total = 100 clock hours, at least 10 in each CRSS domain (Advocacy,
+  Professional Responsibility, Mentoring, Recovery Support) and 6 in ethics (ICB).
+- crss.experience.total = 2,000 hours of supervised paid, volunteer or internship work in a role
+  at least 51% recovery support (min_share = 51; ICB). window_days = none: the ICB sets no
+  window (one college adds "within the last four years").
+- crss.supervision.total = 100 documented hours covering the performance domains (every_domain)
+  from an experience maintained for at least one year (min_span_days = 365; ICB).
+- the exam comes after the complete application is approved: disclosure, education,
+  experience, supervision, high-school diploma or GED and the signed code of ethics (ICB).
+- crss.exam.pass_mark = 68 of max_score = 100 (100 questions, 2 hours; ICB).
+- crss.validity_days = 730 and renewal.total = 40 CEUs (15 in CRSS domains, 25 core
+  functions; ICB). The board warns at least 30 days before expiry; `reports.expiring_days`
+  (60) gives the affiliate more notice.
+- CRSS-E and CRSS-YA: education, experience and supervised practical experience, with no
+  figures in public sources. Their hours have no default: an endorsement grants nothing until
+  the affiliate sets them (`peerpath plugins check crss` lists them).
 """
 
 from peerpath.core import Pathway, ProgramModel, Role, Step, hookimpl
 
+ICB = "Illinois Certification Board (CRSS)"
 CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recovery Support"]
+APPLICATION = ["disclosure", "education", "experience", "supervision", "diploma", "code_of_ethics"]
 
 CRSS = Pathway(
     key="crss",
@@ -20,35 +39,62 @@ CRSS = Pathway(
         Step("experience", "Supervised work experience", "hours",
              {"total": 2000, "min_share": 51, "window_days": None}),
         Step("supervision", "Documented supervision", "hours",
-             {"total": 100, "domains": {d: 0 for d in CRSS_DOMAINS}}),
-        Step("exam", "CRSS exam", "exam", {"pass_mark": 68, "max_score": 100},
-             requires=["disclosure", "education"]),
+             {"total": 100, "domains": {d: 0 for d in CRSS_DOMAINS}, "every_domain": True,
+              "min_span_days": 365}),
+        Step("diploma", "High-school diploma or GED", "attestation"),
+        Step("code_of_ethics", "Code of ethics signed", "attestation"),
+        Step("application", "Complete application approved by the board", "attestation", requires=APPLICATION),
+        Step("exam", "CRSS exam", "exam", {"pass_mark": 68, "max_score": 100}, requires=["application"]),
     ],
     validity_days=730,
     renewal=Step("ceu", "Continuing education units", "hours",
                  {"total": 40, "domains": {"CRSS domains": 15, "Core functions": 25}}),
 )
 
+
+def _endorsement(key, title, focus, label) -> Pathway:
+    """A CRSS endorsement: its hours are figures nobody publishes (no default)."""
+    return Pathway(
+        key=key,
+        title=title,
+        add_on_to="crss",
+        steps=[Step(f"{focus}_education", f"{label}-focused education", "hours", {"total": None}),
+               Step(f"{focus}_experience", f"{label} experience", "hours", {"total": None}),
+               Step(f"{focus}_practice", "Supervised practical experience", "hours", {"total": None})],
+    )
+
+
 ENDORSEMENTS = [
-    Pathway(
-        key="crss_e",
-        title="CRSS Employment endorsement (CRSS-E)",
-        add_on_to="crss",
-        steps=[Step("employment_education", "Employment-focused education", "hours",
-                    {"total": 20}),
-               Step("employment_experience", "Employment support experience", "hours",
-                    {"total": 200})],
-    ),
-    Pathway(
-        key="crss_ya",
-        title="CRSS Young Adult endorsement (CRSS-YA)",
-        add_on_to="crss",
-        steps=[Step("young_adult_education", "Young-adult-focused education", "hours",
-                    {"total": 20}),
-               Step("young_adult_experience", "Work with young adults", "hours",
-                    {"total": 200})],
-    ),
+    _endorsement("crss_e", "CRSS Employment endorsement (CRSS-E)", "employment", "Employment"),
+    _endorsement("crss_ya", "CRSS Young Adult endorsement (CRSS-YA)", "young_adult", "Young-adult"),
 ]
+
+SOURCES = {
+    "crss.disclosure": f"{ICB}: signed statement of disclosure of lived experience",
+    "crss.education.total": f"{ICB}: 100 clock hours",
+    **{f"crss.education.domains.{d}": f"{ICB}: at least 10 hours in each CRSS domain" for d in CRSS_DOMAINS},
+    "crss.education.domains.Ethics": f"{ICB}: 6 hours of ethics",
+    "crss.education.domains.Core Functions": f"{ICB}: core functions make up the rest of the 100 hours",
+    "crss.experience.total": f"{ICB}: 2,000 hours of supervised paid, volunteer or internship work",
+    "crss.experience.min_share": f"{ICB}: in a role at least 51% recovery support",
+    "crss.experience.window_days": f"{ICB}: no window (one college adds 'within the last four years')",
+    "crss.supervision.total": f"{ICB}: 100 hours of documented supervision",
+    **{f"crss.supervision.domains.{d}": f"{ICB}: supervision covers the performance domains" for d in CRSS_DOMAINS},
+    "crss.supervision.every_domain": f"{ICB}: supervision covers the performance domains",
+    "crss.supervision.min_span_days": f"{ICB}: from an experience maintained for at least 1 year",
+    "crss.diploma": f"{ICB}: high-school diploma or GED",
+    "crss.code_of_ethics": f"{ICB}: signed code of ethics",
+    "crss.application": f"{ICB}: the exam comes after the complete application is approved",
+    "crss.exam.pass_mark": f"{ICB}: pass mark 68",
+    "crss.exam.max_score": f"{ICB}: scored 0-100 (100 questions, 2 hours)",
+    "crss.validity_days": f"{ICB}: renewal every 2 years",
+    "crss.renewal.total": f"{ICB}: 40 CEUs (1 CEU = 1 clock hour)",
+    "crss.renewal.domains.CRSS domains": f"{ICB}: 15 CEUs in CRSS domains, recovery or the peer role",
+    "crss.renewal.domains.Core functions": f"{ICB}: 25 CEUs in core functions",
+    "crss_e.validity_days": "stands with the CRSS credential",
+    "crss_ya.validity_days": "stands with the CRSS credential",
+    "crss.leader.lived_experience": f"{ICB}: disclosure of lived experience",
+}
 
 PROGRAM = ProgramModel(
     key="crss",
@@ -58,8 +104,8 @@ PROGRAM = ProgramModel(
            Role("employment", "CRSS-E endorsement", pathway="crss_e"),
            Role("young_adult", "CRSS-YA endorsement", pathway="crss_ya")],
     pathways=[CRSS, *ENDORSEMENTS],
-    format={"renewal_warning_days": 30},
     leader_requirements={"lived_experience": ("self", "both")},
+    sources=SOURCES,
 )
 
 

@@ -91,21 +91,29 @@ def certify_teacher(run, peer="P0001") -> str:
     """Walk a Peer-to-Peer teacher to certification (granted 2026-02-02, valid 730 days)."""
     ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))
     ok(run("record", peer, "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-06"))
     ok(run("record", peer, "peer_to_peer", "online_course", "--on", "2026-01-10"))
     ok(run("record", peer, "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"))
-    ok(run("record", peer, "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"))
     return ok(run("record", peer, "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+
+
+# Supervision covering the four performance domains, kept up for a year before YEAR-03-01.
+CRSS_SUPERVISION = (("Advocacy", -1, "03-01"), ("Professional Responsibility", -1, "09-01"),
+                    ("Mentoring", 0, "01-15"), ("Recovery Support", 0, "03-01"))
 
 
 def crss_walk(run, peer="P0001", year=2024, score=75) -> str:
     """Walk a CRSS specialist through every step, the exam (`score`, pass mark 68) on YEAR-04-01."""
     ok(run("enroll", peer, "crss", "--on", f"{year}-01-01"))
-    ok(run("record", peer, "crss", "disclosure", "--on", f"{year}-01-02"))
+    for step in ("disclosure", "diploma", "code_of_ethics"):
+        ok(run("record", peer, "crss", step, "--on", f"{year}-01-02"))
     for domain, hours in (("Advocacy", 30), ("Professional Responsibility", 20), ("Mentoring", 20),
                           ("Recovery Support", 20), ("Ethics", 10)):
         ok(run("record", peer, "crss", "education", "--hours", hours, "--domain", domain, "--on", f"{year}-02-01"))
     ok(run("record", peer, "crss", "experience", "--hours", 2000, "--score", 60, "--on", f"{year}-03-01"))
-    ok(run("record", peer, "crss", "supervision", "--hours", 100, "--domain", "Mentoring", "--on", f"{year}-03-01"))
+    for domain, years, day in CRSS_SUPERVISION:
+        ok(run("record", peer, "crss", "supervision", "--hours", 25, "--domain", domain, "--on", f"{year + years}-{day}"))
+    ok(run("record", peer, "crss", "application", "--on", f"{year}-03-15"))
     return ok(run("record", peer, "crss", "exam", "--score", score, "--on", f"{year}-04-01"))
 
 

@@ -92,7 +92,7 @@ def test_a_date_impossible_in_the_order_in_force_is_refused_and_changes_nothing(
 
 
 def test_other_date_options_read_the_same_forms(initialised, run):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--on", "2026-03-01"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes", "--on", "2026-03-01"))
     ok(run("peer", "stage", "P0001", "contacted", "--on", "March 10, 2026"))
     ok(run("enroll", "P0001", "connection", "--on", "11 Mar 2026"))
     ok(run("record", "P0001", "connection", "application", "--on", "3/12/26"))

@@ -182,7 +182,7 @@ def test_eight_processes_of_fifty_mixed_writes_lose_nothing(database, tmp_path):
     db = database
     leaders = []
     for n in range(LEADERS):
-        leaders.append(ok(invoke("peer", "add", f"Leader {n}", "--lived-experience", "self")).strip())
+        leaders.append(ok(invoke("peer", "add", f"Leader {n}", "--lived-experience", "self", "--consent", "adult=yes")).strip())
         ok(invoke("enroll", leaders[-1], "connection"))
     offering = ok(invoke("offering", "add", "connection", "Tuesday group",
                          "--leaders", ",".join(leaders[:2]))).strip()
@@ -564,7 +564,7 @@ def read_only(monkeypatch, *folders):
 
 def test_a_database_in_a_read_only_folder_reads_refuses_writes_and_loses_nothing(database, monkeypatch, tmp_path):
     db = database
-    ok(invoke("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(invoke("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     ok(invoke("enroll", "P0001", "connection"))
     ok(invoke("record", "P0001", "connection", "application"))
     sheet = write_sheet(tmp_path / "sheet.csv", "Sheet")
@@ -714,7 +714,7 @@ def test_sweep_is_one_commit_and_a_full_disk_at_any_point_changes_nothing(databa
     the whole sweep; never "nothing was changed" about a change that was made."""
     db = database
     monkeypatch.setenv("PEERPATH_TODAY", "2026-03-01")
-    ok(invoke("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(invoke("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     certify_teacher(invoke)
     commits = []
     original = core.store.Transaction._commit

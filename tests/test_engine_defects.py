@@ -28,8 +28,8 @@ def today(monkeypatch):
 
 @pytest.fixture
 def peers(initialised, run):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))      # P0001
-    ok(run("peer", "add", "Bo", "--lived-experience", "both"))       # P0002
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))      # P0001
+    ok(run("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"))       # P0002
     return initialised
 
 
@@ -57,13 +57,13 @@ def assert_leaders_match_progress(run):
 
 
 def teacher_before_training(run, course_on="2026-01-10", interview="passed", interview_on="2026-01-05"):
-    """A Peer-to-Peer teacher with every step but the training recorded (the course forced,
+    """A Peer-to-Peer teacher with every step but the training recorded (the agreement forced,
     as the affiliate interview may not have been passed)."""
     ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
     ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", interview, "--on", interview_on))
-    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on, "--force", "--reason", "walk"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-09", "--force", "--reason", "walk"))
+    ok(run("record", "P0001", "peer_to_peer", "online_course", "--on", course_on))
     ok(run("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-26"))
-    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-27"))
 
 
 # --- 1. renewal counts only the current cycle ------------------------------------------------------
@@ -189,10 +189,9 @@ def test_a_setting_that_completes_or_uncompletes_a_pathway_changes_the_certifica
 def test_revoking_a_base_credential_revokes_its_endorsement(peers, run):
     crss_walk(run, year=2026, score=69)
     ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
-           "--on", "2026-04-05"))
-    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
-           "--on", "2026-04-06"))
+    for step in ("employment_education", "employment_experience", "employment_practice"):
+        ok(run("config", "set", f"crss_e.{step}.total", "20"))  # no public figure: the affiliate's
+        ok(run("record", "P0001", "crss", step, "--role", "employment", "--hours", 20, "--on", "2026-04-05"))
     assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
         == {"crss": "certified", "crss_e": "certified"}
     ok(run("config", "set", "crss.exam.pass_mark", "70"))
@@ -216,7 +215,7 @@ def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
 
 def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "connection", "training", "--on", "2026-01-10", "--until", "2026-01-11",
+    ok(run("record", "P0001", "connection", "training", "--on", "2026-01-10", "--until", "2026-01-12",
            "--force", "--reason", "trained in another state"))  # R0001
     ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001"))
     for day in ("2026-02-03", "2026-02-10", "2026-02-17", "2026-02-24"):
@@ -233,7 +232,7 @@ def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
     assert audit(run, "revoke") == []
     ok(run("config", "set", "connection.training.days", "1"))  # a Connection rule: judged again
     assert status_of(run, "P0001", "connection")["status"] == "in training"
-    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 2 -> 1"]
+    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 3 -> 1"]
     assert_leaders_match_progress(run)
 
 
@@ -277,6 +276,7 @@ def test_a_course_too_close_to_the_training_on_file_is_refused_unless_forced(pee
 def test_a_course_too_late_is_refused_without_force(peers, run, db):
     ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
     ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"))
+    ok(run("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-05"))
     ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--force", "--reason", "x"))
     before = snapshot(db)
     assert_refused(run("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-25"),
@@ -318,12 +318,13 @@ SETTINGS = {
     "peer_to_peer.online_course.lead_days": ["0", "14", "30"],
     "peer_to_peer.renewal.min": ["1", "2"],
     "peer_to_peer.validity_days": ["365", "730"],
-    "ioov.presentations.min": ["1", "2"],
+    "ioov.training.days": ["1", "2"],
+    "crss_e.employment_education.total": ["10", "none"],
     "crss.education.total": ["50", "100"],
 }
 # One passing observation of a Connection meeting, and one that misses a critical item.
 PASSING_MEETING = {**{key: "yes" for key in ("on_time", "two_facilitators", "welcome", "guidelines", "principles",
-                                            "confidentiality", "no_endorsement")},
+                                            "confidentiality", "emotional_stages", "no_endorsement")},
                    "check_in": 5, "agenda": 5, "processes": 5}
 
 
@@ -359,7 +360,7 @@ class EngineMachine(RuleBasedStateMachine):
     def two_leaders_in_every_role(self):
         tracker = self.tracker()
         for name in ("Ana", "Bo"):  # P0001, P0002
-            peer = tracker.add_peer(name=name, lived_experience="self", on=MACHINE_DAYS[0]).id
+            peer = tracker.add_peer(name=name, lived_experience="self", consent={"adult": True}, on=MACHINE_DAYS[0]).id
             for program, role in ROLES:
                 tracker.enroll(peer, program, role=role, on=MACHINE_DAYS[0])
 

@@ -12,12 +12,13 @@ from conftest import assert_refused, ok, snapshot
 
 TODAY = "2026-06-01"
 
-# The built-in Connection meeting checklist: 7 yes/no items of weight 1 (on_time, two_facilitators,
-# welcome, guidelines, principles, confidentiality, no_endorsement), ratings check_in and agenda of
-# weight 1 and processes of weight 2 (which allows "insufficient data"). Maximum: 7 + 5 + 5 + 10 = 27.
+# The built-in Connection meeting checklist: 8 yes/no items of weight 1 (on_time, two_facilitators,
+# welcome, guidelines, principles, confidentiality, emotional_stages, no_endorsement), ratings
+# check_in and agenda of weight 1 and processes of weight 2 (which allows "insufficient data").
+# Maximum: 8 + 5 + 5 + 10 = 28.
 ALL_MET = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",
-           "principles": "yes", "confidentiality": "yes", "check_in": 5, "agenda": 5, "processes": 5,
-           "no_endorsement": "yes"}
+           "principles": "yes", "confidentiality": "yes", "check_in": 5, "agenda": 5,
+           "emotional_stages": "yes", "processes": 5, "no_endorsement": "yes"}
 
 CHECKLIST = Checklist(
     key="t", program="p", title="T", version="3",
@@ -78,15 +79,16 @@ def test_bad_answers_are_refused_naming_the_item(answers, fragment):
 
 @pytest.fixture
 def group(initialised, run):
-    """Two Connection facilitators trained and co-facilitating, waiting for their observed session."""
+    """Two Connection facilitators certified at their 3-day training and co-facilitating, on their
+    new-leader track: waiting for their first observation."""
     for name in ("Ana", "Bo"):
-        ok(run("peer", "add", name, "--lived-experience", "self"))
+        ok(run("peer", "add", name, "--lived-experience", "self", "--consent", "adult=yes"))
     for peer in ("P0001", "P0002"):
         ok(run("enroll", peer, "connection", "--on", "2026-01-01"))
         for step, extra in (("application", ()), ("reference", ("--outcome", "passed")),
                             ("interview", ("--outcome", "passed")), ("fidelity_agreement", ())):
             ok(run("record", peer, "connection", step, *extra, "--on", "2026-01-05"))
-        ok(run("record", peer, "connection", "training", "--on", "2026-01-10", "--until", "2026-01-11"))
+        ok(run("record", peer, "connection", "training", "--on", "2026-01-10", "--until", "2026-01-12"))
     ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001,P0002", "--location", "Library"))
     for day in ("2026-02-03", "2026-02-10", "2026-02-17", "2026-02-24"):
         ok(run("session", "add", "O0001", "--on", day, "--attendance", 6))
@@ -113,28 +115,28 @@ def test_offerings_and_sessions_feed_count_steps(group, run):
     assert (offering["id"], offering["leaders"], offering["location"]) == ("O0001", ["P0001", "P0002"], "Library")
     status, _ = observed_step(run)
     [count] = [s for s in status["steps"] if s["step"] == "co_facilitation"]
-    assert (count["state"], count["summary"]) == ("done", "4/4 sessions")
+    assert (count["state"], count["summary"]) == ("done", "4/1 sessions")
 
 
 def test_an_observation_below_threshold_does_not_complete_the_step(group, run, tmp_path):
-    # check_in 1, agenda 1, processes 2: 7 + 1 + 1 + 4 = 13/27 = 48.1% -> not supported
+    # check_in 1, agenda 1, processes 2: 8 + 1 + 1 + 4 = 14/28 = 50% -> not supported
     answers = {**ALL_MET, "check_in": 1, "agenda": 1, "processes": 2}
     output = ok(observe(run, tmp_path, answers, "2026-03-03"))
-    assert "48.1%" in output and "not supported" in output
+    assert "= 50% (not supported)" in output
     status, step = observed_step(run)
     assert step["state"] != "done"
-    assert status["status"] == "in training"
+    assert status["status"] == "certified"  # the observation is the new-leader track, not certification
 
 
 def test_an_observation_at_threshold_completes_the_step_and_certifies(group, run, tmp_path):
-    # agenda 3, processes 4: 7 + 5 + 3 + 8 = 23/27 = 85.2% -> good, passes the 80% step threshold
+    # agenda 3, processes 4: 8 + 5 + 3 + 8 = 24/28 = 85.7% -> good, passes the 80% step threshold
     output = ok(observe(run, tmp_path, {**ALL_MET, "agenda": 3, "processes": 4}, "2026-03-03", "answers.csv"))
-    assert "85.2%" in output and "good" in output
+    assert "85.7%" in output and "good" in output
     status, step = observed_step(run)
     assert step["state"] == "done"
-    assert status["status"] == "certified" and status["certified_on"] == "2026-03-03"
+    assert status["status"] == "certified" and status["certified_on"] == "2026-01-12"  # at the training
     [stored] = json.loads(ok(run("fidelity", "report", "--json")))["offerings"]["O0001"]
-    assert (stored["percent"], stored["band"], stored["passed"]) == (85.2, "good", True)
+    assert (stored["percent"], stored["band"], stored["passed"]) == (85.7, "good", True)
 
 
 def test_a_critical_failure_does_not_complete_the_step(group, run, tmp_path):
@@ -161,19 +163,19 @@ def test_answers_can_be_given_interactively(group, run):
     result = run("observe", "O0001", "--checklist", "connection_meeting", "--observer", "Pat", "--on", "2026-03-03",
                  input=typed)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.endswith("27/27 = 100% (good); passed\n")
+    assert result.stdout.endswith("28/28 = 100% (good); passed\n")
 
 
 def test_the_report_shows_scores_over_time_most_missed_items_and_drift(group, run, tmp_path):
     ok(observe(run, tmp_path, ALL_MET, "2026-03-03"))
     ok(observe(run, tmp_path, {**ALL_MET, "on_time": "no", "agenda": 2}, "2026-04-07"))
     report = json.loads(ok(run("fidelity", "report", "--program", "connection", "--json")))
-    # second: 6 + 5 + 2 + 10 = 23/27 = 85.2%
-    assert [p["percent"] for p in report["offerings"]["O0001"]] == [100.0, 85.2]
-    assert [p["percent"] for p in report["leaders"]["P0002"]] == [100.0, 85.2]
+    # second: 7 + 5 + 2 + 10 = 24/28 = 85.7%
+    assert [p["percent"] for p in report["offerings"]["O0001"]] == [100.0, 85.7]
+    assert [p["percent"] for p in report["leaders"]["P0002"]] == [100.0, 85.7]
     assert {m["item"]: m["times"] for m in report["most_missed"]} == {"on_time": 1, "agenda": 1}
     [drift] = report["drift"]
-    assert (drift["offering"], drift["from"], drift["to"], drift["drop"]) == ("O0001", 100.0, 85.2, 14.8)
+    assert (drift["offering"], drift["from"], drift["to"], drift["drop"]) == ("O0001", 100.0, 85.7, 14.3)
     assert "O0001" in ok(run("fidelity", "report"))
 
 
@@ -205,7 +207,7 @@ def test_an_observation_keeps_its_checklist_version(group, run, tmp_path):
     events = [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == "observe"]
     assert len(events) == 1
     listed = json.loads(ok(run("checklists", "show", "connection_meeting", "--json")))
-    assert listed["version"] == "2026.1"
+    assert listed["version"] == "2026.2"
 
 
 def test_an_empty_answers_file_name_is_refused_not_asked(group, run, db):

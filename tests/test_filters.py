@@ -40,7 +40,7 @@ def affiliate(db, monkeypatch) -> Tracker:
     tracker = Tracker()
     tracker.init(affiliate="NAMI Filter County")
     for name, fields in PEERS:
-        tracker.add_peer(name=name, lived_experience="self", **fields)
+        tracker.add_peer(name=name, lived_experience="self", consent={"adult": True}, **fields)
     tracker.enroll("P0001", "connection", on="2026-05-10")
     tracker.enroll("P0003", "peer_to_peer", on="2026-05-10")
     tracker.enroll("P0005", "connection", on="2026-05-10")
@@ -179,9 +179,9 @@ def test_the_tracker_api_filters_the_same_way(affiliate):
 
 def test_expiring_report_counts_only_the_filtered_certified_leaders(affiliate, run):
     for step, day, extra in (("affiliate_interview", "2026-05-11", {"outcome": "passed"}),
+                             ("fidelity_agreement", "2026-05-11", {}),
                              ("online_course", "2026-05-12", {}),
                              ("trainer_interview", "2026-05-13", {"outcome": "passed"}),
-                             ("fidelity_agreement", "2026-05-13", {}),
                              ("training", "2026-05-30", {"until": "2026-05-31"})):
         affiliate.record_step("P0003", "peer_to_peer", step, on=day, **extra)
     expiring = [item["peer"] for item in figures(run, "expiring", "--days", "800")["expiring"]]

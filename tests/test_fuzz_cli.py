@@ -202,11 +202,11 @@ def template(tmp_path_factory) -> Path:
         "check_in": "4", "agenda": "5", "processes": "4"}))
     steps = [
         ("init", "--affiliate", "Fuzz County"),
-        ("peer", "add", "Ana Lopez", "--lived-experience", "self", "--community", "Eastside",
+        ("peer", "add", "Ana Lopez", "--lived-experience", "self", "--consent", "adult=yes", "--community", "Eastside",
          "--email", "ana@example.org", "--source", "graduate"),
-        ("peer", "add", "Bo Chen", "--lived-experience", "self", "--stage", "applied"),
+        ("peer", "add", "Bo Chen", "--lived-experience", "self", "--consent", "adult=yes", "--stage", "applied"),
         ("peer", "add", "Cy Diaz", "--lived-experience", "family"),
-        ("peer", "add", "Dee Evans", "--lived-experience", "both", "--stage", "accepted"),
+        ("peer", "add", "Dee Evans", "--lived-experience", "both", "--consent", "adult=yes", "--stage", "accepted"),
         ("enroll", "P0001", "connection", "--on", "2025-01-02"),
         ("enroll", "P0002", "connection", "--on", "2025-01-02"),
         ("enroll", "P0002", "crss", "--on", "2025-01-02"),
@@ -218,7 +218,7 @@ def template(tmp_path_factory) -> Path:
         ("record", "P0001", "connection", "reference", "--outcome", "passed", "--on", "2025-01-10"),
         ("record", "P0001", "connection", "interview", "--outcome", "passed", "--on", "2025-01-10"),
         ("record", "P0001", "connection", "fidelity_agreement", "--on", "2025-01-11"),
-        ("record", "P0001", "connection", "training", "--on", "2025-01-20", "--until", "2025-01-21"),
+        ("record", "P0001", "connection", "training", "--on", "2025-01-20", "--until", "2025-01-22"),
         ("offering", "add", "connection", "Tuesday group", "--leaders", "P0001,P0002", "--started", "2025-02-04"),
         ("session", "add", "O0001", "--on", "2025-02-04", "--attendance", "7"),
         ("session", "add", "O0001", "--on", "2025-02-11", "--attendance", "9"),

@@ -16,10 +16,12 @@ def twins(initialised, run, monkeypatch):
     class and observed); P0003 someone else."""
     monkeypatch.setenv("PEERPATH_TODAY", "2026-06-01")
     ok(run("peer", "add", "Maria Lopez", "--email", "maria@example.org", "--community", "Cicero",
-           "--lived-experience", "self", "--consent", "contact=yes", "--on", "2025-12-15"))
+           "--lived-experience", "self", "--consent", "contact=yes", "--birth-date", "1990-04-02",
+           "--on", "2025-12-15"))
     ok(run("peer", "add", "María López", "--email", "mlopez@example.org", "--phone", "708-555-0101",
            "--language", "Spanish", "--source", "graduate", "--lived-experience", "both",
-           "--consent", "contact=no", "--consent", "photos=yes", "--on", "2025-12-01"))
+           "--consent", "contact=no", "--consent", "photos=yes", "--member-until", "2026-12-31",
+           "--on", "2025-12-01"))
     ok(run("peer", "add", "Sam Lee", "--lived-experience", "self", "--on", "2025-12-01"))
     ok(run("peer", "stage", "P0002", "contacted", "--on", "2025-12-10"))
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
@@ -43,6 +45,7 @@ def test_merge_moves_every_record_onto_the_peer_kept(twins, db):
     assert (kept["name"], kept["email"], kept["lived_experience"]) == ("Maria Lopez", "maria@example.org", "self")
     assert (kept["phone"], kept["languages"], kept["source"]) == ("708-555-0101", ["Spanish"], "graduate")
     assert kept["consent"] == {"contact": True, "photos": True}
+    assert (kept["birth_date"], kept["member_until"]) == ("1990-04-02", "2026-12-31")  # eligibility too
     # The duplicate's stage changes before KEEP entered the pipeline become KEEP's history too.
     assert [(c["on"], c["stage"]) for c in kept["stage_history"]] == [
         ("2025-12-01", "prospect"), ("2025-12-10", "contacted"), ("2025-12-15", "prospect")]
@@ -83,7 +86,7 @@ def test_merge_is_one_audit_event_and_keep_s_history_includes_the_duplicate_s(tw
     assert (merge["action"], merge["entity_id"], merge["peer_id"]) == ("merge", "P0002", "P0001")
     assert merge["details"]["moved"]["enrollments"] == ["E0002"]
     assert merge["details"]["moved"]["offerings"] == ["O0001"]
-    assert merge["details"]["filled"] == ["consent", "languages", "phone", "source"]
+    assert merge["details"]["filled"] == ["consent", "languages", "member_until", "phone", "source"]
     history = json.loads(ok(run("audit", "--peer", "P0001", "--json")))
     assert {e["peer_id"] for e in history} == {"P0001", "P0002"}
     assert ("add", "P0002") in {(e["action"], e["entity_id"]) for e in history}
@@ -103,7 +106,7 @@ def test_dry_run_lists_what_would_move_and_writes_nothing(twins, db):
     out = ok(twins("peer", "merge", "P0001", "P0002", "--dry-run"))
     assert out.startswith("Dry run: would merge P0002 into P0001; nothing was written.")
     assert "step records: R0001, R0002, R0003, R0004, R0005" in out
-    assert "fields filled from P0002: consent, languages, phone, source" in out
+    assert "fields filled from P0002: consent, languages, member_until, phone, source" in out
     assert snapshot(db) == before
 
 

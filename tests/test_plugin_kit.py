@@ -115,14 +115,14 @@ def test_the_example_is_listed_enabled_and_disabled_with_its_data_kept(f2f_env):
 def test_a_teacher_is_walked_through_the_example_pathway(f2f_env, tmp_path):
     peerpath(f2f_env, "init")
     peerpath(f2f_env, "peer", "add", "Mae", "--lived-experience", "family")
-    peerpath(f2f_env, "peer", "add", "Lou", "--lived-experience", "both")
+    peerpath(f2f_env, "peer", "add", "Lou", "--lived-experience", "both", "--consent", "adult=yes")
     for peer in ("P0001", "P0002"):
         peerpath(f2f_env, "enroll", peer, "family_to_family", "--on", "2026-01-01")
         peerpath(f2f_env, "record", peer, "family_to_family", "affiliate_interview", "--outcome", "passed",
                  "--on", "2026-01-05")
         peerpath(f2f_env, "record", peer, "family_to_family", "fidelity_agreement", "--on", "2026-01-06")
     # Training before the fidelity agreement is refused in the example's pathway too.
-    peerpath(f2f_env, "peer", "add", "Kim", "--lived-experience", "both")
+    peerpath(f2f_env, "peer", "add", "Kim", "--lived-experience", "both", "--consent", "adult=yes")
     peerpath(f2f_env, "enroll", "P0003", "family_to_family", "--on", "2026-01-01")
     early = peerpath(f2f_env, "record", "P0003", "family_to_family", "training", "--on", "2026-01-09", code=1)
     assert "'training' needs 'fidelity_agreement' first" in early.stderr
@@ -238,7 +238,7 @@ def stored_affiliate(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("affiliate")
     env = plain_env(folder)
     peerpath(env, "init")
-    assert peerpath(env, "peer", "add", "Ana", "--lived-experience", "self").stdout == "P0001\n"
+    assert peerpath(env, "peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes").stdout == "P0001\n"
     peerpath(env, "enroll", "P0001", "connection", "--on", "2026-03-01")
     peerpath(env, "record", "P0001", "connection", "application", "--on", "2026-03-01")
     return folder
@@ -275,7 +275,7 @@ def test_plugins_check_names_each_defect_and_the_others_keep_working(tmp_path, s
 
     # The built-in programs keep working on the stored data...
     peerpath(env, "record", "P0001", "connection", "interview", "--outcome", "passed", "--on", "2026-03-02")
-    assert peerpath(env, "peer", "add", "Ben", "--lived-experience", "both").stdout == "P0002\n"
+    assert peerpath(env, "peer", "add", "Ben", "--lived-experience", "both", "--consent", "adult=yes").stdout == "P0002\n"
     # ...and what was written with the broken plugin installed reads back without it.
     del env["PYTHONPATH"]
     [status] = json.loads(peerpath(env, "progress", "P0001", "--json").stdout)
@@ -307,7 +307,7 @@ def test_a_lifecycle_hook_that_raises_is_named_and_the_change_is_kept(tmp_path):
     assert row.split()[:4] == ["noisy", "0.1", "noisy-plugin", "yes"]
     assert row.endswith("certification_granted, step_recorded")
     peerpath(env, "init")
-    peerpath(env, "peer", "add", "Ana", "--lived-experience", "self")
+    peerpath(env, "peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes")
     peerpath(env, "enroll", "P0001", "connection", "--on", "2026-03-01")
     result = peerpath(env, "record", "P0001", "connection", "application", "--on", "2026-03-01")
     assert result.stdout.startswith("R0001: recorded application for P0001")

@@ -17,7 +17,7 @@ TODAY = "2026-03-01"
 
 MEETING_ANSWERS = {"on_time": "yes", "two_facilitators": "yes", "welcome": "yes", "guidelines": "yes",
                    "principles": "yes", "confidentiality": "yes", "check_in": 5, "agenda": 5,
-                   "processes": 5, "no_endorsement": "yes"}
+                   "processes": 5, "emotional_stages": "yes", "no_endorsement": "yes"}
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def dated(monkeypatch):
 
 
 def test_every_lifecycle_event_fires_once_with_its_arguments(initialised, run, recording_plugin, dated, tmp_path):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
-    ok(run("peer", "add", "Bo", "--lived-experience", "both"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
+    ok(run("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"))
     ok(run("peer", "stage", "P0001", "contacted"))
     certify_teacher(run)
     ok(run("enroll", "P0001", "connection", "--on", "2026-02-01"))
@@ -47,7 +47,7 @@ def test_every_lifecycle_event_fires_once_with_its_arguments(initialised, run, r
     assert [(c["peer"].id, c["enrollment"].program) for c in plugin.hooks("enrollment_started")] == [
         ("P0001", "peer_to_peer"), ("P0001", "connection"), ("P0002", "connection")]
     assert [c["record"].step for c in plugin.hooks("step_recorded")] == [
-        "affiliate_interview", "online_course", "trainer_interview", "fidelity_agreement", "training"]
+        "affiliate_interview", "fidelity_agreement", "online_course", "trainer_interview", "training"]
     [granted] = plugin.hooks("certification_granted")
     assert (granted["certification"].pathway, str(granted["certification"].expires)) == ("peer_to_peer", "2028-02-02")
     [session] = plugin.hooks("session_recorded")
@@ -76,7 +76,7 @@ def test_events_fire_after_the_change_is_stored(initialised, run, db):
 
 
 def test_certification_is_granted_once_however_often_progress_is_asked(initialised, run, recording_plugin, dated):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     certify_teacher(run)
     for _ in range(3):
         ok(run("progress", "P0001"))
@@ -152,7 +152,7 @@ def test_plugins_list_shows_name_version_source_enabled_and_hooks(initialised, r
 
 
 def test_a_disabled_program_disappears_and_comes_back_with_its_data(initialised, run, dated):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     ok(run("enroll", "P0001", "crss", "--on", "2026-01-01"))
     ok(run("record", "P0001", "crss", "disclosure", "--on", "2026-01-02"))
     ok(run("plugins", "disable", "crss"))
@@ -339,7 +339,7 @@ def test_a_plugin_using_every_provider_hook_works_end_to_end(tmp_path):
     assert "ets: ok" in cli_ok("plugins", "check", "ets")
     assert "background_check" in cli_ok("programs", "show", "ets")
     assert "ets_presentation" in cli_ok("checklists", "list")
-    cli_ok("peer", "add", "Ana", "--lived-experience", "self")
+    cli_ok("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes")
     cli_ok("enroll", "P0001", "ets")
     refused = _run_cli(env, "record", "P0001", "ets", "background")
     assert refused.returncode == 1
@@ -405,17 +405,17 @@ def test_a_bug_in_a_plugins_step_kind_is_one_line_naming_it_and_stores_nothing(i
 
 # (command, the lifecycle hooks it must fire, in order). The answers file is written by the test.
 STEPS = [
-    (("peer", "add", "Ana", "--lived-experience", "self"), ["peer_added"]),
-    (("peer", "add", "Bo", "--lived-experience", "both"), ["peer_added"]),
+    (("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"), ["peer_added"]),
+    (("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"), ["peer_added"]),
     (("peer", "edit", "P0001", "--community", "Eastside"), []),
     (("peer", "stage", "P0001", "contacted"), ["peer_stage_changed"]),
     (("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"), ["enrollment_started"]),
     (("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "passed", "--on", "2026-01-05"),
      ["step_recorded"]),
+    (("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-06"), ["step_recorded"]),
     (("record", "P0001", "peer_to_peer", "online_course", "--on", "2026-01-10"), ["step_recorded"]),
     (("record", "P0001", "peer_to_peer", "trainer_interview", "--outcome", "passed", "--on", "2026-01-20"),
      ["step_recorded"]),
-    (("record", "P0001", "peer_to_peer", "fidelity_agreement", "--on", "2026-01-21"), ["step_recorded"]),
     (("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"),
      ["step_recorded", "certification_granted"]),
     (("progress", "P0001"), []),
@@ -594,7 +594,7 @@ def test_a_hook_failing_for_one_plugin_does_not_stop_the_others(initialised, run
 
 
 def test_a_veto_of_the_certification_refuses_the_step_record_too(initialised, run, recording_plugin, db, dated):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     recording_plugin.validate = lambda change: Problem("certify by hand") if change.action == "certify" else None
     for args, _ in STEPS[4:9]:  # enrolled, and every step but the training recorded
         ok(run(*args))
@@ -615,7 +615,7 @@ def test_validate_change_is_asked_before_storing_with_action_and_actor(initialis
 
     recording_plugin.validate = look
     before = snapshot(db)
-    ok(run("--as", "coordinator Kim", "peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("--as", "coordinator Kim", "peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     before = snapshot(db)
     ok(run("peer", "stage", "P0001", "contacted"))
     before = snapshot(db)
@@ -626,7 +626,7 @@ def test_validate_change_is_asked_before_storing_with_action_and_actor(initialis
 
 def test_a_warning_on_a_change_that_is_then_refused_is_not_shown(initialised, run, recording_plugin, db, dated):
     """A refused change stores nothing, so the refusal is the one line printed."""
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     for args, _ in STEPS[4:9]:  # enrolled, and every step but the training recorded
         ok(run(*args))
 
@@ -678,7 +678,7 @@ def test_plugins_list_json_and_table_columns(initialised, run, recording_plugin)
 
 
 def test_disabling_hides_checklists_settings_and_enrolments_and_keeps_the_records(initialised, run, db, dated):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     ok(run("enroll", "P0001", "connection", "--on", "2026-01-01"))
     ok(run("offering", "add", "connection", "Tuesday group", "--leaders", "P0001"))
     assert "connection_meeting" in ok(run("checklists", "list"))

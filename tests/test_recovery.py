@@ -27,7 +27,7 @@ def lost_manifest(initialised, run):
     db = initialised
     ok(run("init", "--affiliate", "NAMI Lost County"))
     for name in ("Ana", "Bo", "Cy"):
-        ok(run("peer", "add", name, "--lived-experience", "self"))
+        ok(run("peer", "add", name, "--lived-experience", "self", "--consent", "adult=yes"))
     ok(run("enroll", "P0002", "connection"))
     ok(run("record", "P0002", "connection", "application"))
     ok(run("config", "set", "recruitment.followup_days", "30"))

@@ -652,7 +652,7 @@ READERS = {
 def test_a_table_file_of_the_wrong_shape_is_named_and_never_carried_forward(initialised, run, table,
                                                                            template, problem):
     db = initialised
-    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
     ok(run("enroll", "P0001", "connection"))
     path = folder_of(db) / manifest(db)["tables"][table]
     content = template.format(table=table).encode()
