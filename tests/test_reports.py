@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from peerpath.cli import cli
 from peerpath.core import Pathway, ProgramModel, Role, Step, Tracker, hookimpl
+from peerpath.core.filters import PeerFilter
 from peerpath.core.reporting import merge_cells
 from peerpath.core.testing import registered_plugin
 
@@ -206,3 +207,65 @@ def test_followups_after_configured_days(affiliate):
     assert [p.name for p, _, _ in affiliate.followups(days=145)] == ["Ed", "Cy"]
     affiliate.set_setting("recruitment.followup_days", "200")
     assert [p.name for p, _, _ in affiliate.followups()] == ["Ed"]
+
+
+# --- issue 12, defects 8-10: funnel by cohort, sector from the outreach event, merge refusals --------
+
+
+def test_funnel_conversion_counts_a_peer_who_skipped_stages_as_passing_through_them(affiliate):
+    # Gil is recorded straight as accepted: he was screened too, so screened -> accepted stays 100 %.
+    peer(affiliate, "Gil", "2026-03-01", [("accepted", "2026-03-05")])
+    peer(affiliate, "Hal", "2026-03-01", [("accepted", "2026-03-06")])
+    figures = affiliate.report("funnel", start="2026-01-01").figures
+    assert figures["reached"]["screened"] == 3 and figures["reached"]["accepted"] == 3
+    assert figures["reached"]["prospect"] == 6
+    assert figures["conversion_percent"] == {"prospect->contacted": 83.3, "contacted->applied": 60.0,
+                                             "applied->screened": 100.0, "screened->accepted": 100.0}
+    assert all(0 <= value <= 100 for value in figures["conversion_percent"].values())
+
+
+def test_a_peer_recruited_at_an_event_counts_under_its_sector(affiliate):
+    event = affiliate.add_outreach("congregation visit", on="2026-03-01", sector="faith", community="Cicero")
+    recruited = peer(affiliate, "Ivy", "2026-03-02", [], outreach=event.id)
+    by_sector = affiliate.report("funnel", start="2026-01-01").figures["by_sector"]
+    assert (by_sector["faith"]["total"], by_sector["none"]["total"]) == (3, 1)  # Ivy with Cy and Di; Ann
+    assert affiliate.report("reach", start="2026-01-01").figures["by_sector"]["faith"]["recruited"] == 3
+    affiliate.set_setting("rollup.suppress_below", "1")
+    assert affiliate.report("rollup", start="2026-01-01").figures["recruited_by_sector"] == \
+        {"health": 1, "faith": 3, "none": 1}
+    assert recruited in [p.id for p in affiliate.peers(where=PeerFilter(sector="faith"))]
+
+
+def _rollup_file(runner, tmp_path, name, *args):
+    result = runner.invoke(cli, ["report", "rollup", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / name
+    path.write_text(result.stdout)
+    return str(path)
+
+
+def test_rollup_merge_refuses_an_affiliate_twice(affiliate, tmp_path):
+    runner = CliRunner()
+    first = _rollup_file(runner, tmp_path, "a.json", "--from", "2026-01-01")
+    again = _rollup_file(runner, tmp_path, "a-again.json", "--from", "2026-01-01")
+    for files in ([first, first], [first, again]):
+        failed = runner.invoke(cli, ["report", "rollup", "--merge", *files])
+        assert failed.exit_code != 0
+        assert failed.stderr.strip().splitlines() == [
+            f"Error: {files[1]} counts 'NAMI Test County' again (already in {first}): merge each affiliate once"]
+
+
+def test_rollup_merge_refuses_files_of_different_periods(affiliate, tmp_path):
+    runner = CliRunner()
+    year = _rollup_file(runner, tmp_path, "year.json", "--from", "2026-01-01")
+    other = Tracker(db=tmp_path / "other.json", today=TODAY)
+    other.init(affiliate="NAMI Other")
+    result = runner.invoke(cli, ["--db", str(tmp_path / "other.json"), "report", "rollup", "--from", "2026-04-01",
+                                 "--json"])
+    quarter = tmp_path / "quarter.json"
+    quarter.write_text(result.stdout)
+    failed = runner.invoke(cli, ["report", "rollup", "--merge", year, str(quarter)])
+    assert failed.exit_code != 0
+    assert failed.stderr.strip().splitlines() == [
+        f"Error: {quarter} covers 2026-04-01 to {TODAY} but {year} covers 2026-01-01 to {TODAY}: "
+        "merge rollups of one period"]
