@@ -247,10 +247,11 @@ class PathwayOps:
             after = attrs.evolve(before, void_reason=reason)
             self.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
                                details={"reason": reason, "step": before.step})
-            program = self.catalog.programs.get(before.program)
-            if program is not None:
+            if before.program in self.catalog.programs:
                 enrollment = self.load("enrollments", Enrollment, before.enrollment_id, "enrolment")
-                self._store_summary(enrollment, program.pathway(enrollment.pathway), _Facts(self, [before.peer_id]))
+                add_ons = [e for e in self.load_all("enrollments", Enrollment, peer_id=before.peer_id)
+                           if self._pathway_of(e).add_on_to == enrollment.pathway]
+                self._rejudge_enrollments([enrollment] + add_ons, f"void {record_id}: {reason}")
         return after
 
     def set_leader_status(self, peer_id: str, program_key: str, status: str, role=None) -> Enrollment:
@@ -289,12 +290,20 @@ class PathwayOps:
         programs = self.catalog.programs
         changed = {key for key, print_ in self.rule_fingerprints().items() if fingerprints_before.get(key) != print_}
         enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs
-                       and {e.pathway, programs[e.program].pathway(e.pathway).add_on_to} & changed]
+                       and {e.pathway, self._pathway_of(e).add_on_to} & changed]
+        self._rejudge_enrollments(enrollments, why)
+
+    def _pathway_of(self, enrollment):
+        return self.catalog.programs[enrollment.program].pathway(enrollment.pathway)
+
+    def _rejudge_enrollments(self, enrollments, why: str) -> None:
+        """Grant, renew or revoke what the records and rules now decide for `enrollments`, each
+        transition audited with `why`, and store their summaries."""
         # Base credentials first: an add-on (endorsement) stands or falls with its base.
-        enrollments.sort(key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
+        enrollments = sorted(enrollments, key=lambda e: self._pathway_of(e).add_on_to is not None)
         facts = _Facts(self, {e.peer_id for e in enrollments})
         for enrollment in enrollments:
-            program = programs[enrollment.program]
+            program = self.catalog.programs[enrollment.program]
             pathway = program.pathway(enrollment.pathway)
             self._revoke_if_incomplete(enrollment, pathway, facts, why)
             self._settle_certification(enrollment, program, pathway, facts, why)

@@ -226,14 +226,13 @@ def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
         ok(run("record", "P0001", "connection", step, "--on", "2026-03-04",
                *(("--outcome", "passed") if step in ("reference", "interview") else ())))
     assert status_of(run, "P0001", "connection")["status"] == "certified"
-    ok(run("void", "R0001", "--reason", "the training was never attended"))  # (re-judging voids: later)
     ok(run("config", "set", "crss.exam.pass_mark", "70"))  # not a Connection rule
     ok(run("config", "set", "reports.expiring_days", "90"))  # not a pathway rule at all
     assert status_of(run, "P0001", "connection")["status"] == "certified"
-    assert audit(run, "revoke") == []
-    ok(run("config", "set", "connection.training.days", "1"))  # a Connection rule: judged again
+    assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+    ok(run("config", "set", "connection.training.days", "3"))  # a Connection rule: judged again
     assert status_of(run, "P0001", "connection")["status"] == "in training"
-    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 2 -> 1"]
+    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 2 -> 3"]
     assert_leaders_match_progress(run)
 
 
@@ -242,6 +241,49 @@ def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers,
     ok(run("config", "set", "crss.exam.pass_mark", "80"))
     assert status_of(run, "P0001", "crss")["status"] == "certified"
     assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+
+
+# --- voids re-judge the enrolment like settings changes do ------------------------------------------
+
+
+def test_a_void_that_uncompletes_the_pathway_revokes_the_certification(peers, run, recording_plugin):
+    certify_teacher(run)  # the training is R0005
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "certified"
+    ok(run("void", "R0005", "--reason", "entered for the wrong peer"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("in training", None)
+    [revoke] = audit(run, "revoke")
+    assert (revoke["peer_id"], revoke["details"]["reason"]) == ("P0001", "void R0005: entered for the wrong peer")
+    assert_leaders_match_progress(run)
+
+
+def test_a_void_that_completes_the_pathway_certifies(peers, run):
+    teacher_before_training(run)
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed",
+           "--on", "2026-01-06"))  # R0005, the latest interview
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "interview being appealed"))
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    ok(run("void", "R0005", "--reason", "typed into the wrong row"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-02-02")
+    assert audit(run, "certify")[-1]["details"]["reason"] == "void R0005: typed into the wrong row"
+    assert_leaders_match_progress(run)
+
+
+def test_voiding_a_base_credential_step_revokes_its_endorsement(peers, run):
+    crss_walk(run, year=2026, score=75)
+    ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
+           "--on", "2026-04-05"))
+    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
+           "--on", "2026-04-06"))
+    exam = [e for e in audit(run, "record") if e["details"]["step"] == "exam"][0]["entity_id"]
+    ok(run("void", exam, "--reason", "score belonged to another candidate"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "in training", "crss_e": "in training"}
+    assert sorted(e["details"]["pathway"] for e in audit(run, "revoke")) == ["crss", "crss_e"]
+    assert_leaders_match_progress(run)
 
 
 # --- 5. lead-time rules hold whichever record comes first --------------------------------------------
