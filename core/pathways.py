@@ -461,7 +461,7 @@ class PathwayOps:
         visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
                          key=lambda e: (e.peer_id, e.program, e.role))
         stored = {} if peer_ids is not None else {d["id"]: d for d in self.tx.all(summaries.TABLE)}
-        checker = summaries.Checker(self.today)
+        checker = summaries.Checker(self.today, self.catalog.step_kinds)
         stale = {e.peer_id for e in visible
                  if not checker.usable(stored.get(e.id), programs[e.program].pathway(e.pathway))}
         facts = _Facts(self, stale if peer_ids is None else peer_ids)

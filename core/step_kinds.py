@@ -284,23 +284,23 @@ def _observation_progress(step, records, context):
 
 KINDS = (
     StepKind("attestation", "A signed agreement or statement.", _no_check,
-             _attestation_progress),
+             _attestation_progress, dated=False),
     StepKind("screening", "An interview or reference check: --outcome passed / not passed.",
-             _screening_check, _screening_progress),
+             _screening_check, _screening_progress, dated=False),
     StepKind("training", "A training attended on dates (--on, --until), with --trainer; "
              "--outcome 'not passed' when the leader did not graduate.",
-             _training_check, _training_progress, ("days",)),
+             _training_check, _training_progress, ("days",), dated=False),
     StepKind("course", "An online course (of about `hours`), optionally finished lead_days before "
              "another step.",
-             _course_check, _course_progress, ("before", "lead_days", "hours")),
+             _course_check, _course_progress, ("before", "lead_days", "hours"), dated=False),
     StepKind("hours", "Hours (--hours, --domain) toward a total and per-domain minimums.",
-             _hours_check, _hours_progress, ("total", "domains", "window_days", "min_share")),
+             _hours_check, _hours_progress, ("total", "domains", "window_days", "min_share"), dated=False),
     StepKind("count", "Sessions, courses or events led, optionally within a window.",
-             _no_check, _count_progress, ("min", "window_days", "counts", "unit")),
+             _no_check, _count_progress, ("min", "window_days", "counts", "unit"), dated=False),
     StepKind("exam", "An exam score (--score) against a pass mark.", _exam_check,
-             _exam_progress, ("pass_mark", "max_score")),
+             _exam_progress, ("pass_mark", "max_score"), dated=False),
     StepKind("observation", "A fidelity observation at or above min_percent.",
-             _observation_check, _observation_progress, ("min_percent", "checklist")),
+             _observation_check, _observation_progress, ("min_percent", "checklist"), dated=False),
 )
 
 

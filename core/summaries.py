@@ -3,7 +3,8 @@
 Whenever the engine settles an enrolment (after a record, void, session or observation) it
 stores the step states it computed. A summary is trusted for a later "today" only if the
 pathway it was computed for is unchanged (same fingerprint: steps, parameters and affiliate
-overrides) and none of its steps depends on the date (no rolling `window_days`); otherwise
+overrides) and none of its steps depends on the date (no rolling `window_days`, no step kind
+that is `dated`), or it was computed today; otherwise
 the engine recomputes from the records, as it always does for a single peer.
 """
 
@@ -22,9 +23,12 @@ def fingerprint(pathway) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def date_dependent(pathway) -> bool:
+def date_dependent(pathway, step_kinds) -> bool:
+    """Whether the pathway's progress can change with the date alone: a rolling window, or a step
+    of a kind that says its result depends on the date (or does not say it does not)."""
     steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
-    return any(step.params.get("window_days") for step in steps)
+    return any(step.params.get("window_days") or getattr(step_kinds.get(step.kind), "dated", True)
+               for step in steps)
 
 
 def _progress_document(progress: StepProgress) -> dict:
@@ -70,13 +74,14 @@ def summary_document(enrollment, name, pathway, states, renewal, last_activity, 
 class Checker:
     """Decides which stored summaries can be trusted, fingerprinting each pathway once."""
 
-    def __init__(self, today):
+    def __init__(self, today, step_kinds):
         self.today = today.isoformat()
+        self.step_kinds = step_kinds
         self._pathways = {}
 
     def usable(self, document, pathway) -> bool:
         if pathway.key not in self._pathways:
-            self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway))
+            self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway, self.step_kinds))
         print_, dated = self._pathways[pathway.key]
         if document is None or document.get("layout") != LAYOUT or document["fingerprint"] != print_:
             return False
