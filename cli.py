@@ -13,8 +13,8 @@ import sys
 import click
 import click.shell_completion
 
-from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
-                  to_document)
+from .core import (LIVED_EXPERIENCE, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError,
+                  Tracker, to_document)
 from .core.columns import format_table
 from .core.contract import check_plugin
 from .core.demo import build_demo
@@ -1082,8 +1082,11 @@ def offering_group():
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
 @click.option("--location", help="Where it meets.")
 @click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
+@click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date (planned or past).")
+@click.option("--status", type=click.Choice(OFFERING_STATUSES), default="running", show_default=True,
+              help="planned, running, completed or cancelled.")
 @pass_tracker
-def offering_add(tracker, program, name, leaders, schedule, location, started):
+def offering_add(tracker, program, name, leaders, **values):
     """Add an offering of PROGRAM called NAME and print its id.
 
     Examples:
@@ -1092,10 +1095,52 @@ def offering_add(tracker, program, name, leaders, schedule, location, started):
       peerpath offering add connection "Berwyn Monday group" \\
           --leaders P0023,P0024 --schedule "Mondays 7pm, weekly" \\
           --location "Berwyn library" --started 2026-11-02
+      peerpath offering add ioov "Spring talks" --status planned
     """
-    offering = tracker.add_offering(program, name, leaders=leaders, schedule=schedule,
-                                    location=location, started=started)
+    offering = tracker.add_offering(program, name, leaders=leaders, **values)
     click.echo(offering.id)
+
+
+@offering_group.command(name="edit")
+@click.argument("offering_id")
+@click.option("--name", help="New name.")
+@click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders (replaces the list).")
+@click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
+@click.option("--location", help="Where it meets.")
+@click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
+@click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date.")
+@click.option("--status", type=click.Choice(OFFERING_STATUSES), help="planned, running, completed or cancelled.")
+@pass_tracker
+def offering_edit(tracker, offering_id, **values):
+    """Change offering OFFERING_ID: its name, leaders, schedule, place, dates or status.
+
+    Examples:
+
+    \b
+      peerpath offering edit O0001 --schedule "Mondays 6pm, weekly"
+      peerpath offering edit O0002 --location "Cicero library" --status running
+    """
+    offering = tracker.edit_offering(offering_id, **{k: v for k, v in values.items() if v is not None})
+    click.echo(f"{offering.id} updated: {offering.status}" + (f", ends {offering.ended}" if offering.ended else ""))
+
+
+@offering_group.command(name="close")
+@click.argument("offering_id")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Its last day (default today).")
+@click.option("--cancelled", is_flag=True, help="It was cancelled rather than completed.")
+@pass_tracker
+def offering_close(tracker, offering_id, on, cancelled):
+    """Mark offering OFFERING_ID completed (or --cancelled) on its last day; a completed class counts
+    as a course its teachers taught.
+
+    Examples:
+
+    \b
+      peerpath offering close O0003
+      peerpath offering close O0002 --cancelled
+    """
+    offering = tracker.close_offering(offering_id, on=on, cancelled=cancelled)
+    click.echo(f"{offering.id} is {offering.status} ({offering.ended})")
 
 
 @offering_group.command(name="list")
@@ -1115,8 +1160,9 @@ def offering_list(tracker, program, output):
     if output != "text":
         echo_records(output, [to_document(o) for o in found])
         return
-    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location] for o in found],
-               ["id", "program", "name", "leaders", "schedule", "location"])
+    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location, o.status, o.ended]
+                for o in found],
+               ["id", "program", "name", "leaders", "schedule", "location", "status", "ends"])
 
 
 @cli.group(name="session")

@@ -27,6 +27,8 @@ SOURCES = (
 )
 STAGES = ("prospect", "contacted", "applied", "screened", "accepted", "declined", "withdrawn")
 LEADER_STATUSES = ("in training", "certified", "on hold", "inactive", "lapsed")
+OFFERING_STATUSES = ("planned", "running", "completed", "cancelled")
+ENDED_STATUSES = ("completed", "cancelled")
 
 
 # --- converters and validators shared by every entity -------------------------------------
@@ -376,6 +378,19 @@ class Offering:
     schedule: Optional[str] = attrs.field(default=None, converter=clean_text)
     location: Optional[str] = attrs.field(default=None, converter=clean_text)
     started: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    # Offerings stored before these fields existed read as running with no end date.
+    status: str = attrs.field(default="running", validator=one_of(OFFERING_STATUSES, "offering status"))
+    ended: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+
+    @ended.validator
+    def _check_ended(self, attribute, value):
+        if value is not None and self.started is not None and value < self.started:
+            raise ValidationError(f"end date {value} is before the start {self.started}")
+
+    def open_on(self, day: dt.date) -> bool:
+        """Whether the offering still runs (or is still to run) on `day`: not completed or
+        cancelled, and not past its end date."""
+        return self.status not in ENDED_STATUSES and (self.ended is None or self.ended >= day)
 
 
 @attrs.frozen

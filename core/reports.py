@@ -127,12 +127,13 @@ def leaders(tracker, options) -> ReportResult:
 
 
 def capacity(tracker, options) -> ReportResult:
-    """Offerings short of the trained leaders their model needs; programs with no one in training."""
+    """Offerings still planned or running that are short of the certified, active leaders their
+    model needs (leaders on hold, inactive or lapsed do not count); programs with no one in training."""
     statuses = tracker.leaders()
     certified = {(s.peer.id, s.program.key) for s in statuses if s.status == "certified"}
     programs = tracker.catalog.programs
     short = []
-    for offering in tracker.offerings():
+    for offering in (o for o in tracker.offerings() if o.open_on(tracker.today)):
         needed = int(programs[offering.program].format.get("leaders_per_offering", 1))
         trained = [p for p in offering.leaders if (p, offering.program) in certified]
         if len(trained) < needed:

@@ -269,3 +269,42 @@ def test_rollup_merge_refuses_files_of_different_periods(affiliate, tmp_path):
     assert failed.stderr.strip().splitlines() == [
         f"Error: {quarter} covers 2026-04-01 to {TODAY} but {year} covers 2026-01-01 to {TODAY}: "
         "merge rollups of one period"]
+
+
+# --- issue 12, defect 11: capacity counts offerings still running, by the leaders' statuses ----------
+
+
+def test_capacity_leaves_out_offerings_that_ended_and_counts_only_active_certified_leaders(affiliate):
+    short, full = [o.id for o in affiliate.offerings()]
+    affiliate.close_offering(short, on="2026-06-01")
+    assert affiliate.report("capacity").figures["short_offerings"] == []
+    affiliate.set_leader_status(affiliate.ids["E"], "mini", "on hold")  # Ed co-leads the full group
+    assert [s["offering"] for s in affiliate.report("capacity").figures["short_offerings"]] == [full]
+    affiliate.edit_offering(full, ended="2026-06-29")  # past its end date, not yet closed
+    assert affiliate.report("capacity").figures["short_offerings"] == []
+
+
+def test_offerings_take_an_end_date_and_a_status_through_the_cli(affiliate):
+    runner = CliRunner()
+    [first, _] = [o.id for o in affiliate.offerings()]
+    closed = runner.invoke(cli, ["offering", "close", first, "--on", "2026-06-20", "--cancelled"])
+    assert closed.exit_code == 0 and closed.stdout == f"{first} is cancelled (2026-06-20)\n"
+    listed = json.loads(runner.invoke(cli, ["offering", "list", "--json"]).stdout)
+    assert [(o["status"], o["ended"]) for o in listed] == [("cancelled", "2026-06-20"), ("running", None)]
+    for args, message in ((["offering", "close", first], "is already cancelled"),
+                          (["offering", "close", "O0002", "--on", "2026-07-01"], "is in the future"),
+                          (["offering", "edit", "O0002", "--status", "completed"], "needs its end date"),
+                          (["offering", "edit", "O0002", "--started", "2026-05-01", "--ended", "2026-04-01"],
+                           "end date 2026-04-01 is before the start 2026-05-01"),
+                          (["offering", "edit", "O0002", "--status", "paused"], "Invalid value")):
+        failed = runner.invoke(cli, args)
+        assert failed.exit_code != 0 and message in failed.stderr, (args, failed.stderr)
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+
+
+def test_offerings_stored_before_status_existed_read_as_running(affiliate):
+    with affiliate.changing() as tx:  # as an older peerpath stored them
+        for document in list(tx.all("offerings")):
+            tx.replace("offerings", {k: v for k, v in document.items() if k not in ("status", "ended")})
+    assert [(o.status, o.ended) for o in affiliate.offerings()] == [("running", None), ("running", None)]
+    assert [s["name"] for s in affiliate.report("capacity").figures["short_offerings"]] == ["Short-handed group"]
