@@ -18,7 +18,7 @@ NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark"
 # Core's step kinds count these in whole days or whole things: 2.5 would be read as 2.
 WHOLE_PARAMS = {"days", "lead_days", "min", "window_days"}
 PERCENT_PARAMS = {"min_percent", "min_share"}
-COUNTS = ("records", "sessions", "offerings")
+COUNTS = ("records", "sessions", "offerings", "courses")
 
 
 def check_plugin(host, name: str) -> list:

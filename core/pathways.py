@@ -12,8 +12,8 @@ from typing import Optional
 
 import attrs
 
-from .entities import (Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, record_order,
-                       shift_date)
+from .entities import (Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StepRecord,
+                       record_order, shift_date)
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
 from .progress import FAILED, StepContext, StepProgress
 from . import summaries
@@ -110,8 +110,28 @@ class _Facts:
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
-        self.sessions = self._by_leader(tx.all("sessions"), SessionRecord, wanted)
+        sessions = tx.all("sessions")
+        self.sessions = self._by_leader(sessions, SessionRecord, wanted)
         self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
+        self._session_days = None
+        self._sessions, self._tx = sessions, tx
+        self._offerings = None
+
+    def offering(self, offering_id):
+        """The stored offering, read with the first question about one."""
+        if self._offerings is None:
+            self._offerings = {doc["id"]: from_document(Offering, doc) for doc in self._tx.all("offerings")}
+        return self._offerings.get(offering_id)
+
+    def offering_session_days(self, offering_id) -> list:
+        """The dates of every session of an offering, whoever led them, in order."""
+        if self._session_days is None:
+            self._session_days = defaultdict(list)
+            for document in self._sessions:
+                self._session_days[document["offering_id"]].append(dt.date.fromisoformat(document["on"]))
+            for days in self._session_days.values():
+                days.sort()
+        return self._session_days.get(offering_id, [])
 
     def add_record(self, record) -> None:
         """A record stored in this change, put in its place: step kinds judge records in date order."""
@@ -279,7 +299,7 @@ class PathwayOps:
 
     def rule_fingerprints(self) -> dict:
         """{pathway: fingerprint of its rules in force}, to tell afterwards which a change touched."""
-        return {pathway.key: summaries.fingerprint(pathway)
+        return {pathway.key: summaries.fingerprint(pathway, program.format)
                 for program in self.catalog.programs.values() for pathway in program.pathways}
 
     def rejudge(self, fingerprints_before: dict, why: str) -> None:
@@ -463,7 +483,7 @@ class PathwayOps:
         stored = {} if peer_ids is not None else {d["id"]: d for d in self.tx.all(summaries.TABLE)}
         checker = summaries.Checker(self.today, self.catalog.step_kinds)
         stale = {e.peer_id for e in visible
-                 if not checker.usable(stored.get(e.id), programs[e.program].pathway(e.pathway))}
+                 if not checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))}
         facts = _Facts(self, stale if peer_ids is None else peer_ids)
         if peer_ids is None:
             facts.certifications = {d["enrollment_id"]: from_document(Certification, d)
@@ -514,8 +534,8 @@ class PathwayOps:
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
         name = (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
-        document = summaries.summary_document(enrollment, name, pathway, *self._evaluate(enrollment, pathway, facts),
-                                              self.today)
+        document = summaries.summary_document(enrollment, name, self.catalog.programs[enrollment.program], pathway,
+                                              *self._evaluate(enrollment, pathway, facts), self.today)
         if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
             self.tx.insert(summaries.TABLE, document)
         else:
@@ -553,7 +573,8 @@ class PathwayOps:
                    if r.step == pathway.renewal.key and r.on >= start]
         sessions, observations = context.sessions_led, context.observations
         in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if s.on >= start],
-                                observations=lambda: [o for o in observations() if o.on >= start])
+                                observations=lambda: [o for o in observations() if o.on >= start],
+                                cycle_start=start)
         kind = self.catalog.step_kind(pathway.renewal.kind)
         return kind.progress(pathway.renewal, records, in_cycle)
 
@@ -565,6 +586,8 @@ class PathwayOps:
             records_for=lambda step_key: [r for r in records if r.step == step_key],
             sessions_led=lambda: list(facts.sessions.get(key, [])),
             observations=lambda: list(facts.observations.get(key, [])),
+            format=self.catalog.programs[enrollment.program].format,
+            offering=facts.offering, offering_session_days=facts.offering_session_days,
         )
 
 

@@ -18,8 +18,10 @@ from .serialize import to_document
 TABLE = "summaries"
 
 
-def fingerprint(pathway) -> str:
-    text = json.dumps(to_document(pathway), sort_keys=True, default=str)
+def fingerprint(pathway, program_format) -> str:
+    """A short hash of the rules a pathway's progress follows: its steps and parameters and the
+    program's format (a step kind may read it, e.g. `format.sessions` for a course)."""
+    text = json.dumps([to_document(pathway), dict(program_format)], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -57,14 +59,14 @@ def _step_row(state) -> list:
     return row + [extra] if extra else row
 
 
-def summary_document(enrollment, name, pathway, states, renewal, last_activity, today) -> dict:
+def summary_document(enrollment, name, program, pathway, states, renewal, last_activity, today) -> dict:
     return {
         "id": enrollment.id,
         "peer_id": enrollment.peer_id,
         "layout": LAYOUT,
         "name": name,  # the peer's, for listings; kept current by `rename`
         "as_of": today.isoformat(),
-        "fingerprint": fingerprint(pathway),
+        "fingerprint": fingerprint(pathway, program.format),
         "steps": [_step_row(state) for state in states],
         "renewal": _progress_document(renewal) if renewal else None,
         "last_activity": last_activity.isoformat() if last_activity else None,
@@ -79,9 +81,10 @@ class Checker:
         self.step_kinds = step_kinds
         self._pathways = {}
 
-    def usable(self, document, pathway) -> bool:
+    def usable(self, document, program, pathway) -> bool:
         if pathway.key not in self._pathways:
-            self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway, self.step_kinds))
+            self._pathways[pathway.key] = (fingerprint(pathway, program.format),
+                                           date_dependent(pathway, self.step_kinds))
         print_, dated = self._pathways[pathway.key]
         if document is None or document.get("layout") != LAYOUT or document["fingerprint"] != print_:
             return False

@@ -1,7 +1,9 @@
 """NAMI peer education: Peer-to-Peer teachers and In Our Own Voice presenters.
 
-The Peer-to-Peer commitment (co-teach two courses in 24 months) is modelled as the renewal of
-the teacher's certification, so a teacher who stops teaching shows as lapsed, not silently active.
+The Peer-to-Peer commitment (co-teach two courses in 24 months, NAMI Washington; DOMAIN.md) is
+modelled as the renewal of the teacher's certification: a course counts once it is complete, its
+sessions reaching `format.sessions` (8, NAMI's current class) or the offering marked completed,
+never for one session led.
 """
 
 from peerpath.core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
@@ -22,7 +24,7 @@ PEER_TO_PEER = Pathway(
     ],
     validity_days=730,
     renewal=Step("co_teach", "Co-teach courses", "count",
-                 {"min": 2, "counts": "offerings", "unit": "courses"}),
+                 {"min": 2, "counts": "courses", "unit": "courses"}),
 )
 
 IN_OUR_OWN_VOICE = Pathway(

@@ -76,9 +76,12 @@ def test_co_teaching_renews_a_teacher_once_per_cycle(peers, run):
     ok(run("offering", "add", "peer_to_peer", "Summer class", "--leaders", "P0001,P0002"))  # O0002
     ok(run("session", "add", "O0001", "--on", "2026-03-01"))
     ok(run("session", "add", "O0002", "--on", "2026-03-02"))
+    ok(run("offering", "close", "O0001", "--on", "2026-03-01"))  # courses completed: they count
+    ok(run("offering", "close", "O0002", "--on", "2026-03-02"))
     assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"  # 730 days on
-    ok(run("session", "add", "O0001", "--on", "2026-03-08"))
-    ok(run("session", "add", "O0002", "--on", "2026-03-09"))
+    ok(run("offering", "add", "peer_to_peer", "Fall class", "--leaders", "P0001,P0002"))  # O0003
+    ok(run("session", "add", "O0003", "--on", "2026-03-08"))
+    ok(run("offering", "close", "O0003", "--on", "2026-03-09"))
     status = status_of(run, "P0001", "peer_to_peer")
     assert status["expires"] == "2030-02-01"
     assert status["renewal"]["summary"] == "0/2 courses"  # the new cycle starts 2028-02-02
@@ -206,6 +209,7 @@ def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
     certify_teacher(run)
     ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001"))
     ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    ok(run("offering", "close", "O0001", "--on", "2026-03-01"))
     assert status_of(run, "P0001", "peer_to_peer")["renewal"]["summary"] == "1/2 courses"
     ok(run("config", "set", "peer_to_peer.renewal.min", "1"))
     assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"
