@@ -948,6 +948,8 @@ def void(tracker, record_id, reason):
 def _status_line(status) -> str:
     cert = status.certification
     line = f"{status.peer.id} {status.program.key}/{status.enrollment.role}: {status.status}"
+    if status.reason and status.status != "certified":
+        line += f" ({status.reason})"
     if cert:
         line += f", certified {cert.granted}" + (f", expires {cert.expires}" if cert.expires else "")
     return line
@@ -985,6 +987,8 @@ def progress(tracker, peer_id, program, as_json):
             click.echo(f"  renewal: {status.renewal.summary} by {status.certification.expires}")
         if status.next_steps and not status.certification:
             click.echo(f"  next: {', '.join(status.next_steps)}")
+        for change in status.enrollment.history:
+            click.echo(f"  {change.on} {change.status}" + (f": {change.reason}" if change.reason else ""))
         click.echo("")
 
 
@@ -1029,18 +1033,46 @@ def leaders(tracker, where, status, expiring_within, output):
 @click.argument("program")
 @click.argument("status", type=click.Choice(["active", "on hold", "inactive"]))
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@click.option("--reason", help="Why (kept in the leader's status history).")
 @pass_tracker
-def leader_status(tracker, peer_id, program, status, role):
+def leader_status(tracker, peer_id, program, status, role, reason):
     """Put leader PEER_ID on hold in PROGRAM, make them inactive, or active again (STATUS).
+
+    A leader whose certification lapsed is made active again with 'peerpath reactivate'.
 
     Examples:
 
     \b
-      peerpath status P0024 connection "on hold"
+      peerpath status P0024 connection "on hold" --reason "moving house"
       peerpath status P0024 connection active
     """
-    enrollment = tracker.set_leader_status(peer_id, program, status, role=role)
-    click.echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
+    enrollment = tracker.set_leader_status(peer_id, program, status, role=role, reason=reason)
+    click.echo(f"{peer_id} is {enrollment.history[-1].status} in {enrollment.program}")
+
+
+@cli.command()
+@peer_id_argument
+@click.argument("program")
+@click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="From when (default today).")
+@click.option("--reason", help="Why (kept in the leader's status history).")
+@pass_tracker
+def reactivate(tracker, peer_id, program, role, on, reason):
+    """Make leader PEER_ID, whose certification in PROGRAM lapsed (or who did not meet the
+    commitment), active again: refused until what the program asks to redo since the lapse is
+    recorded (e.g. the renewal's CEUs); a new cycle of the certification starts.
+
+    Examples:
+
+    \b
+      peerpath reactivate P0023 crss        # refused: no CEUs since the lapse
+      peerpath record P0023 crss ceu --hours 15 --domain "CRSS domains"
+      peerpath record P0023 crss ceu --hours 25 --domain "Core functions"
+      peerpath reactivate P0023 crss --reason "40 CEUs since the lapse"
+    """
+    certification = tracker.reactivate(peer_id, program, role=role, on=on, reason=reason)
+    click.echo(f"{peer_id} is certified again in {certification.program}"
+               + (f", expires {certification.expires}" if certification.expires else ""))
 
 
 @cli.command()

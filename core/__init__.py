@@ -29,6 +29,7 @@ from .entities import (
     Role,
     SessionRecord,
     StageChange,
+    StatusChange,
     Step,
     StepRecord,
     parse_date,
@@ -48,7 +49,7 @@ __all__ = [
     "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "OFFERING_STATUSES",
     "Observation", "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
-    "SessionRecord", "StageChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
+    "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
     "parse_date", "shift_date", "to_document",
 ]

@@ -218,7 +218,12 @@ class Step:
 
 @attrs.frozen
 class Pathway:
-    """The ordered steps that lead to a certification, with its validity and renewal rule."""
+    """The ordered steps that lead to a certification, with its validity and renewal rule.
+
+    When a certification lapses the leader becomes `lapse_status` ("lapsed", or "inactive" where
+    the rule is a commitment rather than a credential) for `lapse_reason`; `reactivate` then asks
+    for `reactivation` redone since the lapse (None: the renewal step again; no renewal: nothing).
+    """
 
     key: str = attrs.field(validator=not_blank("pathway key"))
     title: str
@@ -226,6 +231,9 @@ class Pathway:
     validity_days: Optional[int] = None
     renewal: Optional[Step] = None
     add_on_to: Optional[str] = None
+    lapse_status: str = attrs.field(default="lapsed", validator=one_of(("lapsed", "inactive"), "lapse status"))
+    lapse_reason: str = "certification lapsed"
+    reactivation: Optional[Step] = None
 
     def step(self, key: str) -> Step:
         for step in self.steps:
@@ -311,8 +319,18 @@ class Checklist:
 
 
 @attrs.frozen
+class StatusChange:
+    """One change of a leader's status in a program: the new status, its date and why."""
+
+    status: str = attrs.field(validator=one_of(LEADER_STATUSES, "status"))
+    on: dt.date = attrs.field(converter=parse_date)
+    reason: Optional[str] = attrs.field(default=None, converter=clean_text)
+
+
+@attrs.frozen
 class Enrollment:
-    """A peer's record in one program role; `status` is set by hand only for on hold / inactive."""
+    """A peer's record in one program role; `hold` is set by hand only for on hold / inactive.
+    `history` holds every change of the leader's status, each with its audit event."""
 
     id: str
     peer_id: str
@@ -323,6 +341,7 @@ class Enrollment:
     hold: Optional[str] = attrs.field(
         default=None, validator=one_of(("on hold", "inactive"), "status")
     )
+    history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StatusChange})
 
 
 @attrs.frozen
@@ -364,7 +383,10 @@ class Certification:
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
 
     def lapsed(self, today: dt.date) -> bool:
-        return self.lapsed_on is not None or (self.expires is not None and self.expires < today)
+        """Whether it has lapsed as of `today` (a recorded lapse too is dated: asked as of an
+        earlier day, the certification was still current)."""
+        return (self.lapsed_on is not None and self.lapsed_on <= today) or \
+            (self.expires is not None and self.expires < today)
 
 
 @attrs.frozen

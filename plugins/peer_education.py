@@ -3,7 +3,8 @@
 The Peer-to-Peer commitment (co-teach two courses in 24 months, NAMI Washington; DOMAIN.md) is
 modelled as the renewal of the teacher's certification: a course counts once it is complete, its
 sessions reaching `format.sessions` (8, NAMI's current class) or the offering marked completed,
-never for one session led.
+never for one session led. A teacher who falls short becomes inactive (did not meet commitment),
+never a dead end: `peerpath reactivate` once two courses are co-taught since.
 """
 
 from peerpath.core import Band, Checklist, ChecklistItem, Pathway, ProgramModel, Role, Step, hookimpl
@@ -25,6 +26,10 @@ PEER_TO_PEER = Pathway(
     validity_days=730,
     renewal=Step("co_teach", "Co-teach courses", "count",
                  {"min": 2, "counts": "courses", "unit": "courses"}),
+    # A commitment, not a credential: falling short makes the teacher inactive; co-teaching
+    # two courses again (the renewal, counted from then) lets the affiliate reactivate them.
+    lapse_status="inactive",
+    lapse_reason="did not meet commitment",
 )
 
 IN_OUR_OWN_VOICE = Pathway(

@@ -15,7 +15,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
                                  rule, run_state_machine_as_test)
 
 from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
-from peerpath.core import PeerpathError, StepRecord, Tracker
+from peerpath.core import STAGES, PeerpathError, StepRecord, Tracker
 from peerpath.core.entities import record_order
 
 TODAY = "2026-06-01"
@@ -374,9 +374,12 @@ PASSING_MEETING = {**{key: "yes" for key in ("on_time", "two_facilitators", "wel
 
 
 class EngineMachine(RuleBasedStateMachine):
-    """Peers, enrolments, records in any date order, voids, sessions, observations, settings
-    changes and sweeps at several dates, through the Tracker; after every step `leaders` (stored
-    summaries) must say exactly what `progress` (the records) says, for every enrolment."""
+    """Peers, enrolments, records in any date order, voids, sessions, offerings closed, settings
+    changes, sweeps at several dates, lapses, reactivations, holds and recruits moving through the
+    pipeline (skipping stages), through the Tracker. After every step `leaders` (stored summaries)
+    must say exactly what `progress` (the records) says for every enrolment, every status change
+    in a leader's history must have its audit event, right after a sweep the history must end in
+    the status shown, and the funnel's conversions must stay within 0-100 %."""
 
     records = Bundle("records")
 
@@ -387,6 +390,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.today = MACHINE_TODAYS[1]
         self.tracker().init()
         self.offerings = {}  # program -> offering id
+        self.swept_on = None  # the today of the last sweep, while today stays there
 
     def teardown(self):
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -468,10 +472,39 @@ class EngineMachine(RuleBasedStateMachine):
     def sweep_on(self, today):
         self.today = today
         self.tracker().sweep()
+        self.swept_on = today
 
     @rule(today=st.sampled_from(MACHINE_TODAYS))
     def move_today(self, today):
+        if today != self.today:
+            self.swept_on = None
         self.today = today
+
+    @rule(peer=LEADERS, role=st.sampled_from(ROLES), on=st.sampled_from(MACHINE_DAYS + MACHINE_TODAYS))
+    def reactivate(self, peer, role, on):
+        program, role_key = role
+        self.attempt(lambda t: t.reactivate(peer, program, role=role_key, on=on, reason="machine"))
+
+    @rule(peer=LEADERS, role=st.sampled_from(ROLES), status=st.sampled_from(["on hold", "inactive", "active"]))
+    def hold(self, peer, role, status):
+        program, role_key = role
+        self.attempt(lambda t: t.set_leader_status(peer, program, status, role=role_key, reason="machine"))
+
+    @rule(program=st.sampled_from(["connection", "peer_to_peer", "ioov"]), second=st.booleans(),
+          on=st.sampled_from(MACHINE_DAYS), cancelled=st.booleans())
+    def close_offering(self, program, second, on, cancelled):
+        if (program, second) in self.offerings:
+            self.attempt(lambda t: t.close_offering(self.offerings[(program, second)], on=on, cancelled=cancelled))
+
+    @rule(moves=st.lists(st.tuples(st.sampled_from(STAGES[1:]), st.integers(0, 60)), max_size=4))
+    def recruit(self, moves):
+        """A peer moving through the pipeline, possibly skipping stages (straight to accepted)."""
+        def add(tracker):
+            peer, day = tracker.add_peer(name="Recruit", on=MACHINE_DAYS[0]).id, MACHINE_DAYS[0]
+            for stage, days in moves:
+                day += dt.timedelta(days=days)
+                tracker.set_stage(peer, stage, on=day)
+        self.attempt(add)
 
     @invariant()
     def leaders_agree_with_progress(self):
@@ -480,6 +513,24 @@ class EngineMachine(RuleBasedStateMachine):
         fresh = {status.enrollment.id: status.to_dict()
                  for peer in {s["peer"] for s in listed.values()} for status in tracker.progress(peer)}
         assert listed == fresh
+
+    @invariant()
+    def every_status_change_has_its_audit_event(self):
+        tracker = self.tracker()
+        audited = {}
+        for event in tracker.audit():
+            if "status" in event.details and "enrollment" in event.details:
+                audited.setdefault(event.details["enrollment"], []).append(event.details["status"])
+        for status in tracker.leaders():
+            assert [change.status for change in status.enrollment.history] == audited.get(status.enrollment.id, [])
+            if self.swept_on == self.today:  # nothing has lapsed since without being recorded
+                recorded = status.enrollment.history[-1].status if status.enrollment.history else "in training"
+                assert recorded == status.status, status.to_dict()
+
+    @invariant()
+    def funnel_conversions_stay_within_0_and_100_percent(self):
+        conversion = self.tracker().report("funnel").figures["conversion_percent"]
+        assert all(value is None or 0 <= value <= 100 for value in conversion.values()), conversion
 
 
 def machine_settings(examples: int, steps: int):
