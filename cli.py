@@ -13,8 +13,8 @@ import sys
 import click
 import click.shell_completion
 
-from .core import (LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, Tracker,
-                  to_document)
+from .core import (LIVED_EXPERIENCE, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError,
+                  Tracker, to_document)
 from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
 from .core.demo import build_demo
@@ -1148,6 +1148,8 @@ def void(tracker, record_id, reason):
 def _status_line(status) -> str:
     cert = status.certification
     line = f"{status.peer.id} {status.program.key}/{status.enrollment.role}: {status.status}"
+    if status.reason and status.status != "certified":
+        line += f" ({status.reason})"
     if cert:
         line += f", certified {cert.granted}" + (f", expires {cert.expires}" if cert.expires else "")
     return line
@@ -1185,6 +1187,8 @@ def progress(tracker, peer_id, program, as_json):
             echo(f"  renewal: {status.renewal.summary} by {status.certification.expires}")
         if status.next_steps and not status.certification:
             echo(f"  next: {', '.join(status.next_steps)}")
+        for change in status.enrollment.history:
+            echo(f"  {change.on} {change.status}" + (f": {change.reason}" if change.reason else ""))
         echo("")
 
 
@@ -1229,18 +1233,46 @@ def leaders(tracker, where, status, expiring_within, output):
 @click.argument("program")
 @click.argument("status", type=click.Choice(["active", "on hold", "inactive"]))
 @click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@click.option("--reason", help="Why (kept in the leader's status history).")
 @pass_tracker
-def leader_status(tracker, peer_id, program, status, role):
+def leader_status(tracker, peer_id, program, status, role, reason):
     """Put leader PEER_ID on hold in PROGRAM, make them inactive, or active again (STATUS).
+
+    A leader whose certification lapsed is made active again with 'peerpath reactivate'.
 
     Examples:
 
     \b
-      peerpath status P0024 connection "on hold"
+      peerpath status P0024 connection "on hold" --reason "moving house"
       peerpath status P0024 connection active
     """
-    enrollment = tracker.set_leader_status(peer_id, program, status, role=role)
-    echo(f"{peer_id} is {enrollment.hold or 'active'} in {enrollment.program}")
+    enrollment = tracker.set_leader_status(peer_id, program, status, role=role, reason=reason)
+    echo(f"{peer_id} is {enrollment.history[-1].status} in {enrollment.program}")
+
+
+@cli.command()
+@peer_id_argument
+@click.argument("program")
+@click.option("--role", help="Which role, if the peer has several in PROGRAM.")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="From when (default today).")
+@click.option("--reason", help="Why (kept in the leader's status history).")
+@pass_tracker
+def reactivate(tracker, peer_id, program, role, on, reason):
+    """Make leader PEER_ID, whose certification in PROGRAM lapsed (or who did not meet the
+    commitment), active again: refused until what the program asks to redo since the lapse is
+    recorded (e.g. the renewal's CEUs); a new cycle of the certification starts.
+
+    Examples:
+
+    \b
+      peerpath reactivate P0023 crss        # refused: no CEUs since the lapse
+      peerpath record P0023 crss ceu --hours 15 --domain "CRSS domains"
+      peerpath record P0023 crss ceu --hours 25 --domain "Core functions"
+      peerpath reactivate P0023 crss --reason "40 CEUs since the lapse"
+    """
+    certification = tracker.reactivate(peer_id, program, role=role, on=on, reason=reason)
+    echo(f"{peer_id} is certified again in {certification.program}"
+               + (f", expires {certification.expires}" if certification.expires else ""))
 
 
 @cli.command()
@@ -1288,8 +1320,11 @@ def offering_group():
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
 @click.option("--location", help="Where it meets.")
 @click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
+@click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date (planned or past).")
+@click.option("--status", type=click.Choice(OFFERING_STATUSES), default="running", show_default=True,
+              help="planned, running, completed or cancelled.")
 @pass_tracker
-def offering_add(tracker, program, name, leaders, schedule, location, started):
+def offering_add(tracker, program, name, leaders, **values):
     """Add an offering of PROGRAM called NAME and print its id.
 
     Examples:
@@ -1298,10 +1333,52 @@ def offering_add(tracker, program, name, leaders, schedule, location, started):
       peerpath offering add connection "Berwyn Monday group" \\
           --leaders P0023,P0024 --schedule "Mondays 7pm, weekly" \\
           --location "Berwyn library" --started 2026-11-02
+      peerpath offering add ioov "Spring talks" --status planned
     """
-    offering = tracker.add_offering(program, name, leaders=leaders, schedule=schedule,
-                                    location=location, started=started)
+    offering = tracker.add_offering(program, name, leaders=leaders, **values)
     echo(offering.id)
+
+
+@offering_group.command(name="edit")
+@click.argument("offering_id")
+@click.option("--name", help="New name.")
+@click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders (replaces the list).")
+@click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
+@click.option("--location", help="Where it meets.")
+@click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
+@click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date.")
+@click.option("--status", type=click.Choice(OFFERING_STATUSES), help="planned, running, completed or cancelled.")
+@pass_tracker
+def offering_edit(tracker, offering_id, **values):
+    """Change offering OFFERING_ID: its name, leaders, schedule, place, dates or status.
+
+    Examples:
+
+    \b
+      peerpath offering edit O0001 --schedule "Mondays 6pm, weekly"
+      peerpath offering edit O0002 --location "Cicero library" --status running
+    """
+    offering = tracker.edit_offering(offering_id, **{k: v for k, v in values.items() if v is not None})
+    echo(f"{offering.id} updated: {offering.status}" + (f", ends {offering.ended}" if offering.ended else ""))
+
+
+@offering_group.command(name="close")
+@click.argument("offering_id")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="Its last day (default today).")
+@click.option("--cancelled", is_flag=True, help="It was cancelled rather than completed.")
+@pass_tracker
+def offering_close(tracker, offering_id, on, cancelled):
+    """Mark offering OFFERING_ID completed (or --cancelled) on its last day; a completed class counts
+    as a course its teachers taught.
+
+    Examples:
+
+    \b
+      peerpath offering close O0003
+      peerpath offering close O0002 --cancelled
+    """
+    offering = tracker.close_offering(offering_id, on=on, cancelled=cancelled)
+    echo(f"{offering.id} is {offering.status} ({offering.ended})")
 
 
 @offering_group.command(name="list")
@@ -1321,8 +1398,9 @@ def offering_list(tracker, program, output):
     if output != "text":
         echo_records(output, [to_document(o) for o in found])
         return
-    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location] for o in found],
-               ["id", "program", "name", "leaders", "schedule", "location"])
+    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location, o.status, o.ended]
+                for o in found],
+               ["id", "program", "name", "leaders", "schedule", "location", "status", "ends"])
 
 
 @cli.group(name="session")

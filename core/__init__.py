@@ -8,6 +8,7 @@ from .catalog import Catalog, Report, StepKind
 from .entities import (
     LEADER_STATUSES,
     LIVED_EXPERIENCE,
+    OFFERING_STATUSES,
     SECTORS,
     SOURCES,
     STAGES,
@@ -28,6 +29,7 @@ from .entities import (
     Role,
     SessionRecord,
     StageChange,
+    StatusChange,
     Step,
     StepRecord,
     parse_date,
@@ -44,10 +46,10 @@ from .tracker import Tracker
 
 __all__ = [
     "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DONE", "ENTRY_POINT_GROUP",
-    "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "Observation",
-    "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
+    "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "OFFERING_STATUSES",
+    "Observation", "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
-    "SessionRecord", "StageChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
+    "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
     "parse_date", "shift_date", "to_document",
 ]

@@ -21,6 +21,10 @@ class StepKind:
     `check(step, record, context)` raises ValidationError for a record that cannot count (a
     missing hours value, a course finished too late): the record is refused. `progress(step,
     records, context)` returns a StepProgress for the step from its non-voided records.
+    `dated` says the result may change with `context.today` alone, so the step is judged again
+    on every read instead of taken from a stored summary; a kind is trusted to be independent of
+    the date only when it says so (`dated=False`), as core's kinds do (their rolling windows are
+    seen in the step's `window_days`).
     """
 
     name: str
@@ -28,6 +32,7 @@ class StepKind:
     check: Callable
     progress: Callable
     params: tuple = ()
+    dated: bool = True
 
 
 @attrs.frozen
@@ -50,8 +55,11 @@ class Catalog:
     reports: dict
     owners: dict
     problems: tuple
+    flawed: dict = attrs.field(factory=dict)  # program key -> why it was left out at load
 
     def program(self, key: str) -> ProgramModel:
+        if key in self.flawed and key not in self.programs:
+            raise ValidationError(self.flawed[key])
         return _lookup("program", self.programs, key)
 
     def checklist(self, key: str) -> Checklist:
@@ -102,8 +110,9 @@ _PROVIDERS = (
 )
 
 
-def build_catalog(host, enabled, overrides: Optional[dict] = None) -> Catalog:
-    """Ask every enabled plugin for its content; apply `overrides` (see core.config)."""
+def build_catalog(host, enabled, overrides: Optional[dict] = None, check_programs: bool = True) -> Catalog:
+    """Ask every enabled plugin for its content; apply `overrides` (see core.config). A program
+    whose definition is flawed is left out (see `_flawed_programs`) unless not `check_programs`."""
     from .config import apply_overrides
 
     found = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
@@ -118,8 +127,10 @@ def build_catalog(host, enabled, overrides: Optional[dict] = None) -> Catalog:
                 _merge(found[attribute], owners, collected, key_name, plugin, attribute)
             except ValidationError as error:
                 errors.append(error)
-    programs = apply_overrides(found["programs"], overrides or {})
     step_kinds = {name: _guarded(kind, owners[("step_kinds", name)]) for name, kind in found["step_kinds"].items()}
+    flawed = _flawed_programs(found, owners, step_kinds, errors) if check_programs else {}
+    programs = apply_overrides({key: program for key, program in found["programs"].items() if key not in flawed},
+                               overrides or {})
     return Catalog(
         programs=programs,
         step_kinds=step_kinds,
@@ -127,7 +138,28 @@ def build_catalog(host, enabled, overrides: Optional[dict] = None) -> Catalog:
         reports=found["reports"],
         owners=owners,
         problems=tuple(str(error) for error in errors),
+        flawed=flawed,
     )
+
+
+def _flawed_programs(found, owners, step_kinds, errors) -> dict:
+    """{key: message} for the programs whose definitions break the plugin contract: left out
+    at load, so that using one is a clear refusal and never a traceback deep in the engine.
+    Each problem is also one of the catalog's problems, in the words of `plugins check`."""
+    from .contract import program_problems
+
+    provisional = Catalog(programs=found["programs"], step_kinds=step_kinds, checklists=found["checklists"],
+                          reports={}, owners=owners, problems=())
+    flawed = {}
+    for key, program in found["programs"].items():
+        plugin = owners[("programs", key)]
+        problems = program_problems(program, provisional)
+        if problems:
+            errors.extend(f"plugin '{plugin}': program '{key}': {problem}" for problem in problems)
+            flawed[key] = (f"program '{key}' of plugin '{plugin}' is not loaded: {problems[0]}"
+                           f"{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}; "
+                           f"see 'peerpath plugins check {plugin}'")
+    return flawed
 
 
 def _guarded(kind: StepKind, plugin) -> StepKind:
@@ -163,11 +195,13 @@ def _register_into(collected: list, expected):
 
 def _merge(target: dict, owners: dict, items: list, key_name: str, plugin, attribute) -> None:
     keys = [getattr(item, key_name) for item in items]
+    what = attribute[:-1].replace('_', ' ')
     for key in keys:
-        if key in target or keys.count(key) > 1:
-            raise ValidationError(
-                f"plugin '{plugin}': {attribute[:-1].replace('_', ' ')} '{key}' is registered twice"
-            )
+        if key in target:
+            raise ValidationError(f"plugin '{plugin}': {what} '{key}' is already registered by plugin "
+                                  f"'{owners[(attribute, key)]}'; left out")
+        if keys.count(key) > 1:
+            raise ValidationError(f"plugin '{plugin}': {what} '{key}' is registered twice")
     for key, item in zip(keys, items):
         target[key] = item
         owners[(attribute, key)] = plugin

@@ -18,7 +18,7 @@ NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark"
 # Core's step kinds count these in whole days or whole things: 2.5 would be read as 2.
 WHOLE_PARAMS = {"days", "lead_days", "min", "window_days", "min_span_days"}
 PERCENT_PARAMS = {"min_percent", "min_share"}
-COUNTS = ("records", "sessions", "offerings")
+COUNTS = ("records", "sessions", "offerings", "courses")
 
 
 def check_plugin(host, name: str) -> list:
@@ -28,14 +28,16 @@ def check_plugin(host, name: str) -> list:
     if name not in host.names():
         raise KeyError(name)
     everything = build_catalog(host, host.names(), None)
-    own = build_catalog(host, {name}, None)
+    own = build_catalog(host, {name}, None, check_programs=False)  # alone it lacks core's step kinds
     problems = list(own.problems)
+    # Seen only with the other plugins loaded: a key another plugin registered first.
+    problems += [p for p in everything.problems if p.startswith(f"plugin '{name}': ") and "already registered" in p]
     for program in own.programs.values():
-        problems += [f"plugin '{name}': program '{program.key}': {p}" for p in _check_program(program, everything)]
+        problems += [f"plugin '{name}': program '{program.key}': {p}" for p in program_problems(program, everything)]
     for checklist in own.checklists.values():
         problems += [f"plugin '{name}': checklist '{checklist.key}': {p}"
                      for p in _check_checklist(checklist, everything)]
-    return problems + _check_commands(host, name)
+    return list(dict.fromkeys(problems)) + _check_commands(host, name)
 
 
 def unset_figures(host, name: str) -> list:
@@ -66,7 +68,8 @@ def _duplicates(keys) -> list:
     return repeated
 
 
-def _check_program(program, catalog) -> list:
+def program_problems(program, catalog) -> list:
+    """The contract problems of one program, judged against `catalog`'s step kinds and checklists."""
     problems = [f"role '{key}' is declared twice" for key in _duplicates(r.key for r in program.roles)]
     problems += [f"pathway '{key}' is declared twice" for key in _duplicates(p.key for p in program.pathways)]
     if not program.roles:
@@ -193,7 +196,7 @@ def _cycle(steps: dict):
 
 def _check_checklist(checklist, catalog) -> list:
     problems = [f"item '{key}' is declared twice" for key in _duplicates(i.key for i in checklist.items)]
-    if checklist.program not in catalog.programs:
+    if checklist.program not in catalog.programs and checklist.program not in catalog.flawed:
         problems.append(f"is for unknown program '{checklist.program}'")
     if not checklist.items:
         problems.append("has no items")

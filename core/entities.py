@@ -28,6 +28,8 @@ SOURCES = (
 )
 STAGES = ("prospect", "contacted", "applied", "screened", "accepted", "declined", "withdrawn")
 LEADER_STATUSES = ("in training", "certified", "on hold", "inactive", "lapsed")
+OFFERING_STATUSES = ("planned", "running", "completed", "cancelled")
+ENDED_STATUSES = ("completed", "cancelled")
 
 
 # --- converters and validators shared by every entity -------------------------------------
@@ -265,7 +267,12 @@ class Step:
 
 @attrs.frozen
 class Pathway:
-    """The ordered steps that lead to a certification, with its validity and renewal rule."""
+    """The ordered steps that lead to a certification, with its validity and renewal rule.
+
+    When a certification lapses the leader becomes `lapse_status` ("lapsed", or "inactive" where
+    the rule is a commitment rather than a credential) for `lapse_reason`; `reactivate` then asks
+    for `reactivation` redone since the lapse (None: the renewal step again; no renewal: nothing).
+    """
 
     key: str = attrs.field(validator=not_blank("pathway key"))
     title: str
@@ -273,6 +280,9 @@ class Pathway:
     validity_days: Optional[int] = None
     renewal: Optional[Step] = None
     add_on_to: Optional[str] = None
+    lapse_status: str = attrs.field(default="lapsed", validator=one_of(("lapsed", "inactive"), "lapse status"))
+    lapse_reason: str = "certification lapsed"
+    reactivation: Optional[Step] = None
 
     def step(self, key: str) -> Step:
         for step in self.steps:
@@ -363,8 +373,18 @@ class Checklist:
 
 
 @attrs.frozen
+class StatusChange:
+    """One change of a leader's status in a program: the new status, its date and why."""
+
+    status: str = attrs.field(validator=one_of(LEADER_STATUSES, "status"))
+    on: dt.date = attrs.field(converter=parse_date)
+    reason: Optional[str] = attrs.field(default=None, converter=clean_text)
+
+
+@attrs.frozen
 class Enrollment:
-    """A peer's record in one program role; `status` is set by hand only for on hold / inactive."""
+    """A peer's record in one program role; `hold` is set by hand only for on hold / inactive.
+    `history` holds every change of the leader's status, each with its audit event."""
 
     id: str
     peer_id: str
@@ -375,6 +395,7 @@ class Enrollment:
     hold: Optional[str] = attrs.field(
         default=None, validator=one_of(("on hold", "inactive"), "status")
     )
+    history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StatusChange})
 
 
 @attrs.frozen
@@ -416,7 +437,10 @@ class Certification:
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
 
     def lapsed(self, today: dt.date) -> bool:
-        return self.lapsed_on is not None or (self.expires is not None and self.expires < today)
+        """Whether it has lapsed as of `today` (a recorded lapse too is dated: asked as of an
+        earlier day, the certification was still current)."""
+        return (self.lapsed_on is not None and self.lapsed_on <= today) or \
+            (self.expires is not None and self.expires < today)
 
 
 @attrs.frozen
@@ -430,6 +454,19 @@ class Offering:
     schedule: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("schedule"))
     location: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("location"))
     started: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    # Offerings stored before these fields existed read as running with no end date.
+    status: str = attrs.field(default="running", validator=one_of(OFFERING_STATUSES, "offering status"))
+    ended: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+
+    @ended.validator
+    def _check_ended(self, attribute, value):
+        if value is not None and self.started is not None and value < self.started:
+            raise ValidationError(f"end date {value} is before the start {self.started}")
+
+    def open_on(self, day: dt.date) -> bool:
+        """Whether the offering still runs (or is still to run) on `day`: not completed or
+        cancelled, and not past its end date."""
+        return self.status not in ENDED_STATUSES and (self.ended is None or self.ended >= day)
 
 
 @attrs.frozen

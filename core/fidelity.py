@@ -19,7 +19,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import Enrollment, Observation, Offering, Peer, SessionRecord, shift_date, text_tuple
+from .entities import ENDED_STATUSES, Enrollment, Observation, Offering, Peer, SessionRecord, shift_date, text_tuple
 from .errors import ValidationError
 
 INSUFFICIENT = "insufficient"
@@ -144,14 +144,53 @@ class FidelityOps:
 
     # -- offerings and sessions --------------------------------------------------------------------
 
-    def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None):
+    def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None,
+                     status="running", ended=None):
         program = self.catalog.program(program_key)
         with self.changing():
             leaders = self._check_leaders(program.key, text_tuple(leaders))
             offering = Offering(id=self.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
-                                schedule=schedule, location=location, started=started)
+                                schedule=schedule, location=location, started=started, status=status, ended=ended)
+            self._check_end(offering)
             self.store_new("offerings", offering, "add", details={"program": program.key})
         return offering
+
+    def edit_offering(self, offering_id, **changes) -> Offering:
+        """Change an offering's name, leaders, schedule, location, start, end date or status."""
+        unknown = set(changes) - {"name", "leaders", "schedule", "location", "started", "ended", "status"}
+        if unknown:
+            raise ValidationError(f"cannot edit offering field(s): {', '.join(sorted(unknown))}")
+        if not changes:
+            raise ValidationError("nothing to change: give at least one field")
+        with self.changing():
+            before = self.offering(offering_id)
+            if "leaders" in changes:
+                changes["leaders"] = self._check_leaders(before.program, text_tuple(changes["leaders"]))
+            after = attrs.evolve(before, **changes)
+            self._check_end(after)
+            changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
+            if not changed:
+                raise ValidationError(f"{offering_id} already has those values")
+            self.store_changed("offerings", before, after, "edit", details={"fields": changed})
+            self.settle_leaders(after.program, sorted(set(before.leaders) | set(after.leaders)))
+        return after
+
+    def close_offering(self, offering_id, on=None, cancelled=False) -> Offering:
+        """Mark an offering completed (or cancelled) on `on` (default today)."""
+        with self.changing():
+            offering = self.offering(offering_id)
+            if offering.status in ENDED_STATUSES:
+                raise ValidationError(f"{offering_id} is already {offering.status} ({offering.ended})")
+            day = self.read_date(on) or self.today
+            self.check_not_future(day)
+            return self.edit_offering(offering_id, status="cancelled" if cancelled else "completed", ended=day)
+
+    def _check_end(self, offering) -> None:
+        """A completed or cancelled offering has ended, by a date that is not in the future."""
+        if offering.status in ENDED_STATUSES:
+            if offering.ended is None:
+                raise ValidationError(f"a {offering.status} offering needs its end date (--ended)")
+            self.check_not_future(offering.ended)
 
     def offerings(self, program_key=None) -> list:
         enabled = self.catalog.programs

@@ -54,10 +54,11 @@ class PeerFilter:
         return ((self.community is None or loose(community) == loose(self.community))
                 and (self.sector is None or sector == self.sector))
 
-    def matches(self, peer, programs=()) -> bool:
-        """Whether `peer`, enrolled in `programs`, passes every filter given."""
+    def matches(self, peer, programs=(), sector=None) -> bool:
+        """Whether `peer`, enrolled in `programs` and recruited in `sector` (default their own),
+        passes every filter given."""
         entered = first_stage_date(peer)
-        return (self.matches_place(peer.community, peer.sector)
+        return (self.matches_place(peer.community, sector or peer.sector)
                 and (self.source is None or peer.source == self.source)
                 and (self.stage is None or peer.stage == self.stage)
                 and (self.language is None or loose(self.language) in {loose(x) for x in peer.languages})
@@ -84,4 +85,6 @@ class FilterOps:
         if where.program is not None:
             for enrollment in self.load_all("enrollments", Enrollment):
                 enrolled.setdefault(enrollment.peer_id, set()).add(enrollment.program)
-        return [peer for peer in peers if where.matches(peer, enrolled.get(peer.id, ()))]
+        peers = list(peers)
+        sector_of = self.recruited_sectors(peers) if where.sector is not None else {}
+        return [peer for peer in peers if where.matches(peer, enrolled.get(peer.id, ()), sector_of.get(peer.id))]

@@ -12,12 +12,12 @@ from typing import Optional
 
 import attrs
 
-from .entities import (Certification, Enrollment, Observation, Peer, SessionRecord, StepRecord, record_order,
-                       shift_date)
+from .entities import (Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StatusChange,
+                       StepRecord, record_order, shift_date)
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
 from .progress import FAILED, StepContext, StepProgress
 from . import summaries
-from .serialize import from_document
+from .serialize import from_document, to_document
 
 ACTIVE = "active"
 HOLD_STATUSES = ("on hold", "inactive")
@@ -54,6 +54,17 @@ class PathwayStatus:
     last_activity: Optional[dt.date] = None
 
     @property
+    def reason(self) -> Optional[str]:
+        """Why the leader has their status: the reason of the change that gave it, or, for a
+        lapse not yet recorded by the sweep, the pathway's reason for lapsing."""
+        history = self.enrollment.history
+        if history and history[-1].status == self.status:
+            return history[-1].reason
+        if self.status == self.pathway.lapse_status and self.certification is not None:
+            return f"{self.pathway.lapse_reason} (expired {self.certification.expires})"
+        return None
+
+    @property
     def next_steps(self) -> list:
         return [s.step.key for s in self.steps if not s.progress.done and not s.blocked_by]
 
@@ -67,6 +78,9 @@ class PathwayStatus:
             "pathway": self.pathway.key,
             "enrollment": self.enrollment.id,
             "status": self.status,
+            "reason": self.reason,
+            "history": [{"status": c.status, "on": c.on.isoformat(), "reason": c.reason}
+                        for c in self.enrollment.history],
             "steps": [
                 {"step": s.step.key, "title": s.step.title, "kind": s.step.kind,
                  "required": not s.step.optional, "state": s.progress.state,
@@ -110,8 +124,28 @@ class _Facts:
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
-        self.sessions = self._by_leader(tx.all("sessions"), SessionRecord, wanted)
+        sessions = tx.all("sessions")
+        self.sessions = self._by_leader(sessions, SessionRecord, wanted)
         self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
+        self._session_days = None
+        self._sessions, self._tx = sessions, tx
+        self._offerings = None
+
+    def offering(self, offering_id):
+        """The stored offering, read with the first question about one."""
+        if self._offerings is None:
+            self._offerings = {doc["id"]: from_document(Offering, doc) for doc in self._tx.all("offerings")}
+        return self._offerings.get(offering_id)
+
+    def offering_session_days(self, offering_id) -> list:
+        """The dates of every session of an offering, whoever led them, in order."""
+        if self._session_days is None:
+            self._session_days = defaultdict(list)
+            for document in self._sessions:
+                self._session_days[document["offering_id"]].append(dt.date.fromisoformat(document["on"]))
+            for days in self._session_days.values():
+                days.sort()
+        return self._session_days.get(offering_id, [])
 
     def add_record(self, record) -> None:
         """A record stored in this change, put in its place: step kinds judge records in date order."""
@@ -189,8 +223,9 @@ class PathwayOps:
             enrollment = self.enrollment_of(peer_id, program.key, role)
             pathway = program.pathway(enrollment.pathway)
             self._sweep_lapses([enrollment])
-            is_renewal = pathway.renewal is not None and step_key == pathway.renewal.key
-            step = pathway.renewal if is_renewal else pathway.step(step_key)
+            after_grant = {s.key: s for s in (pathway.renewal, pathway.reactivation) if s is not None}
+            is_renewal = step_key in after_grant
+            step = after_grant[step_key] if is_renewal else pathway.step(step_key)
             kind = self.catalog.step_kind(step.kind)
             record = StepRecord(
                 id=self.tx.next_id("R"), enrollment_id=enrollment.id, peer_id=peer_id,
@@ -201,7 +236,7 @@ class PathwayOps:
             self.check_not_future(record.on, record.until)
             facts = _Facts(self, [peer_id])
             if is_renewal:
-                self._check_renewable(enrollment, facts)
+                self._check_renewable(enrollment, pathway, step, facts)
                 kind.check(step, record, self._context(enrollment, facts))
             else:
                 self._check_rules(pathway, step, record, enrollment, facts, force)
@@ -248,24 +283,111 @@ class PathwayOps:
             after = attrs.evolve(before, void_reason=reason)
             self.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
                                details={"reason": reason, "step": before.step})
-            program = self.catalog.programs.get(before.program)
-            if program is not None:
+            if before.program in self.catalog.programs:
                 enrollment = self.load("enrollments", Enrollment, before.enrollment_id, "enrolment")
-                self._store_summary(enrollment, program.pathway(enrollment.pathway), _Facts(self, [before.peer_id]))
+                add_ons = [e for e in self.load_all("enrollments", Enrollment, peer_id=before.peer_id)
+                           if self._pathway_of(e).add_on_to == enrollment.pathway]
+                self._rejudge_enrollments([enrollment] + add_ons, f"void {record_id}: {reason}")
         return after
 
-    def set_leader_status(self, peer_id: str, program_key: str, status: str, role=None) -> Enrollment:
-        """Put a leader on hold, make them inactive, or make them active again."""
+    def set_leader_status(self, peer_id: str, program_key: str, status: str, role=None,
+                          reason: Optional[str] = None) -> Enrollment:
+        """Put a leader on hold, make them inactive, or make them active again; the change is
+        dated today in the leader's history, with `reason`."""
         if status not in HOLD_STATUSES + (ACTIVE,):
             raise ValidationError(f"unknown status '{status}': choose from active, on hold, inactive")
         with self.changing():
             before = self.enrollment_of(peer_id, program_key, role)
-            after = attrs.evolve(before, hold=None if status == ACTIVE else status)
-            if after == before:
-                raise ValidationError(f"{peer_id} is already {status} in {before.program}")
+            self._sweep_lapses([before])
+            before = self.load("enrollments", Enrollment, before.id, "enrolment")
+            certification = self._certification_of(before)
+            held = attrs.evolve(before, hold=None if status == ACTIVE else status)
+            if held.hold == before.hold:
+                current = self._recorded_status(before, certification)
+                if status == ACTIVE and certification is not None and certification.lapsed(self.today):
+                    raise ValidationError(
+                        f"{peer_id} is {current} in {before.program} ({self._pathway_of(before).lapse_reason} after "
+                        f"{certification.expires}): peerpath reactivate {peer_id} {before.program}")
+                raise ValidationError(f"{peer_id} is already {current} in {before.program}")
+            new_status = self._recorded_status(held, certification)
+            change = StatusChange(new_status, self.today, reason or ("by hand" if status != ACTIVE else "made active"))
+            after = attrs.evolve(held, history=before.history + (change,))
             self.store_changed("enrollments", before, after, "status", peer_id=peer_id,
-                               details={"program": before.program, "status": status})
+                               details={"program": before.program, "enrollment": before.id, "status": new_status,
+                                        **({"reason": reason} if reason else {})})
+            self._store_summary(after, self._pathway_of(after), _Facts(self, [peer_id]))
         return after
+
+    def reactivate(self, peer_id: str, program_key: str, role=None, on=None, reason: Optional[str] = None):
+        """Make a leader whose certification lapsed active again, from `on` (default today), once
+        what the pathway asks to redo since the lapse is done (see Pathway.reactivation): a new
+        cycle of the certification starts that day. Returns the certification."""
+        with self.changing():
+            enrollment = self.enrollment_of(peer_id, program_key, role)
+            pathway = self._pathway_of(enrollment)
+            self._sweep_lapses([enrollment])
+            facts = _Facts(self, [peer_id])
+            certification = facts.certifications.get(enrollment.id)
+            if certification is None or not certification.lapsed(self.today):
+                raise ValidationError(f"{peer_id} has no lapsed {pathway.key} certification to reactivate "
+                                      f"(status {self._recorded_status(enrollment, certification)})")
+            day = self.read_date(on) or self.today
+            self.check_not_future(day)
+            if day < certification.lapsed_on:
+                raise ValidationError(f"--on {day} is before the certification lapsed ({certification.lapsed_on})")
+            redo = self._reactivation_progress(pathway, certification, enrollment, facts)
+            rule = pathway.reactivation or pathway.renewal
+            if redo is not None and not redo.done:
+                raise ValidationError(
+                    f"{peer_id} must first redo '{rule.key}' since the lapse on {certification.lapsed_on} "
+                    f"({redo.summary}): peerpath record {peer_id} {enrollment.program} {rule.key} ...")
+            if redo is not None and redo.completed_on and day < redo.completed_on:
+                raise ValidationError(f"--on {day} is before '{rule.key}' was redone ({redo.completed_on})")
+            why = reason or (f"'{rule.key}' redone" if rule else "reactivated")
+            after = attrs.evolve(certification, cycle_start=day, lapsed_on=None,
+                                 expires=shift_date(day, pathway.validity_days) if pathway.validity_days else None)
+            status = self._status_change(enrollment, "certified", day, why)
+            self.store_changed("certifications", certification, after, "reactivate", peer_id=peer_id,
+                               details={"pathway": pathway.key, "expires": after.expires.isoformat() if after.expires
+                                        else None, "reason": why, **status})
+            facts.certifications[enrollment.id] = after
+            self._lapse_if_expired(enrollment, facts)
+            self._store_summary(enrollment, pathway, facts)
+        return after
+
+    def _reactivation_progress(self, pathway, certification, enrollment, facts):
+        """What the pathway asks to redo, judged on what was done since the lapse (None: nothing)."""
+        rule = pathway.reactivation or pathway.renewal
+        if rule is None:
+            return None
+        since_lapse = attrs.evolve(certification, cycle_start=certification.lapsed_on)
+        return self._cycle_progress(rule, since_lapse, self._context(enrollment, facts), facts, enrollment)
+
+    def _certification_of(self, enrollment):
+        """The enrolment's stored certification, or None."""
+        for document in self.tx.search("certifications", peer_id=enrollment.peer_id):
+            if document["enrollment_id"] == enrollment.id:
+                return from_document(Certification, document)
+        return None
+
+    def _recorded_status(self, enrollment, certification) -> str:
+        """The status as the records stand: by hand, else the certification's (lapsed as recorded)."""
+        return _leader_status(enrollment, certification, self.today, self._pathway_of(enrollment))
+
+    def _status_change(self, enrollment, status: str, on, reason: str) -> dict:
+        """Note in the enrolment's dated history that the leader became `status` (unless on hold
+        or inactive by hand, which a transition of the certification does not change); the
+        details to add to that transition's audit event."""
+        document = self.tx.get("enrollments", enrollment.id, peer_id=enrollment.peer_id)
+        stored = from_document(Enrollment, document)
+        status = stored.hold or status
+        last = stored.history[-1].status if stored.history else "in training"
+        if status == last:
+            return {"enrollment": enrollment.id}
+        change = StatusChange(status, on, reason)
+        self.tx.replace("enrollments", {**document, "history": list(document.get("history", []))
+                                        + [to_document(change)]})
+        return {"enrollment": enrollment.id, "status": status}
 
     # -- certification -------------------------------------------------------------------------------
 
@@ -279,7 +401,7 @@ class PathwayOps:
 
     def rule_fingerprints(self) -> dict:
         """{pathway: fingerprint of its rules in force}, to tell afterwards which a change touched."""
-        return {pathway.key: summaries.fingerprint(pathway)
+        return {pathway.key: summaries.fingerprint(pathway, program.format)
                 for program in self.catalog.programs.values() for pathway in program.pathways}
 
     def rejudge(self, fingerprints_before: dict, why: str) -> None:
@@ -290,12 +412,20 @@ class PathwayOps:
         programs = self.catalog.programs
         changed = {key for key, print_ in self.rule_fingerprints().items() if fingerprints_before.get(key) != print_}
         enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs
-                       and {e.pathway, programs[e.program].pathway(e.pathway).add_on_to} & changed]
+                       and {e.pathway, self._pathway_of(e).add_on_to} & changed]
+        self._rejudge_enrollments(enrollments, why)
+
+    def _pathway_of(self, enrollment):
+        return self.catalog.programs[enrollment.program].pathway(enrollment.pathway)
+
+    def _rejudge_enrollments(self, enrollments, why: str) -> None:
+        """Grant, renew or revoke what the records and rules now decide for `enrollments`, each
+        transition audited with `why`, and store their summaries."""
         # Base credentials first: an add-on (endorsement) stands or falls with its base.
-        enrollments.sort(key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
+        enrollments = sorted(enrollments, key=lambda e: self._pathway_of(e).add_on_to is not None)
         facts = _Facts(self, {e.peer_id for e in enrollments})
         for enrollment in enrollments:
-            program = programs[enrollment.program]
+            program = self.catalog.programs[enrollment.program]
             pathway = program.pathway(enrollment.pathway)
             self._revoke_if_incomplete(enrollment, pathway, facts, why)
             self._settle_certification(enrollment, program, pathway, facts, why)
@@ -308,9 +438,10 @@ class PathwayOps:
             return
         states = self._states(pathway, self._context(enrollment, facts), facts, enrollment)
         if not self._complete(enrollment, pathway, states, facts):
+            status = self._status_change(enrollment, "in training", self.today, why)
             self.store_removed("certifications", existing, "revoke", peer_id=enrollment.peer_id,
                                details={"pathway": pathway.key, "granted": existing.granted.isoformat(),
-                                        "reason": why})
+                                        "reason": why, **status})
             del facts.certifications[enrollment.id]
 
     def _complete(self, enrollment, pathway, states, facts) -> bool:
@@ -333,12 +464,23 @@ class PathwayOps:
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
             if renewal is not None and renewal.done and not existing.lapsed(self.today):
-                renewed = attrs.evolve(existing, cycle_start=existing.expires,
+                renewed = attrs.evolve(existing, cycle_start=existing.expires, lapsed_on=None,
                                        expires=shift_date(existing.expires, pathway.validity_days))
+                # Renewed as of a day before a lapse recorded later: the leader is certified again.
+                status = self._status_change(enrollment, "certified", renewal.completed_on or self.today,
+                                             why or "renewed") if existing.lapsed_on else {}
                 self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
-                                   details={"expires": renewed.expires.isoformat(), **because})
+                                   details={"expires": renewed.expires.isoformat(), **because, **status})
                 facts.certifications[enrollment.id] = renewed
+        self._lapse_if_expired(enrollment, facts)
         self._store_summary(enrollment, pathway, facts)
+
+    def _lapse_if_expired(self, enrollment, facts) -> None:
+        """A certification that has already expired as of today (granted on backdated records,
+        reactivated from a past day) is recorded lapsed in the same change, as the sweep would."""
+        certification = facts.certifications.get(enrollment.id)
+        if certification is not None and certification.lapsed_on is None and certification.lapsed(self.today):
+            facts.certifications[enrollment.id] = self._record_lapse(certification, enrollment)
 
     def _grant(self, enrollment, pathway, states, facts, base=None, why=None) -> None:
         completed = [s.progress.completed_on for s in states if s.progress.completed_on]
@@ -349,9 +491,10 @@ class PathwayOps:
             program=enrollment.program, pathway=pathway.key, granted=granted, expires=expires,
             cycle_start=granted,
         )
+        status = self._status_change(enrollment, "certified", granted, why or "pathway completed")
         self.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
                        details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None,
-                                **({"reason": why} if why else {})})
+                                **({"reason": why} if why else {}), **status})
         self.fire("certification_granted", certification=certification, enrollment=enrollment)
         facts.certifications[enrollment.id] = certification
         self._settle_add_ons(enrollment, pathway, facts, why)
@@ -374,15 +517,22 @@ class PathwayOps:
                 return certification
         return None
 
-    def _check_renewable(self, enrollment, facts) -> None:
+    def _check_renewable(self, enrollment, pathway, step, facts) -> None:
+        """A renewal record needs a current certification, a reactivation record a lapsed one;
+        when the pathway asks for its renewal again to reactivate, it may be recorded either way."""
         certification = facts.certifications.get(enrollment.id)
         if certification is None:
             raise ValidationError(f"{enrollment.peer_id} has no {enrollment.pathway} certification to renew yet")
-        if certification.lapsed(self.today):
+        lapsed = certification.lapsed(self.today)
+        reactivating = step == (pathway.reactivation or pathway.renewal)
+        if lapsed and not reactivating:
             raise ValidationError(
                 f"{enrollment.peer_id}'s {enrollment.pathway} certification lapsed after {certification.expires}; "
-                "it can no longer be renewed"
-            )
+                f"to reactivate, record '{pathway.reactivation.key}', then peerpath reactivate "
+                f"{enrollment.peer_id} {enrollment.program}")
+        if not lapsed and step == pathway.reactivation:
+            raise ValidationError(f"'{step.key}' is for reactivating a lapsed certification; "
+                                  f"{enrollment.peer_id}'s {enrollment.pathway} is current")
 
     def sweep_lapses(self) -> list:
         """Store every certification that has lapsed as of today; fires certification_lapsed once each."""
@@ -399,12 +549,20 @@ class PathwayOps:
             enrollment = by_id.get(certification.enrollment_id)
             if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
                 continue
-            after = attrs.evolve(certification, lapsed_on=shift_date(certification.expires, 1))
-            self.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
-                               details={"expired": certification.expires.isoformat()})
-            self.fire("certification_lapsed", certification=after, enrollment=enrollment)
-            lapsed.append(after)
+            lapsed.append(self._record_lapse(certification, enrollment))
         return lapsed
+
+    def _record_lapse(self, certification, enrollment):
+        """Store the lapse of an expired certification: the leader becomes the pathway's lapse
+        status (lapsed, or inactive for a commitment) from the day after expiry."""
+        pathway = self._pathway_of(enrollment)
+        after = attrs.evolve(certification, lapsed_on=shift_date(certification.expires, 1))
+        reason = f"{pathway.lapse_reason} (expired {certification.expires})"
+        status = self._status_change(enrollment, pathway.lapse_status, after.lapsed_on, reason)
+        self.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
+                           details={"expired": certification.expires.isoformat(), "reason": reason, **status})
+        self.fire("certification_lapsed", certification=after, enrollment=enrollment)
+        return after
 
     # -- progress ------------------------------------------------------------------------------------
 
@@ -453,9 +611,9 @@ class PathwayOps:
         visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
                          key=lambda e: (e.peer_id, e.program, e.role))
         stored = {} if peer_ids is not None else {d["id"]: d for d in self.tx.all(summaries.TABLE)}
-        checker = summaries.Checker(self.today)
+        checker = summaries.Checker(self.today, self.catalog.step_kinds)
         stale = {e.peer_id for e in visible
-                 if not checker.usable(stored.get(e.id), programs[e.program].pathway(e.pathway))}
+                 if not checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))}
         facts = _Facts(self, stale if peer_ids is None else peer_ids)
         if peer_ids is None:
             facts.certifications = {d["enrollment_id"]: from_document(Certification, d)
@@ -489,7 +647,7 @@ class PathwayOps:
             states, renewal, last_activity = self._evaluate(enrollment, pathway, facts)
         return PathwayStatus(
             peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=tuple(states),
-            status=_leader_status(enrollment, certification, self.today),
+            status=_leader_status(enrollment, certification, self.today, pathway),
             certification=certification, renewal=renewal, last_activity=last_activity,
         )
 
@@ -506,8 +664,8 @@ class PathwayOps:
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
         name = (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
-        document = summaries.summary_document(enrollment, name, pathway, *self._evaluate(enrollment, pathway, facts),
-                                              self.today)
+        document = summaries.summary_document(enrollment, name, self.catalog.programs[enrollment.program], pathway,
+                                              *self._evaluate(enrollment, pathway, facts), self.today)
         if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
             self.tx.insert(summaries.TABLE, document)
         else:
@@ -540,14 +698,19 @@ class PathwayOps:
         what renewed the certification once must not renew it again."""
         if certification is None or pathway.renewal is None:
             return None
+        return self._cycle_progress(pathway.renewal, certification, context, facts, enrollment)
+
+    def _cycle_progress(self, step, certification, context, facts, enrollment):
+        """`step` judged on the records, sessions and observations from the certification's
+        cycle start (or grant) on."""
         start = certification.cycle_start or certification.granted
         records = [r for r in facts.records.get(enrollment.id, [])
-                   if r.step == pathway.renewal.key and r.on >= start]
+                   if r.step == step.key and r.on >= start]
         sessions, observations = context.sessions_led, context.observations
         in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if s.on >= start],
-                                observations=lambda: [o for o in observations() if o.on >= start])
-        kind = self.catalog.step_kind(pathway.renewal.kind)
-        return kind.progress(pathway.renewal, records, in_cycle)
+                                observations=lambda: [o for o in observations() if o.on >= start],
+                                cycle_start=start)
+        return self.catalog.step_kind(step.kind).progress(step, records, in_cycle)
 
     def _context(self, enrollment, facts) -> StepContext:
         records = facts.records.get(enrollment.id, [])
@@ -557,15 +720,17 @@ class PathwayOps:
             records_for=lambda step_key: [r for r in records if r.step == step_key],
             sessions_led=lambda: list(facts.sessions.get(key, [])),
             observations=lambda: list(facts.observations.get(key, [])),
+            format=self.catalog.programs[enrollment.program].format,
+            offering=facts.offering, offering_session_days=facts.offering_session_days,
         )
 
 
-def _leader_status(enrollment, certification, today) -> str:
+def _leader_status(enrollment, certification, today, pathway) -> str:
     if enrollment.hold:
         return enrollment.hold
     if certification is None:
         return "in training"
-    return "lapsed" if certification.lapsed(today) else "certified"
+    return pathway.lapse_status if certification.lapsed(today) else "certified"
 
 
 def _check_lived_experience(peer, program) -> None:

@@ -33,7 +33,9 @@ class StepContext:
     `sessions_led()` the SessionRecords of this program the leader led; `observations()` the
     fidelity Observations of this program that name the leader. When a renewal step is judged,
     sessions and observations are only those of the current cycle (from the grant or the last
-    renewal), like its records.
+    renewal), like its records, and `cycle_start` is that day (else None). `format` is the
+    program's format (affiliate overrides applied), `offering(id)` a stored Offering (or None)
+    and `offering_session_days(id)` the dates of all its sessions, whoever led them.
     """
 
     today: dt.date
@@ -42,6 +44,10 @@ class StepContext:
     records_for: object
     sessions_led: object
     observations: object
+    format: dict = attrs.field(factory=dict)
+    offering: object = lambda offering_id: None
+    offering_session_days: object = lambda offering_id: []
+    cycle_start: Optional[dt.date] = None
 
     def since(self, window_days) -> Optional[dt.date]:
         """The first day inside a rolling window ending today, or None for no window."""

@@ -23,6 +23,13 @@ class RecruitmentOps:
         return sorted((o for o in found if (since is None or o.on >= since) and (until is None or o.on <= until)),
                       key=lambda o: (o.on, o.id))
 
+    def recruited_sectors(self, peers) -> dict:
+        """{peer id: sector} for `peers`: the peer's own sector, else the sector of the outreach
+        event they came from (a peer recruited at a faith-sector event counts under faith)."""
+        with self.reading():
+            event_sector = {o.id: o.sector for o in self.load_all("outreach", Outreach)}
+        return {peer.id: peer.sector or event_sector.get(peer.outreach) for peer in peers}
+
     # -- communities ---------------------------------------------------------------------------------
 
     def underserved(self) -> set:

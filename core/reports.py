@@ -7,6 +7,7 @@ a PeerFilter (core.filters) of the peers counted, for the reports registered wit
 filter's `since`/`until` bound too.
 """
 
+import datetime as dt
 import json
 from collections import Counter, defaultdict
 
@@ -34,15 +35,16 @@ def _cohort(tracker, options) -> list:
 def funnel(tracker, options) -> ReportResult:
     """Counts per stage, conversion between stages, median days in each stage, by source and sector."""
     peers = _cohort(tracker, options)
+    sector_of = tracker.recruited_sectors(peers)
     current = Counter(p.stage for p in peers)
-    reached = Counter(stage for p in peers for stage in {c.stage for c in p.stage_history})
+    reached = Counter(stage for p in peers for stage in stages_reached(p))
     durations = defaultdict(list)
     for peer in peers:
         for this, following in zip(peer.stage_history, peer.stage_history[1:]):
             durations[this.stage].append((following.on - this.on).days)
     conversion = {f"{a}->{b}": percent(reached[b], reached[a]) for a, b in zip(PIPELINE, PIPELINE[1:])}
     by_source = _by(peers, lambda p: p.source or "unknown")
-    by_sector = _by(peers, lambda p: p.sector or "none")
+    by_sector = _by(peers, lambda p: sector_of[p.id] or "none")
     figures = {
         "peers": len(peers),
         "by_stage": {stage: current[stage] for stage in STAGES},
@@ -59,6 +61,15 @@ def funnel(tracker, options) -> ReportResult:
         _breakdown("by source", "source", by_source),
         _breakdown("by sector", "sector", by_sector),
     ], figures, (options["start"], options["end"]))
+
+
+def stages_reached(peer) -> set:
+    """The stages a peer has been in: those in their history and, as the pipeline is passed in
+    order, every pipeline stage before the furthest one they reached (a peer recorded straight
+    as accepted was screened too), so each conversion is a share of one cohort."""
+    seen = {change.stage for change in peer.stage_history} | {peer.stage}
+    furthest = max((PIPELINE.index(stage) for stage in seen if stage in PIPELINE), default=0)
+    return seen | set(PIPELINE[:furthest + 1])
 
 
 def _by(peers, key) -> dict:
@@ -116,12 +127,13 @@ def leaders(tracker, options) -> ReportResult:
 
 
 def capacity(tracker, options) -> ReportResult:
-    """Offerings short of the trained leaders their model needs; programs with no one in training."""
+    """Offerings still planned or running that are short of the certified, active leaders their
+    model needs (leaders on hold, inactive or lapsed do not count); programs with no one in training."""
     statuses = tracker.leaders()
     certified = {(s.peer.id, s.program.key) for s in statuses if s.status == "certified"}
     programs = tracker.catalog.programs
     short = []
-    for offering in tracker.offerings():
+    for offering in (o for o in tracker.offerings() if o.open_on(tracker.today)):
         needed = int(programs[offering.program].format.get("leaders_per_offering", 1))
         trained = [p for p in offering.leaders if (p, offering.program) in certified]
         if len(trained) < needed:
@@ -178,14 +190,16 @@ def reach(tracker, options) -> ReportResult:
     """Recruitment and outreach by sector and community; underserved communities highlighted.
     Peer filters choose the peers counted; a community or sector filter also the events."""
     peers = _cohort(tracker, options)
+    sector_of = tracker.recruited_sectors(peers)
     underserved = tracker.underserved()
     events = [e for e in tracker.outreach_events(options["start"], options["end"])
               if options["peers"].matches_place(e.community, e.sector)]
     sectors = defaultdict(lambda: Counter())
     communities = defaultdict(lambda: Counter())
     for peer in peers:
-        sectors[peer.sector or "none"]["recruited"] += 1
-        sectors[peer.sector or "none"]["accepted"] += peer.stage == "accepted"
+        sector = sector_of[peer.id] or "none"
+        sectors[sector]["recruited"] += 1
+        sectors[sector]["accepted"] += peer.stage == "accepted"
         communities[peer.community or "unknown"]["recruited"] += 1
         communities[peer.community or "unknown"]["accepted"] += peer.stage == "accepted"
     for event in events:
@@ -225,9 +239,10 @@ def rollup(tracker, options) -> ReportResult:
 
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
+    sector_of = tracker.recruited_sectors(peers)
     figures = {
         "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
-        "recruited_by_sector": dict(Counter(p.sector or "none" for p in peers)),
+        "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
         "offerings": {},
         "sessions": {},
@@ -273,19 +288,44 @@ def _rollup_result(affiliates, figures, threshold, period) -> ReportResult:
 
 
 def _merged(files, threshold) -> ReportResult:
-    documents = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                document = json.load(handle)
-            documents.append(document["figures"])
-        except OSError as error:
-            raise ValidationError(f"cannot read {path}: {error.strerror}") from None
-        except (ValueError, KeyError, TypeError):
-            raise ValidationError(f"{path} is not a rollup from 'peerpath report rollup --json'") from None
-    affiliates = [name for d in documents for name in d.get("affiliates", [])]
-    parts = [{k: v for k, v in d.items() if k not in ("affiliates", "suppressed_below")} for d in documents]
-    return _rollup_result(affiliates, merge_figures(parts, threshold), threshold, (None, None))
+    """Several affiliates' rollups of one period merged; the same affiliate twice (which would
+    count it twice) or rollups of different periods are refused."""
+    documents = [_read_rollup(path) for path in files]
+    seen, period = {}, (documents[0]["from"], documents[0]["to"])
+    for path, document in zip(files, documents):
+        if (document["from"], document["to"]) != period:
+            raise ValidationError(f"{path} covers {_period_text(document['from'], document['to'])} but {files[0]} "
+                                  f"covers {_period_text(*period)}: merge rollups of one period")
+        for name in document["figures"].get("affiliates", []):
+            if name in seen:
+                raise ValidationError(f"{path} counts '{name}' again (already in {seen[name]}): "
+                                      "merge each affiliate once")
+            seen[name] = path
+    parts = [{k: v for k, v in d["figures"].items() if k not in ("affiliates", "suppressed_below")}
+             for d in documents]
+    dates = tuple(dt.date.fromisoformat(day) if day else None for day in period)
+    return _rollup_result(list(seen), merge_figures(parts, threshold), threshold, dates)
+
+
+def _read_rollup(path) -> dict:
+    """A rollup written by `report rollup --json`: its figures, the affiliates and the period."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        if not isinstance(document["figures"]["affiliates"], list):
+            raise TypeError("affiliates")
+        for day in (document["from"], document["to"]):
+            if day is not None:
+                dt.date.fromisoformat(day)
+    except OSError as error:
+        raise ValidationError(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValidationError(f"{path} is not a rollup from 'peerpath report rollup --json'") from None
+    return document
+
+
+def _period_text(start, end) -> str:
+    return f"{start or 'the beginning'} to {end or 'today'}"
 
 
 REPORTS = (

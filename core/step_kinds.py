@@ -260,6 +260,9 @@ def _count_progress(step, records, context):
         for session in sorted(sessions, key=lambda s: s.on):
             first_led.setdefault(session.offering_id, session.on)
         dates += list(first_led.values())
+    elif counts == "courses":
+        dates += _courses_completed(sessions, max([d for d in (since, context.cycle_start) if d], default=None),
+                                    context)
     dates.sort()
     unit = step.params.get("unit", counts)
     figures = {"count": len(dates), "required": needed}
@@ -267,6 +270,23 @@ def _count_progress(step, records, context):
     if len(dates) >= needed:
         return StepProgress(DONE, summary, dates[needed - 1], figures)
     return StepProgress(PARTIAL if dates else MISSING, summary, figures=figures)
+
+
+def _courses_completed(sessions, since, context) -> list:
+    """The day each course the leader taught sessions of was complete: when its sessions reached
+    the program's `format.sessions`, or the day it was marked completed, whichever came first;
+    never one session led. Only days from `since` count (a course counts in one cycle)."""
+    needed = context.format.get("sessions")
+    days = []
+    for offering_id in sorted({s.offering_id for s in sessions}):
+        held = context.offering_session_days(offering_id)
+        offering = context.offering(offering_id)
+        complete = [held[int(needed) - 1]] if needed and len(held) >= int(needed) else []
+        if offering is not None and offering.status == "completed" and offering.ended is not None:
+            complete.append(offering.ended)
+        if complete and (since is None or min(complete) >= since):
+            days.append(min(complete))
+    return days
 
 
 # --- exam: a score against a pass mark ----------------------------------------------------------
@@ -327,25 +347,26 @@ def _observation_progress(step, records, context):
 
 KINDS = (
     StepKind("attestation", "A signed agreement or statement.", _no_check,
-             _attestation_progress),
+             _attestation_progress, dated=False),
     StepKind("screening", "An interview or reference check: --outcome passed / not passed.",
-             _screening_check, _screening_progress),
+             _screening_check, _screening_progress, dated=False),
     StepKind("training", "A training attended on dates (--on, --until), with --trainer; "
              "--outcome 'not passed' when the leader did not graduate.",
-             _training_check, _training_progress, ("days",)),
+             _training_check, _training_progress, ("days",), dated=False),
     StepKind("course", "An online course (of about `hours`), optionally finished lead_days before "
              "another step.",
-             _course_check, _course_progress, ("before", "lead_days", "hours")),
+             _course_check, _course_progress, ("before", "lead_days", "hours"), dated=False),
     StepKind("hours", "Hours (--hours, --domain) toward a total and per-domain minimums, optionally "
              "covering every domain and kept up over min_span_days.",
              _hours_check, _hours_progress,
-             ("total", "domains", "window_days", "min_share", "min_span_days", "every_domain")),
-    StepKind("count", "Sessions, courses or events led, optionally within a window.",
-             _no_check, _count_progress, ("min", "window_days", "counts", "unit")),
+             ("total", "domains", "window_days", "min_share", "min_span_days", "every_domain"), dated=False),
+    StepKind("count", "Sessions, offerings or courses led (a course counts once complete: its sessions "
+             "reach the program's format.sessions, or it is marked completed), optionally within a window.",
+             _no_check, _count_progress, ("min", "window_days", "counts", "unit"), dated=False),
     StepKind("exam", "An exam score (--score) against a pass mark.", _exam_check,
-             _exam_progress, ("pass_mark", "max_score")),
+             _exam_progress, ("pass_mark", "max_score"), dated=False),
     StepKind("observation", "A fidelity observation at or above min_percent.",
-             _observation_check, _observation_progress, ("min_percent", "checklist")),
+             _observation_check, _observation_progress, ("min_percent", "checklist"), dated=False),
 )
 
 

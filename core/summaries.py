@@ -3,7 +3,8 @@
 Whenever the engine settles an enrolment (after a record, void, session or observation) it
 stores the step states it computed. A summary is trusted for a later "today" only if the
 pathway it was computed for is unchanged (same fingerprint: steps, parameters and affiliate
-overrides) and none of its steps depends on the date (no rolling `window_days`); otherwise
+overrides) and none of its steps depends on the date (no rolling `window_days`, no step kind
+that is `dated`), or it was computed today; otherwise
 the engine recomputes from the records, as it always does for a single peer.
 """
 
@@ -17,14 +18,19 @@ from .serialize import to_document
 TABLE = "summaries"
 
 
-def fingerprint(pathway) -> str:
-    text = json.dumps(to_document(pathway), sort_keys=True, default=str)
+def fingerprint(pathway, program_format) -> str:
+    """A short hash of the rules a pathway's progress follows: its steps and parameters and the
+    program's format (a step kind may read it, e.g. `format.sessions` for a course)."""
+    text = json.dumps([to_document(pathway), dict(program_format)], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def date_dependent(pathway) -> bool:
+def date_dependent(pathway, step_kinds) -> bool:
+    """Whether the pathway's progress can change with the date alone: a rolling window, or a step
+    of a kind that says its result depends on the date (or does not say it does not)."""
     steps = list(pathway.steps) + ([pathway.renewal] if pathway.renewal else [])
-    return any(step.params.get("window_days") for step in steps)
+    return any(step.params.get("window_days") or getattr(step_kinds.get(step.kind), "dated", True)
+               for step in steps)
 
 
 def _progress_document(progress: StepProgress) -> dict:
@@ -53,14 +59,14 @@ def _step_row(state) -> list:
     return row + [extra] if extra else row
 
 
-def summary_document(enrollment, name, pathway, states, renewal, last_activity, today) -> dict:
+def summary_document(enrollment, name, program, pathway, states, renewal, last_activity, today) -> dict:
     return {
         "id": enrollment.id,
         "peer_id": enrollment.peer_id,
         "layout": LAYOUT,
         "name": name,  # the peer's, for listings; kept current by `rename`
         "as_of": today.isoformat(),
-        "fingerprint": fingerprint(pathway),
+        "fingerprint": fingerprint(pathway, program.format),
         "steps": [_step_row(state) for state in states],
         "renewal": _progress_document(renewal) if renewal else None,
         "last_activity": last_activity.isoformat() if last_activity else None,
@@ -84,13 +90,15 @@ def row_problem(document) -> str:
 class Checker:
     """Decides which stored summaries can be trusted, fingerprinting each pathway once."""
 
-    def __init__(self, today):
+    def __init__(self, today, step_kinds):
         self.today = today.isoformat()
+        self.step_kinds = step_kinds
         self._pathways = {}
 
-    def usable(self, document, pathway) -> bool:
+    def usable(self, document, program, pathway) -> bool:
         if pathway.key not in self._pathways:
-            self._pathways[pathway.key] = (fingerprint(pathway), date_dependent(pathway))
+            self._pathways[pathway.key] = (fingerprint(pathway, program.format),
+                                           date_dependent(pathway, self.step_kinds))
         print_, dated = self._pathways[pathway.key]
         if document is None or document.get("layout") != LAYOUT or document["fingerprint"] != print_:
             return False

@@ -12,7 +12,10 @@ Peer-to-Peer (NAMI national):
 - peer_to_peer.training.days = 2: a 2-day teacher training (NAMI national).
 - peer_to_peer.format.sessions = 8: eight weekly sessions (earlier 9-10 two-hour units).
 - peer_to_peer.validity_days = 730 and renewal.min = 2: the teacher commits to co-teach at least
-  2 courses in 24 months (NAMI Washington).
+  2 courses in 24 months (NAMI Washington). Modelled as the renewal of the certification: a
+  course counts once it is complete, its sessions reaching `format.sessions` or the offering
+  marked completed, never for one session led. A teacher who falls short becomes inactive (did
+  not meet commitment), never a dead end: `peerpath reactivate` once two courses are co-taught since.
 
 In Our Own Voice (NAMI national):
 - ioov.training.days = 2: presenters are certified at the 2-day presenter training.
@@ -48,7 +51,11 @@ PEER_TO_PEER = Pathway(
     ],
     validity_days=730,
     renewal=Step("co_teach", "Co-teach courses", "count",
-                 {"min": 2, "counts": "offerings", "unit": "courses"}),
+                 {"min": 2, "counts": "courses", "unit": "courses"}),
+    # A commitment, not a credential: falling short makes the teacher inactive; co-teaching
+    # two courses again (the renewal, counted from then) lets the affiliate reactivate them.
+    lapse_status="inactive",
+    lapse_reason="did not meet commitment",
 )
 
 IN_OUR_OWN_VOICE = Pathway(

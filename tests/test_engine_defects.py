@@ -15,7 +15,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
                                  rule, run_state_machine_as_test)
 
 from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
-from peerpath.core import PeerpathError, StepRecord, Tracker
+from peerpath.core import STAGES, PeerpathError, StepRecord, Tracker
 from peerpath.core.entities import record_order
 
 TODAY = "2026-06-01"
@@ -76,9 +76,12 @@ def test_co_teaching_renews_a_teacher_once_per_cycle(peers, run):
     ok(run("offering", "add", "peer_to_peer", "Summer class", "--leaders", "P0001,P0002"))  # O0002
     ok(run("session", "add", "O0001", "--on", "2026-03-01"))
     ok(run("session", "add", "O0002", "--on", "2026-03-02"))
+    ok(run("offering", "close", "O0001", "--on", "2026-03-01"))  # courses completed: they count
+    ok(run("offering", "close", "O0002", "--on", "2026-03-02"))
     assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"  # 730 days on
-    ok(run("session", "add", "O0001", "--on", "2026-03-08"))
-    ok(run("session", "add", "O0002", "--on", "2026-03-09"))
+    ok(run("offering", "add", "peer_to_peer", "Fall class", "--leaders", "P0001,P0002"))  # O0003
+    ok(run("session", "add", "O0003", "--on", "2026-03-08"))
+    ok(run("offering", "close", "O0003", "--on", "2026-03-09"))
     status = status_of(run, "P0001", "peer_to_peer")
     assert status["expires"] == "2030-02-01"
     assert status["renewal"]["summary"] == "0/2 courses"  # the new cycle starts 2028-02-02
@@ -205,6 +208,7 @@ def test_a_setting_under_which_the_cycle_is_complete_renews(peers, run):
     certify_teacher(run)
     ok(run("offering", "add", "peer_to_peer", "Spring class", "--leaders", "P0001"))
     ok(run("session", "add", "O0001", "--on", "2026-03-01"))
+    ok(run("offering", "close", "O0001", "--on", "2026-03-01"))
     assert status_of(run, "P0001", "peer_to_peer")["renewal"]["summary"] == "1/2 courses"
     ok(run("config", "set", "peer_to_peer.renewal.min", "1"))
     assert status_of(run, "P0001", "peer_to_peer")["expires"] == "2030-02-01"
@@ -225,14 +229,13 @@ def test_only_the_pathways_a_setting_changes_are_judged_again(peers, run):
         ok(run("record", "P0001", "connection", step, "--on", "2026-03-04",
                *(("--outcome", "passed") if step in ("reference", "interview") else ())))
     assert status_of(run, "P0001", "connection")["status"] == "certified"
-    ok(run("void", "R0001", "--reason", "the training was never attended"))  # (re-judging voids: later)
     ok(run("config", "set", "crss.exam.pass_mark", "70"))  # not a Connection rule
     ok(run("config", "set", "reports.expiring_days", "90"))  # not a pathway rule at all
     assert status_of(run, "P0001", "connection")["status"] == "certified"
-    assert audit(run, "revoke") == []
-    ok(run("config", "set", "connection.training.days", "1"))  # a Connection rule: judged again
+    assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+    ok(run("config", "set", "connection.training.days", "4"))  # a Connection rule: judged again
     assert status_of(run, "P0001", "connection")["status"] == "in training"
-    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 3 -> 1"]
+    assert [e["details"]["reason"] for e in audit(run, "revoke")] == ["setting connection.training.days changed 3 -> 4"]
     assert_leaders_match_progress(run)
 
 
@@ -241,6 +244,49 @@ def test_a_setting_that_changes_no_status_leaves_the_certifications_alone(peers,
     ok(run("config", "set", "crss.exam.pass_mark", "80"))
     assert status_of(run, "P0001", "crss")["status"] == "certified"
     assert audit(run, "revoke") == [] and len(audit(run, "certify")) == 1
+
+
+# --- voids re-judge the enrolment like settings changes do ------------------------------------------
+
+
+def test_a_void_that_uncompletes_the_pathway_revokes_the_certification(peers, run, recording_plugin):
+    certify_teacher(run)  # the training is R0005
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "certified"
+    ok(run("void", "R0005", "--reason", "entered for the wrong peer"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("in training", None)
+    [revoke] = audit(run, "revoke")
+    assert (revoke["peer_id"], revoke["details"]["reason"]) == ("P0001", "void R0005: entered for the wrong peer")
+    assert_leaders_match_progress(run)
+
+
+def test_a_void_that_completes_the_pathway_certifies(peers, run):
+    teacher_before_training(run)
+    ok(run("record", "P0001", "peer_to_peer", "affiliate_interview", "--outcome", "not passed",
+           "--on", "2026-01-06"))  # R0005, the latest interview
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02",
+           "--force", "--reason", "interview being appealed"))
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "in training"
+    ok(run("void", "R0005", "--reason", "typed into the wrong row"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert (status["status"], status["certified_on"]) == ("certified", "2026-02-02")
+    assert audit(run, "certify")[-1]["details"]["reason"] == "void R0005: typed into the wrong row"
+    assert_leaders_match_progress(run)
+
+
+def test_voiding_a_base_credential_step_revokes_its_endorsement(peers, run):
+    crss_walk(run, year=2026, score=75)
+    ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
+    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
+           "--on", "2026-04-05"))
+    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
+           "--on", "2026-04-06"))
+    exam = [e for e in audit(run, "record") if e["details"]["step"] == "exam"][0]["entity_id"]
+    ok(run("void", exam, "--reason", "score belonged to another candidate"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "in training", "crss_e": "in training"}
+    assert sorted(e["details"]["pathway"] for e in audit(run, "revoke")) == ["crss", "crss_e"]
+    assert_leaders_match_progress(run)
 
 
 # --- 5. lead-time rules hold whichever record comes first --------------------------------------------
@@ -329,9 +375,12 @@ PASSING_MEETING = {**{key: "yes" for key in ("on_time", "two_facilitators", "wel
 
 
 class EngineMachine(RuleBasedStateMachine):
-    """Peers, enrolments, records in any date order, voids, sessions, observations, settings
-    changes and sweeps at several dates, through the Tracker; after every step `leaders` (stored
-    summaries) must say exactly what `progress` (the records) says, for every enrolment."""
+    """Peers, enrolments, records in any date order, voids, sessions, offerings closed, settings
+    changes, sweeps at several dates, lapses, reactivations, holds and recruits moving through the
+    pipeline (skipping stages), through the Tracker. After every step `leaders` (stored summaries)
+    must say exactly what `progress` (the records) says for every enrolment, every status change
+    in a leader's history must have its audit event, right after a sweep the history must end in
+    the status shown, and the funnel's conversions must stay within 0-100 %."""
 
     records = Bundle("records")
 
@@ -342,6 +391,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.today = MACHINE_TODAYS[1]
         self.tracker().init()
         self.offerings = {}  # program -> offering id
+        self.swept_on = None  # the today of the last sweep, while today stays there
 
     def teardown(self):
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -423,10 +473,39 @@ class EngineMachine(RuleBasedStateMachine):
     def sweep_on(self, today):
         self.today = today
         self.tracker().sweep()
+        self.swept_on = today
 
     @rule(today=st.sampled_from(MACHINE_TODAYS))
     def move_today(self, today):
+        if today != self.today:
+            self.swept_on = None
         self.today = today
+
+    @rule(peer=LEADERS, role=st.sampled_from(ROLES), on=st.sampled_from(MACHINE_DAYS + MACHINE_TODAYS))
+    def reactivate(self, peer, role, on):
+        program, role_key = role
+        self.attempt(lambda t: t.reactivate(peer, program, role=role_key, on=on, reason="machine"))
+
+    @rule(peer=LEADERS, role=st.sampled_from(ROLES), status=st.sampled_from(["on hold", "inactive", "active"]))
+    def hold(self, peer, role, status):
+        program, role_key = role
+        self.attempt(lambda t: t.set_leader_status(peer, program, status, role=role_key, reason="machine"))
+
+    @rule(program=st.sampled_from(["connection", "peer_to_peer", "ioov"]), second=st.booleans(),
+          on=st.sampled_from(MACHINE_DAYS), cancelled=st.booleans())
+    def close_offering(self, program, second, on, cancelled):
+        if (program, second) in self.offerings:
+            self.attempt(lambda t: t.close_offering(self.offerings[(program, second)], on=on, cancelled=cancelled))
+
+    @rule(moves=st.lists(st.tuples(st.sampled_from(STAGES[1:]), st.integers(0, 60)), max_size=4))
+    def recruit(self, moves):
+        """A peer moving through the pipeline, possibly skipping stages (straight to accepted)."""
+        def add(tracker):
+            peer, day = tracker.add_peer(name="Recruit", on=MACHINE_DAYS[0]).id, MACHINE_DAYS[0]
+            for stage, days in moves:
+                day += dt.timedelta(days=days)
+                tracker.set_stage(peer, stage, on=day)
+        self.attempt(add)
 
     @invariant()
     def leaders_agree_with_progress(self):
@@ -435,6 +514,24 @@ class EngineMachine(RuleBasedStateMachine):
         fresh = {status.enrollment.id: status.to_dict()
                  for peer in {s["peer"] for s in listed.values()} for status in tracker.progress(peer)}
         assert listed == fresh
+
+    @invariant()
+    def every_status_change_has_its_audit_event(self):
+        tracker = self.tracker()
+        audited = {}
+        for event in tracker.audit():
+            if "status" in event.details and "enrollment" in event.details:
+                audited.setdefault(event.details["enrollment"], []).append(event.details["status"])
+        for status in tracker.leaders():
+            assert [change.status for change in status.enrollment.history] == audited.get(status.enrollment.id, [])
+            if self.swept_on == self.today:  # nothing has lapsed since without being recorded
+                recorded = status.enrollment.history[-1].status if status.enrollment.history else "in training"
+                assert recorded == status.status, status.to_dict()
+
+    @invariant()
+    def funnel_conversions_stay_within_0_and_100_percent(self):
+        conversion = self.tracker().report("funnel").figures["conversion_percent"]
+        assert all(value is None or 0 <= value <= 100 for value in conversion.values()), conversion
 
 
 def machine_settings(examples: int, steps: int):

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from peerpath.cli import cli
 from peerpath.core import Pathway, ProgramModel, Role, Step, Tracker, hookimpl
+from peerpath.core.filters import PeerFilter
 from peerpath.core.reporting import merge_cells
 from peerpath.core.testing import registered_plugin
 
@@ -206,3 +207,104 @@ def test_followups_after_configured_days(affiliate):
     assert [p.name for p, _, _ in affiliate.followups(days=145)] == ["Ed", "Cy"]
     affiliate.set_setting("recruitment.followup_days", "200")
     assert [p.name for p, _, _ in affiliate.followups()] == ["Ed"]
+
+
+# --- issue 12, defects 8-10: funnel by cohort, sector from the outreach event, merge refusals --------
+
+
+def test_funnel_conversion_counts_a_peer_who_skipped_stages_as_passing_through_them(affiliate):
+    # Gil is recorded straight as accepted: he was screened too, so screened -> accepted stays 100 %.
+    peer(affiliate, "Gil", "2026-03-01", [("accepted", "2026-03-05")])
+    peer(affiliate, "Hal", "2026-03-01", [("accepted", "2026-03-06")])
+    figures = affiliate.report("funnel", start="2026-01-01").figures
+    assert figures["reached"]["screened"] == 3 and figures["reached"]["accepted"] == 3
+    assert figures["reached"]["prospect"] == 6
+    assert figures["conversion_percent"] == {"prospect->contacted": 83.3, "contacted->applied": 60.0,
+                                             "applied->screened": 100.0, "screened->accepted": 100.0}
+    assert all(0 <= value <= 100 for value in figures["conversion_percent"].values())
+
+
+def test_a_peer_recruited_at_an_event_counts_under_its_sector(affiliate):
+    event = affiliate.add_outreach("congregation visit", on="2026-03-01", sector="faith", community="Cicero")
+    recruited = peer(affiliate, "Ivy", "2026-03-02", [], outreach=event.id)
+    by_sector = affiliate.report("funnel", start="2026-01-01").figures["by_sector"]
+    assert (by_sector["faith"]["total"], by_sector["none"]["total"]) == (3, 1)  # Ivy with Cy and Di; Ann
+    assert affiliate.report("reach", start="2026-01-01").figures["by_sector"]["faith"]["recruited"] == 3
+    affiliate.set_setting("rollup.suppress_below", "1")
+    assert affiliate.report("rollup", start="2026-01-01").figures["recruited_by_sector"] == \
+        {"health": 1, "faith": 3, "none": 1}
+    assert recruited in [p.id for p in affiliate.peers(where=PeerFilter(sector="faith"))]
+
+
+def _rollup_file(runner, tmp_path, name, *args):
+    result = runner.invoke(cli, ["report", "rollup", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / name
+    path.write_text(result.stdout)
+    return str(path)
+
+
+def test_rollup_merge_refuses_an_affiliate_twice(affiliate, tmp_path):
+    runner = CliRunner()
+    first = _rollup_file(runner, tmp_path, "a.json", "--from", "2026-01-01")
+    again = _rollup_file(runner, tmp_path, "a-again.json", "--from", "2026-01-01")
+    for files in ([first, first], [first, again]):
+        failed = runner.invoke(cli, ["report", "rollup", "--merge", *files])
+        assert failed.exit_code != 0
+        assert failed.stderr.strip().splitlines() == [
+            f"Error: {files[1]} counts 'NAMI Test County' again (already in {first}): merge each affiliate once"]
+
+
+def test_rollup_merge_refuses_files_of_different_periods(affiliate, tmp_path):
+    runner = CliRunner()
+    year = _rollup_file(runner, tmp_path, "year.json", "--from", "2026-01-01")
+    other = Tracker(db=tmp_path / "other.json", today=TODAY)
+    other.init(affiliate="NAMI Other")
+    result = runner.invoke(cli, ["--db", str(tmp_path / "other.json"), "report", "rollup", "--from", "2026-04-01",
+                                 "--json"])
+    quarter = tmp_path / "quarter.json"
+    quarter.write_text(result.stdout)
+    failed = runner.invoke(cli, ["report", "rollup", "--merge", year, str(quarter)])
+    assert failed.exit_code != 0
+    assert failed.stderr.strip().splitlines() == [
+        f"Error: {quarter} covers 2026-04-01 to {TODAY} but {year} covers 2026-01-01 to {TODAY}: "
+        "merge rollups of one period"]
+
+
+# --- issue 12, defect 11: capacity counts offerings still running, by the leaders' statuses ----------
+
+
+def test_capacity_leaves_out_offerings_that_ended_and_counts_only_active_certified_leaders(affiliate):
+    short, full = [o.id for o in affiliate.offerings()]
+    affiliate.close_offering(short, on="2026-06-01")
+    assert affiliate.report("capacity").figures["short_offerings"] == []
+    affiliate.set_leader_status(affiliate.ids["E"], "mini", "on hold")  # Ed co-leads the full group
+    assert [s["offering"] for s in affiliate.report("capacity").figures["short_offerings"]] == [full]
+    affiliate.edit_offering(full, ended="2026-06-29")  # past its end date, not yet closed
+    assert affiliate.report("capacity").figures["short_offerings"] == []
+
+
+def test_offerings_take_an_end_date_and_a_status_through_the_cli(affiliate):
+    runner = CliRunner()
+    [first, _] = [o.id for o in affiliate.offerings()]
+    closed = runner.invoke(cli, ["offering", "close", first, "--on", "2026-06-20", "--cancelled"])
+    assert closed.exit_code == 0 and closed.stdout == f"{first} is cancelled (2026-06-20)\n"
+    listed = json.loads(runner.invoke(cli, ["offering", "list", "--json"]).stdout)
+    assert [(o["status"], o["ended"]) for o in listed] == [("cancelled", "2026-06-20"), ("running", None)]
+    for args, message in ((["offering", "close", first], "is already cancelled"),
+                          (["offering", "close", "O0002", "--on", "2026-07-01"], "is in the future"),
+                          (["offering", "edit", "O0002", "--status", "completed"], "needs its end date"),
+                          (["offering", "edit", "O0002", "--started", "2026-05-01", "--ended", "2026-04-01"],
+                           "end date 2026-04-01 is before the start 2026-05-01"),
+                          (["offering", "edit", "O0002", "--status", "paused"], "Invalid value")):
+        failed = runner.invoke(cli, args)
+        assert failed.exit_code != 0 and message in failed.stderr, (args, failed.stderr)
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+
+
+def test_offerings_stored_before_status_existed_read_as_running(affiliate):
+    with affiliate.changing() as tx:  # as an older peerpath stored them
+        for document in list(tx.all("offerings")):
+            tx.replace("offerings", {k: v for k, v in document.items() if k not in ("status", "ended")})
+    assert [(o.status, o.ended) for o in affiliate.offerings()] == [("running", None), ("running", None)]
+    assert [s["name"] for s in affiliate.report("capacity").figures["short_offerings"]] == ["Short-handed group"]
