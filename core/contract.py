@@ -28,7 +28,7 @@ def check_plugin(host, name: str) -> list:
     if name not in host.names():
         raise KeyError(name)
     everything = build_catalog(host, host.names(), None)
-    own = build_catalog(host, {name}, None, check_programs=False)  # alone it lacks core's step kinds
+    own = _own_catalog(host, name)
     problems = list(own.problems)
     # Seen only with the other plugins loaded: a key another plugin registered first.
     problems += [p for p in everything.problems if p.startswith(f"plugin '{name}': ") and "already registered" in p]
@@ -45,10 +45,15 @@ def unset_figures(host, name: str) -> list:
     publishes), which grants nothing until the affiliate sets it."""
     if name in host.broken:
         return []
-    own = build_catalog(host, {name}, None)
+    own = _own_catalog(host, name)
     return [f"{key} is an affiliate setting with no default: it grants nothing until set "
             f"(peerpath config set {key} VALUE)"
             for program in own.programs.values() for key in uncited_unset(program)]
+
+
+def _own_catalog(host, name: str):
+    """Plugin `name`'s own definitions, not yet judged: alone they lack core's step kinds."""
+    return build_catalog(host, {name}, None, check_programs=False)
 
 
 def _check_commands(host, name: str) -> list:

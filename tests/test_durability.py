@@ -253,7 +253,7 @@ def test_a_backup_taken_under_four_concurrent_writers_restores_and_verifies(data
     db, writers, writes = database, 4, 30
     leaders = []
     for n in range(2):
-        leaders.append(ok(invoke("peer", "add", f"Leader {n}", "--lived-experience", "self")).strip())
+        leaders.append(ok(invoke("peer", "add", f"Leader {n}", "--lived-experience", "self", "--consent", "adult=yes")).strip())
         ok(invoke("enroll", leaders[-1], "connection"))
     offering = ok(invoke("offering", "add", "connection", "Group", "--leaders", leaders[0])).strip()
     start_count = len(stored(db)["events"])

@@ -276,11 +276,13 @@ def test_a_void_that_completes_the_pathway_certifies(peers, run):
 
 def test_voiding_a_base_credential_step_revokes_its_endorsement(peers, run):
     crss_walk(run, year=2026, score=75)
+    for step in ("employment_education", "employment_experience", "employment_practice"):
+        ok(run("config", "set", f"crss_e.{step}.total", "20"))  # no published figure: the affiliate's
     ok(run("enroll", "P0001", "crss", "--role", "employment", "--on", "2026-01-01"))
-    ok(run("record", "P0001", "crss", "employment_education", "--role", "employment", "--hours", 20,
-           "--on", "2026-04-05"))
-    ok(run("record", "P0001", "crss", "employment_experience", "--role", "employment", "--hours", 200,
-           "--on", "2026-04-06"))
+    for step in ("employment_education", "employment_experience", "employment_practice"):
+        ok(run("record", "P0001", "crss", step, "--role", "employment", "--hours", 20, "--on", "2026-04-06"))
+    assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \
+        == {"crss": "certified", "crss_e": "certified"}
     exam = [e for e in audit(run, "record") if e["details"]["step"] == "exam"][0]["entity_id"]
     ok(run("void", exam, "--reason", "score belonged to another candidate"))
     assert {s["pathway"]: s["status"] for s in json.loads(ok(run("progress", "P0001", "crss", "--json")))} \

@@ -25,7 +25,7 @@ def ana(initialised, run):
     """P0001 with every identity field, edited (so the log holds old values), enrolled and staged."""
     name, email, phone, notes, detail = SECRETS
     ok(run("peer", "add", name, "--email", email, "--phone", "708-555-0199", "--source", "event",
-           "--source-detail", detail, "--lived-experience", "self", "--community", "Cicero"))
+           "--source-detail", detail, "--lived-experience", "self", "--community", "Cicero", "--consent", "adult=yes"))
     ok(run("peer", "edit", "P0001", "--phone", phone, "--notes", notes))
     ok(run("peer", "stage", "P0001", "contacted"))
     ok(run("enroll", "P0001", "connection"))

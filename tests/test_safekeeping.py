@@ -25,7 +25,7 @@ def log_of(db):
 def busy(initialised, run):
     """A database with a few peers, an enrolment and some edits: a dozen audit events."""
     for name in ("Ana", "Bo", "Cy"):
-        ok(run("peer", "add", name, "--lived-experience", "self"))
+        ok(run("peer", "add", name, "--lived-experience", "self", "--consent", "adult=yes"))
     ok(run("enroll", "P0002", "connection"))
     ok(run("peer", "edit", "P0001", "--notes", "call after 5"))
     ok(run("peer", "stage", "P0003", "contacted"))
