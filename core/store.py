@@ -362,10 +362,16 @@ class Transaction:
         found = Check()
         for name in sorted(self.manifest["tables"]):
             try:
-                found.rows += len(self._tables[name])
-                found.tables += 1
+                rows = self._tables[name]
             except StoreError as error:
                 found.problems.append(str(error))
+                continue
+            found.rows += len(rows)
+            found.tables += 1
+            # A write checked the rows as it loaded them; a read did not, and verify must.
+            problem = not self.writable and self._row_problem(name, rows)
+            if problem:
+                found.problems.append(f"{self.store.folder / self.manifest['tables'][name]} is corrupt: {problem}")
         info = self.manifest.get("events")
         if info:
             self._check_log(info, found)

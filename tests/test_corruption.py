@@ -17,7 +17,7 @@ from peerpath.core.store import table_problem
 TODAY = "2026-06-01"
 READS = [
     ("peer", "list"), ("peer", "show", "P0001"), ("leaders",), ("progress", "P0001"), ("audit",),
-    ("report", "funnel"), ("outreach", "list"),
+    ("report", "funnel"), ("outreach", "list"), ("verify",),
 ]
 WRITES = [
     ("peer", "add", "New Peer", "--outreach", "X0001", "--on", "2026-05-01"),
@@ -195,6 +195,18 @@ def test_damaged_file_is_refused_by_name_and_never_carried_on(original, tmp_path
             assert snapshot(db) == stored, (args, "a refused write changed the database")
         else:
             _check_not_carried(db, path, before, kind, original.read_bytes())
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("kind", FILES)
+def test_verify_fails_naming_every_damaged_file(original, tmp_path, kind, how):
+    db, path = _damaged_copy(original, tmp_path, kind, how)
+    result = _invoke(db, ("verify",))
+    _check_no_traceback(result, "verify")
+    if (kind, how) == ("events", "NUL-padded"):  # bytes after the committed end: a commit that never finished
+        assert result.exit_code == 0 and "after the audit log's committed end" in result.stdout
+    else:
+        assert result.exit_code != 0 and path.name in result.stderr, result.stderr
 
 
 def test_an_id_counter_behind_the_stored_ids_is_refused_naming_the_manifest(original, tmp_path):
