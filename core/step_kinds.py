@@ -142,7 +142,8 @@ def _too_late(step, finished, deadline) -> str:
 
 def _course_progress(step, records, context):
     if not records:
-        return StepProgress(MISSING, "not completed")
+        hours = step.params.get("hours")
+        return StepProgress(MISSING, f"not completed (a course of about {hours} h)" if hours else "not completed")
     finished = records[0].on
     deadline = course_deadline(step, context)
     if deadline is not None and finished > deadline:

@@ -228,6 +228,15 @@ def test_only_settings_something_reads_are_listed(initialised, run):
     assert {"connection.leader.min_age", "peer_to_peer.format.sessions", "ioov.format.presentations_per_year"} <= keys
 
 
+def test_the_online_course_length_is_shown_and_follows_its_setting(peers, run):
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    summary = {s["step"]: s["summary"] for s in status_of(run, "P0001", "peer_to_peer")["steps"]}
+    assert summary["online_course"] == "not completed (a course of about 8 h)"
+    ok(run("config", "set", "peer_to_peer.online_course.hours", "6"))
+    summary = {s["step"]: s["summary"] for s in status_of(run, "P0001", "peer_to_peer")["steps"]}
+    assert summary["online_course"] == "not completed (a course of about 6 h)"
+
+
 @pytest.mark.parametrize("program", ["connection", "peer_to_peer", "ioov", "crss"])
 def test_programs_show_gives_every_setting_its_source(initialised, run, program):
     shown = ok(run("programs", "show", program))

@@ -36,7 +36,7 @@ PROGRAM = ProgramModel(
                 "with a mental health condition, taught by trained family members.",
     roles=[Role("teacher", "Teacher", pathway="family_to_family")],
     pathways=[PATHWAY],
-    format={"sessions": 8, "session_minutes": 150, "leaders_per_offering": 2,
+    format={"sessions": 8, "leaders_per_offering": 2,
             "first_observation_within_days": 90, "observation_interval_days": 365},
     leader_requirements={"lived_experience": ("family", "both")},
 )
