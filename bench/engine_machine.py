@@ -1,6 +1,6 @@
-"""A long run of the pathway engine's state machine (tests/test_engine_defects.py, EngineMachine):
-peers' records in any date order, voids, sessions, offerings closed, observations, settings
-changes, sweeps at several dates, lapses, reactivations, holds and recruits skipping stages,
+"""A long run of the pathway engine's state machine (tests/test_engine_defects.py, EngineMachine),
+through the real CLI: peers' records in any date order, whole pathways walked, voids, sessions,
+offerings closed, observations, settings changes, sweeps at several dates, lapses, reactivations, holds and recruits skipping stages,
 checking after every step that `leaders` agrees with `progress`, that every status change has its
 audit event and that funnel conversions stay within 0-100 %.
 
@@ -38,6 +38,8 @@ def main(argv=None):
         return 1
     print(f"{args.examples} sequences of up to {args.steps} steps: every invariant held after every step "
           f"({time.perf_counter() - started:.0f} s)")
+    reached = ", ".join(f"{status} {count}" for status, count in EngineMachine.statuses_seen.most_common())
+    print(f"leader statuses checked: {reached}")
     return 0
 
 

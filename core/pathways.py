@@ -726,11 +726,22 @@ class PathwayOps:
 
 
 def _leader_status(enrollment, certification, today, pathway) -> str:
-    if enrollment.hold:
+    if enrollment.hold and _held_since(enrollment) <= today:
         return enrollment.hold
-    if certification is None:
+    if certification is None or certification.granted > today:  # a view as of a day before it was granted
         return "in training"
     return pathway.lapse_status if certification.lapsed(today) else "certified"
+
+
+def _held_since(enrollment) -> dt.date:
+    """When the hold in force began: the first of the history's last run of entries in the hold's
+    status (a lapse noted during a hold is noted in it). A view as of an earlier day is not held."""
+    since = dt.date.min
+    for change in reversed(enrollment.history):
+        if change.status != enrollment.hold:
+            break
+        since = change.on
+    return since
 
 
 def _check_lived_experience(peer, program) -> None:

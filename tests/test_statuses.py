@@ -173,3 +173,20 @@ def test_the_reactivation_rule_is_the_plugins(initialised, run):
         ok(run("reactivate", "P0001", "mini", "--on", "2026-05-21"))
         assert_refused(run("record", "P0001", "mini", "refresher"), "is for reactivating a lapsed certification")
         assert status_of(run, "P0001", "mini")["status"] == "certified"
+
+
+# --- a view as of an earlier day (--today) -------------------------------------------------------------
+
+
+def test_as_of_a_day_before_the_certification_the_teacher_is_in_training(teacher, run):
+    """certify_teacher certified P0001 on 2026-02-02: the leader listing as of January says so."""
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-01-20")["status"] == "in training"
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-02-02")["status"] == "certified"
+    before = {s["peer"]: s["status"] for s in json.loads(ok(run("--today", "2026-01-20", "leaders", "--json")))}
+    assert before["P0001"] == "in training"
+
+
+def test_as_of_a_day_before_a_hold_the_leader_is_not_on_hold(teacher, run):
+    ok(run("status", "P0001", "peer_to_peer", "on hold", "--reason", "moving house"))  # dated 2026-06-01
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "on hold"
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-05-01")["status"] == "certified"
