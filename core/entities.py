@@ -425,6 +425,15 @@ class StepRecord:
 
 
 @attrs.frozen
+class Cycle:
+    """A certification cycle that a renewal ended: kept so that a void which un-completes that
+    renewal can put the certification back as it was."""
+
+    start: dt.date = attrs.field(converter=parse_date)
+    expires: dt.date = attrs.field(converter=parse_date)
+
+
+@attrs.frozen
 class Certification:
     id: str
     enrollment_id: str
@@ -435,6 +444,8 @@ class Certification:
     expires: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     cycle_start: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    # The cycles renewals ended, oldest first (since the grant or the last reactivation).
+    renewed_cycles: tuple = attrs.field(default=(), converter=tuple, metadata={"of": Cycle})
 
     def lapsed(self, today: dt.date) -> bool:
         """Whether it has lapsed as of `today` (a recorded lapse too is dated: asked as of an

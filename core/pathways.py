@@ -12,7 +12,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import (Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StatusChange,
+from .entities import (Certification, Cycle, Enrollment, Observation, Offering, Peer, SessionRecord, StatusChange,
                        StepRecord, record_order, shift_date)
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
 from .progress import FAILED, StepContext, StepProgress
@@ -344,7 +344,7 @@ class PathwayOps:
             if redo is not None and redo.completed_on and day < redo.completed_on:
                 raise ValidationError(f"--on {day} is before '{rule.key}' was redone ({redo.completed_on})")
             why = reason or (f"'{rule.key}' redone" if rule else "reactivated")
-            after = attrs.evolve(certification, cycle_start=day, lapsed_on=None,
+            after = attrs.evolve(certification, cycle_start=day, lapsed_on=None, renewed_cycles=(),
                                  expires=shift_date(day, pathway.validity_days) if pathway.validity_days else None)
             status = self._status_change(enrollment, "certified", day, why)
             self.store_changed("certifications", certification, after, "reactivate", peer_id=peer_id,
@@ -432,7 +432,8 @@ class PathwayOps:
 
     def _revoke_if_incomplete(self, enrollment, pathway, facts, why) -> None:
         """Remove a current certification whose pathway the rules in force no longer complete
-        (a lapsed one is history and stays)."""
+        (a lapsed one is history and stays), after undoing the renewals no longer complete."""
+        self._unrenew_if_incomplete(enrollment, pathway, facts, why)
         existing = facts.certifications.get(enrollment.id)
         if existing is None or existing.lapsed(self.today):
             return
@@ -443,6 +444,24 @@ class PathwayOps:
                                details={"pathway": pathway.key, "granted": existing.granted.isoformat(),
                                         "reason": why, **status})
             del facts.certifications[enrollment.id]
+
+    def _unrenew_if_incomplete(self, enrollment, pathway, facts, why) -> None:
+        """Put back the cycle a renewal ended while the records and rules in force no longer
+        complete that renewal within it (a voided CEU, a higher total), newest renewal first."""
+        existing = facts.certifications.get(enrollment.id)
+        context = self._context(enrollment, facts)
+        while existing is not None and existing.renewed_cycles and pathway.renewal is not None:
+            cycle = existing.renewed_cycles[-1]
+            in_cycle = attrs.evolve(existing, cycle_start=cycle.start, expires=cycle.expires)
+            renewal = self._cycle_progress(pathway.renewal, in_cycle, context, facts, enrollment, until=cycle.expires)
+            if renewal.done:
+                return
+            after = attrs.evolve(existing, cycle_start=cycle.start, expires=cycle.expires,
+                                 renewed_cycles=existing.renewed_cycles[:-1])
+            self.store_changed("certifications", existing, after, "unrenew", peer_id=enrollment.peer_id,
+                               details={"pathway": pathway.key, "expires": cycle.expires.isoformat(),
+                                        "reason": why})
+            facts.certifications[enrollment.id] = existing = after
 
     def _complete(self, enrollment, pathway, states, facts) -> bool:
         """Every required step done and, for an add-on, its base credential current."""
@@ -463,9 +482,11 @@ class PathwayOps:
                 self._grant(enrollment, pathway, states, facts, base, why)
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
-            if renewal is not None and renewal.done and not existing.lapsed(self.today):
+            if renewal is not None and renewal.done and _in_time(renewal, existing, self.today):
+                ended = Cycle(existing.cycle_start or existing.granted, existing.expires)
                 renewed = attrs.evolve(existing, cycle_start=existing.expires, lapsed_on=None,
-                                       expires=shift_date(existing.expires, pathway.validity_days))
+                                       expires=shift_date(existing.expires, pathway.validity_days),
+                                       renewed_cycles=existing.renewed_cycles + (ended,))
                 # Renewed as of a day before a lapse recorded later: the leader is certified again.
                 status = self._status_change(enrollment, "certified", renewal.completed_on or self.today,
                                              why or "renewed") if existing.lapsed_on else {}
@@ -700,15 +721,18 @@ class PathwayOps:
             return None
         return self._cycle_progress(pathway.renewal, certification, context, facts, enrollment)
 
-    def _cycle_progress(self, step, certification, context, facts, enrollment):
+    def _cycle_progress(self, step, certification, context, facts, enrollment, until=dt.date.max):
         """`step` judged on the records, sessions and observations from the certification's
-        cycle start (or grant) on."""
+        cycle start (or grant) on, up to `until`."""
         start = certification.cycle_start or certification.granted
-        records = [r for r in facts.records.get(enrollment.id, [])
-                   if r.step == step.key and r.on >= start]
+
+        def within(day):
+            return start <= day <= until
+
+        records = [r for r in facts.records.get(enrollment.id, []) if r.step == step.key and within(r.on)]
         sessions, observations = context.sessions_led, context.observations
-        in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if s.on >= start],
-                                observations=lambda: [o for o in observations() if o.on >= start],
+        in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if within(s.on)],
+                                observations=lambda: [o for o in observations() if within(o.on)],
                                 cycle_start=start)
         return self.catalog.step_kind(step.kind).progress(step, records, in_cycle)
 
@@ -723,6 +747,13 @@ class PathwayOps:
             format=self.catalog.programs[enrollment.program].format,
             offering=facts.offering, offering_session_days=facts.offering_session_days,
         )
+
+
+def _in_time(renewal, certification, today) -> bool:
+    """Whether a complete renewal renews: done by the day the certification expires, even when
+    recorded after it (what is done after a lapse is a reactivation)."""
+    done_on = renewal.completed_on or today
+    return certification.expires is None or done_on <= certification.expires
 
 
 def _leader_status(enrollment, certification, today, pathway) -> str:

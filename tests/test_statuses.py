@@ -190,3 +190,68 @@ def test_as_of_a_day_before_a_hold_the_leader_is_not_on_hold(teacher, run):
     ok(run("status", "P0001", "peer_to_peer", "on hold", "--reason", "moving house"))  # dated 2026-06-01
     assert status_of(run, "P0001", "peer_to_peer")["status"] == "on hold"
     assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-05-01")["status"] == "certified"
+
+
+# --- renewals follow the records: a void un-renews, a late entry of timely CEUs renews -------------
+
+
+def crss_specialist(run):
+    """P0001 certified CRSS on 2025-04-01, expiring 2027-04-01 (renewed by 40 CEUs in the cycle)."""
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    crss_walk(run, year=2025)
+
+
+def ceus(run, on, core_functions_on=None):
+    ok(run("record", "P0001", "crss", "ceu", "--hours", 15, "--domain", "CRSS domains", "--on", on))
+    return ok(run("record", "P0001", "crss", "ceu", "--hours", 25, "--domain", "Core functions",
+                  "--on", core_functions_on or on)).split(":")[0]
+
+
+def audit_of(run, action):
+    return [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == action]
+
+
+def test_voiding_the_ceu_that_renewed_puts_the_expiry_back(initialised, run):
+    crss_specialist(run)
+    completing = ceus(run, "2026-01-05")
+    assert status_of(run, "P0001", "crss")["expires"] == "2029-03-31"
+    ok(run("void", completing, "--reason", "certificate belonged to another course"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["expires"]) == ("certified", "2027-04-01")
+    assert status["renewal"]["summary"] == "15/40 h; Core functions 0/25"
+    [unrenew] = audit_of(run, "unrenew")
+    assert unrenew["details"]["expires"] == "2027-04-01"
+    assert unrenew["details"]["reason"] == f"void {completing}: certificate belonged to another course"
+    ceus(run, "2026-02-01")  # the CEUs done again: renewed again
+    assert status_of(run, "P0001", "crss")["expires"] == "2029-03-31"
+
+
+def test_a_void_that_leaves_the_renewal_complete_changes_nothing(initialised, run):
+    crss_specialist(run)
+    ceus(run, "2026-01-05")
+    extra = ok(run("record", "P0001", "crss", "ceu", "--hours", 5, "--domain", "Core functions",
+                   "--on", "2026-01-07")).split(":")[0]
+    ok(run("void", extra, "--reason", "entered twice"))
+    assert status_of(run, "P0001", "crss")["expires"] == "2029-03-31"
+    assert audit_of(run, "unrenew") == []
+
+
+def test_ceus_done_in_time_but_entered_after_the_expiry_renew(initialised, run, monkeypatch):
+    crss_specialist(run)
+    monkeypatch.setenv("PEERPATH_TODAY", "2027-05-01")
+    ok(run("sweep"))
+    assert status_of(run, "P0001", "crss")["status"] == "lapsed"
+    ceus(run, "2027-03-01", core_functions_on="2027-03-20")  # before the 2027-04-01 expiry, entered in May
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["expires"]) == ("certified", "2029-03-31")
+    assert status["history"][-1] == {"status": "certified", "on": "2027-03-20", "reason": "renewed"}
+
+
+def test_ceus_done_after_the_expiry_do_not_renew_but_reactivate(initialised, run, monkeypatch):
+    crss_specialist(run)
+    monkeypatch.setenv("PEERPATH_TODAY", "2027-05-01")
+    ceus(run, "2027-04-10")
+    assert status_of(run, "P0001", "crss")["status"] == "lapsed"
+    ok(run("reactivate", "P0001", "crss"))
+    status = status_of(run, "P0001", "crss")
+    assert (status["status"], status["expires"]) == ("certified", "2029-04-30")
