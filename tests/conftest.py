@@ -87,6 +87,22 @@ def ok(result) -> str:
     return result.stdout
 
 
+ENGINE_TODAY = "2026-06-01"  # the pathway tests' dates are written against this today
+
+
+@pytest.fixture
+def on_engine_today(monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", ENGINE_TODAY)
+
+
+@pytest.fixture
+def peers(initialised, run):
+    """P0001 Ana (lived experience: self) and P0002 Bo (both), each confirmed 18+."""
+    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))
+    ok(run("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"))
+    return initialised
+
+
 def certify_teacher(run, peer="P0001") -> str:
     """Walk a Peer-to-Peer teacher to certification (granted 2026-02-02, valid 730 days)."""
     ok(run("enroll", peer, "peer_to_peer", "--on", "2026-01-01"))

@@ -17,24 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple,
                                  rule, run_state_machine_as_test)
 
-from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
+from conftest import ENGINE_TODAY, assert_refused, certify_teacher, crss_walk, ok, snapshot
 from peerpath.cli import cli
 from peerpath.core import STAGES, StepRecord, Tracker
 from peerpath.core.entities import record_order
 
-TODAY = "2026-06-01"
-
-
-@pytest.fixture(autouse=True)
-def today(monkeypatch):
-    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
-
-
-@pytest.fixture
-def peers(initialised, run):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))      # P0001
-    ok(run("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"))       # P0002
-    return initialised
+TODAY = ENGINE_TODAY
+pytestmark = pytest.mark.usefixtures("on_engine_today")
 
 
 def status_of(run, peer, program):

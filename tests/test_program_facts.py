@@ -5,21 +5,10 @@ import json
 
 import pytest
 
-from conftest import assert_refused, certify_teacher, crss_walk, ok, snapshot
+from conftest import ENGINE_TODAY, assert_refused, certify_teacher, crss_walk, ok, snapshot
 
-TODAY = "2026-06-01"
-
-
-@pytest.fixture(autouse=True)
-def today(monkeypatch):
-    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
-
-
-@pytest.fixture
-def peers(initialised, run):
-    ok(run("peer", "add", "Ana", "--lived-experience", "self", "--consent", "adult=yes"))  # P0001
-    ok(run("peer", "add", "Bo", "--lived-experience", "both", "--consent", "adult=yes"))   # P0002
-    return initialised
+TODAY = ENGINE_TODAY
+pytestmark = pytest.mark.usefixtures("on_engine_today")
 
 
 def status_of(run, peer, pathway):

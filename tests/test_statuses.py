@@ -6,14 +6,10 @@ import json
 
 import pytest
 
-from conftest import assert_refused, certify_teacher, crss_walk, ok
+from conftest import ENGINE_TODAY, assert_refused, certify_teacher, crss_walk, ok
 
-TODAY = "2026-06-01"
-
-
-@pytest.fixture(autouse=True)
-def today(monkeypatch):
-    monkeypatch.setenv("PEERPATH_TODAY", TODAY)
+TODAY = ENGINE_TODAY
+pytestmark = pytest.mark.usefixtures("on_engine_today")
 
 
 @pytest.fixture
