@@ -5,10 +5,15 @@ the `peerpath` entry-point group, so they load exactly like third-party plugins.
 names, empty for none) restricts which of them load; `PEERPATH_TRACE_HOOKS=1` prints every hook
 call to stderr. Core's own step kinds and reports are plugins too, always loaded and enabled.
 
-Hooks are never called through `pm.hook` directly: `PluginHost.call` calls each enabled plugin in
-turn so that a plugin that raises is reported by name instead of crashing the command.
+Hooks are called through pluggy's hook callers (`PluginHost.call`: `pm.hook.NAME`, or a subset
+caller without the plugins a database disabled), so hook wrappers and `tryfirst`/`trylast` work as
+pluggy documents. Each plugin's implementations are guarded when it registers: one that raises is
+reported by name (a PluginError) instead of crashing the command, or, where the caller collects
+errors, noted while the other plugins still run. (A hook wrapper's own exceptions are pluggy's.)
 """
 
+import contextvars
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -88,6 +93,7 @@ class PluginHost:
         try:
             self.pm.register(loader(), name=name)
             self.pm.check_pending()  # a misspelled hook fails loudly, blamed on this plugin
+            self._guard(name)
         except Exception as error:  # any import or registration failure disables only this plugin
             if self.pm.has_plugin(name):
                 self.pm.unregister(name=name)
@@ -102,7 +108,15 @@ class PluginHost:
         except Exception:
             self.pm.unregister(name=name)  # else every later check_pending would fail on it
             raise
+        self._guard(name)
         self.sources[name] = PluginInfo(name, "", source)
+
+    def _guard(self, name: str) -> None:
+        """Make each of plugin `name`'s hook implementations (not its wrappers) answer for itself."""
+        for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ():
+            for implementation in caller.get_hookimpls():
+                if implementation.plugin_name == name and not (implementation.hookwrapper or implementation.wrapper):
+                    implementation.function = _guarded(name, caller.name, implementation.function)
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
@@ -130,34 +144,53 @@ class PluginHost:
     # -- calling ---------------------------------------------------------------------------------
 
     def call(self, hook_name: str, enabled, errors=None, **kwargs) -> list:
-        """Call `hook_name` on each enabled plugin in pluggy's order; return (plugin, result) pairs
-        for results that are not None.
+        """Call `hook_name` through pluggy on the plugins in `enabled` (None: all); return
+        (plugin, result) pairs for the results that are not None, in pluggy's order (a result a
+        hook wrapper put in is named "a hook wrapper").
 
         A plugin that raises becomes a PluginError naming it: raised, or appended to `errors`
         (when a list is given) so that the remaining plugins still run.
         """
         caller = getattr(self.pm.hook, hook_name)
-        results = []
-        for implementation in reversed(caller.get_hookimpls()):
-            name = implementation.plugin_name
-            if enabled is not None and name not in enabled:
-                continue
-            if _TRACE:
-                print(f"peerpath: {hook_name} -> {name}", file=sys.stderr)
-            arguments = {arg: kwargs[arg] for arg in implementation.argnames}
-            try:
-                result = implementation.function(**arguments)
-            except Exception as error:
-                failure = error if isinstance(error, PluginError) else PluginError(name, hook_name, error)
-                if errors is None:
-                    raise failure from error
-                errors.append(failure)
-                continue
-            if result is not None:
-                results.append((name, result))
-        return results
+        if enabled is not None:
+            left_out = [plugin for name, plugin in self.pm.list_name_plugin() if name not in enabled]
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=left_out) if left_out else caller
+        wanted = set(caller.spec.argnames) if caller.spec else set(kwargs)
+        answered = {}
+        token = _CALL.set((errors, answered))
+        try:
+            results = caller(**{key: value for key, value in kwargs.items() if key in wanted})
+        finally:
+            _CALL.reset(token)
+        return [(answered.get(id(result), "a hook wrapper"), result) for result in results]
 
 
+def _guarded(name: str, hook_name: str, function):
+    """`function` (plugin `name`'s implementation of `hook_name`) reporting failures by name and
+    noting whose each result is (see PluginHost.call)."""
+
+    @functools.wraps(function)
+    def implementation(*args, **kwargs):
+        errors, answered = _CALL.get() or (None, None)  # None: called outside PluginHost.call
+        if _TRACE:
+            print(f"peerpath: {hook_name} -> {name}", file=sys.stderr)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:
+            failure = error if isinstance(error, PluginError) else PluginError(name, hook_name, error)
+            if errors is None:
+                raise failure from error
+            errors.append(failure)
+            return None
+        if answered is not None:
+            answered[id(result)] = name
+        return result
+
+    return implementation
+
+
+# The errors list and result owners of the hook call in progress (hooks may call hooks).
+_CALL = contextvars.ContextVar("peerpath_hook_call", default=None)
 _host = None
 _TRACE = bool(os.environ.get("PEERPATH_TRACE_HOOKS"))
 

@@ -759,3 +759,83 @@ def test_a_misspelled_argument_fails_loudly_too():
         host.register(WrongArgument(), name="wrong-argument")
     assert not host.pm.has_plugin("wrong-argument")
     host.pm.check_pending()  # and it leaves nothing behind that would fail the next plugin
+
+
+# --- hooks go through pluggy: wrappers, tryfirst and trylast ----------------------------------------
+
+
+@pytest.fixture
+def registered():
+    """Register in-process plugins for one test: registered(plugin, name)."""
+    names = []
+
+    def register(plugin, name):
+        core.get_host().register(plugin, name=name)
+        names.append(name)
+
+    yield register
+    for name in names:
+        core.get_host().unregister(name)
+
+
+def test_lifecycle_hooks_honour_tryfirst_trylast_and_wrappers(initialised, run, registered):
+    calls = []
+
+    class Last:
+        @hookimpl(trylast=True)
+        def peer_added(self, peer):
+            calls.append("last")
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def peer_added(self, peer):
+            calls.append("first")
+
+    class Around:
+        @hookimpl(wrapper=True)
+        def peer_added(self, peer, tracker):
+            calls.append(f"before {peer.id}")
+            result = yield
+            calls.append(f"after {peer.id}")
+            return result
+
+    # Registered last-first: pluggy's order would otherwise be the reverse of registration.
+    registered(First(), "first"), registered(Last(), "last"), registered(Around(), "around")
+    ok(run("peer", "add", "Ana"))
+    assert calls == ["before P0001", "first", "last", "after P0001"]
+
+
+def test_a_hook_wrapper_can_change_what_validate_change_answers(initialised, run, registered):
+    class Warner:
+        @hookimpl
+        def validate_change(self, change):
+            return [Problem("no email yet", level="warning")]
+
+    class Quiet:
+        @hookimpl(wrapper=True)
+        def validate_change(self, change):
+            answers = yield
+            return [answer for answer in answers if not all(p.level == "warning" for p in answer)]
+
+    registered(Warner(), "warner")
+    assert "Warning: plugin 'warner': no email yet" in run("peer", "add", "Ana").stderr
+    registered(Quiet(), "quiet")
+    result = run("peer", "add", "Bo")
+    assert ok(result) == "P0002\n" and "Warning" not in result.stderr
+
+
+def test_a_disabled_plugin_is_left_out_of_the_hook_call_even_as_a_wrapper(initialised, run, registered):
+    calls = []
+
+    class Around:
+        @hookimpl(wrapper=True)
+        def peer_added(self, peer):
+            calls.append(peer.id)
+            return (yield)
+
+    registered(Around(), "around")
+    ok(run("plugins", "disable", "around"))
+    ok(run("peer", "add", "Ana"))
+    ok(run("plugins", "enable", "around"))
+    ok(run("peer", "add", "Bo"))
+    assert calls == ["P0002"]
