@@ -5,6 +5,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -12,12 +13,36 @@ BENCH = Path(__file__).resolve().parent
 PEERPATH = str(Path(sys.executable).with_name("peerpath"))
 
 
-def environment(db=None, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERPATH_")}
+BASELINE_IMPORTS = "import pluggy, attrs, click, tinydb, orjson"  # peerpath's runtime libraries
+# An empty cache folder, never written: every module is compiled from source on each run.
+UNCACHED = {"PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "peerpath-bench-no-pyc"),
+            "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def environment(db=None, cached=True, **extra) -> dict:
+    """The environment of a measured child: bytecode cached (what `pip install .` and pipx users
+    get) unless not `cached`, peerpath's own variables replaced by the bench's."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PEERPATH_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     env.update({"PEERPATH_USER": "bench", "PEERPATH_TODAY": "2026-11-22", **extra})
+    if not cached:
+        env.update(UNCACHED)
     if db is not None:
         env["PEERPATH_DB"] = str(db)
     return env
+
+
+def compile_bytecode() -> None:
+    """Write the .pyc of peerpath and of every library in its environment, as an install does
+    (an editable install, or PYTHONDONTWRITEBYTECODE, otherwise leaves them out)."""
+    import compileall
+    import sysconfig
+
+    import peerpath.core
+
+    package = Path(peerpath.core.__file__).parent.parent  # an editable install maps peerpath onto the repo
+    for folder in {package, Path(sysconfig.get_paths()["purelib"])}:
+        compileall.compile_dir(str(folder), quiet=2, workers=0)
 
 
 def run_once(argv, env) -> float:
@@ -49,8 +74,8 @@ def peak_rss_mb(argv, env) -> float:
     return int(out.stdout) / 1024
 
 
-def startup_median(runs: int) -> float:
-    return median_time([PEERPATH, "--help"], environment(), runs)
+def startup_median(runs: int, cached=True) -> float:
+    return median_time([PEERPATH, "--help"], environment(cached=cached), runs)
 
 
 def disk_size(db) -> int:
