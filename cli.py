@@ -52,11 +52,29 @@ class PeerpathGroup(click.Group):
         sys.exit(code or 0)
 
     def invoke(self, ctx):
+        """The command, as one transaction of the tracker (Tracker.begin_command): committed,
+        and its held-back output shown, when it returns or exits on purpose (sys.exit after
+        reporting); discarded, with its output, when it fails or its commit does."""
+        hold_output()
+        shown = False
         try:
-            return super().invoke(ctx)
+            try:
+                result = super().invoke(ctx)
+            except SystemExit:
+                _end_command(ctx)
+                shown = True
+                raise
+            except BaseException as error:
+                _end_command(ctx, error)
+                raise
+            _end_command(ctx)
+            shown = True
+            return result
         except BaseException:
-            ctx.meta[FAILED] = True  # read when the context closes, before the error is shown
+            ctx.meta[FAILED] = not shown  # read when the context closes, before the error is shown
             raise
+        finally:
+            show_held_output(shown)
 
     # Commands added by a plugin disappear while the plugin is disabled for the database.
     def get_command(self, ctx, name):
@@ -71,6 +89,11 @@ class PeerpathGroup(click.Group):
 
 
 FAILED = "peerpath.failed"
+
+
+def _end_command(ctx, error=None) -> None:
+    if isinstance(ctx.obj, Tracker):
+        ctx.obj.end_command(error)
 
 
 def _enabled(ctx) -> set:
@@ -154,15 +177,43 @@ def _complete_peer_ids(ctx, param, incomplete):
 peer_id_argument = click.argument("peer_id", shell_complete=_complete_peer_ids)
 
 
+# While a command's transaction is open, what it prints is held back and shown once the
+# transaction has ended (see PeerpathGroup.invoke): standard output only if it ended well, so
+# nothing is ever said to be stored that was not.
+_held_output = None
+
+
+def _emit(text, err=False, nl=True) -> None:
+    if _held_output is not None:
+        _held_output.append((text, err, nl))
+    else:
+        click.echo(text, err=err, nl=nl)
+
+
+def hold_output() -> None:
+    global _held_output
+    _held_output = []
+
+
+def show_held_output(shown=True) -> None:
+    """Print what was held back and stop holding; when the command failed (not `shown`), only
+    what went to stderr (the problems found on the way to its Error line)."""
+    global _held_output
+    held, _held_output = _held_output or [], None
+    for text, err, nl in held:
+        if shown or err:
+            click.echo(text, err=err, nl=nl)
+
+
 def echo(message="", err=False, nl=True) -> None:
     """Print text for a person: control, bidi and invisible characters of the values in it
     are shown as escapes (\\x1b, \\u202e), never sent to the terminal raw (core.safe_output)."""
-    click.echo(terminal_text(message), err=err, nl=nl)
+    _emit(terminal_text(message), err=err, nl=nl)
 
 
 def echo_data(text: str) -> None:
     """Print CSV as it is for a file or a pipe; on a terminal, with its control characters shown."""
-    click.echo(terminal_text(text) if stdout_is_terminal() else text, nl=False)
+    _emit(terminal_text(text) if stdout_is_terminal() else text, nl=False)
 
 
 def stdout_is_terminal() -> bool:
@@ -170,7 +221,7 @@ def stdout_is_terminal() -> bool:
 
 
 def echo_json(data) -> None:
-    click.echo(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
+    _emit(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def listing_options(command):
@@ -222,7 +273,7 @@ def echo_table(rows, headers) -> None:
     newline or control character in a cell is shown as an escape, so it cannot forge a row."""
     cells = [["" if value is None else terminal_text(value, keep_newlines=False) for value in row] for row in rows]
     lines = format_table(cells, headers, output_width())
-    click.echo("\n".join(lines))  # cells shown safe above; one write: a state's peers are 20,000 lines
+    _emit("\n".join(lines))  # cells shown safe above; one write: a state's peers are 20,000 lines
 
 
 # -h as well as --help, on every command: child contexts, plugins' commands too, inherit it.
@@ -252,6 +303,7 @@ def cli(ctx, db, actor, today):
     """
     tracker = Tracker(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
+    tracker.begin_command()
     ctx.obj = tracker
     ctx.call_on_close(lambda: _echo_warnings(tracker, failed=ctx.meta.get(FAILED, False)))
 
@@ -694,8 +746,9 @@ def peer_edit(tracker, peer_id, **values):
       peerpath peer edit P0001 --phone 708-555-0199 --consent contact=yes
       peerpath peer edit P0001 --notes "prefers evenings"
     """
-    consent = tracker.peer(peer_id).consent if values.get("consents") else None
-    peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
+    with tracker.changing():  # the consent flags given are merged into the stored ones
+        consent = tracker.peer(peer_id).consent if values.get("consents") else None
+        peer = tracker.edit_peer(peer_id, **peer_fields(values, consent))
     echo(f"Updated {peer.id}")
 
 
@@ -1521,11 +1574,17 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
       peerpath observe O0001 --checklist connection_meeting \\
           --observer "Pat (state trainer)" --answers observation.csv
     """
-    offering = tracker.offering(offering_id)
-    checklist = tracker.catalog.current_checklist(offering.program) if checklist_key is None \
-        else tracker.catalog.checklist(checklist_key)
-    answers = _ask(checklist) if answers_file is None else read_answers(answers_file)
-    observation = tracker.observe(offering_id, checklist.key, observer, answers, on=on, leaders=leaders)
+    if answers_file is None:
+        offering = tracker.offering(offering_id)
+        checklist_key = (tracker.catalog.current_checklist(offering.program) if checklist_key is None
+                         else tracker.catalog.checklist(checklist_key)).key
+        tracker.release()  # no lock is held while the observer answers
+        show_held_output()
+        answers = _ask(tracker.catalog.checklist(checklist_key))
+        hold_output()
+    else:
+        answers = read_answers(answers_file)
+    observation = tracker.observe(offering_id, checklist_key, observer, answers, on=on, leaders=leaders)
     echo(f"{observation.id}: {observation.score:g}/{observation.max_score:g} = "
          f"{observation.percent:g}% ({observation.band}); "
          + ("passed" if observation.passed else "not passed"))

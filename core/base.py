@@ -66,6 +66,7 @@ class TrackerBase:
         self.date_notes = []  # how dates that read two ways were read (core.dates)
         self._tx = None
         self._pending = None
+        self._command = None  # the exit stack of a command's one transaction (begin_command)
         self._catalogs = {}
         # In any form a date option takes, read in the affiliate's order (core.dates).
         self.today = self.read_date(today_given(today)) or dt.date.today()
@@ -74,10 +75,20 @@ class TrackerBase:
 
     @contextlib.contextmanager
     def reading(self, missing_ok: bool = False):
-        """A consistent read-only view for the length of the block."""
+        """A consistent read-only view for the length of the block (inside a command: of the
+        command, see begin_command)."""
         if self._tx is not None:
             yield self._tx
             return
+        if self._command is not None and (self.store.exists() or not missing_ok):
+            self._tx = self._command.enter_context(self._read())
+            yield self._tx
+            return
+        with self._read(missing_ok) as tx:
+            yield tx
+
+    @contextlib.contextmanager
+    def _read(self, missing_ok: bool = False):
         with self.store.read(missing_ok=missing_ok) as tx:
             self._tx = tx
             try:
@@ -88,26 +99,63 @@ class TrackerBase:
     @contextlib.contextmanager
     def changing(self, create: bool = False, recover: bool = False, restore=None, force: bool = False):
         """One atomic change; lifecycle hooks fire after it is committed (`restore`, a Store:
-        the change starts from that backup's data, see Store.write)."""
+        the change starts from that backup's data, see Store.write). Inside a command (see
+        begin_command) the change is the command's, committed when the command ends."""
         if self._tx is not None and self._tx.writable:
             yield self._tx
             return
+        if self._command is not None:
+            self.release()  # a read came first: the change reads everything again, under its own lock
+            self._tx = self._command.enter_context(self._change(create, recover, restore, force))
+            yield self._tx
+            return
+        with self._change(create, recover, restore, force) as tx:
+            yield tx
+
+    @contextlib.contextmanager
+    def _change(self, create, recover, restore, force):
         self._pending = []
         shown = len(self.warnings)
         try:
             with self.store.write(create=create, recover=recover, restore=restore, force=force) as tx:
                 self._tx = tx
                 yield tx
+                # Asked while the change is still open: the hooks below need no read of their own.
+                enabled = self.enabled_plugins() if self._pending else set()
         except BaseException:
             del self.warnings[shown:]  # validation warnings about a change that was not stored
             raise
         finally:
             self._tx = None
             pending, self._pending = self._pending, None
-        if pending:
-            enabled = self.enabled_plugins()
-            for hook, kwargs in pending:
-                self._notify(hook, enabled, **kwargs)
+        for hook, kwargs in pending:
+            self._notify(hook, enabled, **kwargs)
+
+    # -- one command, one transaction --------------------------------------------------------------
+
+    def begin_command(self) -> None:
+        """From now until end_command, every reading() and changing() shares one transaction, so
+        a command takes the lock once, parses the manifest once and reads each table at most
+        once. The first of them opens it; it stays open until the command ends (a read that a
+        change follows is given up for the change's exclusive lock)."""
+        self._command = contextlib.ExitStack()
+
+    def end_command(self, error: BaseException = None) -> None:
+        """Commit the command's change (or, after `error`, discard it), then fire its hooks."""
+        stack, self._command = self._command, None
+        if stack is None:
+            return
+        if error is None:
+            stack.close()
+        else:  # the error goes on to whoever reports it
+            stack.__exit__(type(error), error, error.__traceback__)
+
+    def release(self) -> None:
+        """Give up the command's read-only transaction, e.g. before waiting for a person to
+        answer (a read lock held while someone types would hold up every writer)."""
+        if self._command is not None and self._tx is not None and not self._tx.writable:
+            stack, self._command = self._command, contextlib.ExitStack()
+            stack.close()
 
     def _notify(self, hook: str, enabled, **kwargs) -> None:
         errors = []

@@ -240,8 +240,8 @@ class ConfigOps:
 
     def set_setting(self, key: str, text: str):
         """Override a setting; the enrolments whose pathway it changes are re-judged in the same change."""
-        value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
-        with self.changing() as tx:
+        with self.changing() as tx:  # first: the plugins enabled are read under the change's own lock
+            value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
             rules = self.rule_fingerprints()
             config = dict(tx.meta.get("config", {}))
             before = self._in_force(key, config)

@@ -146,8 +146,8 @@ class FidelityOps:
 
     def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None,
                      status="running", ended=None):
-        program = self.catalog.program(program_key)
-        with self.changing():
+        with self.changing():  # first: the catalog is read under the change's own lock
+            program = self.catalog.program(program_key)
             leaders = self._check_leaders(program.key, text_tuple(leaders))
             offering = Offering(id=self.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
                                 schedule=schedule, location=location, started=started, status=status, ended=ended)

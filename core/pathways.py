@@ -172,11 +172,10 @@ class PathwayOps:
 
     def enroll(self, peer_id: str, program_key: str, role: Optional[str] = None, on=None) -> Enrollment:
         """Enrol a peer in a program role; refused if their lived experience does not fit."""
-        catalog = self.catalog
-        program = catalog.program(program_key)
-        role_model = program.role(role)
-        pathway = program.pathway(role_model.pathway) if role_model.pathway else program.pathways[0]
-        with self.changing():
+        with self.changing():  # first: the catalog is read under the change's own lock
+            program = self.catalog.program(program_key)
+            role_model = program.role(role)
+            pathway = program.pathway(role_model.pathway) if role_model.pathway else program.pathways[0]
             peer = self.load("peers", Peer, peer_id, "peer")
             _check_lived_experience(peer, program)
             _check_eligibility(peer, program, on or self.today)
@@ -218,8 +217,8 @@ class PathwayOps:
         """Record evidence for a step; may certify the leader or renew their certification."""
         if force and not (reason or "").strip():
             raise ValidationError("--force needs --reason: say why the prerequisites are overridden")
-        program = self.catalog.program(program_key)
-        with self.changing():
+        with self.changing():  # first: the catalog is read under the change's own lock
+            program = self.catalog.program(program_key)
             enrollment = self.enrollment_of(peer_id, program.key, role)
             pathway = program.pathway(enrollment.pathway)
             self._sweep_lapses([enrollment])

@@ -34,7 +34,7 @@ class SafekeepingOps:
             with self.reading() as tx:
                 found = tx.check()
                 if not found.problems:
-                    found.problems.extend(_dangling_references(tx))
+                    found.problems.extend(dangling_references(tx))
         except StoreError as error:
             found = Check(problems=[str(error)])
         return found
@@ -49,26 +49,19 @@ class SafekeepingOps:
     def restore(self, backup, force: bool = False) -> None:
         """Replace this database (which must not exist, unless `force`) by the backup at `backup`,
         once it verifies; the restore is the first new event of the restored audit trail."""
-        source = Store(backup, shards=self.store.shards)
+        source = Store(backup, shards=self.store.shards, row_checks=self.store.row_checks,
+                       reference_problems=dangling_references)  # checked as the restore reads it
         if source.path == self.store.path:
             raise ValidationError("cannot restore a database onto itself")
         if not source.exists():
             raise ValidationError(f"no backup at {source.path}")
-        problems = [p for p in _dangling(source)]
-        if problems:
-            raise ValidationError(f"the backup {source.path} does not verify ({problems[0]}); nothing was changed")
         with self.changing(restore=source, force=force) as tx:
             self.audit_event("restore", "database", str(self.store.path), details={
                 "from": str(source.path), "generation": tx.manifest["generation"],
             })
 
 
-def _dangling(store: Store) -> list:
-    with store.read() as tx:
-        return _dangling_references(tx)
-
-
-def _dangling_references(tx) -> list:
+def dangling_references(tx) -> list:
     """'sessions S0003 names offerings O0009, which does not exist' for every broken reference."""
     problems, ids = [], {}
     for table, field, target in REFERENCES:

@@ -726,13 +726,15 @@ class Store:
     (the link stays a link), and the folder and the lock are the target's neighbours.
     """
 
-    def __init__(self, path, shards=None, row_checks=None):
+    def __init__(self, path, shards=None, row_checks=None, reference_problems=None):
         path = Path(path).expanduser()
         self.path = Path(os.path.realpath(path)) if path.is_symlink() else path
         self.shards = dict(shards or {})
         # {table: row -> problem or ""}: what every row of a table a write loads must be, so that
         # a row of the wrong shape is refused by name rather than used or carried on.
         self.row_checks = dict(row_checks or {})
+        # transaction -> ["what is wrong", ...]: the references between records a restore checks.
+        self.reference_problems = reference_problems or (lambda transaction: [])
         self.folder = self.path.with_name(self.path.name + ".d")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
@@ -854,7 +856,7 @@ class Store:
 
     @staticmethod
     def _check_backup(backup: "Store", source: Transaction) -> None:
-        problems = source.check().problems
+        problems = source.check().problems or backup.reference_problems(source)
         if problems:
             raise StoreError(f"the backup {backup.path} does not verify ({problems[0]}); nothing was changed")
 
