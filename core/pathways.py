@@ -308,9 +308,10 @@ class PathwayOps:
                         f"{peer_id} is {current} in {before.program} ({self._pathway_of(before).lapse_reason} after "
                         f"{certification.expires}): peerpath reactivate {peer_id} {before.program}")
                 raise ValidationError(f"{peer_id} is already {current} in {before.program}")
-            new_status = self._recorded_status(held, certification)
+            # the hold set, or (made active) what the certification says, as of today
+            new_status = held.hold or self._recorded_status(attrs.evolve(held, history=()), certification)
             change = StatusChange(new_status, self.today, reason or ("by hand" if status != ACTIVE else "made active"))
-            after = attrs.evolve(held, history=before.history + (change,))
+            after = attrs.evolve(held, history=_in_date_order(before.history + (change,)))
             self.store_changed("enrollments", before, after, "status", peer_id=peer_id,
                                details={"program": before.program, "enrollment": before.id, "status": new_status,
                                         **({"reason": reason} if reason else {})})
@@ -374,18 +375,19 @@ class PathwayOps:
         return _leader_status(enrollment, certification, self.today, self._pathway_of(enrollment))
 
     def _status_change(self, enrollment, status: str, on, reason: str) -> dict:
-        """Note in the enrolment's dated history that the leader became `status` (unless on hold
-        or inactive by hand, which a transition of the certification does not change); the
-        details to add to that transition's audit event."""
+        """Note in the enrolment's dated history, kept in date order, that the leader became
+        `status` on `on` (unless on hold or inactive by hand from before then, which a
+        transition of the certification does not change); the details to add to that
+        transition's audit event."""
         document = self.tx.get("enrollments", enrollment.id, peer_id=enrollment.peer_id)
         stored = from_document(Enrollment, document)
-        status = stored.hold or status
-        last = stored.history[-1].status if stored.history else "in training"
-        if status == last:
+        if stored.hold and _held_since(stored) <= on:
+            status = stored.hold
+        earlier = [change for change in stored.history if change.on <= on]
+        if status == (earlier[-1].status if earlier else "in training"):
             return {"enrollment": enrollment.id}
-        change = StatusChange(status, on, reason)
-        self.tx.replace("enrollments", {**document, "history": list(document.get("history", []))
-                                        + [to_document(change)]})
+        history = _in_date_order(stored.history + (StatusChange(status, on, reason),))
+        self.tx.replace("enrollments", {**document, "history": [to_document(change) for change in history]})
         return {"enrollment": enrollment.id, "status": status}
 
     # -- certification -------------------------------------------------------------------------------
@@ -486,9 +488,11 @@ class PathwayOps:
                 renewed = attrs.evolve(existing, cycle_start=existing.expires, lapsed_on=None,
                                        expires=shift_date(existing.expires, pathway.validity_days),
                                        renewed_cycles=existing.renewed_cycles + (ended,))
-                # Renewed as of a day before a lapse recorded later: the leader is certified again.
-                status = self._status_change(enrollment, "certified", renewal.completed_on or self.today,
-                                             why or "renewed") if existing.lapsed_on else {}
+                # Done by the expiry, entered after a lapse was recorded: the lapse is undone on its day.
+                done_on = renewal.completed_on or self.today
+                status = self._status_change(enrollment, "certified", existing.lapsed_on,
+                                             why or f"renewed (done {done_on}, by the expiry)") \
+                    if existing.lapsed_on else {}
                 self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
                                    details={"expires": renewed.expires.isoformat(), **because, **status})
                 facts.certifications[enrollment.id] = renewed
@@ -756,11 +760,27 @@ def _in_time(renewal, certification, today) -> bool:
 
 
 def _leader_status(enrollment, certification, today, pathway) -> str:
-    if enrollment.hold and _held_since(enrollment) <= today:
-        return enrollment.hold
+    held = _hold_as_of(enrollment, today)
+    if held:
+        return held
     if certification is None or certification.granted > today:  # a view as of a day before it was granted
         return "in training"
     return pathway.lapse_status if certification.lapsed(today) else "certified"
+
+
+def _in_date_order(history: tuple) -> tuple:
+    """A leader's status history by date; changes of one day in the order they were recorded."""
+    return tuple(sorted(history, key=lambda change: change.on))
+
+
+def _hold_as_of(enrollment, today: dt.date) -> Optional[str]:
+    """The hold (on hold, inactive) in force on `today` by the dated history: as of a day before
+    a hold began the leader is not held, as of a day inside one that has since ended they are.
+    (An enrolment stored before histories were kept: its hold as set.)"""
+    if not enrollment.history:
+        return enrollment.hold
+    so_far = [change for change in enrollment.history if change.on <= today]
+    return so_far[-1].status if so_far and so_far[-1].status in HOLD_STATUSES else None
 
 
 def _held_since(enrollment) -> dt.date:

@@ -240,7 +240,9 @@ def test_ceus_done_in_time_but_entered_after_the_expiry_renew(initialised, run, 
     ceus(run, "2027-03-01", core_functions_on="2027-03-20")  # before the 2027-04-01 expiry, entered in May
     status = status_of(run, "P0001", "crss")
     assert (status["status"], status["expires"]) == ("certified", "2029-03-31")
-    assert status["history"][-1] == {"status": "certified", "on": "2027-03-20", "reason": "renewed"}
+    assert status["history"][-2:] == [
+        {"status": "lapsed", "on": "2027-04-02", "reason": "certification lapsed (expired 2027-04-01)"},
+        {"status": "certified", "on": "2027-04-02", "reason": "renewed (done 2027-03-20, by the expiry)"}]
 
 
 def test_ceus_done_after_the_expiry_do_not_renew_but_reactivate(initialised, run, monkeypatch):
@@ -251,3 +253,27 @@ def test_ceus_done_after_the_expiry_do_not_renew_but_reactivate(initialised, run
     ok(run("reactivate", "P0001", "crss"))
     status = status_of(run, "P0001", "crss")
     assert (status["status"], status["expires"]) == ("certified", "2029-04-30")
+
+
+def test_as_of_a_day_inside_a_hold_that_has_since_ended_the_leader_is_on_hold(teacher, run, monkeypatch):
+    ok(run("status", "P0001", "peer_to_peer", "on hold", "--reason", "moving house"))  # 2026-06-01
+    monkeypatch.setenv("PEERPATH_TODAY", "2026-08-01")
+    ok(run("status", "P0001", "peer_to_peer", "active"))
+    assert status_of(run, "P0001", "peer_to_peer")["status"] == "certified"
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-07-01")["status"] == "on hold"
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-05-01")["status"] == "certified"
+
+
+def test_a_certification_backdated_before_a_hold_is_in_the_history_before_it(initialised, run):
+    ok(run("peer", "add", "Ana", "--lived-experience", "self"))
+    ok(run("enroll", "P0001", "peer_to_peer", "--on", "2026-01-01"))
+    ok(run("status", "P0001", "peer_to_peer", "on hold", "--reason", "away"))  # 2026-06-01, in training
+    for step, on, extra in (("affiliate_interview", "2026-01-05", ("--outcome", "passed")),
+                            ("fidelity_agreement", "2026-01-06", ()), ("online_course", "2026-01-10", ()),
+                            ("trainer_interview", "2026-01-26", ("--outcome", "passed"))):
+        ok(run("record", "P0001", "peer_to_peer", step, "--on", on, *extra))
+    ok(run("record", "P0001", "peer_to_peer", "training", "--on", "2026-02-01", "--until", "2026-02-02"))
+    status = status_of(run, "P0001", "peer_to_peer")
+    assert status["status"] == "on hold"
+    assert [(h["status"], h["on"]) for h in status["history"]] == [("certified", "2026-02-02"), ("on hold", TODAY)]
+    assert status_of(run, "P0001", "peer_to_peer", "--today", "2026-03-01")["status"] == "certified"
