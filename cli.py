@@ -23,6 +23,7 @@ from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
 from .core.safe_output import csv_cell, json_text, terminal_text
+from .web.charts import report_document
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -1843,11 +1844,15 @@ def reports(tracker, output):
 @click.option("--to", "end", metavar="DATE", type=DATE, help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the report as a new printable HTML file with charts (mode 0600).")
+@click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
 @peer_filter_options(period=False)
 @listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, where, output):
-    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, reach, rollup.
+def report(tracker, name, files, start, end, days, merge, html_file, force, where, output):
+    """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, fidelity,
+    reach, rollup.
 
     The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
     reach take the peer options (they combine); reach also keeps only the outreach events of a
@@ -1857,10 +1862,17 @@ def report(tracker, name, files, start, end, days, merge, where, output):
     figures and tables, --csv the rows of every table in one CSV: a "table" column with the
     table's title, then the columns of every table.
 
+    --html FILE writes one self-contained, printable HTML file: a bar chart (inline SVG) of
+    each table with its title, a description and the numbers as a table beside it; no script,
+    nothing fetched. Like every file peerpath writes it must be new unless --force.
+
     Examples:
 
     \b
       peerpath report funnel --from 2026-01-01
+      peerpath report funnel --html funnel.html
+      peerpath report fidelity --html fidelity.html
+      peerpath report capacity --html funnel.html   # refused: it exists
       peerpath report funnel --sector faith --community cicero
       peerpath report expiring --days 90 --csv
       peerpath report rollup --json > cook.json
@@ -1871,7 +1883,10 @@ def report(tracker, name, files, start, end, days, merge, where, output):
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
     result = tracker.report(name, start=start, end=end, days=days, files=files, where=where)
-    if output == "json":  # the figures too, and what `--merge` reads
+    if html_file:
+        tracker.write_file(html_file, report_document(result), "html", force=force)
+        echo(f"Wrote {html_file}", err=True)
+    elif output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
     elif output == "csv":
         echo_records(output, result.records())

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from .catalog import Report
 from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
+from .fidelity_scores import FIDELITY
 from .hookspecs import hookimpl
 from .recruitment import first_stage_date
 from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
@@ -339,6 +340,7 @@ REPORTS = (
     Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach,
            filters_peers=True),
     Report("rollup", "Figures without personal data for the state; --merge combines affiliates.", rollup),
+    FIDELITY,
 )
 
 
