@@ -105,7 +105,7 @@ def test_the_wheel_holds_only_the_peerpath_package(wheels):
     names = zipfile.ZipFile(wheels["peerpath"]).namelist()
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"peerpath"}
     assert {"peerpath/cli.py", "peerpath/core/__init__.py", "peerpath/core/testing.py",
-            "peerpath/plugins/connection.py"} <= set(names)
+            "peerpath/plugins/connection.py", "peerpath/web/charts.py"} <= set(names)
     entry_points = zipfile.ZipFile(wheels["peerpath"]).read("peerpath-0.1.0.dist-info/entry_points.txt").decode()
     assert "peerpath = peerpath.cli:cli" in entry_points
     assert "peerpath = peerpath.core.testing" in entry_points
