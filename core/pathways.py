@@ -696,14 +696,20 @@ class PathwayOps:
             self.tx.replace(summaries.TABLE, document)
 
     def refresh_summaries(self) -> int:
-        """Recompute every stored summary (after a change of settings or plugin versions)."""
+        """Recompute the stored summaries that do not hold for today (their pathway's rules or a
+        plugin changed since, or their progress depends on the date and was computed on another
+        day); the others still hold and are left as they are. How many were recomputed."""
         with self.changing():
             programs = self.catalog.programs
-            enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
-            facts = _Facts(self)
-            for enrollment in enrollments:
-                self._store_summary(enrollment, programs[enrollment.program].pathway(enrollment.pathway), facts)
-        return len(enrollments)
+            checker = summaries.Checker(self.today, self.catalog.step_kinds)
+            stored = {document["id"]: document for document in self.tx.all(summaries.TABLE)}
+            stale = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs and not
+                     checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))]
+            if stale:
+                facts = _Facts(self, {e.peer_id for e in stale})
+                for enrollment in stale:
+                    self._store_summary(enrollment, programs[enrollment.program].pathway(enrollment.pathway), facts)
+        return len(stale)
 
     def _states(self, pathway, context, facts, enrollment) -> list:
         records = facts.records.get(enrollment.id, [])

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from conftest import CRSS_SUPERVISION, assert_refused, certify_teacher, crss_walk, ok, snapshot
+from conftest import CRSS_SUPERVISION, assert_refused, certify_teacher, crss_walk, manifest, ok, snapshot
+from peerpath import core
+from peerpath.core import Pathway, ProgramModel, Role, Step, hookimpl
 
 TODAY = "2026-06-01"
 
@@ -331,3 +333,32 @@ def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_rec
     assert sorted(listed, key=lambda s: s["enrollment"]) == sorted(fresh, key=lambda s: s["enrollment"])
     assert any(step["figures"] for status in listed for step in status["steps"])
     assert any(step["blocked_by"] for status in listed for step in status["steps"])
+
+
+def test_a_sweep_recomputes_only_the_summaries_that_no_longer_hold(peers, run, db):
+    certify_teacher(run)
+    crss_certified(run, "P0002")
+    ok(run("sweep"))
+    summary_files = {table: name for table, name in manifest(db)["tables"].items() if table.startswith("summaries")}
+    ok(run("--today", "2026-07-01", "sweep"))  # nothing lapses, no pathway depends on the date
+    assert {t: n for t, n in manifest(db)["tables"].items() if t.startswith("summaries")} == summary_files
+
+    class Rolling:  # a plugin whose renewal counts only the last 30 days: its summaries age daily
+        @hookimpl
+        def register_programs(self, register):
+            register(ProgramModel(key="rolling", title="Rolling", roles=[Role("leader", "Leader", pathway="rolling")],
+                                  pathways=[Pathway(key="rolling", title="Rolling", steps=[
+                                      Step("talks", "Talks given", "count", {"min": 1, "window_days": 30})])]))
+
+    core.get_host().register(Rolling(), name="rolling")
+    try:
+        ok(run("enroll", "P0001", "rolling"))
+        ok(run("record", "P0001", "rolling", "talks"))
+        assert json.loads(ok(run("progress", "P0001", "rolling", "--json")))[0]["status"] == "certified"
+        ok(run("--today", "2026-09-01", "sweep"))
+        changed = {t for t, n in manifest(db)["tables"].items() if t.startswith("summaries") and summary_files.get(t) != n}
+        assert changed  # the rolling pathway's summary was recomputed for the new day
+        assert json.loads(ok(run("--today", "2026-09-01", "leaders", "--program", "rolling", "--json")))[0]["steps"][0][
+            "state"] == "missing"
+    finally:
+        core.get_host().unregister("rolling")
