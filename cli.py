@@ -18,12 +18,13 @@ from .core import (LIVED_EXPERIENCE, OFFERING_STATUSES, SECTORS, SOURCES, STAGES
 from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
 from .core.demo import build_demo
+from .core.digest import ROLES as DIGEST_ROLES, heading as digest_heading
 from .core.fidelity import normalise_answers, read_answers
 from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
 from .core.safe_output import csv_cell, json_text, terminal_text
-from .web.charts import report_document
+from .web.charts import digest_page, report_document
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -1814,6 +1815,50 @@ def followups(tracker, days, output):
         return
     echo_table([[p.id, p.name, p.stage, t, d, p.source] for p, t, d in due],
                ["peer", "name", "stage", "last touched", "days", "source"])
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(DIGEST_ROLES), default="coordinator", show_default=True,
+              help="Whose digest: a coordinator sees everything, a trainer credentials, observations and "
+                   "stalled trainees, a leader (with --for) only their own items.")
+@click.option("--for", "peer_id", metavar="PEER", help="Only the items about this peer (a leader's own digest).")
+@click.option("--as-of", "as_of", metavar="DATE", type=DATE, help="The day the digest is for (default today).")
+@click.option("--format", "form", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
+              help="Plain text, JSON, or a small HTML page (for a mail or a browser).")
+@pass_tracker
+def digest(tracker, role, peer_id, as_of, form):
+    """What needs doing, grouped and most urgent first: credentials lapsing within the warning
+    window (reports.expiring_days) and what each still lacks, observations due, trainees stalled
+    on a step (digest.stalled_days), prospects with no contact (recruitment.followup_days),
+    offerings short of leaders, and what program plugins add.
+
+    Examples:
+
+    \b
+      peerpath digest
+      peerpath digest --role trainer --as-of 2027-01-15
+      peerpath digest --role leader --for P0023 --format json
+      peerpath digest --role leader   # refused: a leader's digest needs --for
+    """
+    if as_of is not None:
+        tracker.today = as_of  # the digest is asked as of that day, like --today
+    items = tracker.digest(role, peer_id)
+    if form == "json":
+        echo_json({"role": role, "as_of": tracker.today.isoformat(), "items": [i.to_dict() for i in items]})
+    elif form == "html":
+        _emit(digest_page(role, tracker.today, items))
+    else:
+        _echo_digest(role, tracker.today, items)
+
+
+def _echo_digest(role, day, items) -> None:
+    echo(f"Digest for the {role}, as of {day}: {len(items) or 'nothing'} to do")
+    for kind in dict.fromkeys(item.kind for item in items):
+        echo(f"\n{digest_heading(kind)}")
+        for item in (i for i in items if i.kind == kind):
+            when = "today" if item.days_left == 0 else (f"in {item.days_left} days" if item.days_left > 0
+                                                         else f"{-item.days_left} days late")
+            echo(f"  {when:<14} {item.text}")
 
 
 @cli.command()

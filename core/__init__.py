@@ -5,6 +5,7 @@ everything else in `peerpath.core.*` is private and may change.
 """
 
 from .catalog import Catalog, Report, StepKind
+from .digest import DigestItem
 from .entities import (
     LEADER_STATUSES,
     LIVED_EXPERIENCE,
@@ -45,7 +46,7 @@ from .serialize import from_document, to_document
 from .tracker import Tracker
 
 __all__ = [
-    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DONE", "ENTRY_POINT_GROUP",
+    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DigestItem", "DONE", "ENTRY_POINT_GROUP",
     "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "OFFERING_STATUSES",
     "Observation", "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",

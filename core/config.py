@@ -25,6 +25,8 @@ from .step_kinds import NO_DEFAULT
 CORE_SETTINGS = {
     ORDER_SETTING: MONTH_FIRST,
     "recruitment.followup_days": 14,
+    # A trainee with nothing recorded for this many days shows in the digest as stalled.
+    "digest.stalled_days": 60,
     "reports.expiring_days": 60,
     "rollup.suppress_below": 5,
     # Days a prospect who never went further is kept before `sweep` erases them; None: kept.

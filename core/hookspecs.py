@@ -43,6 +43,11 @@ def validate_change(change, tracker):
     """Inspect a Change before it is stored; return Problem(s) to veto (error) or warn."""
 
 
+@hookspec
+def digest_items(tracker, role, peer_id):
+    """Return DigestItem(s) for `role`'s digest (`peer_id`: only that peer's), or None."""
+
+
 # --- lifecycle events: fired by core after a change is stored ----------------------------------
 
 

@@ -9,6 +9,7 @@ import attrs
 from .base import TrackerBase
 from .config import ConfigOps
 from .dates import DateOps
+from .digest import build_digest
 from .erasure import ErasureOps
 from .fidelity import FidelityOps
 from .merging import MergeOps
@@ -32,6 +33,11 @@ class Sweep:
 class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
               DateOps, FilterOps, ErasureOps, SafekeepingOps, TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
+
+    def digest(self, role: str = "coordinator", peer_id=None) -> list:
+        """What `role` should act on, most urgent first (see core.digest); only `peer_id`'s items
+        when given."""
+        return build_digest(self, role, peer_id)
 
     def sweep(self) -> Sweep:
         """The daily sweep as one change: record every certification lapsed by today, erase the

@@ -163,3 +163,24 @@ def report_document(result, affiliate=None) -> str:
             f'<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
             f'<body><h1>{heading}</h1><p>{escape(period)}</p>{"".join(chart_sections(result))}</body></html>\n')
+
+
+def digest_page(role, day, items) -> str:
+    """A digest (core.digest items) as a small self-contained HTML page: one list per kind."""
+    from peerpath.core.digest import heading
+
+    groups = []
+    for kind in dict.fromkeys(item.kind for item in items):
+        rows = "".join(f"<li><strong>{escape(_when(item.days_left))}</strong> {escape(item.text)}</li>"
+                       for item in items if item.kind == kind)
+        groups.append(f"<section><h2>{escape(heading(kind))}</h2><ul>{rows}</ul></section>")
+    title = f"Digest for the {escape(role)}, as of {escape(day)}"
+    return ("<!DOCTYPE html>\n"
+            f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>'
+            f'<body><h1>{title}</h1>{"".join(groups) or "<p>Nothing to do.</p>"}</body></html>\n')
+
+
+def _when(days_left: int) -> str:
+    if days_left == 0:
+        return "today"
+    return f"in {days_left} days" if days_left > 0 else f"{-days_left} days late"

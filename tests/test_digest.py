@@ -1,0 +1,105 @@
+"""`peerpath digest`: what needs doing, by role, most urgent first, from core's own answers and
+the plugins' `digest_items`, as text, JSON or HTML."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import DEMO_TODAY, assert_refused, ok
+from peerpath import core
+from peerpath.core import DigestItem, hookimpl
+
+
+@pytest.fixture
+def demo(demo_folder, tmp_path, monkeypatch):
+    shutil.copytree(demo_folder, tmp_path / "demo")
+    monkeypatch.setenv("PEERPATH_DB", str(tmp_path / "demo" / "affiliate.json"))
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+
+
+def items(run, *args):
+    found = json.loads(ok(run("digest", "--format", "json", *args)))
+    return found["items"]
+
+
+def test_the_coordinator_sees_every_kind_most_urgent_first(demo, run):
+    found = items(run)
+    assert {item["kind"] for item in found} == {"lapsing", "observation", "stalled", "no contact", "short"}
+    assert [item["days_left"] for item in found] == sorted(item["days_left"] for item in found)
+    followups = json.loads(ok(run("followups", "--json")))
+    assert {i["peer"] for i in found if i["kind"] == "no contact"} == {f["peer"] for f in followups}
+    due = json.loads(ok(run("fidelity", "due", "--json")))
+    assert {i["peer"] for i in found if i["kind"] == "observation"} == {d["peer"] for d in due}
+
+
+def test_a_lapsing_credential_says_when_and_what_it_lacks(demo, run):
+    [lapsing] = [i for i in items(run) if i["kind"] == "lapsing"]
+    assert lapsing["peer"] == "P0027" and lapsing["days_left"] == 10
+    assert "expires 2026-12-11 (in 10 days); renewal 0/40 h" in lapsing["text"]
+    # the warning window is reports.expiring_days, the rule of `leaders --expiring-within`
+    ok(run("config", "set", "reports.expiring_days", "5"))
+    assert not [i for i in items(run) if i["kind"] == "lapsing"]
+
+
+def test_a_trainer_sees_no_prospects_and_a_leader_only_their_own_items(demo, run):
+    assert {item["kind"] for item in items(run, "--role", "trainer")} == {"lapsing", "observation", "stalled"}
+    own = items(run, "--role", "leader", "--for", "P0027")
+    assert own and {item["peer"] for item in own} == {"P0027"}
+    assert {item["kind"] for item in own} == {"lapsing", "observation"}
+
+
+def test_the_text_digest_groups_items_under_headings(demo, run):
+    shown = ok(run("digest", "--role", "trainer"))
+    assert shown.startswith("Digest for the trainer, as of 2026-12-01: 8 to do\n")
+    assert "\nCredentials lapsing soon\n  in 10 days     P0027 June Fischer: " in shown
+    assert "\nObservations due\n" in shown and "days late" in shown
+
+
+def test_as_of_a_later_day_more_is_late(demo, run):
+    now = {i["peer"]: i["days_left"] for i in items(run, "--role", "trainer") if i["kind"] == "lapsing"}
+    later = {i["peer"]: i["days_left"] for i in items(run, "--role", "trainer", "--as-of", "2026-12-06")
+             if i["kind"] == "lapsing"}
+    assert later["P0027"] == now["P0027"] - 5
+
+
+def test_an_html_digest_is_a_page_with_every_value_escaped(demo, run):
+    ok(run("peer", "edit", "P0004", "--name", "<b>Priya</b>"))
+    page = ok(run("digest", "--format", "html"))
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert "&lt;b&gt;Priya&lt;/b&gt;" in page and "<b>Priya" not in page
+    assert "<h2>Prospects with no contact</h2>" in page
+
+
+def test_refusals(demo, run):
+    assert_refused(run("digest", "--role", "leader"), "give --for PEER")
+    assert_refused(run("digest", "--for", "P9999"), "P9999")
+
+
+def test_plugins_add_items_through_digest_items_and_a_failing_one_is_named(demo, run):
+    class Reminders:
+        @hookimpl
+        def digest_items(self, tracker, role, peer_id):
+            if role == "coordinator":
+                return [DigestItem("CEUs", 45, "P0023: CEUs short by 12 h, renewal in 45 days", peer="P0023")]
+
+    class Broken:
+        @hookimpl
+        def digest_items(self, role):
+            raise RuntimeError("no mail today")
+
+    host = core.get_host()
+    host.register(Reminders(), name="reminders")
+    host.register(Broken(), name="broken")
+    try:
+        result = run("digest", "--format", "json")
+        trainer = items(run, "--role", "trainer")
+    finally:
+        host.unregister("reminders")
+        host.unregister("broken")
+    found = json.loads(ok(result))["items"]
+    [ceus] = [i for i in found if i["kind"] == "CEUs"]
+    assert ceus == {"kind": "CEUs", "days_left": 45, "peer": "P0023",
+                    "text": "P0023: CEUs short by 12 h, renewal in 45 days", "source": "reminders"}
+    assert "plugin 'broken' failed in digest_items" in result.stderr
+    assert not [i for i in trainer if i["kind"] == "CEUs"]
