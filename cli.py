@@ -1851,6 +1851,29 @@ def digest(tracker, role, peer_id, as_of, form):
         _echo_digest(role, tracker.today, items)
 
 
+@cli.command()
+@click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False), metavar="FILE", required=True,
+              help="Write to this new file (private to you, mode 0600).")
+@click.option("--for", "peer_id", metavar="PEER", help="Only this peer's dates (their credentials, "
+              "observations and the offerings they lead).")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@pass_tracker
+def calendar(tracker, output_file, peer_id, force):
+    """Write the dates that matter as an iCalendar file (RFC 5545) that calendar programs import:
+    credential expiry (the renewal deadline), observations due, offerings' first and last days
+    and their sessions. Each event keeps its UID, so importing a newer file updates it.
+
+    Examples:
+
+    \b
+      peerpath calendar --output affiliate.ics
+      peerpath calendar --for P0023 --output p0023.ics
+      peerpath calendar --output affiliate.ics   # refused: it exists
+    """
+    tracker.write_file(output_file, tracker.calendar(peer_id), "ics", force=force)
+    echo(f"Wrote {output_file}", err=True)
+
+
 def _echo_digest(role, day, items) -> None:
     echo(f"Digest for the {role}, as of {day}: {len(items) or 'nothing'} to do")
     for kind in dict.fromkeys(item.kind for item in items):

@@ -12,6 +12,7 @@ from .dates import DateOps
 from .digest import build_digest
 from .erasure import ErasureOps
 from .fidelity import FidelityOps
+from .ical import calendar_events, to_ical
 from .merging import MergeOps
 from .filters import FilterOps
 from .pathways import PathwayOps
@@ -38,6 +39,11 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
         """What `role` should act on, most urgent first (see core.digest); only `peer_id`'s items
         when given."""
         return build_digest(self, role, peer_id)
+
+    def calendar(self, peer_id=None) -> str:
+        """The dates that matter (expiries, observations due, offerings and sessions) as an
+        iCalendar file's text (see core.ical); only `peer_id`'s when given."""
+        return to_ical(calendar_events(self, peer_id), self.today)
 
     def sweep(self) -> Sweep:
         """The daily sweep as one change: record every certification lapsed by today, erase the
