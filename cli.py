@@ -1331,10 +1331,12 @@ def reactivate(tracker, peer_id, program, role, on, reason):
 
 
 @cli.command()
+@click.option("--send", is_flag=True, help="Then e-mail each person their new reminders (as digest --send).")
 @pass_tracker
-def sweep(tracker):
+def sweep(tracker, send):
     """Record certifications lapsed by today, erase prospects kept longer than the setting
-    privacy.retain_prospects_days (if set) and refresh stored progress (run daily, e.g. cron).
+    privacy.retain_prospects_days (if set) and refresh stored progress (run daily, e.g. cron);
+    with --send, then send the digests (see `peerpath digest --send`).
 
     Examples:
 
@@ -1351,6 +1353,8 @@ def sweep(tracker):
     if swept.erased:
         echo(f"{len(swept.erased)} prospect(s) erased after privacy.retain_prospects_days: "
                    f"{', '.join(peer.id for peer in swept.erased)}")
+    if send:
+        _send_digests(tracker, dry_run=False)
 
 
 # --- offerings, sessions and fidelity ----------------------------------------------------------
@@ -1817,7 +1821,7 @@ def followups(tracker, days, output):
                ["peer", "name", "stage", "last touched", "days", "source"])
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--role", type=click.Choice(DIGEST_ROLES), default="coordinator", show_default=True,
               help="Whose digest: a coordinator sees everything, a trainer credentials, observations and "
                    "stalled trainees, a leader (with --for) only their own items.")
@@ -1825,12 +1829,18 @@ def followups(tracker, days, output):
 @click.option("--as-of", "as_of", metavar="DATE", type=DATE, help="The day the digest is for (default today).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
               help="Plain text, JSON, or a small HTML page (for a mail or a browser).")
-@pass_tracker
-def digest(tracker, role, peer_id, as_of, form):
+@click.option("--send", is_flag=True, help="E-mail each leader their own digest, and the coordinator's and "
+              "trainer's to mail.coordinator_to / mail.trainer_to, over SMTP (the mail.* settings).")
+@click.option("--dry-run", is_flag=True, help="With --send: print the messages instead of sending them.")
+@click.pass_context
+def digest(ctx, role, peer_id, as_of, form, send, dry_run):
     """What needs doing, grouped and most urgent first: credentials lapsing within the warning
     window (reports.expiring_days) and what each still lacks, observations due, trainees stalled
     on a step (digest.stalled_days), prospects with no contact (recruitment.followup_days),
     offerings short of leaders, and what program plugins add.
+
+    With --send, each person gets only the reminders not sent to them within mail.resend_days;
+    `peerpath digest log` lists what was sent.
 
     Examples:
 
@@ -1839,9 +1849,17 @@ def digest(tracker, role, peer_id, as_of, form):
       peerpath digest --role trainer --as-of 2027-01-15
       peerpath digest --role leader --for P0023 --format json
       peerpath digest --role leader   # refused: a leader's digest needs --for
+      peerpath digest --send --dry-run   # refused: no mail server is set
+      peerpath digest log
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    tracker = ctx.find_object(Tracker)
     if as_of is not None:
         tracker.today = as_of  # the digest is asked as of that day, like --today
+    if send:
+        _send_digests(tracker, dry_run)
+        return
     items = tracker.digest(role, peer_id)
     if form == "json":
         echo_json({"role": role, "as_of": tracker.today.isoformat(), "items": [i.to_dict() for i in items]})
@@ -1849,6 +1867,41 @@ def digest(tracker, role, peer_id, as_of, form):
         _emit(digest_page(role, tracker.today, items))
     else:
         _echo_digest(role, tracker.today, items)
+
+
+def _send_digests(tracker, dry_run) -> None:
+    if dry_run:
+        tracker.check_mail_settings()
+        for message in tracker.plan_messages():
+            email = message.email(tracker.core_setting("mail.sender"), tracker.today)
+            echo(f"To: {email['To']}\nSubject: {email['Subject']}\n\n{email.get_content()}")
+        return
+    sending = tracker.send_digests()
+    echo(f"{len(sending.sent)} of {sending.planned} digest(s) sent", err=True)
+    if sending.failure:
+        echo(f"Error: {one_line(sending.failure)}; {sending.planned - len(sending.sent)} left for the next run",
+             err=True)
+        sys.exit(1)
+
+
+@digest.command(name="log")
+@listing_options
+@pass_tracker
+def digest_log(tracker, output):
+    """The digests sent: to whom (a peer id or a role), when, how many reminders, the message id.
+
+    Examples:
+
+    \b
+      peerpath digest log
+      peerpath digest log --json
+    """
+    rows = [{"id": d["id"], "recipient": d["recipient"], "role": d["role"], "on": d["on"],
+             "reminders": len(d["items"]), "message_id": d["message_id"]} for d in tracker.sent_log()]
+    if output != "text":
+        echo_records(output, rows)
+        return
+    echo_table([list(row.values()) for row in rows], ["id", "to", "role", "on", "reminders", "message id"])
 
 
 @cli.command()

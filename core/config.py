@@ -16,6 +16,7 @@ import math
 import attrs
 
 from .dates import DATE_ORDERS, MONTH_FIRST, ORDER_SETTING
+from .entities import check_text
 from .errors import ValidationError
 from .step_kinds import NO_DEFAULT
 
@@ -31,9 +32,22 @@ CORE_SETTINGS = {
     "rollup.suppress_below": 5,
     # Days a prospect who never went further is kept before `sweep` erases them; None: kept.
     "privacy.retain_prospects_days": None,
+    # Sending digests (`digest --send`, core.mailing): the SMTP server, how to reach it, who the
+    # mail is from and who gets the coordinator's and trainer's digests. No server: nothing is sent.
+    "mail.host": None,
+    "mail.port": 587,
+    "mail.security": "starttls",
+    "mail.user": None,
+    "mail.password_file": None,  # or PEERPATH_SMTP_PASSWORD; the password is never stored here
+    "mail.sender": None,
+    "mail.coordinator_to": None,
+    "mail.trainer_to": None,
+    "mail.resend_days": 7,  # the same reminder is not sent to the same person again within these days
 }
 # Core settings that take one of a few words rather than a number.
-CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS}
+CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS, "mail.security": ("starttls", "ssl", "none")}
+# Core settings that are one line of text (a host name, an address, a path).
+CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.sender", "mail.coordinator_to", "mail.trainer_to"}
 
 
 # Bounds that keep every date computed from a setting inside the calendar and every amount sane.
@@ -124,6 +138,9 @@ def coerce(key: str, text: str, current):
     """Parse `text` as the type of the default `current`."""
     if key in CORE_CHOICES:
         return _choice(key, text)
+    if key in CORE_TEXT:
+        check_text(key, text)
+        return text.strip() or None
     try:
         if isinstance(current, bool):
             if text.lower() in ("true", "yes", "1"):

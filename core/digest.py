@@ -37,10 +37,17 @@ class DigestItem:
     text: str
     peer: Optional[str] = None
     source: str = "core"
+    key: Optional[str] = None  # what makes it the same reminder another day (default: its text)
+
+    @property
+    def identity(self) -> str:
+        """The same for the same reminder on another day: a sent reminder is not sent again
+        within mail.resend_days (core.mailing)."""
+        return self.key or f"{self.source}|{self.kind}|{self.peer}|{self.text}"
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "days_left": self.days_left, "peer": self.peer, "text": self.text,
-                "source": self.source}
+                "source": self.source, "key": self.identity}
 
 
 def heading(kind: str) -> str:
@@ -71,13 +78,15 @@ def _lapsing(tracker) -> list:
         left = (status.certification.expires - tracker.today).days
         lacks = f"; renewal {status.renewal.summary}" if status.renewal and not status.renewal.done else ""
         items.append(DigestItem("lapsing", left, f"{status.peer.id} {status.peer.name}: {status.pathway.title} "
-                                f"expires {status.certification.expires} (in {left} days){lacks}", status.peer.id))
+                                f"expires {status.certification.expires} (in {left} days){lacks}", status.peer.id,
+                                key=f"lapsing:{status.certification.id}:{status.certification.expires}"))
     return items
 
 
 def _observations(tracker) -> list:
     return [DigestItem("observation", -due["overdue_days"],
-                       f"{due['peer']}: {due['program']} observation due {due['due']} ({due['reason']})", due["peer"])
+                       f"{due['peer']}: {due['program']} observation due {due['due']} ({due['reason']})", due["peer"],
+                       key=f"observation:{due['peer']}:{due['program']}:{due['due']}")
             for due in tracker.fidelity_due()]
 
 
@@ -91,21 +100,22 @@ def _stalled(tracker) -> list:
         if idle >= days:
             items.append(DigestItem("stalled", days - idle, f"{status.peer.id} {status.peer.name}: "
                                     f"{status.pathway.title}, nothing recorded for {idle} days; next: "
-                                    f"{', '.join(status.next_steps)}", status.peer.id))
+                                    f"{', '.join(status.next_steps)}", status.peer.id,
+                                    key=f"stalled:{status.enrollment.id}:{status.last_activity}"))
     return items
 
 
 def _no_contact(tracker) -> list:
     days = tracker.core_setting("recruitment.followup_days")
     return [DigestItem("no contact", days - waiting, f"{peer.id} {peer.name}: {peer.stage} since {touched}, "
-                       f"{waiting} days without contact", peer.id)
+                       f"{waiting} days without contact", peer.id, key=f"no contact:{peer.id}:{touched}")
             for peer, touched, waiting in tracker.followups()]
 
 
 def _short(tracker) -> list:
     short = tracker.report("capacity").figures["short_offerings"]
     return [DigestItem("short", 0, f"{o['offering']} {o['name']} ({o['program']}): {o['trained_active']} of "
-                       f"{o['needed']} leaders trained and active") for o in short]
+                       f"{o['needed']} leaders trained and active", key=f"short:{o['offering']}") for o in short]
 
 
 _GATHER = {"lapsing": _lapsing, "observation": _observations, "stalled": _stalled, "no contact": _no_contact,

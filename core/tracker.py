@@ -13,6 +13,7 @@ from .digest import build_digest
 from .erasure import ErasureOps
 from .fidelity import FidelityOps
 from .ical import calendar_events, to_ical
+from . import mailing
 from .merging import MergeOps
 from .filters import FilterOps
 from .pathways import PathwayOps
@@ -39,6 +40,21 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
         """What `role` should act on, most urgent first (see core.digest); only `peer_id`'s items
         when given."""
         return build_digest(self, role, peer_id)
+
+    def plan_messages(self) -> list:
+        """The digests `send_digests` would send now (see core.mailing)."""
+        return mailing.plan_messages(self)
+
+    def check_mail_settings(self) -> None:
+        """Refuse, naming the setting, when no mail server or sender is set."""
+        mailing.mail_settings(self)
+
+    def send_digests(self):
+        """E-mail each person their new reminders and log what the server accepted (core.mailing)."""
+        return mailing.send_digests(self)
+
+    def sent_log(self) -> list:
+        return mailing.sent_log(self)
 
     def calendar(self, peer_id=None) -> str:
         """The dates that matter (expiries, observations due, offerings and sessions) as an

@@ -18,6 +18,8 @@ LISTINGS = [("peer", "list"), ("audit",), ("programs", "list"), ("plugins", "lis
             ("offering", "list"), ("checklists", "list"), ("fidelity", "due"), ("reports",), ("config", "show"),
             ("outreach", "list"), ("communities", "list"), ("followups",), ("report", "funnel"),
             ("report", "reach")]
+# Listings the demo leaves empty, whose --csv is checked against --json where they have rows.
+CHECKED_ELSEWHERE = {("digest", "log"): "tests/test_mailing.py, after digests were sent"}
 
 
 def command_paths(command=cli, path=()):
@@ -29,7 +31,7 @@ def command_paths(command=cli, path=()):
 def test_every_command_with_csv_output_is_checked_here():
     with_csv = {path for path, command in command_paths()
                 if any("--csv" in getattr(param, "opts", ()) for param in command.params)}
-    assert with_csv == {args[:1] if args[0] == "report" else args for args in LISTINGS}
+    assert with_csv == {args[:1] if args[0] == "report" else args for args in LISTINGS} | set(CHECKED_ELSEWHERE)
 
 
 def on_demo(demo_folder, *args):

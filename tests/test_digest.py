@@ -100,6 +100,7 @@ def test_plugins_add_items_through_digest_items_and_a_failing_one_is_named(demo,
     found = json.loads(ok(result))["items"]
     [ceus] = [i for i in found if i["kind"] == "CEUs"]
     assert ceus == {"kind": "CEUs", "days_left": 45, "peer": "P0023",
-                    "text": "P0023: CEUs short by 12 h, renewal in 45 days", "source": "reminders"}
+                    "text": "P0023: CEUs short by 12 h, renewal in 45 days", "source": "reminders",
+                    "key": "reminders|CEUs|P0023|P0023: CEUs short by 12 h, renewal in 45 days"}
     assert "plugin 'broken' failed in digest_items" in result.stderr
     assert not [i for i in trainer if i["kind"] == "CEUs"]
