@@ -10,7 +10,7 @@ import json
 
 import click
 
-from peerpath.core import (Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report, ReportResult, Role, Step,
+from peerpath.core import (Band, Checklist, ChecklistItem, DigestItem, Pathway, ProgramModel, Report, ReportResult, Role, Step,
                   Table, Tracker, hookimpl)
 
 PATHWAY = Pathway(
@@ -112,6 +112,18 @@ def register_commands(cli):
             return
         for status in ready:
             click.echo(f"{status.peer.id}  {status.peer.name}")
+
+
+@hookimpl
+def digest_items(tracker, role, peer_id):
+    """Remind trainers and coordinators (and the teacher) of trained teachers still to co-teach a
+    full class: pairing them up is what certifies them."""
+    if role not in ("coordinator", "trainer", "leader"):
+        return None
+    return [DigestItem("Family-to-Family", 0, f"{s.peer.id} {s.peer.name}: trained, still to co-teach a full "
+                       "class: pair them with a class", peer=s.peer.id, key=f"f2f-ready:{s.peer.id}")
+            for s in tracker.leaders(program="family_to_family")
+            if _done(s, "training") and not _done(s, "co_teach") and peer_id in (None, s.peer.id)]
 
 
 def _done(status, step_key: str) -> bool:

@@ -29,6 +29,12 @@ def test_a_teacher_is_walked_to_certification(peerpath, tmp_path, monkeypatch):
         ok(peerpath("record", peer, "family_to_family", "training", "--on", "2026-01-09", "--until", "2026-01-11"))
     assert json.loads(ok(peerpath("f2f-ready", "--json"))) == [{"peer": "P0001", "name": "Mae"},
                                                               {"peer": "P0002", "name": "Lou"}]
+    # The digest_items hook reminds the trainer of both, and Mae of herself only.
+    trainer = json.loads(ok(peerpath("digest", "--role", "trainer", "--format", "json")))["items"]
+    assert {(i["peer"], i["source"]) for i in trainer if i["kind"] == "Family-to-Family"} == \
+        {("P0001", "family_to_family"), ("P0002", "family_to_family")}
+    own = json.loads(ok(peerpath("digest", "--role", "leader", "--for", "P0001", "--format", "json")))["items"]
+    assert [i["peer"] for i in own if i["kind"] == "Family-to-Family"] == ["P0001"]
     ok(peerpath("offering", "add", "family_to_family", "Spring class", "--leaders", "P0001,P0002"))
     for week in range(8):
         ok(peerpath("session", "add", "O0001", "--on", f"2026-03-{week * 3 + 2:02d}"))
@@ -39,6 +45,7 @@ def test_a_teacher_is_walked_to_certification(peerpath, tmp_path, monkeypatch):
         notes = json.loads(ok(peerpath("peer", "show", peer, "--json")))["notes"]
         assert notes == "2026-03-23: certified Family-to-Family teacher, may lead classes"
     assert json.loads(ok(peerpath("f2f-ready", "--json"))) == []
+    assert not [i for i in json.loads(ok(peerpath("digest", "--format", "json")))["items"] if i["kind"] == "Family-to-Family"]
     report = json.loads(ok(peerpath("report", "f2f_classes", "--json")))
     assert report["figures"] == {"classes": 1, "sessions_held": 8}
     answers = tmp_path / "answers.json"
