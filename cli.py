@@ -1357,6 +1357,112 @@ def sweep(tracker, send):
         _send_digests(tracker, dry_run=False)
 
 
+# --- training events ---------------------------------------------------------------------------
+
+
+@cli.group(name="training")
+def training_group():
+    """Training events with a roster: plan one, enrol trainees, close it with everyone's result.
+
+    Examples:
+
+    \b
+      peerpath training add connection --on 2026-11-20 --until 2026-11-22
+      peerpath training list
+    """
+
+
+@training_group.command(name="add")
+@click.argument("program")
+@click.option("--on", "on", metavar="DATE", type=DATE, required=True, help="First day of the training.")
+@click.option("--until", metavar="DATE", type=DATE, help="Last day (a training of several days).")
+@click.option("--trainers", metavar="NAME,NAME", help="Who trains (recorded as each trainee's trainer).")
+@click.option("--location", help="Where it is held.")
+@click.option("--capacity", type=click.IntRange(1, 10_000), help="Seats: enrolling beyond them is refused.")
+@pass_tracker
+def training_add(tracker, program, on, until, trainers, location, capacity):
+    """Plan a training event of PROGRAM (a program with a training step).
+
+    Examples:
+
+    \b
+      peerpath training add connection --on 2026-11-20 --until 2026-11-22 \\
+          --trainers "Dana Ruiz,Lee Park" --location Springfield --capacity 15
+      peerpath training add crss --on 2026-11-14   # refused: no training step
+    """
+    training = tracker.add_training(program, on, until=until, trainers=trainers, location=location, capacity=capacity)
+    echo(training.id)
+
+
+@training_group.command(name="enroll")
+@click.argument("training_id")
+@click.argument("peer_ids", nargs=-1, required=True)
+@pass_tracker
+def training_enroll(tracker, training_id, peer_ids):
+    """Put peers PEER_IDS (enrolled in the training's program) on the roster of TRAINING_ID.
+
+    Examples:
+
+    \b
+      peerpath training add connection --on 2026-11-20 --capacity 1
+      peerpath training enroll T0001 P0025
+      peerpath training enroll T0001 P0026   # refused: no seat left
+    """
+    training = tracker.enroll_in_training(training_id, peer_ids)
+    seats = "" if training.seats_left is None else f", {training.seats_left} seat(s) left"
+    echo(f"{training.id}: {len(training.roster)} on the roster{seats}")
+
+
+@training_group.command(name="close")
+@click.argument("training_id")
+@click.option("--passed", metavar="ID,ID", help="Trainees who graduated: their training step is done.")
+@click.option("--not-passed", "not_passed", metavar="ID,ID", help="Trainees who did not graduate.")
+@click.option("--partial", metavar="ID,ID", help="Trainees who attended part of it (recorded incomplete).")
+@pass_tracker
+def training_close(tracker, training_id, passed, not_passed, partial):
+    """Close TRAINING_ID: record the training step of every trainee, with their result, in one
+    change (all of them or, if one is refused, none).
+
+    Examples:
+
+    \b
+      peerpath training add connection --on 2026-11-20 --until 2026-11-22
+      peerpath training enroll T0001 P0025 P0026
+      peerpath training close T0001 --passed P0025   # refused: P0026 has none
+      peerpath training close T0001 --passed P0025 --partial P0026   # refused
+      peerpath training add connection --on 2026-11-20 --until 2026-11-22
+      peerpath training enroll T0002 P0025
+      peerpath training close T0002 --passed P0025
+    """
+    training = tracker.close_training(training_id, passed=passed or (), not_passed=not_passed or (),
+                                      partial=partial or ())
+    counts = {result: list(training.results.values()).count(result) for result in ("passed", "not passed", "partial")}
+    echo(f"{training.id} closed: " + ", ".join(f"{n} {result}" for result, n in counts.items() if n))
+
+
+@training_group.command(name="list")
+@listing_options
+@pass_tracker
+def training_list(tracker, output):
+    """Training events with their dates, trainers, roster and seats left.
+
+    Examples:
+
+    \b
+      peerpath training list
+      peerpath training list --json
+    """
+    rows = [{"id": t.id, "program": t.program, "on": t.on.isoformat(), "until": t.until.isoformat() if t.until else None,
+             "trainers": list(t.trainers), "location": t.location, "capacity": t.capacity,
+             "enrolled": len(t.roster), "seats_left": t.seats_left, "closed": t.closed} for t in tracker.trainings()]
+    if output != "text":
+        echo_records(output, rows)
+        return
+    echo_table([[r["id"], r["program"], r["on"], r["until"], ", ".join(r["trainers"]), r["enrolled"],
+                 r["seats_left"], "closed" if r["closed"] else "open"] for r in rows],
+               ["id", "program", "on", "until", "trainers", "enrolled", "seats left", "status"])
+
+
 # --- offerings, sessions and fidelity ----------------------------------------------------------
 
 

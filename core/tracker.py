@@ -21,6 +21,7 @@ from .peers import PeerOps
 from .recruitment import RecruitmentOps
 from .reports import ReportOps
 from .safekeeping import SafekeepingOps
+from .trainings import Trainings
 from .transfer import TransferOps
 
 
@@ -55,6 +56,21 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
 
     def sent_log(self) -> list:
         return mailing.sent_log(self)
+
+    def add_training(self, program_key, on, until=None, trainers=(), location=None, capacity=None):
+        """Plan a training event of a program (see core.trainings)."""
+        return Trainings(self).add_training(program_key, on, until, trainers, location, capacity)
+
+    def trainings(self) -> list:
+        return Trainings(self).trainings()
+
+    def enroll_in_training(self, training_id, peer_ids):
+        """Add peers enrolled in the training's program to its roster, all or none."""
+        return Trainings(self).enroll_in_training(training_id, peer_ids)
+
+    def close_training(self, training_id, passed=(), not_passed=(), partial=()):
+        """Record every trainee's training step with their result, in one change."""
+        return Trainings(self).close_training(training_id, passed, not_passed, partial)
 
     def calendar(self, peer_id=None) -> str:
         """The dates that matter (expiries, observations due, offerings and sessions) as an

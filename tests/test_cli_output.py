@@ -19,7 +19,8 @@ LISTINGS = [("peer", "list"), ("audit",), ("programs", "list"), ("plugins", "lis
             ("outreach", "list"), ("communities", "list"), ("followups",), ("report", "funnel"),
             ("report", "reach")]
 # Listings the demo leaves empty, whose --csv is checked against --json where they have rows.
-CHECKED_ELSEWHERE = {("digest", "log"): "tests/test_mailing.py, after digests were sent"}
+CHECKED_ELSEWHERE = {("digest", "log"): "tests/test_mailing.py, after digests were sent",
+                     ("training", "list"): "tests/test_trainings.py, after a training was planned"}
 
 
 def command_paths(command=cli, path=()):

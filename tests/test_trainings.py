@@ -1,0 +1,77 @@
+"""Training events with rosters (issue 17, point 5): plan, enrol within the seats, close with every
+trainee's result in one change, each result a training step record under the pathway's rules."""
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from conftest import DEMO_TODAY, assert_refused, ok, snapshot
+
+
+@pytest.fixture
+def demo(demo_folder, tmp_path, monkeypatch):
+    shutil.copytree(demo_folder, tmp_path / "demo")
+    db = tmp_path / "demo" / "affiliate.json"
+    monkeypatch.setenv("PEERPATH_DB", str(db))
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    return db
+
+
+def training_step(run, peer):
+    [status] = json.loads(ok(run("progress", peer, "connection", "--json")))
+    [step] = [s for s in status["steps"] if s["step"] == "training"]
+    return status["status"], step
+
+
+def test_a_training_is_planned_filled_and_closed_with_each_result_recorded(demo, run):
+    assert ok(run("training", "add", "connection", "--on", "2026-11-20", "--until", "2026-11-22",
+                  "--trainers", "Dana Ruiz,Lee Park", "--capacity", "2")) == "T0001\n"
+    ok(run("record", "P0026", "connection", "interview", "--outcome", "passed", "--on", "2026-11-01"))
+    ok(run("record", "P0026", "connection", "fidelity_agreement", "--on", "2026-11-02"))
+    assert ok(run("training", "enroll", "T0001", "P0025", "P0026")) == "T0001: 2 on the roster, 0 seat(s) left\n"
+    assert ok(run("training", "close", "T0001", "--passed", "P0025", "--not-passed", "P0026")) == \
+        "T0001 closed: 1 passed, 1 not passed\n"
+    status, step = training_step(run, "P0025")
+    assert (status, step["state"]) == ("certified", "done")
+    status, step = training_step(run, "P0026")
+    assert (status, step["state"]) == ("in training", "failed")
+    records = [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == "record"][-2:]
+    assert {e["peer_id"] for e in records} == {"P0025", "P0026"}
+    [row] = json.loads(ok(run("training", "list", "--json")))
+    assert (row["enrolled"], row["seats_left"], row["closed"], row["trainers"]) == (2, 0, True, ["Dana Ruiz", "Lee Park"])
+    table = list(csv.DictReader(io.StringIO(ok(run("training", "list", "--csv")))))
+    assert [r["id"] for r in table] == ["T0001"] and table[0]["seats_left"] == "0"
+
+
+def test_one_refused_trainee_refuses_the_whole_close(demo, run):
+    ok(run("training", "add", "connection", "--on", "2026-11-20", "--until", "2026-11-22"))
+    ok(run("training", "enroll", "T0001", "P0025", "P0026"))
+    before = snapshot(demo)
+    assert_refused(run("training", "close", "T0001", "--passed", "P0025", "--partial", "P0026"),
+                   "P0026:", "fidelity_agreement", "nothing of T0001 was recorded")
+    assert_refused(run("training", "close", "T0001", "--passed", "P0025"), "missing: P0026")
+    assert_refused(run("training", "close", "T0001", "--passed", "P0025,P0023", "--partial", "P0026"),
+                   "not on the roster of T0001: P0023")
+    assert_refused(run("training", "close", "T0001", "--passed", "P0025", "--not-passed", "P0025"), "two results")
+    assert snapshot(demo) == before
+    assert training_step(run, "P0025")[1]["state"] != "done"
+
+
+def test_enrolment_refusals_change_nothing(demo, run):
+    ok(run("training", "add", "connection", "--on", "2026-11-20", "--capacity", "1"))
+    ok(run("training", "enroll", "T0001", "P0025"))
+    before = snapshot(demo)
+    assert_refused(run("training", "enroll", "T0001", "P0026"), "0 seat(s) left")
+    assert_refused(run("training", "enroll", "T0001", "P0025"), "already on the roster")
+    assert_refused(run("training", "enroll", "T0009", "P0025"), "no training 'T0009'")
+    assert_refused(run("training", "add", "crss", "--on", "2026-11-20"), "no training step")
+    assert_refused(run("training", "add", "connection", "--on", "2026-11-20", "--until", "2026-11-19"), "before --on")
+    assert snapshot(demo) == before
+
+
+def test_a_peer_not_enrolled_in_the_program_cannot_be_on_the_roster(demo, run):
+    ok(run("training", "add", "ioov", "--on", "2026-11-20", "--until", "2026-11-21"))
+    assert_refused(run("training", "enroll", "T0001", "P0004"), "P0004 is not enrolled in ioov")
