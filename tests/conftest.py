@@ -1,6 +1,7 @@
 """Shared fixtures: a private database per test, the CLI runner, a recording test plugin."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,16 @@ def demo_folder(tmp_path_factory) -> Path:
     result = CliRunner().invoke(cli, ["demo"], env=demo_env(folder / "affiliate.json"))
     assert result.exit_code == 0, result.stderr
     return folder
+
+
+@pytest.fixture
+def demo_db(demo_folder, tmp_path, monkeypatch) -> Path:
+    """A copy of the demo database, in use (PEERPATH_DB) as of DEMO_TODAY."""
+    shutil.copytree(demo_folder, tmp_path / "demo")
+    db = tmp_path / "demo" / "affiliate.json"
+    monkeypatch.setenv("PEERPATH_DB", str(db))
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    return db
 
 
 @pytest.fixture

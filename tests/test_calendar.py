@@ -3,7 +3,6 @@ read back with an independent parser (icalendar) event by event."""
 
 import datetime as dt
 import json
-import shutil
 import stat
 
 import icalendar
@@ -14,10 +13,8 @@ from peerpath.core import Tracker
 
 
 @pytest.fixture
-def demo(demo_folder, tmp_path, monkeypatch):
-    shutil.copytree(demo_folder, tmp_path / "demo")
-    monkeypatch.setenv("PEERPATH_DB", str(tmp_path / "demo" / "affiliate.json"))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+def demo(demo_db):
+    return demo_db
 
 
 def events(path) -> dict:

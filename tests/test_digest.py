@@ -2,20 +2,17 @@
 the plugins' `digest_items`, as text, JSON or HTML."""
 
 import json
-import shutil
 
 import pytest
 
-from conftest import DEMO_TODAY, assert_refused, ok
+from conftest import assert_refused, ok
 from peerpath import core
 from peerpath.core import DigestItem, hookimpl
 
 
 @pytest.fixture
-def demo(demo_folder, tmp_path, monkeypatch):
-    shutil.copytree(demo_folder, tmp_path / "demo")
-    monkeypatch.setenv("PEERPATH_DB", str(tmp_path / "demo" / "affiliate.json"))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+def demo(demo_db):
+    return demo_db
 
 
 def items(run, *args):

@@ -8,7 +8,6 @@ import email.policy
 import io
 import json
 import re
-import shutil
 import socket
 
 import pytest
@@ -47,11 +46,8 @@ def mailbox():
 
 
 @pytest.fixture
-def demo(demo_folder, tmp_path, monkeypatch, run, mailbox):
-    shutil.copytree(demo_folder, tmp_path / "demo")
-    db = tmp_path / "demo" / "affiliate.json"
-    monkeypatch.setenv("PEERPATH_DB", str(db))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+def demo(demo_db, run, mailbox):
+    db = demo_db
     for key, value in (("mail.host", "127.0.0.1"), ("mail.port", mailbox.port), ("mail.security", "none"),
                        ("mail.sender", "reminders@nami-demo.example"), ("mail.coordinator_to", "coordinator@nami-demo.example")):
         ok(run("config", "set", key, value))

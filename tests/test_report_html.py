@@ -2,22 +2,12 @@
 each with its title, description and the table of its numbers; written like every other file."""
 
 import re
-import shutil
 import stat
 from html.parser import HTMLParser
 
 import pytest
 
-from conftest import DEMO_TODAY, ok
-
-
-@pytest.fixture
-def demo_db(demo_folder, tmp_path, monkeypatch):
-    shutil.copytree(demo_folder, tmp_path / "demo")
-    db = tmp_path / "demo" / "affiliate.json"
-    monkeypatch.setenv("PEERPATH_DB", str(db))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
-    return db
+from conftest import ok
 
 
 class Elements(HTMLParser):

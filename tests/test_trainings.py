@@ -4,20 +4,15 @@ trainee's result in one change, each result a training step record under the pat
 import csv
 import io
 import json
-import shutil
 
 import pytest
 
-from conftest import DEMO_TODAY, assert_refused, ok, snapshot
+from conftest import assert_refused, ok, snapshot
 
 
 @pytest.fixture
-def demo(demo_folder, tmp_path, monkeypatch):
-    shutil.copytree(demo_folder, tmp_path / "demo")
-    db = tmp_path / "demo" / "affiliate.json"
-    monkeypatch.setenv("PEERPATH_DB", str(db))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
-    return db
+def demo(demo_db):
+    return demo_db
 
 
 def training_step(run, peer):
