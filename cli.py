@@ -1,10 +1,8 @@
 """The peerpath command line: parsing and rendering only; the work is done in `core`."""
 
 import contextlib
-import csv
 import functools
 import gc
-import io
 import json
 import os
 import shutil
@@ -13,17 +11,17 @@ import sys
 import click
 import click.shell_completion
 
-from .core import (LIVED_EXPERIENCE, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError,
+from .core import (LIVED_EXPERIENCE, digest_heading, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, ROLES,
                   Tracker, to_document)
 from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
 from .core.demo import build_demo
-from .core.digest import ROLES as DIGEST_ROLES, heading as digest_heading
+from .core.digest import ROLES as DIGEST_ROLES
 from .core.fidelity import normalise_answers, read_answers
 from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
-from .core.safe_output import csv_cell, json_text, terminal_text
+from .core.safe_output import json_text, records_csv, terminal_text
 from .web.charts import digest_page, report_document
 
 pass_tracker = click.make_pass_decorator(Tracker)
@@ -246,21 +244,7 @@ def echo_records(output: str, records: list) -> None:
     if output == "json":
         echo_json(records)
         return
-    headers = list(dict.fromkeys(key for record in records for key in record))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows([_csv_cell(record.get(key)) for key in headers] for record in records)
-    echo_data(out.getvalue())
-
-
-def _csv_cell(value) -> str:
-    """A cell as `csv_cell` neutralises it (a formula is written as text, see core.safe_output)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple, dict)):
-        return csv_cell(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-    return csv_cell(value)
+    echo_data(records_csv(records))
 
 
 def output_width() -> int:
@@ -2125,6 +2109,166 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
         for table in result.tables:
             echo(f"\n{table.title}")
             echo_table(table.rows, table.headers) if table.rows else echo("  (none)")
+
+
+# --- web app users and serve ---------------------------------------------------------------------
+
+
+@cli.group(name="user")
+def user_group():
+    """Who may sign in to the web app (`peerpath serve`), and with which role.
+
+    Roles: coordinator (everything in the affiliate), trainer (steps and observations),
+    viewer (read-only, no contact details), state (roll-ups only), admin (users too).
+    Passwords are stored only as scrypt hashes.
+
+    Examples:
+
+    \b
+      peerpath user add dana --role coordinator --password-file pw.txt
+      peerpath user list
+    """
+
+
+def password_option(command):
+    return click.option("--password-file", type=click.File("r"), metavar="FILE",
+                        help="Read the password from the first line of FILE (- for standard "
+                             "input) instead of asking for it.")(command)
+
+
+@user_group.command(name="add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@password_option
+@pass_tracker
+def user_add(tracker, name, role, password_file):
+    """Add user NAME with a role; the password is asked for twice unless given in a file.
+
+    Examples:
+
+    \b
+      peerpath user add sam --role trainer --password-file pw.txt
+      peerpath user add trainer --role viewer --password-file pw.txt  # refused
+    """
+    user = tracker.add_user(name, role, _password_text(password_file))
+    echo(f"Added user {user.name} ({user.role}).")
+
+
+def _password_text(password_file) -> str:
+    if password_file is None:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    lines = password_file.read().splitlines()
+    return lines[0] if lines else ""
+
+
+@user_group.command(name="list")
+@listing_options
+@pass_tracker
+def user_list(tracker, output):
+    """The users and their roles (never their passwords).
+
+    Examples:
+
+    \b
+      peerpath user list
+      peerpath user list --json
+    """
+    rows = [{"name": user.name, "role": user.role} for user in tracker.users()]
+    if output != "text":
+        echo_records(output, rows)
+    elif rows:
+        echo_table([[row["name"], row["role"]] for row in rows], ["name", "role"])
+    else:
+        echo("No users: add one with `peerpath user add NAME --role admin`.")
+
+
+@user_group.command(name="password")
+@click.argument("name")
+@password_option
+@pass_tracker
+def user_password(tracker, name, password_file):
+    """Give user NAME a new password.
+
+    Examples:
+
+    \b
+      peerpath user password coordinator --password-file pw.txt
+    """
+    tracker.set_password(name, _password_text(password_file))
+    echo(f"New password set for {name}.")
+
+
+@user_group.command(name="remove")
+@click.argument("name")
+@pass_tracker
+def user_remove(tracker, name):
+    """Take user NAME's sign-in away; the audit trail keeps their name on past changes.
+
+    Examples:
+
+    \b
+      peerpath user remove viewer
+      peerpath user remove nobody   # refused
+    """
+    tracker.remove_user(name)
+    echo(f"Removed user {name}.")
+
+
+@user_group.command(name="feed")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Turn the feed off: its URL stops working.")
+@pass_tracker
+def user_feed(tracker, name, revoke):
+    """A calendar feed URL path for user NAME (`/calendar/SECRET.ics` on the web app): a new
+    secret each time, so the one before stops working.
+
+    Examples:
+
+    \b
+      peerpath user feed trainer
+      peerpath user feed trainer --revoke
+      peerpath user feed viewer     # refused
+    """
+    if revoke:
+        tracker.revoke_feed(name)
+        echo(f"The calendar feed of {name} is off.")
+    else:
+        echo(f"/calendar/{tracker.new_feed(name)}.ics  (add it to the web app's address; shown once)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback should sit behind a TLS proxy.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Requests served at once.")
+@click.option("--behind-proxy", is_flag=True,
+              help="Trust one reverse proxy's X-Forwarded-* headers; cookies only over HTTPS.")
+@pass_tracker
+def serve(tracker, host, port, threads, behind_proxy):
+    """Serve the web app for coordinators and trainers on this database (waitress).
+
+    Sign in as a user added with `peerpath user add`. Stop with Ctrl-C.
+
+    Examples:
+
+    \b
+      peerpath serve                                  # until Ctrl-C
+      peerpath serve --port 8080                       # until Ctrl-C
+      peerpath serve --host 0.0.0.0 --behind-proxy     # until Ctrl-C
+    """
+    from .web.app import create_app, run_server  # only `serve` needs Flask and waitress
+
+    today = click.get_current_context().find_root().params["today"]
+    app = create_app(tracker, today=today, behind_proxy=behind_proxy)
+    tracker.end_command()
+    show_held_output()
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    echo(f"Serving {tracker.store.path} at {url} (Ctrl-C to stop)")
+    if host not in ("127.0.0.1", "localhost", "::1") and not behind_proxy:
+        echo("Warning: listening beyond this machine without --behind-proxy: put it behind a TLS "
+             "reverse proxy (README.md, 'Running the web app').", err=True)
+    run_server(app, host, port, threads)
 
 
 # --- config -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ everything else in `peerpath.core.*` is private and may change.
 """
 
 from .catalog import Catalog, Report, StepKind
-from .digest import DigestItem
+from .digest import DigestItem, digest_heading
 from .entities import (
     LEADER_STATUSES,
     LIVED_EXPERIENCE,
@@ -40,10 +40,13 @@ from .errors import PeerpathError, PluginError, StoreError, ValidationError
 from .filters import PeerFilter
 from .hookspecs import hookimpl
 from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
+from .pipeline import PIPELINE, next_stage
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepContext, StepProgress
 from .reporting import ReportResult, Table
+from .safe_output import records_csv
 from .serialize import from_document, to_document
 from .tracker import Tracker
+from .users import MIN_PASSWORD, PERMISSIONS, ROLES, User, permits, session_secret
 
 __all__ = [
     "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DigestItem", "DONE", "ENTRY_POINT_GROUP",
@@ -53,4 +56,6 @@ __all__ = [
     "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
     "parse_date", "shift_date", "to_document",
+    "MIN_PASSWORD", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
+    "session_secret",
 ]

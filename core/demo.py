@@ -2,8 +2,10 @@
 
 import datetime as dt
 import random
+import secrets
 
 from .errors import ValidationError
+from .users import ROLES
 
 FIRST = ["Alex", "Maria", "Jamal", "Priya", "Sam", "Lena", "Tomas", "Grace", "Wei", "Keisha",
          "Omar", "Rosa", "Dev", "Hannah", "Luis", "Aisha", "Ben", "Carmen", "Noah", "Yuki",
@@ -79,7 +81,22 @@ def build_demo(tracker, seed: int = 7) -> str:
                 tracker.set_stage(peer.id, stage, on=min(day, tracker.today))
         _train_leaders(tracker, [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]])
         tracker.sweep_lapses()
-    return _summary(tracker) + _next_steps()
+        password = _add_web_users(tracker)
+    return _summary(tracker) + _web_users(password) + _next_steps()
+
+
+def _add_web_users(tracker) -> str:
+    """One web app user per role, named after it, sharing a password made for this demo."""
+    password = secrets.token_urlsafe(12)
+    for role in ROLES:
+        tracker.add_user(role, role, password)
+    return password
+
+
+def _web_users(password: str) -> str:
+    return ("Web app: `peerpath serve`, then sign in at http://127.0.0.1:8000/ as "
+            f"{', '.join(ROLES[:-1])} or {ROLES[-1]}\n  with the password {password} (shown once: "
+            "`peerpath user password NAME` sets another)\n")
 
 
 OUTREACH = [

@@ -50,7 +50,7 @@ class DigestItem:
                 "source": self.source, "key": self.identity}
 
 
-def heading(kind: str) -> str:
+def digest_heading(kind: str) -> str:
     return KINDS[kind][0] if kind in KINDS else kind
 
 

@@ -25,7 +25,7 @@ from typing import Optional
 
 import attrs
 
-from .digest import build_digest, heading
+from .digest import build_digest, digest_heading
 from .errors import ValidationError
 
 TABLE = "sent_messages"
@@ -48,7 +48,7 @@ class Message:
         message["Message-ID"] = make_msgid(domain="peerpath")
         lines = [f"What needs doing, as of {day}:"]
         for kind in dict.fromkeys(item.kind for item in self.items):
-            lines += ["", heading(kind)] + [f"  - {item.text}" for item in self.items if item.kind == kind]
+            lines += ["", digest_heading(kind)] + [f"  - {item.text}" for item in self.items if item.kind == kind]
         message.set_content("\n".join(lines) + "\n")
         return message
 

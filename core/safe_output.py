@@ -20,6 +20,9 @@ Three rules, each in one place:
   cannot forge a row. JSON output needs none of this (json escapes controls itself).
 """
 
+import csv
+import io
+import json
 import os
 import re
 import tempfile
@@ -107,6 +110,25 @@ def csv_cell(value) -> str:
         return str(value)
     text = str(value)
     return NEUTRALISER + text if text.startswith(FORMULA_STARTS + (NEUTRALISER,)) else text
+
+
+def records_csv(records: list) -> str:
+    """Records (dicts) as CSV text: one column per key, each cell as `csv_cell` writes it, a
+    list or dict value as compact JSON, true/false for booleans."""
+    headers = list(dict.fromkeys(key for record in records for key in record))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows([_record_cell(record.get(key)) for key in headers] for record in records)
+    return out.getvalue()
+
+
+def _record_cell(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return csv_cell(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return csv_cell(value)
 
 
 def csv_cell_read(text: str) -> str:

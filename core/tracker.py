@@ -23,6 +23,7 @@ from .reports import ReportOps
 from .safekeeping import SafekeepingOps
 from .trainings import Trainings
 from .transfer import TransferOps
+from .users import Users
 
 
 @attrs.frozen
@@ -76,6 +77,34 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
         """The dates that matter (expiries, observations due, offerings and sessions) as an
         iCalendar file's text (see core.ical); only `peer_id`'s when given."""
         return to_ical(calendar_events(self, peer_id), self.today)
+
+    def add_user(self, name: str, role: str, password: str):
+        """A web app user with a role (see core.users); the password is stored only as a hash."""
+        return Users(self).add(name, role, password)
+
+    def users(self) -> list:
+        return Users(self).list()
+
+    def remove_user(self, name: str) -> None:
+        Users(self).remove(name)
+
+    def set_password(self, name: str, password: str) -> None:
+        Users(self).set_password(name, password)
+
+    def authenticate(self, name: str, password: str):
+        """The User if the password is theirs, else None."""
+        return Users(self).authenticate(name, password)
+
+    def new_feed(self, name: str) -> str:
+        """A new calendar feed secret for a user, revoking the one before."""
+        return Users(self).new_feed(name)
+
+    def revoke_feed(self, name: str) -> None:
+        Users(self).revoke_feed(name)
+
+    def feed_user(self, token: str):
+        """The User a calendar feed secret belongs to, or None."""
+        return Users(self).feed_user(token)
 
     def sweep(self) -> Sweep:
         """The daily sweep as one change: record every certification lapsed by today, erase the

@@ -8,6 +8,8 @@ from numbers import Number
 
 import attrs
 
+from ..core import digest_heading
+
 
 @attrs.frozen
 class ChartSpec:
@@ -167,13 +169,12 @@ def report_document(result, affiliate=None) -> str:
 
 def digest_page(role, day, items) -> str:
     """A digest (core.digest items) as a small self-contained HTML page: one list per kind."""
-    from peerpath.core.digest import heading
 
     groups = []
     for kind in dict.fromkeys(item.kind for item in items):
         rows = "".join(f"<li><strong>{escape(_when(item.days_left))}</strong> {escape(item.text)}</li>"
                        for item in items if item.kind == kind)
-        groups.append(f"<section><h2>{escape(heading(kind))}</h2><ul>{rows}</ul></section>")
+        groups.append(f"<section><h2>{escape(digest_heading(kind))}</h2><ul>{rows}</ul></section>")
     title = f"Digest for the {escape(role)}, as of {escape(day)}"
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>'

@@ -1,0 +1,310 @@
+"""The web app (`peerpath serve`) through Flask's test client, on a copy of the demo: every
+page and form, the roles, the security rules, and what each change stores."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_TODAY
+from peerpath.core import ROLES, Tracker
+from peerpath.web.app import PUBLIC, create_app
+
+PASSWORD = "correct horse battery"
+WEB = Path(__file__).parent.parent / "web"
+
+
+@pytest.fixture
+def app(demo_db):
+    tracker = Tracker(db=demo_db)
+    tracker.begin_command()
+    for role in ROLES:
+        tracker.set_password(role, PASSWORD)
+    tracker.end_command()
+    app = create_app(Tracker(db=demo_db), today=DEMO_TODAY)
+    app.config["TESTING"] = True
+    return app
+
+
+def stored(demo_db) -> Tracker:
+    return Tracker(db=demo_db, today=DEMO_TODAY)
+
+
+def token(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def sign_in(app, name, password=PASSWORD, address="127.0.0.1"):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    page = client.get("/login")
+    response = client.post("/login", data={"name": name, "password": password, "csrf_token": token(page)})
+    return client, response
+
+
+@pytest.fixture
+def as_role(app):
+    def signed_in(role):
+        client, response = sign_in(app, role)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return signed_in
+
+
+def post(client, url, page_url, **form):
+    """Submit a form of `page_url` (its CSRF token) to `url`; the response after redirects."""
+    form["csrf_token"] = token(client.get(page_url))
+    return client.post(url, data=form, follow_redirects=True)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_signing_in_is_needed_for_every_page_but_the_login(app):
+    client = app.test_client()
+    for url in ("/", "/peers", "/peers/P0001", "/leaders", "/reports/funnel", "/settings", "/calendar"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), url
+    assert client.get("/login").status_code == 200
+
+
+def test_every_route_declares_who_may_use_it(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in PUBLIC:
+            assert hasattr(app.view_functions[rule.endpoint], "required_action"), rule
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_throttle(app):
+    client, response = sign_in(app, "coordinator", "not the password")
+    assert response.status_code == 401 and "Wrong name or password" in text(response)
+    assert client.get("/").status_code == 302  # still signed out
+    for _ in range(4):
+        sign_in(app, "coordinator", "still wrong")
+    client, response = sign_in(app, "coordinator")  # the right password, too late
+    assert response.status_code == 429 and "Too many failed sign-ins" in text(response)
+    _, response = sign_in(app, "trainer")  # nor any name from the address that failed
+    assert response.status_code == 429
+    _, response = sign_in(app, "trainer", address="127.0.0.2")  # another name elsewhere is not held up
+    assert response.status_code == 303
+    _, response = sign_in(app, "coordinator", address="127.0.0.2")  # the name that failed is, anywhere
+    assert response.status_code == 429
+
+
+def test_the_dashboard_links_every_number_to_its_list(as_role):
+    page = text(as_role("coordinator").get("/"))
+    assert "What needs attention" in page
+    for link in ('href="/observations/due"', 'href="/followups"', 'href="/reports/capacity"', 'href="#expiring"'):
+        assert link in page
+    count = re.search(r'<span class="count">(\d+)</span> certifications lapsing', page).group(1)
+    assert int(count) == len(re.findall(r"<tr><td><a href=\"/peers/P\d+\">", page.split('id="expiring"')[1]))
+
+
+def test_a_coordinator_adds_a_peer_and_the_audit_names_them(as_role, demo_db):
+    client = as_role("coordinator")
+    response = post(client, "/peers/add", "/peers", name="Rosa Diaz", email="rosa@example.org",
+                    community="Cicero", source="hospital talk", on="2026-11-30")
+    assert response.status_code == 200 and "Added P" in text(response)
+    peer = next(p for p in stored(demo_db).peers() if p.name == "Rosa Diaz")
+    assert (peer.email, peer.community, str(peer.stage_since())) == ("rosa@example.org", "Cicero", "2026-11-30")
+    event = stored(demo_db).audit(peer.id)[-1]
+    assert (event.action, event.actor) == ("add", "coordinator")
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_stores_nothing(as_role, demo_db):
+    client = as_role("coordinator")
+    before = len(stored(demo_db).peers())
+    response = client.post("/peers/add", data={"name": "Forged"})
+    assert response.status_code == 400 and "security token" in text(response)
+    response = client.post("/peers/add", data={"name": "Forged", "csrf_token": "guessed"})
+    assert response.status_code == 400
+    assert len(stored(demo_db).peers()) == before
+
+
+def test_moving_a_peer_to_the_next_stage(as_role, demo_db):
+    prospect = next(p for p in stored(demo_db).peers() if p.stage == "prospect")
+    client = as_role("coordinator")
+    page = text(client.get(f"/peers/{prospect.id}"))
+    assert "Move to contacted" in page
+    response = post(client, f"/peers/{prospect.id}/stage", f"/peers/{prospect.id}", stage="contacted")
+    assert f"{prospect.id} {prospect.name} is now contacted" in text(response)
+    assert stored(demo_db).peer(prospect.id).stage == "contacted"
+
+
+def test_a_refusal_from_core_is_one_error_line_and_nothing_is_stored(as_role, demo_db):
+    client = as_role("coordinator")
+    before = stored(demo_db).peer("P0001")
+    response = post(client, "/peers/P0001/stage", "/peers/P0001", stage="no such stage")
+    assert response.status_code == 200
+    errors = re.findall(r'<p class="flash error" role="alert">([^<]*)</p>', text(response))
+    assert len(errors) == 1 and errors[0].startswith("Error: ")
+    assert stored(demo_db).peer("P0001") == before
+
+
+def test_a_trainer_walks_a_teacher_to_certification_and_sees_them_listed(as_role, demo_db):
+    coordinator = as_role("coordinator")
+    post(coordinator, "/peers/add", "/peers", name="Tomas Reyes", lived_experience="self", on="2025-12-20")
+    peer = next(p for p in stored(demo_db).peers() if p.name == "Tomas Reyes")
+    response = post(coordinator, f"/peers/{peer.id}/enroll", f"/peers/{peer.id}", program="peer_to_peer",
+                    on="2026-01-01")
+    assert "Enrolled" in text(response)
+    trainer = as_role("trainer")
+    steps = [("affiliate_interview", {"outcome": "passed", "on": "2026-01-05"}),
+             ("fidelity_agreement", {"on": "2026-01-06"}), ("online_course", {"on": "2026-01-10"}),
+             ("trainer_interview", {"outcome": "passed", "on": "2026-01-20"}),
+             ("training", {"on": "2026-02-01", "until": "2026-02-02"})]
+    for step, values in steps:
+        response = post(trainer, f"/peers/{peer.id}/record", f"/peers/{peer.id}", step=f"peer_to_peer:{step}",
+                        **values)
+        assert f"{step} for {peer.id}" in text(response), text(response)
+    status = next(s for s in stored(demo_db).leaders() if s.peer.id == peer.id)
+    assert status.status == "certified"
+    assert f"{peer.id} Tomas Reyes" in text(trainer.get("/leaders?status=certified"))
+    assert stored(demo_db).audit(peer.id)[-1].actor == "trainer"
+
+
+def test_scoring_an_observation_from_the_programs_checklist(as_role, demo_db):
+    tracker = stored(demo_db)
+    offering = next(o for o in tracker.offerings() if o.program == "connection" and o.status == "running")
+    checklist = tracker.catalog.current_checklist("connection")
+    client = as_role("trainer")
+    page = text(client.get(f"/offerings/{offering.id}/observe"))
+    assert all(item.text in page for item in checklist.items)
+    answers = {f"item-{item.key}": "yes" if item.type == "yes_no" else "5" for item in checklist.items}
+    response = post(client, f"/offerings/{offering.id}/observe", f"/offerings/{offering.id}/observe",
+                    observer="Trainer T", on="2026-11-30", **answers)
+    assert "100.0 % (good)" in text(response)
+    latest = max(stored(demo_db).observations(), key=lambda o: o.id)
+    assert (latest.offering_id, latest.observer, str(latest.on)) == (offering.id, "Trainer T", "2026-11-30")
+
+
+def test_importing_a_sheet_shows_a_preview_first_then_stores_on_confirm(as_role, demo_db):
+    client = as_role("coordinator")
+    before = len(stored(demo_db).peers())
+    sheet = "Name,Email,Community\nIva Novak,iva@example.org,Berwyn\nJon Park,,Aurora\n"
+    page_token = token(client.get("/import"))
+    from io import BytesIO
+    preview = client.post("/import", data={"csrf_token": page_token, "file": (BytesIO(sheet.encode()), "s.csv")},
+                          content_type="multipart/form-data")
+    assert "Would import 2 peer(s)" in text(preview) and "Iva Novak" in text(preview)
+    assert len(stored(demo_db).peers()) == before
+    response = client.post("/import", data={"csrf_token": token(preview), "confirm": "yes", "sheet": sheet},
+                           follow_redirects=True)
+    assert "Imported 2 peer(s)" in text(response)
+    names = {p.name for p in stored(demo_db).peers()}
+    assert {"Iva Novak", "Jon Park"} <= names and len(names) >= before
+
+
+def test_reports_show_charts_with_their_numbers_and_download(as_role):
+    client = as_role("coordinator")
+    page = text(client.get("/reports/funnel"))
+    assert "<svg" in page and "<table" in page and "<title>" in page
+    csv = client.get("/reports/funnel?format=csv")
+    assert csv.mimetype == "text/csv" and 'filename="funnel.csv"' in csv.headers["Content-Disposition"]
+    assert client.get("/reports/funnel?format=json").get_json()["report"] == "funnel"
+    assert client.get("/reports/nonsense").status_code == 404
+
+
+def test_a_viewer_reads_without_contact_details_and_cannot_write(as_role, demo_db):
+    peer = stored(demo_db).peer("P0001")
+    coordinator = text(as_role("coordinator").get("/peers/P0001"))
+    assert peer.email in coordinator
+    viewer = as_role("viewer")
+    page = text(viewer.get("/peers/P0001"))
+    assert peer.name in page and peer.email not in page and (peer.phone or "@") not in page
+    assert "<form method=\"post\" action=\"/peers/P0001/enroll\"" not in page
+    before = stored(demo_db).peer("P0001")
+    for url, form in (("/peers/P0001/stage", {"stage": "contacted"}), ("/peers/add", {"name": "X"}),
+                      ("/settings/change", {"key": "recruitment.followup_days", "value": "9"})):
+        assert post(viewer, url, "/peers", **form).status_code == 403, url
+    assert stored(demo_db).peer("P0001") == before
+
+
+def test_a_trainer_records_steps_but_cannot_change_settings_or_add_peers(as_role, demo_db):
+    trainer = as_role("trainer")
+    assert post(trainer, "/settings/change", "/settings", key="recruitment.followup_days", value="9").status_code == 403
+    assert post(trainer, "/peers/add", "/peers", name="X").status_code == 403
+    coordinator = as_role("coordinator")
+    response = post(coordinator, "/settings/change", "/settings", key="recruitment.followup_days", value="9")
+    assert "recruitment.followup_days = 9" in text(response)
+    assert dict((k, v) for k, _, v in stored(demo_db).settings())["recruitment.followup_days"] == 9
+
+
+def test_the_state_role_sees_roll_ups_only(as_role):
+    state = as_role("state")
+    assert state.get("/").headers["Location"].endswith("/reports/rollup")
+    assert state.get("/reports/rollup").status_code == 200
+    for url in ("/peers", "/peers/P0001", "/leaders", "/reports/funnel", "/settings"):
+        assert state.get(url).status_code == 403, url
+    assert "funnel" not in text(state.get("/reports"))
+
+
+def test_names_are_shown_as_text_never_as_markup(as_role, demo_db):
+    client = as_role("coordinator")
+    post(client, "/peers/add", "/peers", name="<script>alert(1)</script>")
+    peer = next(p for p in stored(demo_db).peers() if p.name.startswith("<script"))
+    for url in ("/peers", f"/peers/{peer.id}"):
+        page = text(client.get(url))
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+
+
+def test_every_page_sends_a_strict_content_security_policy_and_no_inline_script(as_role):
+    client = as_role("coordinator")
+    for url in ("/", "/peers", "/peers/P0001", "/leaders", "/offerings", "/reports", "/reports/capacity",
+                "/import", "/settings", "/calendar", "/followups", "/observations/due", "/login"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+        assert "<script" not in text(response), url
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_session_cookie_is_signed_http_only_and_same_site(app):
+    _, response = sign_in(app, "coordinator")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    proxied = create_app(Tracker(db=app.config["DB"]), behind_proxy=True)
+    proxied.config["TESTING"] = True
+    _, response = sign_in(proxied, "coordinator")
+    assert "Secure" in response.headers["Set-Cookie"]
+    value = cookie.split(";")[0].split("=", 1)[1]
+    forged = app.test_client()
+    forged.set_cookie("peerpath_session", value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"))
+    assert forged.get("/").status_code == 302  # a tampered cookie signs nobody in
+
+
+def test_a_calendar_feed_opens_by_its_secret_until_revoked(as_role):
+    client = as_role("trainer")
+    page = text(post(client, "/calendar/change", "/calendar"))
+    url = re.search(r"<code>http://localhost(/calendar/[^<]+\.ics)</code>", page).group(1)
+    anonymous = client.application.test_client()
+    feed = anonymous.get(url)
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert feed.get_data(as_text=True).startswith("BEGIN:VCALENDAR") and "BEGIN:VEVENT" in feed.get_data(as_text=True)
+    post(client, "/calendar/change", "/calendar", revoke="yes")
+    assert anonymous.get(url).status_code == 404
+    assert anonymous.get("/calendar/guessed.ics").status_code == 404
+    assert as_role("viewer").get("/calendar").status_code == 403
+
+
+def test_serve_refuses_a_database_nobody_can_sign_in_to(tmp_path):
+    from peerpath.core import PeerpathError
+
+    tracker = Tracker(db=tmp_path / "new.json")
+    with pytest.raises(PeerpathError, match="no database"):
+        create_app(tracker)
+    tracker.init()
+    with pytest.raises(PeerpathError, match="user add"):
+        create_app(tracker)
+
+
+def test_the_web_layer_imports_only_cores_public_api():
+    for path in WEB.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 1 and node.module and node.module.startswith("core"):
+                assert node.module == "core" and node.level == 2, f"{path.name} imports {node.module}"
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("peerpath.core."):
+                pytest.fail(f"{path.name} imports {node.module}")
