@@ -1929,8 +1929,9 @@ def followups(tracker, days, output):
 
 @cli.group(invoke_without_command=True)
 @click.option("--role", type=click.Choice(DIGEST_ROLES), default="coordinator", show_default=True,
-              help="Whose digest: a coordinator sees everything, a trainer credentials, observations and "
-                   "stalled trainees, a leader (with --for) only their own items.")
+              help="Whose digest: a coordinator sees everything, a trainer credentials, observations, "
+                   "stalled trainees and trainings with seats left, a leader (with --for) only their "
+                   "own items.")
 @click.option("--for", "peer_id", metavar="PEER", help="Only the items about this peer (a leader's own digest).")
 @click.option("--as-of", "as_of", metavar="DATE", type=DATE, help="The day the digest is for (default today).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
@@ -1943,7 +1944,8 @@ def digest(ctx, role, peer_id, as_of, form, send, dry_run):
     """What needs doing, grouped and most urgent first: credentials lapsing within the warning
     window (reports.expiring_days) and what each still lacks, observations due, trainees stalled
     on a step (digest.stalled_days), prospects with no contact (recruitment.followup_days),
-    offerings short of leaders, and what program plugins add.
+    offerings short of leaders, trainings still to come with seats left, and what program
+    plugins add.
 
     With --send, each person gets only the reminders not sent to them within mail.resend_days;
     `peerpath digest log` lists what was sent.

@@ -101,3 +101,30 @@ def test_plugins_add_items_through_digest_items_and_a_failing_one_is_named(demo,
                     "key": "reminders|CEUs|P0023|P0023: CEUs short by 12 h, renewal in 45 days"}
     assert "plugin 'broken' failed in digest_items" in result.stderr
     assert not [i for i in trainer if i["kind"] == "CEUs"]
+
+
+def test_trainings_still_to_come_with_seats_left_are_listed_for_coordinator_and_trainer(demo, run):
+    ok(run("training", "add", "connection", "--on", "2026-12-12", "--until", "2026-12-14",
+           "--trainers", "State team", "--capacity", "3"))                                     # T0001
+    ok(run("training", "enroll", "T0001", "P0025"))
+    ok(run("training", "add", "connection", "--on", "2026-12-20", "--capacity", "1"))        # T0002: full
+    ok(run("training", "enroll", "T0002", "P0026"))
+    ok(run("training", "add", "connection", "--on", "2026-12-22"))                           # T0003: no seats given
+    ok(run("training", "add", "connection", "--on", "2026-11-20", "--capacity", "9"))        # T0004: begun already
+    ok(run("training", "add", "connection", "--on", "2026-12-01", "--capacity", "2"))        # T0005: begins today
+    for role in ("coordinator", "trainer"):
+        seats = [i for i in items(run, "--role", role) if i["kind"] == "seats"]
+        assert [(i["days_left"], i["text"]) for i in seats] == [
+            (0, "T0005 connection training 2026-12-01: 2 of 2 seat(s) left"),
+            (11, "T0001 connection training 2026-12-12 to 2026-12-14 (State team): 2 of 3 seat(s) left")]
+        assert all(i["peer"] is None and i["source"] == "core" for i in seats)
+    assert not [i for i in items(run, "--role", "leader", "--for", "P0025") if i["kind"] == "seats"]
+    shown = ok(run("digest", "--role", "trainer"))
+    assert "\nTrainings with seats left\n  today          T0005 connection training 2026-12-01: 2 of 2" in shown
+    # one more trainee: the reminder changes (a new key, so a mailed digest says it again)
+    before = {i["key"] for i in items(run) if i["kind"] == "seats"}
+    ok(run("training", "enroll", "T0001", "P0026"))
+    after = [i for i in items(run) if i["kind"] == "seats"]
+    assert "1 of 3 seat(s) left" in after[1]["text"] and after[1]["key"] not in before
+    # a later day: the training that has begun is no longer listed
+    assert [i["text"][:5] for i in items(run, "--as-of", "2026-12-13") if i["kind"] == "seats"] == []
