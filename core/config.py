@@ -35,8 +35,11 @@ CORE_SETTINGS = {
     # Sending digests (`digest --send`, core.mailing): the SMTP server, how to reach it, who the
     # mail is from and who gets the coordinator's and trainer's digests. No server: nothing is sent.
     "mail.host": None,
-    "mail.port": 587,
+    "mail.port": None,  # None: the port of mail.security, 587 (starttls), 465 (ssl) or 25 (none)
     "mail.security": "starttls",
+    # The certificate bundle (PEM) the server's certificate must verify against, e.g. a private
+    # CA's; None: the system's trusted authorities. Verification is never turned off.
+    "mail.ca_file": None,
     "mail.user": None,
     "mail.password_file": None,  # or PEERPATH_SMTP_PASSWORD; the password is never stored here
     "mail.sender": None,
@@ -47,7 +50,10 @@ CORE_SETTINGS = {
 # Core settings that take one of a few words rather than a number.
 CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS, "mail.security": ("starttls", "ssl", "none")}
 # Core settings that are one line of text (a host name, an address, a path).
-CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.sender", "mail.coordinator_to", "mail.trainer_to"}
+CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.ca_file", "mail.sender", "mail.coordinator_to",
+             "mail.trainer_to"}
+# Core settings whose numbers have bounds of their own (smallest, largest).
+CORE_BOUNDS = {"mail.port": (1, 65_535)}
 
 
 # Bounds that keep every date computed from a setting inside the calendar and every amount sane.
@@ -175,6 +181,7 @@ def check_range(key: str, value) -> None:
         raise ValidationError(f"{key} must be a finite number, not '{value}'")
     smallest = 1 if key.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
     largest = LONGEST_DAYS if key.endswith("days") else LARGEST_AMOUNT
+    smallest, largest = CORE_BOUNDS.get(key, (smallest, largest))
     if not smallest <= value <= largest:
         raise ValidationError(f"{key} must be between {smallest} and {largest:,}, not {value}")
 
