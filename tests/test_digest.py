@@ -15,6 +15,9 @@ def demo(demo_db):
     return demo_db
 
 
+CEUS = "CRSS continuing education"  # the heading of the CRSS plugin's reminders
+
+
 def items(run, *args):
     found = json.loads(ok(run("digest", "--format", "json", *args)))
     return found["items"]
@@ -22,7 +25,9 @@ def items(run, *args):
 
 def test_the_coordinator_sees_every_kind_most_urgent_first(demo, run):
     found = items(run)
-    assert {item["kind"] for item in found} == {"lapsing", "observation", "stalled", "no contact", "short"}
+    assert {item["kind"] for item in found if item["source"] == "core"} == \
+        {"lapsing", "observation", "stalled", "no contact", "short"}  # the demo plans no training: no "seats"
+    assert {item["source"] for item in found} == {"core", "crss"}  # the CRSS plugin's CEU reminders
     assert [item["days_left"] for item in found] == sorted(item["days_left"] for item in found)
     followups = json.loads(ok(run("followups", "--json")))
     assert {i["peer"] for i in found if i["kind"] == "no contact"} == {f["peer"] for f in followups}
@@ -40,15 +45,16 @@ def test_a_lapsing_credential_says_when_and_what_it_lacks(demo, run):
 
 
 def test_a_trainer_sees_no_prospects_and_a_leader_only_their_own_items(demo, run):
-    assert {item["kind"] for item in items(run, "--role", "trainer")} == {"lapsing", "observation", "stalled"}
+    assert {item["kind"] for item in items(run, "--role", "trainer")} == \
+        {"lapsing", "observation", "stalled", CEUS}
     own = items(run, "--role", "leader", "--for", "P0027")
     assert own and {item["peer"] for item in own} == {"P0027"}
-    assert {item["kind"] for item in own} == {"lapsing", "observation"}
+    assert {item["kind"] for item in own} == {"lapsing", "observation", CEUS}
 
 
 def test_the_text_digest_groups_items_under_headings(demo, run):
     shown = ok(run("digest", "--role", "trainer"))
-    assert shown.startswith("Digest for the trainer, as of 2026-12-01: 8 to do\n")
+    assert shown.startswith("Digest for the trainer, as of 2026-12-01: 9 to do\n")
     assert "\nCredentials lapsing soon\n  in 10 days     P0027 June Fischer: " in shown
     assert "\nObservations due\n" in shown and "days late" in shown
 
