@@ -2167,18 +2167,37 @@ def config_show(tracker, output):
 @config_group.command(name="set")
 @click.argument("key")
 @click.argument("value")
+@click.option("--dry-run", is_flag=True, help="List whose status, expiry or observation due date would "
+              "change; write nothing.")
 @pass_tracker
-def config_set(tracker, key, value):
-    """Override the plugin default KEY with VALUE for this database.
+def config_set(tracker, key, value, dry_run):
+    """Override the plugin default KEY with VALUE for this database. Every enrolment whose
+    rules it changes is judged again: with --dry-run, see who would gain or lose a
+    certification, or whose observation would fall due on another day, first.
 
     Examples:
 
     \b
+      peerpath config set crss.exam.pass_mark 99 --dry-run
       peerpath config set crss.exam.pass_mark 70
       peerpath config set crss.experience.window_days none
       peerpath config set crss.exam.pass_mark 70.5    # refused: a whole number
     """
-    echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+    if not dry_run:
+        echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+        return
+    what_if = tracker.what_if(key, value)
+    setting = f"{key} = {_show(what_if.value)}"
+    if not what_if.changes:
+        echo(f"Dry run: {setting} changes no status, expiry or observation due date; nothing was written.")
+        return
+    echo(f"Dry run: {setting} would change these {len(what_if.changes)}; nothing was written.")
+    echo_table([[c.peer, c.name, c.program, c.role, c.what, _or_none(c.before), _or_none(c.after)]
+                for c in what_if.changes], ["peer", "name", "program", "role", "what", "now", "after"])
+
+
+def _or_none(value) -> str:
+    return "none" if value is None else str(value)
 
 
 @config_group.command(name="unset")
