@@ -1913,8 +1913,9 @@ def followups(tracker, days, output):
 
 @cli.group(invoke_without_command=True)
 @click.option("--role", type=click.Choice(DIGEST_ROLES), default="coordinator", show_default=True,
-              help="Whose digest: a coordinator sees everything, a trainer credentials, observations and "
-                   "stalled trainees, a leader (with --for) only their own items.")
+              help="Whose digest: a coordinator sees everything, a trainer credentials, observations, "
+                   "stalled trainees and trainings with seats left, a leader (with --for) only their "
+                   "own items.")
 @click.option("--for", "peer_id", metavar="PEER", help="Only the items about this peer (a leader's own digest).")
 @click.option("--as-of", "as_of", metavar="DATE", type=DATE, help="The day the digest is for (default today).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
@@ -1927,7 +1928,8 @@ def digest(ctx, role, peer_id, as_of, form, send, dry_run):
     """What needs doing, grouped and most urgent first: credentials lapsing within the warning
     window (reports.expiring_days) and what each still lacks, observations due, trainees stalled
     on a step (digest.stalled_days), prospects with no contact (recruitment.followup_days),
-    offerings short of leaders, and what program plugins add.
+    offerings short of leaders, trainings still to come with seats left, and what program
+    plugins add.
 
     With --send, each person gets only the reminders not sent to them within mail.resend_days;
     `peerpath digest log` lists what was sent.
@@ -2309,18 +2311,37 @@ def config_show(tracker, output):
 @config_group.command(name="set")
 @click.argument("key")
 @click.argument("value")
+@click.option("--dry-run", is_flag=True, help="List whose status, expiry or observation due date would "
+              "change; write nothing.")
 @pass_tracker
-def config_set(tracker, key, value):
-    """Override the plugin default KEY with VALUE for this database.
+def config_set(tracker, key, value, dry_run):
+    """Override the plugin default KEY with VALUE for this database. Every enrolment whose
+    rules it changes is judged again: with --dry-run, see who would gain or lose a
+    certification, or whose observation would fall due on another day, first.
 
     Examples:
 
     \b
+      peerpath config set crss.exam.pass_mark 99 --dry-run
       peerpath config set crss.exam.pass_mark 70
       peerpath config set crss.experience.window_days none
       peerpath config set crss.exam.pass_mark 70.5    # refused: a whole number
     """
-    echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+    if not dry_run:
+        echo(f"{key} = {_show(tracker.set_setting(key, value))}")
+        return
+    what_if = tracker.what_if(key, value)
+    setting = f"{key} = {_show(what_if.value)}"
+    if not what_if.changes:
+        echo(f"Dry run: {setting} changes no status, expiry or observation due date; nothing was written.")
+        return
+    echo(f"Dry run: {setting} would change these {len(what_if.changes)}; nothing was written.")
+    echo_table([[c.peer, c.name, c.program, c.role, c.what, _or_none(c.before), _or_none(c.after)]
+                for c in what_if.changes], ["peer", "name", "program", "role", "what", "now", "after"])
+
+
+def _or_none(value) -> str:
+    return "none" if value is None else str(value)
 
 
 @config_group.command(name="unset")

@@ -11,7 +11,9 @@ Every number a program plugin declares can be overridden under a dotted key:
 plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
 
+import contextlib
 import math
+from typing import Optional
 
 import attrs
 
@@ -35,8 +37,11 @@ CORE_SETTINGS = {
     # Sending digests (`digest --send`, core.mailing): the SMTP server, how to reach it, who the
     # mail is from and who gets the coordinator's and trainer's digests. No server: nothing is sent.
     "mail.host": None,
-    "mail.port": 587,
+    "mail.port": None,  # None: the port of mail.security, 587 (starttls), 465 (ssl) or 25 (none)
     "mail.security": "starttls",
+    # The certificate bundle (PEM) the server's certificate must verify against, e.g. a private
+    # CA's; None: the system's trusted authorities. Verification is never turned off.
+    "mail.ca_file": None,
     "mail.user": None,
     "mail.password_file": None,  # or PEERPATH_SMTP_PASSWORD; the password is never stored here
     "mail.sender": None,
@@ -47,7 +52,10 @@ CORE_SETTINGS = {
 # Core settings that take one of a few words rather than a number.
 CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS, "mail.security": ("starttls", "ssl", "none")}
 # Core settings that are one line of text (a host name, an address, a path).
-CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.sender", "mail.coordinator_to", "mail.trainer_to"}
+CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.ca_file", "mail.sender", "mail.coordinator_to",
+             "mail.trainer_to"}
+# Core settings whose numbers have bounds of their own (smallest, largest).
+CORE_BOUNDS = {"mail.port": (1, 65_535)}
 
 
 # Bounds that keep every date computed from a setting inside the calendar and every amount sane.
@@ -175,6 +183,7 @@ def check_range(key: str, value) -> None:
         raise ValidationError(f"{key} must be a finite number, not '{value}'")
     smallest = 1 if key.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
     largest = LONGEST_DAYS if key.endswith("days") else LARGEST_AMOUNT
+    smallest, largest = CORE_BOUNDS.get(key, (smallest, largest))
     if not smallest <= value <= largest:
         raise ValidationError(f"{key} must be between {smallest} and {largest:,}, not {value}")
 
@@ -234,6 +243,29 @@ def apply_overrides(programs: dict, overrides: dict) -> dict:
     return result
 
 
+@attrs.frozen
+class Outcome:
+    """One thing a setting would change: a leader's status, expiry or observation due date
+    (`role` is empty for an observation, which is per program); None where there is none."""
+
+    peer: str
+    name: str
+    program: str
+    role: str
+    what: str
+    before: Optional[str]
+    after: Optional[str]
+
+
+@attrs.frozen
+class WhatIf:
+    """What setting `key` to `value` would change (`Tracker.what_if`); nothing is written."""
+
+    key: str
+    value: object
+    changes: tuple
+
+
 class ConfigOps:
     """`peerpath config`: the affiliate's overrides, kept in the database (Tracker mixin)."""
 
@@ -260,16 +292,64 @@ class ConfigOps:
     def set_setting(self, key: str, text: str):
         """Override a setting; the enrolments whose pathway it changes are re-judged in the same change."""
         with self.changing() as tx:  # first: the plugins enabled are read under the change's own lock
-            value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
-            rules = self.rule_fingerprints()
-            config = dict(tx.meta.get("config", {}))
-            before = self._in_force(key, config)
-            config[key] = value
-            tx.meta["config"] = config
-            self.audit_event("configure", "config", key,
-                             details={"value": value, "changes": {key: {"old": before, "new": value}}})
-            self.rejudge(rules, _changed(key, before, value))
+            return self._put_setting(tx, key, text)
+
+    def _put_setting(self, tx, key: str, text: str):
+        value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
+        rules = self.rule_fingerprints()
+        config = dict(tx.meta.get("config", {}))
+        before = self._in_force(key, config)
+        config[key] = value
+        tx.meta["config"] = config
+        self.audit_event("configure", "config", key,
+                         details={"value": value, "changes": {key: {"old": before, "new": value}}})
+        self.rejudge(rules, _changed(key, before, value))
         return value
+
+    def what_if(self, key: str, text: str) -> "WhatIf":
+        """What `set_setting(key, text)` would change, without writing anything: every leader's
+        status and expiry and every observation due date, before and after the setting is applied
+        and the enrolments re-judged exactly as `set_setting` does, in a read-only transaction
+        whose changes stay in memory and are thrown away (no commit, no lifecycle hook)."""
+        with self._scratch() as tx:
+            before = self._outlook()
+            value = self._put_setting(tx, key, text)
+            after = self._outlook()
+        changes = [Outcome(*where, what=what, before=before.get(k), after=after.get(k))
+                   for k in sorted(set(before) | set(after)) for where, what in [(k[:4], k[4])]
+                   if before.get(k) != after.get(k)]
+        return WhatIf(key=key, value=value, changes=tuple(changes))
+
+    @contextlib.contextmanager
+    def _scratch(self):
+        """A read-only transaction of the tracker's own to change in memory: it is never committed,
+        and the lifecycle hooks its changes queue are dropped."""
+        self.release()  # a command's earlier read: the scratch copy must be a private one
+        if self._tx is not None:
+            raise RuntimeError("a what-if cannot run inside another transaction")
+        pending, self._pending = self._pending, []
+        try:
+            with self.store.read() as tx:
+                self._tx = tx
+                yield tx
+        finally:
+            self._tx, self._pending = None, pending
+
+    def _outlook(self) -> dict:
+        """{(peer, name, program, role, what): value} for what a setting can move: each leader's
+        status and certification expiry, and each observation due date."""
+        found = {}
+        for status in self.leaders():
+            where = (status.peer.id, status.peer.name, status.program.key, status.enrollment.role)
+            found[(*where, "status")] = status.status
+            expires = status.certification.expires if status.certification else None
+            found[(*where, "expires")] = expires.isoformat() if expires else None
+        names = {}
+        for due in self.observation_schedule():
+            if due["peer"] not in names:
+                names[due["peer"]] = self.peer(due["peer"]).name
+            found[(due["peer"], names[due["peer"]], due["program"], "", "observation due")] = due["due"]
+        return found
 
     def unset_setting(self, key: str) -> None:
         """Go back to the plugin default; affected enrolments are re-judged in the same change."""

@@ -7,7 +7,8 @@ days), so items of every kind sort together.
 
 Who sees what:
 - a coordinator: everything in the affiliate;
-- a trainer: lapsing credentials, observations due, trainees stalled on a step;
+- a trainer: lapsing credentials, observations due, trainees stalled on a step, trainings with
+  seats left;
 - a leader (`--for PEER`): only that leader's own items.
 """
 
@@ -24,6 +25,7 @@ KINDS = {  # kind -> (heading, roles that see it)
     "stalled": ("Trainees stalled on a step", ("coordinator", "trainer", "leader")),
     "no contact": ("Prospects with no contact", ("coordinator",)),
     "short": ("Offerings short of leaders", ("coordinator",)),
+    "seats": ("Trainings with seats left", ("coordinator", "trainer")),
 }
 
 
@@ -118,8 +120,25 @@ def _short(tracker) -> list:
                        f"{o['needed']} leaders trained and active", key=f"short:{o['offering']}") for o in short]
 
 
+def _seats(tracker) -> list:
+    """Trainings still to come (not closed, first day today or later) with seats to fill, due on
+    their first day; a training that has begun, or one without a number of seats, is left out."""
+    items, programs = [], tracker.catalog.programs
+    for training in tracker.trainings():
+        if training.program not in programs or training.closed or training.on < tracker.today \
+                or not training.seats_left:
+            continue
+        days = f"{training.on} to {training.until}" if training.until and training.until != training.on \
+            else f"{training.on}"
+        by = f" ({', '.join(training.trainers)})" if training.trainers else ""
+        items.append(DigestItem("seats", (training.on - tracker.today).days,
+                                f"{training.id} {training.program} training {days}{by}: {training.seats_left} "
+                                f"of {training.capacity} seat(s) left", key=f"seats:{training.id}:{training.seats_left}"))
+    return items
+
+
 _GATHER = {"lapsing": _lapsing, "observation": _observations, "stalled": _stalled, "no contact": _no_contact,
-           "short": _short}
+           "short": _short, "seats": _seats}
 
 
 def _plugin_items(tracker, role, peer_id) -> list:

@@ -308,6 +308,12 @@ class FidelityOps:
         """Leaders who need an observation: new leaders once their first offering has begun (by
         `first_observation_within_days`), then every `observation_interval_days`. `overdue_days`
         is negative while the due date is still ahead."""
+        return self.observation_schedule(program, upcoming=False)
+
+    def observation_schedule(self, program=None, upcoming: bool = True) -> list:
+        """Every leader's next observation due date, as `fidelity_due` lists them, with (when
+        `upcoming`) those not due yet too: what a change of a setting would move (config set
+        --dry-run)."""
         programs = self.catalog.programs
         if program is not None:
             self.catalog.program(program)
@@ -350,7 +356,7 @@ class FidelityOps:
                 reason = f"last observed {last}"
             # A new leader needs an observation from the day their first offering begins (the
             # due date is the deadline); a long-standing one once the interval has passed.
-            if (new_leader and began <= self.today) or due_on <= self.today:
+            if upcoming or (new_leader and began <= self.today) or due_on <= self.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
                             "overdue_days": (self.today - due_on).days,
                             "last_observed": last.isoformat() if last else None, "reason": reason})

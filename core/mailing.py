@@ -11,7 +11,12 @@ never holds an address. Messages are sent with no lock held, and only those the 
 are logged, in one change after the batch: a server that fails part-way leaves the log saying
 exactly what was sent, and the rest goes out on the next run. The password comes from the
 environment (PEERPATH_SMTP_PASSWORD) or the file `mail.password_file` names; it is never stored
-in the database or printed.
+in the database or printed, and never sent over a connection that is not encrypted.
+
+`mail.security` is `starttls` (the default: port 587, and a server that does not offer STARTTLS
+is refused rather than talked to in clear), `ssl` (implicit TLS, port 465) or `none` (port 25,
+no login). The server's certificate and host name are always verified: against the system's
+authorities, or only those of the PEM bundle `mail.ca_file` names (a private CA's).
 """
 
 import datetime as dt
@@ -142,43 +147,95 @@ def sent_log(tracker) -> list:
         return sorted(tx.all(TABLE), key=lambda document: int(document["id"][1:]))
 
 
+# The port of each mail.security when mail.port is not set: submission with STARTTLS (RFC 6409),
+# implicit TLS (RFC 8314) and plain SMTP.
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
 def mail_settings(tracker) -> dict:
+    """The mail.* settings in force, checked before anything is sent: a host and a sender, a
+    password when mail.user is set (never over an unencrypted connection), and the TLS context
+    that verifies the server's certificate (against mail.ca_file when set)."""
     settings = {key: tracker.core_setting(f"mail.{key}")
-                for key in ("host", "port", "security", "user", "password_file", "sender")}
+                for key in ("host", "port", "security", "ca_file", "user", "password_file", "sender")}
     missing = [f"mail.{key}" for key in ("host", "sender") if not settings[key]]
     if missing:
         raise ValidationError(f"nothing can be sent before {' and '.join(missing)} are set "
                               f"(peerpath config set {missing[0]} VALUE)")
+    settings["port"] = settings["port"] or DEFAULT_PORTS[settings["security"]]
     settings["password"] = _password(settings)
+    if settings["user"]:
+        if settings["security"] == "none":
+            raise ValidationError("mail.user is set but mail.security is none: the password would cross the "
+                                  "network unencrypted; set mail.security to starttls or ssl")
+        if settings["password"] is None:
+            raise ValidationError(f"mail.user is set but there is no password: set {PASSWORD_VARIABLE} "
+                                  "or mail.password_file")
+    settings["context"] = _tls_context(settings["ca_file"]) if settings["security"] != "none" else None
     return settings
 
 
 def _password(settings) -> Optional[str]:
+    """From the environment, else the first line of mail.password_file (its line ending is not
+    part of the password; spaces are)."""
     if os.environ.get(PASSWORD_VARIABLE):
         return os.environ[PASSWORD_VARIABLE]
     if settings["password_file"]:
         try:
-            return Path(settings["password_file"]).expanduser().read_text().strip()
-        except OSError as error:
+            text = Path(settings["password_file"]).expanduser().read_text()
+        except (OSError, UnicodeError) as error:
             raise ValidationError(f"cannot read mail.password_file {settings['password_file']}: "
-                                  f"{error.strerror or error}") from None
+                                  f"{getattr(error, 'strerror', None) or error}") from None
+        password = text.splitlines()[0] if text.splitlines() else ""
+        if not password:
+            raise ValidationError(f"mail.password_file {settings['password_file']} is empty")
+        return password
     return None
 
 
+def _tls_context(ca_file) -> ssl.SSLContext:
+    """A context that verifies the server's certificate and host name: against the system's
+    authorities, or only those of `ca_file` (a PEM bundle, e.g. a private CA) when given."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(Path(ca_file).expanduser()))
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise ValidationError(f"cannot use mail.ca_file {ca_file}: {reason}") from None
+
+
 def _connect(settings):
+    """A connected, encrypted (unless mail.security is none) and logged-in SMTP session; a
+    server that offers no STARTTLS is refused, never talked to in clear. The connection is
+    closed again if any step fails."""
     if settings["security"] == "ssl":
-        server = smtplib.SMTP_SSL(settings["host"], settings["port"], timeout=30,
-                                  context=ssl.create_default_context())
+        server = smtplib.SMTP_SSL(settings["host"], settings["port"], timeout=30, context=settings["context"])
     else:
         server = smtplib.SMTP(settings["host"], settings["port"], timeout=30)
+    try:
         if settings["security"] == "starttls":
-            server.starttls(context=ssl.create_default_context())
-    if settings["user"]:
-        server.login(settings["user"], settings["password"] or "")
+            server.starttls(context=settings["context"])
+        if settings["user"]:
+            server.login(settings["user"], settings["password"])
+    except BaseException:
+        server.close()
+        raise
     return server
 
 
 def _reason(error) -> str:
+    """What went wrong, in one line, without an address or a password."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (f"its certificate does not verify ({error.verify_message}); set mail.ca_file to the "
+                "certificate of the authority that signed it")
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({f"{code} {_text(message)}" for code, message in error.recipients.values()})
+        return f"a recipient was refused: {'; '.join(codes)}"
     if isinstance(error, smtplib.SMTPResponseException):
-        return f"{error.smtp_code} {error.smtp_error.decode(errors='replace') if isinstance(error.smtp_error, bytes) else error.smtp_error}"
+        return f"{error.smtp_code} {_text(error.smtp_error)}"
     return str(error) or type(error).__name__
+
+
+def _text(message) -> str:
+    return message.decode(errors="replace") if isinstance(message, bytes) else str(message)

@@ -20,9 +20,18 @@ each cites the Illinois Certification Board (ICB, with IDHS; DOMAIN.md gathers t
 - CRSS-E and CRSS-YA: education, experience and supervised practical experience, with no
   figures in public sources. Their hours have no default: an endorsement grants nothing until
   the affiliate sets them (`peerpath plugins check crss` lists them).
+
+The digest (`digest_items`) reminds each CRSS holder whose credential expires within the
+affiliate's warning window, `reports.expiring_days` (core's setting, 60; the board itself warns at
+least 30 days before expiry, ICB), and whose continuing education is short: "CEUs short by 12 h
+(CRSS domains 7 h, Core functions 5 h), renewal in 45 days". The hours needed are the renewal
+step's settings in force, crss.renewal.total (40 CEUs, 1 CEU = 1 clock hour) and
+crss.renewal.domains.* (15 in CRSS domains, 25 in core functions; ICB), counted within the
+current cycle as `progress` counts them; the plugin adds no figure of its own. Coordinators and
+trainers see every holder's reminder, a leader (`digest --role leader --for PEER`) their own.
 """
 
-from peerpath.core import Pathway, ProgramModel, Role, Step, hookimpl
+from peerpath.core import DigestItem, Pathway, ProgramModel, Role, Step, hookimpl
 
 ICB = "Illinois Certification Board (CRSS)"
 CRSS_DOMAINS = ["Advocacy", "Professional Responsibility", "Mentoring", "Recovery Support"]
@@ -112,3 +121,43 @@ PROGRAM = ProgramModel(
 @hookimpl
 def register_programs(register):
     register(PROGRAM)
+
+
+@hookimpl
+def digest_items(tracker, role, peer_id):
+    """CEUs still short of the renewal for CRSS credentials expiring within reports.expiring_days
+    (see the module's docstring); nothing for a credential whose renewal is complete."""
+    window = tracker.core_setting("reports.expiring_days")
+    items = []
+    for status in tracker.leaders(program=PROGRAM.key, expiring_within=window):
+        renewal, step = status.renewal, status.pathway.renewal
+        if step is None or renewal is None or renewal.done or peer_id not in (None, status.peer.id):
+            continue
+        short, by_domain = ceus_short(step, renewal.figures)
+        if short <= 0:
+            continue
+        left = (status.certification.expires - tracker.today).days
+        when = "renewal due today" if left == 0 else f"renewal in {left} day{'s' if left != 1 else ''}"
+        domains = f" ({', '.join(f'{name} {_hours(hours)} h' for name, hours in by_domain)})" if by_domain else ""
+        items.append(DigestItem("CRSS continuing education", left,
+                                f"{status.peer.id} {status.peer.name}: CEUs short by {_hours(short)} h{domains}, {when}",
+                                peer=status.peer.id,
+                                key=f"crss-ceu:{status.certification.id}:{status.certification.expires}:{_hours(short)}"))
+    return items
+
+
+def ceus_short(step, figures) -> tuple:
+    """(hours still needed, [(domain, hours short)]) of a renewal step's progress figures: the
+    larger of what the total lacks and what the domain minimums lack together (hours beyond a
+    domain's minimum count towards the total, never towards another domain)."""
+    have = float(figures.get("hours", 0))
+    needed = float(figures.get("required", step.params.get("total") or 0))
+    minimums = step.params.get("domains") or {}
+    by_domain = [(name, float(minimum) - float(figures.get("domains", {}).get(name, 0)))
+                 for name, minimum in minimums.items() if minimum]
+    by_domain = [(name, lacking) for name, lacking in by_domain if lacking > 0]
+    return max(needed - have, sum(lacking for _, lacking in by_domain)), by_domain
+
+
+def _hours(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
