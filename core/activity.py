@@ -63,11 +63,11 @@ class Activity:
     peer_id: str
     kind: str = attrs.field(validator=one_of(KINDS, "kind"))
     on: dt.date = attrs.field(converter=parse_date)
-    hours: float = attrs.field(converter=lambda v: _float(v), validator=_amount("hours", MOST_HOURS, "more than 0 and up"))
+    hours: float = attrs.field(converter=_float, validator=_amount("hours", MOST_HOURS, "more than 0 and up"))
     program: Optional[str] = attrs.field(default=None, converter=clean_text)
     offering_id: Optional[str] = attrs.field(default=None, converter=clean_text)
     outreach_id: Optional[str] = attrs.field(default=None, converter=clean_text)
-    stipend: Optional[float] = attrs.field(default=None, converter=lambda v: _float(v),
+    stipend: Optional[float] = attrs.field(default=None, converter=_float,
                                            validator=_amount("stipend", LARGEST_STIPEND))
     counted_as: tuple = attrs.field(default=(), converter=tuple)  # step records it was also recorded as
 
