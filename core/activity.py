@@ -121,7 +121,8 @@ class Activities:
             step_key = program.format.get("activity_step")
             if program.format.get("activity_counts_as_experience") is not True or not step_key:
                 continue
-            for enrollment in tracker.load_all("enrollments", Enrollment, peer_id=activity.peer_id, program=program.key):
+            enrollments = tracker.load_all("enrollments", Enrollment, peer_id=activity.peer_id, program=program.key)
+            for enrollment in enrollments:
                 pathway = program.pathway(enrollment.pathway)
                 if not any(step.key == step_key for step in pathway.steps):
                     continue
