@@ -15,6 +15,7 @@ from .core import (LIVED_EXPERIENCE, digest_heading, OFFERING_STATUSES, SECTORS,
                   Tracker, to_document)
 from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
+from .core.activity import KINDS as ACTIVITY_KINDS
 from .core.demo import build_demo
 from .core.digest import ROLES as DIGEST_ROLES
 from .core.fidelity import normalise_answers, read_answers
@@ -1447,6 +1448,80 @@ def training_list(tracker, output):
                ["id", "program", "on", "until", "trainers", "enrolled", "seats left", "status"])
 
 
+# --- volunteer activity --------------------------------------------------------------------------
+
+
+@cli.group(name="activity")
+def activity_group():
+    """Volunteer activity: the hours peers give (talks, sessions, outreach, admin), with stipends.
+
+    `peerpath report activity` sums them by peer, program, month or community.
+
+    Examples:
+
+    \b
+      peerpath activity add P0031 --kind talk --hours 2 --offering O0004
+      peerpath activity list --for P0031
+    """
+
+
+@activity_group.command(name="add")
+@peer_id_argument
+@click.option("--kind", required=True, type=click.Choice(ACTIVITY_KINDS, case_sensitive=False),
+              help="What it was: talk, session, outreach, admin or other.")
+@click.option("--hours", required=True, type=float, help="Hours given that day (more than 0, at most 24).")
+@click.option("--on", "on", metavar="DATE", type=DATE, help="The day (default today).")
+@click.option("--offering", "offering_id", metavar="ID", help="The offering it was part of (its program's).")
+@click.option("--outreach", "outreach_id", metavar="ID", help="The outreach event it served.")
+@click.option("--stipend", type=float, metavar="AMOUNT", help="Stipend paid for it.")
+@click.option("--share", type=float, metavar="PERCENT",
+              help="Share of the work that is recovery support (when a program counts activity as "
+                   "experience, e.g. crss.format.activity_counts_as_experience).")
+@pass_tracker
+def activity_add(tracker, peer_id, kind, hours, on, offering_id, outreach_id, stipend, share):
+    """Record a day of volunteer activity of PEER_ID and print its id. A talk that names an
+    offering counts as a presentation of its program (In Our Own Voice: report presenter_use).
+
+    Examples:
+
+    \b
+      peerpath activity add P0031 --kind talk --hours 2 --on 2026-11-10 \\
+          --offering O0004 --stipend 50
+      peerpath activity add P0027 --kind outreach --hours 3 --outreach X0001
+      peerpath activity add P0027 --kind admin --hours 0   # refused: more than 0
+    """
+    activity = tracker.add_activity(peer_id, kind, hours, on=on, offering_id=offering_id, outreach_id=outreach_id,
+                                    stipend=stipend, share=share)
+    counted = f" (also recorded as {', '.join(activity.counted_as)})" if activity.counted_as else ""
+    echo(activity.id + counted)
+
+
+@activity_group.command(name="list")
+@click.option("--for", "peer_id", metavar="PEER", help="Only this peer's activity.")
+@listing_options
+@pass_tracker
+def activity_list(tracker, peer_id, output):
+    """List volunteer activity, oldest first.
+
+    Examples:
+
+    \b
+      peerpath activity list
+      peerpath activity list --for P0030 --csv
+    """
+    with tracker.reading():
+        names = {p.id: p.name for p in tracker.peers()}
+    rows = [{"id": a.id, "peer": a.peer_id, "name": names.get(a.peer_id), "kind": a.kind, "on": a.on.isoformat(),
+             "hours": a.hours, "program": a.program, "offering": a.offering_id, "outreach": a.outreach_id,
+             "stipend": a.stipend} for a in tracker.activities(peer_id)]
+    if output != "text":
+        echo_records(output, rows)
+        return
+    echo_table([[r["id"], r["peer"], r["name"], r["kind"], r["on"], f"{r['hours']:g}", r["program"], r["offering"],
+                 r["outreach"], None if r["stipend"] is None else f"{r['stipend']:.2f}"] for r in rows],
+               ["id", "peer", "name", "kind", "on", "hours", "program", "offering", "outreach", "stipend"])
+
+
 # --- offerings, sessions and fidelity ----------------------------------------------------------
 
 
@@ -2057,19 +2132,27 @@ def reports(tracker, output):
 @click.option("--to", "end", metavar="DATE", type=DATE, help="End of the period (default today).")
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
+@click.option("--by", metavar="GROUPING", help="activity: group by peer (default), program, month or community.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the report as a new printable HTML file with charts (mode 0600).")
 @click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
 @peer_filter_options(period=False)
 @listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, html_file, force, where, output):
+def report(tracker, name, files, start, end, days, merge, html_file, force, where, output, by):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, fidelity,
-    reach, rollup.
+    reach, rollup, activity, retention, equity.
 
     The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
     reach take the peer options (they combine); reach also keeps only the outreach events of a
-    --community or --sector given. capacity and rollup refuse them.
+    --community or --sector given. The other reports refuse them.
+
+    activity sums volunteer hours, talks, speakers and stipends of the period --by peer,
+    program, month or community, and lists presenters short of the presentations their
+    program expects in the year of --to. retention is, per program, (leaders active at the
+    end - new) / active at the start (default: the last year). equity counts prospects,
+    trainees and leaders by community and language as of --to against the settings
+    equity.communities and equity.languages; under-served ones are marked.
 
     rollup --merge combines the rollup JSON FILES of several affiliates. --json gives the
     figures and tables, --csv the rows of every table in one CSV: a "table" column with the
@@ -2090,12 +2173,17 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
       peerpath report expiring --days 90 --csv
       peerpath report rollup --json > cook.json
       peerpath report rollup --merge cook.json kane.json
+      peerpath report activity --by month --from 2026-01-01
+      peerpath report activity --by program --html activity.html
+      peerpath report retention --from 2025-12-01 --to 2026-12-01
+      peerpath report equity --csv
+      peerpath report funnel --by month   # refused: no --by
     """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where)
+    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where, by=by)
     if html_file:
         tracker.write_file(html_file, report_document(result), "html", force=force)
         echo(f"Wrote {html_file}", err=True)

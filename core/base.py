@@ -13,6 +13,7 @@ import json
 import os
 
 from . import merging, summaries
+from .activity import Activity
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
 from .entities import SessionRecord, StepRecord, check_text
@@ -35,6 +36,7 @@ SHARDS = {
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
+    "activities": Activity,
 }.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
 
 

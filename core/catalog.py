@@ -39,12 +39,15 @@ class StepKind:
 class Report:
     """A named report: `build(tracker, options)` returns a ReportResult. A report that counts
     peers and honours `options["peers"]` (a PeerFilter) says so with `filters_peers`; the
-    others refuse peer filters rather than ignore them."""
+    others refuse peer filters rather than ignore them. A report that groups its figures in
+    more than one way lists the ways in `groupings` (`--by`, in `options["by"]`; the first is
+    the default); the others refuse `--by`."""
 
     name: str
     description: str
     build: Callable
     filters_peers: bool = False
+    groupings: tuple = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen

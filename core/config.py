@@ -48,6 +48,12 @@ CORE_SETTINGS = {
     "mail.coordinator_to": None,
     "mail.trainer_to": None,
     "mail.resend_days": 7,  # the same reminder is not sent to the same person again within these days
+    # `report equity`: the communities and languages the affiliate serves (lists; nobody but the
+    # affiliate knows them, so no default), and the fewest active leaders from a community (or
+    # speaking a language) served below which it shows as under-served (peerpath's own figure).
+    "equity.communities": None,
+    "equity.languages": None,
+    "equity.min_leaders": 1,
 }
 # Core settings that take one of a few words rather than a number.
 CORE_CHOICES = {ORDER_SETTING: DATE_ORDERS, "mail.security": ("starttls", "ssl", "none")}
@@ -56,6 +62,8 @@ CORE_TEXT = {"mail.host", "mail.user", "mail.password_file", "mail.ca_file", "ma
              "mail.trainer_to"}
 # Core settings whose numbers have bounds of their own (smallest, largest).
 CORE_BOUNDS = {"mail.port": (1, 65_535)}
+# Core settings that are a list of names, set as one comma-separated text ("Cicero, Maywood").
+CORE_LISTS = {"equity.communities", "equity.languages"}
 
 
 # Bounds that keep every date computed from a setting inside the calendar and every amount sane.
@@ -149,6 +157,8 @@ def coerce(key: str, text: str, current):
     if key in CORE_TEXT:
         check_text(key, text)
         return text.strip() or None
+    if key in CORE_LISTS:
+        return _names(key, text)
     try:
         if isinstance(current, bool):
             if text.lower() in ("true", "yes", "1"):
@@ -168,6 +178,22 @@ def coerce(key: str, text: str, current):
         raise ValidationError(f"{key} must be {kind}, not '{text}'") from None
 
 
+def _names(key: str, text: str):
+    """A comma-separated list of names, each one line of text, repeats left out; None if empty."""
+    check_text(key, text, limit=10_000)
+    if text.strip().lower() in ("", "none"):
+        return None
+    names, seen = [], set()
+    for name in (" ".join(part.split()) for part in text.split(",")):
+        if not name:
+            raise ValidationError(f"{key} has an empty name in '{text}': separate names with one comma")
+        check_text(f"a name in {key}", name)
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
+
+
 def _choice(key: str, text: str) -> str:
     word = text.strip().lower()
     if word not in CORE_CHOICES[key]:
@@ -177,7 +203,7 @@ def _choice(key: str, text: str) -> str:
 
 def check_range(key: str, value) -> None:
     """Refuse a number no real affiliate means: negative, not finite, or beyond the bounds."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, (bool, str, list)):
         return
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{key} must be a finite number, not '{value}'")

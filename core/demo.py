@@ -80,6 +80,9 @@ def build_demo(tracker, seed: int = 7) -> str:
                 day += dt.timedelta(days=rng.randint(5, 40))
                 tracker.set_stage(peer.id, stage, on=min(day, tracker.today))
         _train_leaders(tracker, [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]])
+        # Whom the affiliate serves (report equity): Maywood and Polish speakers have no leader yet.
+        tracker.set_setting("equity.communities", ", ".join([c for c, _ in COMMUNITIES] + ["Maywood"]))
+        tracker.set_setting("equity.languages", "English, Spanish, Polish")
         tracker.sweep_lapses()
         password = _add_web_users(tracker)
     return _summary(tracker) + _web_users(password) + _next_steps()
@@ -208,6 +211,26 @@ def _train_leaders(tracker, leaders: list) -> None:
     tracker.add_session(talks.id, ago(150), attendance=40)
     tracker.add_session(talks.id, ago(90), leaders=[a[7]], attendance=25)  # a[8] presented once this year
     tracker.observe(talks.id, None, "Program coordinator", IOOV_ANSWERS, on=ago(90), leaders=[a[7]])
+    _activity(tracker, a, {"group": group.id, "course": course.id, "talks": talks.id}, ago)
+
+
+# Volunteer activity: (leader index, kind, days ago, hours, offering, outreach event, stipend).
+# The talks of the same offering and day as a session are the same presentation (counted once):
+# a[7] presents three times this year, a[8] once, short of In Our Own Voice's two.
+ACTIVITY = [
+    (0, "session", 300, 2, "group", None, None), (1, "session", 293, 2, "group", None, None),
+    (4, "session", 200, 2.5, "course", None, None), (5, "session", 200, 2.5, "course", None, None),
+    (4, "outreach", 360, 3, None, "X0003", None), (5, "admin", 60, 1.5, None, None, None),
+    (7, "talk", 150, 2, "talks", None, 50), (8, "talk", 150, 2, "talks", None, 50),
+    (7, "talk", 90, 2, "talks", None, 50), (7, "talk", 40, 2.5, "talks", "X0006", 50),
+    (2, "outreach", 20, 2, None, "X0001", None),
+]
+
+
+def _activity(tracker, leaders, offerings, ago) -> None:
+    for index, kind, days, hours, offering, outreach, stipend in ACTIVITY:
+        tracker.add_activity(leaders[index], kind, hours, on=ago(days), offering_id=offerings.get(offering),
+                             outreach_id=outreach, stipend=stipend)
 
 
 def _summary(tracker) -> str:
@@ -234,6 +257,8 @@ def _next_steps() -> str:
         "  peerpath fidelity due\n"
         "  peerpath fidelity report --program connection\n"
         "  peerpath report presenter_use     (In Our Own Voice presenters used fewer than twice)\n"
+        "  peerpath report activity --by program   (volunteer hours, talks and stipends)\n"
+        "  peerpath report equity            (leaders against the communities served)\n"
         "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"

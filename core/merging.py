@@ -13,6 +13,7 @@ import datetime as dt
 
 import attrs
 
+from .activity import Activity
 from .entities import Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StepRecord
 from .errors import ValidationError
 from .peers import EDITABLE, ELIGIBILITY
@@ -22,7 +23,7 @@ from .serialize import from_document, to_document
 MERGED = "merged_peers"
 # Tables whose documents belong to one peer (`peer_id`), and tables listing peers as `leaders`.
 PEER_TABLES = {"enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
-               "summaries": None}
+               "summaries": None, "activities": Activity}
 LEADER_TABLES = {"offerings": Offering, "sessions": SessionRecord, "observations": Observation}
 
 

@@ -17,6 +17,9 @@ from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
 from .hookspecs import hookimpl
 from .recruitment import first_stage_date
+from .activity import GROUPINGS, activity_report
+from .equity import equity
+from .retention import retention, retention_counts
 from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
@@ -90,34 +93,25 @@ def _breakdown(title, label, groups) -> Table:
 # --- leaders -----------------------------------------------------------------------------------
 
 
-def _active_on(certification, enrollment, day) -> bool:
-    if certification is None or certification.granted > day or enrollment.hold:
-        return False
-    if certification.lapsed_on is not None and certification.lapsed_on <= day:
-        return False
-    return certification.expires is None or certification.expires >= day
-
-
 def leaders(tracker, options) -> ReportResult:
-    """Leaders per program by status, new certifications, and retention over the period."""
+    """Leaders per program by status, new certifications, and retention over the period (as
+    `report retention` counts it, core.retention)."""
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
     statuses = tracker.leaders(where=options["peers"])
-    with tracker.reading():
-        certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
+    kept = retention_counts(tracker, start, end, peer_ids={s.peer.id for s in statuses})
     rows, figures = [], {}
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
         counts = Counter(s.status for s in mine)
-        at_start = sum(_active_on(certifications.get(s.enrollment.id), s.enrollment, start) for s in mine)
-        at_end = sum(_active_on(certifications.get(s.enrollment.id), s.enrollment, end) for s in mine)
+        at_start, at_end = kept[program]["at_start"], kept[program]["at_end"]
         new = sum(1 for s in mine if s.certification and start < s.certification.granted <= end)
-        retention = percent(at_end - new, at_start)
+        retention_percent = percent(kept[program]["retained"], at_start)
         figures[program] = {**{k: counts[k] for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
                             "new_certifications": new, "active_at_start": at_start,
-                            "active_at_end": at_end, "retention_percent": retention}
+                            "active_at_end": at_end, "retention_percent": retention_percent}
         rows.append([program, counts["certified"], counts["in training"], counts["on hold"],
-                     counts["inactive"], counts["lapsed"], new, at_start, at_end, retention])
+                     counts["inactive"], counts["lapsed"], new, at_start, at_end, retention_percent])
     return ReportResult("leaders", "Leaders by program", [Table(
         "leaders", ["program", "certified", "in training", "on hold", "inactive", "lapsed",
                     "new", "active at start", "active at end", "retention %"], rows)],
@@ -341,6 +335,11 @@ REPORTS = (
            filters_peers=True),
     Report("rollup", "Figures without personal data for the state; --merge combines affiliates.", rollup),
     FIDELITY,
+    Report("activity", "Volunteer hours, talks, speakers and stipends (--by peer, program, month or "
+           "community); presenters short of their yearly presentations.", activity_report, groupings=GROUPINGS),
+    Report("retention", "Per program: (leaders active at end - new) / active at start.", retention),
+    Report("equity", "Leaders and prospects by community and language against those served "
+           "(equity.communities, equity.languages); under-served marked.", equity),
 )
 
 
@@ -353,9 +352,15 @@ def register_reports(register):
 class ReportOps:
     """Running registered reports (Tracker mixin)."""
 
-    def report(self, name, start=None, end=None, days=None, files=(), where=None) -> ReportResult:
-        """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches."""
+    def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None) -> ReportResult:
+        """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches,
+        grouped `by` one of the report's groupings."""
         report = self.catalog.report(name)
+        if by is not None and not report.groupings:
+            grouped = sorted(r.name for r in self.catalog.reports.values() if r.groupings)
+            raise ValidationError(f"report '{name}' has no --by; the reports that do: {', '.join(grouped)}")
+        if by is not None and by.strip().lower() not in report.groupings:
+            raise ValidationError(f"--by must be one of {', '.join(report.groupings)}, not '{by}'")
         where = self.check_filter(where)
         if where.given() and not report.filters_peers:
             counting = sorted(r.name for r in self.catalog.reports.values() if r.filters_peers)
@@ -368,7 +373,8 @@ class ReportOps:
             raise ValidationError("--days must be 0 or more")
         if files and name != "rollup":
             raise ValidationError("only 'rollup' merges files")
-        options = {"start": start, "end": end, "days": days, "files": list(files), "peers": where}
+        options = {"start": start, "end": end, "days": days, "files": list(files), "peers": where,
+                   "by": by.strip().lower() if by is not None else (report.groupings[0] if report.groupings else None)}
         try:
             return report.build(self, options)
         except PeerpathError:

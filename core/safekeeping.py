@@ -21,6 +21,9 @@ REFERENCES = (
     ("observations", "offering_id", "offerings"),
     ("observations", "leaders", "peers"),
     ("peers", "outreach", "outreach"),
+    ("activities", "peer_id", "peers"),
+    ("activities", "offering_id", "offerings"),
+    ("activities", "outreach_id", "outreach"),
 )
 
 

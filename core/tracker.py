@@ -6,6 +6,7 @@ Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what
 
 import attrs
 
+from .activity import Activities
 from .base import TrackerBase
 from .config import ConfigOps
 from .dates import DateOps
@@ -72,6 +73,20 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
     def close_training(self, training_id, passed=(), not_passed=(), partial=()):
         """Record every trainee's training step with their result, in one change."""
         return Trainings(self).close_training(training_id, passed, not_passed, partial)
+
+    def add_activity(self, peer_id, kind, hours, on=None, offering_id=None, outreach_id=None, stipend=None,
+                     share=None):
+        """Record a peer's volunteer activity: a talk, a session, outreach, admin or other work
+        (see core.activity)."""
+        return Activities(self).add_activity(peer_id, kind, hours, on, offering_id, outreach_id, stipend, share)
+
+    def activities(self, peer_id=None, start=None, end=None) -> list:
+        """Volunteer activity in date order; only `peer_id`'s when given."""
+        return Activities(self).activities(peer_id, start, end)
+
+    def presentations(self, program_key, start, end):
+        """{peer id: presentations of `program_key` from `start` to `end`} (see core.activity)."""
+        return Activities(self).presentations(program_key, start, end)
 
     def calendar(self, peer_id=None) -> str:
         """The dates that matter (expiries, observations due, offerings and sessions) as an

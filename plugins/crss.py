@@ -17,6 +17,11 @@ each cites the Illinois Certification Board (ICB, with IDHS; DOMAIN.md gathers t
 - crss.validity_days = 730 and renewal.total = 40 CEUs (15 in CRSS domains, 25 core
   functions; ICB). The board warns at least 30 days before expiry; `reports.expiring_days`
   (60) gives the affiliate more notice.
+- crss.format.activity_counts_as_experience = no: the experience may be volunteer work (ICB:
+  "supervised paid, volunteer or internship work" at least 51% recovery support), but whether
+  the affiliate's volunteer activity is that work is the affiliate's call, so it is off. Set to
+  yes, each `peerpath activity add` of a peer enrolled in CRSS from then on is also recorded as
+  `experience` hours, with --share as the role's recovery-support share, under the same rules.
 - CRSS-E and CRSS-YA: education, experience and supervised practical experience, with no
   figures in public sources. Their hours have no default: an endorsement grants nothing until
   the affiliate sets them (`peerpath plugins check crss` lists them).
@@ -103,6 +108,9 @@ SOURCES = {
     "crss_e.validity_days": "stands with the CRSS credential",
     "crss_ya.validity_days": "stands with the CRSS credential",
     "crss.leader.lived_experience": f"{ICB}: disclosure of lived experience",
+    "crss.format.activity_counts_as_experience": f"{ICB}: experience is supervised paid, volunteer or internship "
+                                                 "work at least 51% recovery support; whether volunteer activity "
+                                                 "recorded here is that work is the affiliate's call (off)",
 }
 
 PROGRAM = ProgramModel(
@@ -113,6 +121,8 @@ PROGRAM = ProgramModel(
            Role("employment", "CRSS-E endorsement", pathway="crss_e"),
            Role("young_adult", "CRSS-YA endorsement", pathway="crss_ya")],
     pathways=[CRSS, *ENDORSEMENTS],
+    # `activity add` also records the hours as this step when the affiliate turns it on (core.activity)
+    format={"activity_counts_as_experience": False, "activity_step": "experience"},
     leader_requirements={"lived_experience": ("self", "both")},
     sources=SOURCES,
 )

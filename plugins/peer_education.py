@@ -28,7 +28,6 @@ In Our Own Voice (NAMI national):
 """
 
 import datetime as dt
-from collections import Counter
 
 from peerpath.core import (Band, Checklist, ChecklistItem, Pathway, ProgramModel, Report, ReportResult, Role, Step,
                            Table, ValidationError, hookimpl)
@@ -199,17 +198,15 @@ CHECKLISTS = [
 
 def presenter_use(tracker, options) -> ReportResult:
     """Certified In Our Own Voice presenters used fewer times than the affiliate agreed in the
-    calendar year of --to (default today): presentations are sessions of IOOV offerings they led."""
+    calendar year of --to (default today): presentations are sessions of IOOV offerings they led
+    and talks recorded as activity of an IOOV offering, the same offering and day counted once."""
     if options["start"] is not None:
         raise ValidationError("presenter_use counts the calendar year of --to (default today): drop --from")
     year = options["end"].year
     needed = tracker.catalog.program("ioov").format.get("presentations_per_year")
     first_day = dt.date(year, 1, 1)
-    presentations = Counter()
-    for offering in tracker.offerings("ioov"):
-        for session in tracker.sessions(offering.id):
-            if first_day <= session.on <= options["end"]:
-                presentations.update(session.leaders)
+    # sessions of IOOV offerings led and talks naming one (`activity add --kind talk --offering`)
+    presentations = tracker.presentations("ioov", first_day, options["end"])
     certified = [s for s in tracker.leaders(program="ioov") if s.status == "certified"]
     short = [] if needed is None else [
         {"peer": s.peer.id, "name": s.peer.name, "presentations": presentations[s.peer.id]}

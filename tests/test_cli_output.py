@@ -17,7 +17,8 @@ from peerpath.core.columns import display_width
 LISTINGS = [("peer", "list"), ("audit",), ("programs", "list"), ("plugins", "list"), ("leaders",),
             ("offering", "list"), ("checklists", "list"), ("fidelity", "due"), ("reports",), ("config", "show"),
             ("outreach", "list"), ("communities", "list"), ("followups",), ("report", "funnel"),
-            ("report", "reach"), ("user", "list")]
+            ("report", "reach"), ("user", "list"), ("activity", "list"), ("report", "activity"),
+            ("report", "retention"), ("report", "equity")]
 # Listings the demo leaves empty, whose --csv is checked against --json where they have rows.
 CHECKED_ELSEWHERE = {("digest", "log"): "tests/test_mailing.py, after digests were sent",
                      ("training", "list"): "tests/test_trainings.py, after a training was planned"}

@@ -30,7 +30,7 @@ def parsed(path) -> Elements:
     return elements
 
 
-@pytest.mark.parametrize("name", ["funnel", "capacity", "expiring", "fidelity"])
+@pytest.mark.parametrize("name", ["funnel", "capacity", "expiring", "fidelity", "activity", "retention", "equity"])
 def test_each_report_is_a_private_self_contained_page_of_charts_and_tables(name, demo_db, run, tmp_path):
     out = tmp_path / f"{name}.html"
     result = run("report", name, "--html", out)
