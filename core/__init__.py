@@ -36,7 +36,7 @@ from .entities import (
     parse_date,
     shift_date,
 )
-from .errors import PeerpathError, PluginError, StoreError, ValidationError
+from .errors import NotFound, PeerpathError, PluginError, StoreError, ValidationError
 from .filters import PeerFilter
 from .hookspecs import hookimpl
 from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
@@ -56,6 +56,6 @@ __all__ = [
     "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
     "parse_date", "shift_date", "to_document",
-    "MIN_PASSWORD", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
+    "MIN_PASSWORD", "NotFound", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
     "session_secret",
 ]

@@ -17,7 +17,7 @@ from .activity import Activity
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
 from .entities import SessionRecord, StepRecord, check_text
-from .errors import PluginError, ValidationError
+from .errors import NotFound, PluginError, ValidationError
 from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
 from .serialize import from_document, shape_problem, to_document
@@ -276,11 +276,11 @@ class TrackerBase:
                          details={"changes": changes_between(document, {}), **(details or {})})
 
     def load(self, table: str, cls, record_id: str, what: str):
-        """The entity `record_id` of `table`, or a ValidationError naming the unknown id."""
+        """The entity `record_id` of `table`, or a NotFound naming the unknown id."""
         document = self.tx.get(table, record_id)
         if document is None:
             refusal = merged_refusal(self.tx, record_id) if table == "peers" else None
-            raise ValidationError(refusal or f"unknown {what} '{record_id}'")
+            raise NotFound(refusal or f"unknown {what} '{record_id}'")
         return from_document(cls, document)
 
     def load_all(self, table: str, cls, **equal) -> list:

@@ -21,6 +21,10 @@ class ValidationError(PeerpathError):
     """A value or change was refused before anything was stored."""
 
 
+class NotFound(ValidationError):
+    """A record asked for by id that this database does not hold (the web app answers 404)."""
+
+
 class OverridableError(ValidationError):
     """A pathway rule refused a record, and a trainer may override it (`--force --reason`)."""
 

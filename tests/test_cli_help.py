@@ -33,17 +33,25 @@ def help_text(command) -> str:
     return inspect.cleandoc(command.help or "")
 
 
-def examples(command) -> list:
+SERVER = "# until Ctrl-C"  # an example that serves until stopped: parsed by the tests, never run
+
+
+def all_examples(command) -> list:
     """The command lines of the help's Examples section, continuation lines joined."""
     section = help_text(command).partition("\nExamples:")[2]
     text = section.replace("\b", "").replace("\\\n", " ")
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
+def examples(command) -> list:
+    """The examples that run to an end (not the servers)."""
+    return [line for line in all_examples(command) if SERVER not in line]
+
+
 @pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
 def test_every_command_has_examples_and_help_for_every_parameter(path, command):
     assert "\nExamples:" in help_text(command), "no Examples section"
-    lines = examples(command)
+    lines = all_examples(command)
     assert lines and all(line.startswith("peerpath ") for line in lines), lines
     # Under the root's context, as when run: click caches the help option it makes for a command.
     root = click.Context(cli, info_name="peerpath", **cli.context_settings)
@@ -119,8 +127,8 @@ def examples_folder(database_folder: Path, tmp_path: Path, monkeypatch) -> dict:
 @pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
 def test_every_example_runs_as_written_on_the_demo(path, command, demo_folder, tmp_path, monkeypatch):
     env = examples_folder(demo_folder, tmp_path, monkeypatch)
-    for line in examples(command):  # in order: an example may build on the one before
-        if "# until Ctrl-C" in line:  # a server: its options are checked, it is not started
+    for line in all_examples(command):  # in order: an example may build on the one before
+        if SERVER in line:  # its words are checked, it is not started
             check_parses(line)
             continue
         result = run_example(line, env)

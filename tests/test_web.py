@@ -308,3 +308,10 @@ def test_the_web_layer_imports_only_cores_public_api():
                 assert node.module == "core" and node.level == 2, f"{path.name} imports {node.module}"
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("peerpath.core."):
                 pytest.fail(f"{path.name} imports {node.module}")
+
+
+def test_a_peer_this_database_does_not_hold_is_not_found(as_role, demo_db):
+    client = as_role("coordinator")
+    response = client.get("/peers/P9999")
+    assert response.status_code == 404 and "unknown peer &#39;P9999&#39;" in text(response)
+    assert client.get("/offerings/O9999/observe").status_code == 404

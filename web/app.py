@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..core import (LEADER_STATUSES, LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerFilter,
-                    PeerpathError, Tracker, User, next_stage, session_secret)
+                    NotFound, PeerpathError, Tracker, User, next_stage, session_secret)
 from .charts import chart_sections
 from .downloads import report_download
 
@@ -100,6 +100,7 @@ def create_app(tracker: Tracker, today=None, behind_proxy: bool = False) -> Flas
     app.before_request(_authorise)
     app.after_request(_security_headers)
     app.register_error_handler(PeerpathError, _refused)
+    app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(HTTPException, _http_error)
     app.context_processor(lambda: {"csrf_token": _csrf_token, "user": g.get("user"), "STAGES": STAGES})
     _add_routes(app)
@@ -153,6 +154,13 @@ def _refused(error):
     flash(f"Error: {error}", "error")
     back = request.form.get("back") or request.referrer or url_for("dashboard")
     return redirect(back if back.startswith("/") else url_for("dashboard"), code=303)
+
+
+def _not_found(error):
+    """An id this database does not hold (another affiliate's, or none): a page of its own."""
+    if request.method == "POST":
+        return _refused(error)
+    return render_template("error.html", code=404, name="Not Found", description=str(error)), 404
 
 
 def _http_error(error):

@@ -106,7 +106,8 @@ def table_html(table) -> str:
         return '<p class="empty">(none)</p>'
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in table.headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
-    return f'<table><caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (f'<div class="scroll"><table><caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{body}</tbody></table></div>')
 
 
 def bar_chart(title, description, rows, series) -> str:
@@ -150,6 +151,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #111; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #999; padding: 0.2em 0.5em; text-align: left; }
 caption { text-align: left; font-weight: bold; }
+.scroll { overflow-x: auto; max-width: 100%; }
 section.chart { break-inside: avoid; page-break-inside: avoid; margin-bottom: 2em; }
 @media print { body { margin: 0; } }
 """
