@@ -1498,28 +1498,50 @@ def activity_add(tracker, peer_id, kind, hours, on, offering_id, outreach_id, st
 
 @activity_group.command(name="list")
 @click.option("--for", "peer_id", metavar="PEER", help="Only this peer's activity.")
+@click.option("--pending", is_flag=True, help="Only what leaders logged themselves, waiting for approval.")
 @listing_options
 @pass_tracker
-def activity_list(tracker, peer_id, output):
-    """List volunteer activity, oldest first.
+def activity_list(tracker, peer_id, pending, output):
+    """List volunteer activity that counts (approved), oldest first; --pending lists what
+    leaders logged in the web app and a coordinator has still to approve.
 
     Examples:
 
     \b
       peerpath activity list
       peerpath activity list --for P0030 --csv
+      peerpath activity list --pending
     """
     with tracker.reading():
         names = {p.id: p.name for p in tracker.peers()}
     rows = [{"id": a.id, "peer": a.peer_id, "name": names.get(a.peer_id), "kind": a.kind, "on": a.on.isoformat(),
              "hours": a.hours, "program": a.program, "offering": a.offering_id, "outreach": a.outreach_id,
-             "stipend": a.stipend} for a in tracker.activities(peer_id)]
+             "stipend": a.stipend} for a in tracker.activities(peer_id, status="pending" if pending else "approved")]
     if output != "text":
         echo_records(output, rows)
         return
     echo_table([[r["id"], r["peer"], r["name"], r["kind"], r["on"], f"{r['hours']:g}", r["program"], r["offering"],
                  r["outreach"], None if r["stipend"] is None else f"{r['stipend']:.2f}"] for r in rows],
                ["id", "peer", "name", "kind", "on", "hours", "program", "offering", "outreach", "stipend"])
+
+
+@activity_group.command(name="approve")
+@click.argument("activity_id")
+@pass_tracker
+def activity_approve(tracker, activity_id):
+    """Approve ACTIVITY_ID, logged by a leader in the web app, so that it counts (in reports,
+    and as CRSS experience hours where the affiliate counts them).
+
+    Examples:
+
+    \b
+      peerpath activity approve A0012
+      peerpath activity approve A0001   # refused: already approved
+    """
+    activity = tracker.approve_activity(activity_id)
+    counted = f" (also recorded as {', '.join(activity.counted_as)})" if activity.counted_as else ""
+    echo(f"Approved {activity.id}: {activity.peer_id} {activity.kind}, {activity.hours:g} h on {activity.on}"
+         + counted)
 
 
 # --- offerings, sessions and fidelity ----------------------------------------------------------
@@ -2229,19 +2251,22 @@ def password_option(command):
 @user_group.command(name="add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@click.option("--peer", "peer_id", metavar="PEER", help="A leader's own peer record (leaders only).")
 @password_option
 @pass_tracker
-def user_add(tracker, name, role, password_file):
-    """Add user NAME with a role; the password is asked for twice unless given in a file.
+def user_add(tracker, name, role, peer_id, password_file):
+    """Add user NAME with a role; the password is asked for twice unless given in a file. A
+    leader signs in as their own peer record, to see their progress and log their hours.
 
     Examples:
 
     \b
       peerpath user add sam --role trainer --password-file pw.txt
+      peerpath user add june --role leader --peer P0027 --password-file pw.txt
       peerpath user add trainer --role viewer --password-file pw.txt  # refused
     """
-    user = tracker.add_user(name, role, _password_text(password_file))
-    echo(f"Added user {user.name} ({user.role}).")
+    user = tracker.add_user(name, role, _password_text(password_file), peer_id=peer_id)
+    echo(f"Added user {user.name} ({user.role}{', ' + user.peer_id if user.peer_id else ''}).")
 
 
 def _password_text(password_file) -> str:
@@ -2263,11 +2288,11 @@ def user_list(tracker, output):
       peerpath user list
       peerpath user list --json
     """
-    rows = [{"name": user.name, "role": user.role} for user in tracker.users()]
+    rows = [{"name": user.name, "role": user.role, "peer": user.peer_id} for user in tracker.users()]
     if output != "text":
         echo_records(output, rows)
     elif rows:
-        echo_table([[row["name"], row["role"]] for row in rows], ["name", "role"])
+        echo_table([[row["name"], row["role"], row["peer"]] for row in rows], ["name", "role", "peer"])
     else:
         echo("No users: add one with `peerpath user add NAME --role admin`.")
 

@@ -4,6 +4,7 @@ Plugins import only from here (`from peerpath.core import hookimpl, ProgramModel
 everything else in `peerpath.core.*` is private and may change.
 """
 
+from .activity import KINDS as ACTIVITY_KINDS
 from .catalog import Catalog, Report, StepKind
 from .digest import DigestItem, digest_heading
 from .entities import (
@@ -56,6 +57,6 @@ __all__ = [
     "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
     "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
     "parse_date", "shift_date", "to_document",
-    "MIN_PASSWORD", "NotFound", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
+    "ACTIVITY_KINDS", "MIN_PASSWORD", "NotFound", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
     "session_secret",
 ]

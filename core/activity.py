@@ -6,6 +6,10 @@ is one day's work) and optionally the offering it was part of (its program is th
 offering's, and the peer must be enrolled in that program), the outreach event it served, and
 a stipend. It is stored and audited like every other change.
 
+An activity a leader logs for themselves (in the web app) waits for a coordinator's approval:
+it is stored `pending`, and counts nowhere (reports, presentations, experience hours) until
+`approve_activity` approves it, recording who did.
+
 A talk that names an offering of a program counts as one of that program's presentations, and
 so do the sessions of its offerings the leader led; a session and a talk of the same offering on
 the same day are the same presentation, counted once. A program that expects its leaders to
@@ -35,6 +39,7 @@ from .serialize import from_document
 TABLE = "activities"
 KINDS = ("talk", "session", "outreach", "admin", "other")
 GROUPINGS = ("peer", "program", "month", "community")
+STATUSES = ("approved", "pending")
 MOST_HOURS = 24  # one activity is one day's work
 LARGEST_STIPEND = 1_000_000
 
@@ -70,6 +75,9 @@ class Activity:
     stipend: Optional[float] = attrs.field(default=None, converter=_float,
                                            validator=_amount("stipend", LARGEST_STIPEND))
     counted_as: tuple = attrs.field(default=(), converter=tuple)  # step records it was also recorded as
+    share: Optional[float] = attrs.field(default=None, converter=_float)  # % recovery support, as given
+    status: str = attrs.field(default="approved", validator=one_of(STATUSES, "activity status"))
+    approved_by: Optional[str] = attrs.field(default=None, converter=clean_text)
 
     @hours.validator
     def _check_hours(self, attribute, value):
@@ -85,9 +93,10 @@ class Activities:
         self.tracker = tracker
 
     def add_activity(self, peer_id, kind, hours, on=None, offering_id=None, outreach_id=None, stipend=None,
-                     share=None) -> Activity:
+                     share=None, pending=False) -> Activity:
         """Record one activity; `share` (the percentage of the work that is recovery support) is
-        what a program counting activity as experience asks for."""
+        what a program counting activity as experience asks for. A `pending` one (logged by the
+        leader) counts once a coordinator approves it."""
         tracker = self.tracker
         with tracker.changing():
             peer = tracker.load("peers", Peer, peer_id, "peer")
@@ -103,15 +112,32 @@ class Activities:
             kind = (kind or "").strip().lower()
             activity = Activity(id=tracker.tx.next_id("A"), peer_id=peer.id, kind=kind, on=on or tracker.today,
                                 hours=hours, program=program, offering_id=offering_id or None,
-                                outreach_id=outreach_id or None, stipend=stipend)
+                                outreach_id=outreach_id or None, stipend=stipend, share=share,
+                                status="pending" if pending else "approved",
+                                approved_by=None if pending else tracker.actor)
             tracker.check_not_future(activity.on)
-            records = self._count_as_experience(activity, share)
+            records = [] if pending else self._count_as_experience(activity, share)
             activity = attrs.evolve(activity, counted_as=tuple(r.id for r in records))
             tracker.store_new(TABLE, activity, "add", peer_id=peer.id,
                               details={"kind": activity.kind, "hours": activity.hours, "on": activity.on.isoformat(),
+                                       "status": activity.status,
                                        **({"stipend": activity.stipend} if activity.stipend is not None else {}),
                                        **({"counted_as": list(activity.counted_as)} if records else {})})
         return activity
+
+    def approve_activity(self, activity_id) -> Activity:
+        """Approve a leader's pending activity: from now it counts (and is recorded as experience
+        hours where a program counts it), with the approver recorded."""
+        tracker = self.tracker
+        with tracker.changing():
+            before = tracker.load(TABLE, Activity, activity_id, "activity")
+            if before.status != "pending":
+                raise ValidationError(f"{before.id} is already approved (by {before.approved_by or 'its recorder'})")
+            records = self._count_as_experience(before, before.share)
+            after = attrs.evolve(before, status="approved", approved_by=tracker.actor,
+                                 counted_as=tuple(r.id for r in records))
+            tracker.store_changed(TABLE, before, after, "approve", peer_id=before.peer_id)
+        return after
 
     def _count_as_experience(self, activity, share) -> list:
         """The step records of programs that count volunteer activity as experience (see the
@@ -140,8 +166,9 @@ class Activities:
                                           "nothing was stored") from None
         return records
 
-    def activities(self, peer_id=None, start=None, end=None) -> list:
-        """Activities in date order, only `peer_id`'s when given, between `start` and `end`."""
+    def activities(self, peer_id=None, start=None, end=None, status="approved") -> list:
+        """Activities in date order, only `peer_id`'s when given, between `start` and `end`, of
+        `status` (approved: the ones that count; pending; None: all)."""
         tracker = self.tracker
         with tracker.reading():
             if peer_id is not None:
@@ -150,8 +177,8 @@ class Activities:
             else:
                 documents = tracker.tx.all(TABLE)
             found = [from_document(Activity, d) for d in documents]
-        return sorted((a for a in found if (start is None or a.on >= start) and (end is None or a.on <= end)),
-                      key=lambda a: (a.on, a.id))
+        return sorted((a for a in found if (start is None or a.on >= start) and (end is None or a.on <= end)
+                       and status in (None, a.status)), key=lambda a: (a.on, a.id))
 
     def presentations(self, program_key, start, end) -> Counter:
         """{peer id: presentations of `program_key` from `start` to `end`}: sessions of its

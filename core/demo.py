@@ -84,16 +84,25 @@ def build_demo(tracker, seed: int = 7) -> str:
         tracker.set_setting("equity.communities", ", ".join([c for c, _ in COMMUNITIES] + ["Maywood"]))
         tracker.set_setting("equity.languages", "English, Spanish, Polish")
         tracker.sweep_lapses()
-        password = _add_web_users(tracker)
+        password = _add_web_users(tracker, leader=_leader_logs_own_hours(tracker))
     return _summary(tracker) + _web_users(password) + _next_steps()
 
 
-def _add_web_users(tracker) -> str:
-    """One web app user per role, named after it, sharing a password made for this demo."""
+def _add_web_users(tracker, leader: str) -> str:
+    """One web app user per role, named after it, sharing a password made for this demo; the
+    leader signs in as peer `leader`."""
     password = secrets.token_urlsafe(12)
     for role in ROLES:
-        tracker.add_user(role, role, password)
+        tracker.add_user(role, role, password, peer_id=leader if role == "leader" else None)
     return password
+
+
+def _leader_logs_own_hours(tracker) -> str:
+    """A Connection facilitator logged an hour of admin work in the web app: it waits for the
+    coordinator's approval. Returns the facilitator's peer id."""
+    facilitator = next(s.peer.id for s in tracker.leaders(program="connection") if s.status == "certified")
+    tracker.add_activity(facilitator, "admin", 1, on=tracker.today - dt.timedelta(days=3), pending=True)
+    return facilitator
 
 
 def _web_users(password: str) -> str:

@@ -75,14 +75,20 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
         return Trainings(self).close_training(training_id, passed, not_passed, partial)
 
     def add_activity(self, peer_id, kind, hours, on=None, offering_id=None, outreach_id=None, stipend=None,
-                     share=None):
+                     share=None, pending=False):
         """Record a peer's volunteer activity: a talk, a session, outreach, admin or other work
-        (see core.activity)."""
-        return Activities(self).add_activity(peer_id, kind, hours, on, offering_id, outreach_id, stipend, share)
+        (see core.activity); `pending` when a leader logs their own, to count once approved."""
+        return Activities(self).add_activity(peer_id, kind, hours, on, offering_id, outreach_id, stipend, share,
+                                             pending)
 
-    def activities(self, peer_id=None, start=None, end=None) -> list:
-        """Volunteer activity in date order; only `peer_id`'s when given."""
-        return Activities(self).activities(peer_id, start, end)
+    def approve_activity(self, activity_id):
+        """Approve a leader's own pending activity, so it counts."""
+        return Activities(self).approve_activity(activity_id)
+
+    def activities(self, peer_id=None, start=None, end=None, status="approved") -> list:
+        """Volunteer activity in date order; only `peer_id`'s when given; approved (counting)
+        ones unless `status` says pending, or None for all."""
+        return Activities(self).activities(peer_id, start, end, status)
 
     def presentations(self, program_key, start, end):
         """{peer id: presentations of `program_key` from `start` to `end`} (see core.activity)."""
@@ -93,12 +99,17 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
         iCalendar file's text (see core.ical); only `peer_id`'s when given."""
         return to_ical(calendar_events(self, peer_id), self.today)
 
-    def add_user(self, name: str, role: str, password: str):
-        """A web app user with a role (see core.users); the password is stored only as a hash."""
-        return Users(self).add(name, role, password)
+    def add_user(self, name: str, role: str, password: str, peer_id=None):
+        """A web app user with a role (see core.users), a leader with their own peer record; the
+        password is stored only as a hash."""
+        return Users(self).add(name, role, password, peer_id)
 
     def users(self) -> list:
         return Users(self).list()
+
+    def user(self, name: str):
+        """The User named `name` as stored now, or None."""
+        return Users(self).get(name)
 
     def remove_user(self, name: str) -> None:
         Users(self).remove(name)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from typing import Optional
 
 import attrs
 
@@ -20,13 +21,15 @@ from .errors import ValidationError
 from .safe_output import database_files
 
 TABLE = "users"
-ROLES = ("coordinator", "trainer", "viewer", "state", "admin")
+ROLES = ("coordinator", "trainer", "viewer", "state", "admin", "leader")
 
 # action -> the roles allowed it.
 #   view: the affiliate's peers, leaders, offerings and reports; contact: email, phone, notes;
 #   recruit: add, stage, edit and import peers, enrol, offerings; train: record steps, score
 #   observations; configure: settings; users: manage users; rollup: the state roll-up;
-#   calendar: a calendar feed (expiries and sessions, with names).
+#   calendar: a calendar feed (expiries and sessions, with names); approve: count the
+#   activity leaders log themselves; self: a leader's own progress and activity log;
+#   signed_in: what any user may (sign out).
 PERMISSIONS = {
     "view": {"coordinator", "trainer", "viewer", "admin"},
     "contact": {"coordinator", "admin"},
@@ -36,6 +39,9 @@ PERMISSIONS = {
     "users": {"admin"},
     "rollup": {"coordinator", "trainer", "viewer", "state", "admin"},
     "calendar": {"coordinator", "trainer", "admin"},
+    "approve": {"coordinator", "admin"},
+    "self": {"leader"},
+    "signed_in": set(ROLES),
 }
 
 # scrypt's cost: 16 MiB of memory per hash (n * r * 128 bytes), a few tens of milliseconds.
@@ -54,6 +60,7 @@ class User:
 
     name: str
     role: str
+    peer_id: Optional[str] = None  # a leader's own peer record
 
     def may(self, action: str) -> bool:
         return permits(self.role, action)
@@ -74,23 +81,36 @@ class Users:
     def __init__(self, tracker):
         self.tracker = tracker
 
-    def add(self, name: str, role: str, password: str) -> User:
-        """Store a new user; the change is audited without the password or its hash."""
+    def add(self, name: str, role: str, password: str, peer_id=None) -> User:
+        """Store a new user (a leader: with their own peer record); the change is audited
+        without the password or its hash."""
         if not (name or "").strip():
             raise ValidationError("a user needs a name")
         check_text("user name", name)
         _check_role(role)
+        if (role == "leader") != bool(peer_id):
+            raise ValidationError("a leader signs in as their own peer record: give --peer PEER_ID" if role == "leader"
+                                  else f"only a leader is a peer record (--peer), not a {role}")
         with self.tracker.changing() as tx:
+            if peer_id:
+                peer_id = self.tracker.peer(peer_id).id  # refuses an unknown peer
             if _named(tx, name):
                 raise ValidationError(f"user '{name}' already exists")
             user_id = tx.next_id("U")
-            tx.insert(TABLE, {"id": user_id, "name": name, "role": role, **_password_fields(password)})
-            self.tracker.audit_event("user add", TABLE, user_id, details={"name": name, "role": role})
-        return User(name, role)
+            tx.insert(TABLE, {"id": user_id, "name": name, "role": role, "peer_id": peer_id,
+                              **_password_fields(password)})
+            self.tracker.audit_event("user add", TABLE, user_id, peer_id=peer_id, details={"name": name, "role": role})
+        return User(name, role, peer_id)
 
     def list(self) -> list:
         with self.tracker.reading(missing_ok=True) as tx:
-            return sorted((User(d["name"], d["role"]) for d in tx.all(TABLE)), key=lambda u: u.name)
+            return sorted((_user(d) for d in tx.all(TABLE)), key=lambda u: u.name)
+
+    def get(self, name: str):
+        """The User named `name`, or None (removed)."""
+        with self.tracker.reading(missing_ok=True) as tx:
+            found = _named(tx, name)
+        return _user(found[0]) if found else None
 
     def remove(self, name: str) -> None:
         """Take a user's sign-in away (their past changes keep their name in the audit trail)."""
@@ -122,7 +142,7 @@ class Users:
         with self.tracker.reading(missing_ok=True) as tx:
             for document in tx.all(TABLE):
                 if document.get("feed") and hmac.compare_digest(document["feed"], digest):
-                    return User(document["name"], document["role"])
+                    return _user(document)
         return None
 
     def _set_feed(self, name, digest, action) -> None:
@@ -150,7 +170,11 @@ class Users:
         digest = _digest(password, salt, cost)
         if document is None or not hmac.compare_digest(digest.hex(), document["hash"]):
             return None
-        return User(document["name"], document["role"])
+        return _user(document)
+
+
+def _user(document) -> User:
+    return User(document["name"], document["role"], document.get("peer_id"))
 
 
 def _named(tx, name: str) -> list:

@@ -22,19 +22,20 @@ def test_an_activity_is_stored_listed_and_audited_with_the_actor(demo_db, run):
     before = len(activities(run))
     new_id = ok(run("--as", "Dana", "activity", "add", "P0031", "--kind", "talk", "--hours", "2", "--on", "2026-11-10",
                     "--offering", "O0004", "--stipend", "50")).strip()
-    assert new_id == "A0012"
+    assert new_id == "A0013"  # A0012: the demo leader's own, still pending
     listed = activities(run)
     assert len(listed) == before + 1
     [mine] = [a for a in listed if a["id"] == new_id]
-    assert mine == {"id": "A0012", "peer": "P0031", "name": mine["name"], "kind": "talk", "on": "2026-11-10",
+    assert mine == {"id": "A0013", "peer": "P0031", "name": mine["name"], "kind": "talk", "on": "2026-11-10",
                     "hours": 2.0, "program": "ioov", "offering": "O0004", "outreach": None, "stipend": 50.0}
     [event] = [e for e in json.loads(ok(run("audit", "--peer", "P0031", "--json"))) if e["entity_id"] == new_id]
     assert (event["actor"], event["action"], event["entity"]) == ("Dana", "add", "activities")
-    assert event["details"] == {"kind": "talk", "hours": 2.0, "on": "2026-11-10", "stipend": 50.0}
-    assert [a["id"] for a in activities(run, "--for", "P0031")] == ["A0008", "A0012"]
+    assert event["details"] == {"kind": "talk", "hours": 2.0, "on": "2026-11-10", "status": "approved",
+                                "stipend": 50.0}
+    assert [a["id"] for a in activities(run, "--for", "P0031")] == ["A0008", "A0013"]
     table = list(csv.DictReader(io.StringIO(ok(run("activity", "list", "--for", "P0031", "--csv")))))
-    assert [r["id"] for r in table] == ["A0008", "A0012"] and table[1]["stipend"] == "50.0"
-    assert "A0012" in ok(run("activity", "list", "--for", "P0031"))
+    assert [r["id"] for r in table] == ["A0008", "A0013"] and table[1]["stipend"] == "50.0"
+    assert "A0013" in ok(run("activity", "list", "--for", "P0031"))
     assert run("verify").exit_code == 0
 
 
@@ -130,7 +131,7 @@ def test_crss_counts_activity_as_experience_only_when_the_affiliate_turns_it_on(
         [step] = [s for s in status["steps"] if s["step"] == "experience"]
         return step["figures"].get("hours", 0)
 
-    assert ok(run("activity", "add", "P0032", "--kind", "session", "--hours", "4")).strip() == "A0012"
+    assert ok(run("activity", "add", "P0032", "--kind", "session", "--hours", "4")).strip() == "A0013"
     assert experience_hours() == 0  # off by default
     assert "Illinois Certification Board" in ok(run("programs", "show", "crss"))
     ok(run("config", "set", "crss.format.activity_counts_as_experience", "yes"))
@@ -140,18 +141,45 @@ def test_crss_counts_activity_as_experience_only_when_the_affiliate_turns_it_on(
                    "at least 51% recovery support", "nothing was stored")
     assert snapshot(demo_db) == before
     out = ok(run("activity", "add", "P0032", "--kind", "session", "--hours", "4", "--share", "80"))
-    assert out.startswith("A0013 (also recorded as R")
+    assert out.startswith("A0014 (also recorded as R")
     record_id = out.split("as ")[1].rstrip(")\n")
     assert experience_hours() == 4
     events = [e for e in json.loads(ok(run("audit", "--peer", "P0032", "--json"))) if e["action"] in ("add", "record")]
     assert events[-2]["entity_id"] == record_id and events[-1]["details"]["counted_as"] == [record_id]
     # someone not enrolled in CRSS is not asked for a share
-    assert ok(run("activity", "add", "P0030", "--kind", "talk", "--hours", "1")).strip() == "A0014"
+    assert ok(run("activity", "add", "P0030", "--kind", "talk", "--hours", "1")).strip() == "A0015"
 
 
 def test_merging_peers_moves_their_activity(demo_db, run):
     ok(run("peer", "add", "Mei H.", "--consent", "adult=yes"))
     ok(run("activity", "add", "P0037", "--kind", "admin", "--hours", "1"))
     ok(run("peer", "merge", "P0031", "P0037"))
-    assert [a["id"] for a in activities(run, "--for", "P0031")] == ["A0008", "A0012"]
+    assert [a["id"] for a in activities(run, "--for", "P0031")] == ["A0008", "A0013"]
     assert run("verify").exit_code == 0
+
+
+def test_a_leaders_own_activity_counts_only_once_a_coordinator_approves_it(demo_db, run):
+    [pending] = activities(run, "--pending")
+    assert pending["id"] == "A0012" and all(a["id"] != "A0012" for a in activities(run))
+    hours = json.loads(ok(run("report", "activity", "--json")))["figures"]
+    ok(run("--as", "Dana", "activity", "approve", "A0012"))
+    assert activities(run, "--pending") == [] and any(a["id"] == "A0012" for a in activities(run))
+    after = json.loads(ok(run("report", "activity", "--json")))["figures"]
+    assert after != hours
+    event = json.loads(ok(run("audit", "--json")))[-1]
+    assert (event["action"], event["actor"], event["entity_id"]) == ("approve", "Dana", "A0012")
+    assert_refused(run("activity", "approve", "A0012"), "already approved")
+    assert_refused(run("activity", "approve", "A9999"), "unknown activity")
+
+
+def test_only_a_leader_user_is_a_peer_record(demo_db, run, tmp_path):
+    password = tmp_path / "pw"
+    password.write_text("a long enough password\n")
+    assert_refused(run("user", "add", "june", "--role", "leader", "--password-file", password), "--peer")
+    assert_refused(run("user", "add", "june", "--role", "viewer", "--peer", "P0027", "--password-file", password),
+                   "only a leader")
+    assert_refused(run("user", "add", "june", "--role", "leader", "--peer", "P9999", "--password-file", password),
+                   "unknown peer")
+    ok(run("user", "add", "june", "--role", "leader", "--peer", "P0027", "--password-file", password))
+    users = {u["name"]: u for u in json.loads(ok(run("user", "list", "--json")))}
+    assert users["june"] == {"name": "june", "role": "leader", "peer": "P0027"}

@@ -315,3 +315,41 @@ def test_a_peer_this_database_does_not_hold_is_not_found(as_role, demo_db):
     response = client.get("/peers/P9999")
     assert response.status_code == 404 and "unknown peer &#39;P9999&#39;" in text(response)
     assert client.get("/offerings/O9999/observe").status_code == 404
+
+
+def leader_of(demo_db) -> str:
+    return stored(demo_db).user("leader").peer_id
+
+
+def test_a_leader_sees_only_their_own_progress_and_logs_hours_a_coordinator_approves(as_role, demo_db):
+    peer_id = leader_of(demo_db)
+    leader = as_role("leader")
+    assert leader.get("/").headers["Location"].endswith("/me")
+    page = text(leader.get("/me"))
+    assert stored(demo_db).peer(peer_id).name in page and "waiting for approval" in page
+    for url in ("/peers", "/peers/P0001", f"/peers/{peer_id}", "/leaders", "/reports/rollup", "/activities/pending"):
+        assert leader.get(url).status_code == 403, url
+    counted = len(stored(demo_db).activities(peer_id))
+    response = post(leader, "/me/activity", "/me", kind="outreach", hours="2.5", on="2026-11-29")
+    logged = re.search(r"Logged (A\d+): 2.5 h of outreach, waiting for approval", text(response)).group(1)
+    assert len(stored(demo_db).activities(peer_id)) == counted  # not counted yet
+    assert [a.id for a in stored(demo_db).activities(peer_id, status="pending")][-1] == logged
+    assert post(leader, f"/activities/{logged}/approve", "/me").status_code == 403
+
+    coordinator = as_role("coordinator")
+    assert logged in text(coordinator.get("/activities/pending"))
+    response = post(coordinator, f"/activities/{logged}/approve", "/activities/pending")
+    assert f"Approved {logged}" in text(response)
+    approved = stored(demo_db).activities(peer_id)[-1]
+    assert (approved.id, approved.status, approved.approved_by) == (logged, "approved", "coordinator")
+    assert stored(demo_db).audit(peer_id)[-1].actor == "coordinator"
+
+
+def test_a_user_removed_since_signing_in_is_signed_out(as_role, demo_db):
+    client = as_role("viewer")
+    assert client.get("/peers").status_code == 200
+    tracker = stored(demo_db)
+    tracker.remove_user("viewer")
+    response = client.get("/peers")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+    assert client.get("/peers").status_code == 302  # the session is gone

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..core import (LEADER_STATUSES, LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerFilter,
+from ..core import (ACTIVITY_KINDS, LEADER_STATUSES, LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerFilter,
                     NotFound, PeerpathError, Tracker, User, next_stage, session_secret)
 from .charts import chart_sections
 from .downloads import report_download
@@ -44,6 +44,10 @@ def requires(action):
             g.tracker = Tracker(db=config["DB"], actor=g.user.name, today=config["TODAY"])
             g.tracker.begin_command()
             try:
+                if g.tracker.user(g.user.name) != g.user:  # removed, or given another role, since signing in
+                    g.tracker.end_command()
+                    session.clear()
+                    return redirect(url_for("login"), code=303)
                 response = view(*args, **kwargs)
             except BaseException as error:
                 g.tracker.end_command(error)
@@ -120,7 +124,7 @@ def run_server(app: Flask, host: str, port: int, threads: int) -> None:
 def _authorise():
     """Who is asking, a Tracker acting as them, and the CSRF check of every POST."""
     endpoint = request.endpoint
-    g.user = User(session["user"], session["role"]) if "user" in session else None
+    g.user = User(session["user"], session["role"], session.get("peer")) if "user" in session else None
     if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf_token", ""),
                                                             session.get("csrf", "-")):
         abort(400, "the form's security token is missing or out of date: reload the page and try again")
@@ -211,20 +215,22 @@ def login():
         throttle.failed(*keys)
         return render_template("login.html", next="", error="Wrong name or password."), 401
     session.clear()
-    session.update(user=found.name, role=found.role, csrf=secrets.token_urlsafe(32))
+    session.update(user=found.name, role=found.role, peer=found.peer_id, csrf=secrets.token_urlsafe(32))
     target = request.form.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("dashboard"),
                     code=303)
 
 
-@requires("rollup")
+@requires("signed_in")
 def logout():
     session.clear()
     return redirect(url_for("login"), code=303)
 
 
-@requires("rollup")
+@requires("signed_in")
 def dashboard():
+    if g.user.may("self"):
+        return redirect(url_for("my_page"))
     if not g.user.may("view"):
         return redirect(url_for("report_page", name="rollup"))
     tracker = g.tracker
@@ -409,6 +415,39 @@ def setting_change():
     return _done(f"{key} is back to its default", url_for("settings_page"))
 
 
+@requires("self")
+def my_page():
+    """A leader's own page: their progress and the activity they logged, approved or waiting."""
+    tracker = g.tracker
+    peer_id = g.user.peer_id
+    return render_template("me.html", peer=tracker.peer(peer_id), progress=tracker.progress(peer_id),
+                           activities=tracker.activities(peer_id, status=None), kinds=ACTIVITY_KINDS)
+
+
+@requires("self")
+def my_activity():
+    """A leader logs their own hours or talk: stored pending, counted once a coordinator approves."""
+    activity = g.tracker.add_activity(g.user.peer_id, request.form.get("kind", ""),
+                                      _number(request.form.get("hours")), on=_date(request.form.get("on")),
+                                      pending=True)
+    return _done(f"Logged {activity.id}: {activity.hours:g} h of {activity.kind}, waiting for approval.",
+                 url_for("my_page"))
+
+
+@requires("approve")
+def pending_activities():
+    tracker = g.tracker
+    names = {peer.id: peer.name for peer in tracker.peers()}
+    return render_template("pending.html", activities=tracker.activities(status="pending"), names=names)
+
+
+@requires("approve")
+def approve_activity(activity_id):
+    activity = g.tracker.approve_activity(activity_id)
+    return _done(f"Approved {activity.id}: {activity.peer_id} {activity.hours:g} h of {activity.kind}.",
+                 url_for("pending_activities"))
+
+
 def calendar_feed(token):
     """The signed-in user's calendar for a calendar program, opened by its secret alone (a
     calendar program cannot sign in); a revoked or unknown secret is not found."""
@@ -453,6 +492,10 @@ ROUTES = (
     ("/import", import_page, ["GET", "POST"]),
     ("/settings", settings_page, ["GET"]),
     ("/settings/change", setting_change, ["POST"]),
+    ("/me", my_page, ["GET"]),
+    ("/me/activity", my_activity, ["POST"]),
+    ("/activities/pending", pending_activities, ["GET"]),
+    ("/activities/<activity_id>/approve", approve_activity, ["POST"]),
     ("/calendar", calendar_page, ["GET"]),
     ("/calendar/change", calendar_change, ["POST"]),
     ("/calendar/<token>.ics", calendar_feed, ["GET"]),
