@@ -1071,7 +1071,10 @@ def programs_show(tracker, key, as_json):
     if program.description:
         echo(program.description)
     echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
-    for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements)):
+    for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements),
+                                 ("fidelity", "fidelity", program.fidelity)):
+        if name == "fidelity" and not values:
+            continue
         echo(f"{name}:")
         _echo_rules(sources, {f"{program.key}.{prefix}.{k}": v for k, v in values.items()})
     for pathway in program.pathways:

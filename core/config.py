@@ -7,6 +7,7 @@ Every number a program plugin declares can be overridden under a dotted key:
     PATHWAY.renewal.PARAM     e.g. crss.renewal.hours
     PROGRAM.format.KEY        e.g. connection.format.observation_interval_days
     PROGRAM.leader.KEY        e.g. connection.leader.min_age
+    PROGRAM.fidelity.KEY      e.g. connection.fidelity.support_within_days
 
 plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
@@ -71,7 +72,7 @@ LONGEST_DAYS = 36_500
 LARGEST_AMOUNT = 1_000_000
 # Step parameters counting what a step needs (training days, sessions led): zero would leave the
 # step without a day on which it was completed.
-AT_LEAST_ONE = {"days", "min"}
+AT_LEAST_ONE = {"days", "min", "good_streak"}
 
 
 def _scalar(value) -> bool:
@@ -106,6 +107,9 @@ def program_settings(program) -> dict:
     for key, value in program.leader_requirements.items():
         if _scalar(value):
             settings[f"{program.key}.leader.{key}"] = value
+    for key, value in program.fidelity.items():
+        if _scalar(value):
+            settings[f"{program.key}.fidelity.{key}"] = value
     for pathway in program.pathways:
         settings[f"{pathway.key}.validity_days"] = pathway.validity_days
         for step in pathway.steps:
@@ -141,6 +145,8 @@ def rule_sources(program, declared, overrides: dict) -> dict:
             found[key] = f"set by the affiliate (plugin default {_shown(default)}" + (f": {cited})" if cited else ")")
         elif cited:
             found[key] = cited
+        elif _unset(key, default) and ".fidelity." in key:
+            found[key] = f"{NO_DEFAULT}: changes nothing until set (the observation interval applies)"
         elif _unset(key, default):
             found[key] = f"{NO_DEFAULT}: grants nothing until set"
         elif default is None:
@@ -208,7 +214,7 @@ def check_range(key: str, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{key} must be a finite number, not '{value}'")
     smallest = 1 if key.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
-    largest = LONGEST_DAYS if key.endswith("days") else LARGEST_AMOUNT
+    largest = LONGEST_DAYS if key.endswith("days") else 100 if key.endswith("_percent") else LARGEST_AMOUNT
     smallest, largest = CORE_BOUNDS.get(key, (smallest, largest))
     if not smallest <= value <= largest:
         raise ValidationError(f"{key} must be between {smallest} and {largest:,}, not {value}")
@@ -264,6 +270,7 @@ def apply_overrides(programs: dict, overrides: dict) -> dict:
             leader_requirements={
                 k: overrides.get(f"{key}.leader.{k}", v) for k, v in program.leader_requirements.items()
             },
+            fidelity={k: overrides.get(f"{key}.fidelity.{k}", v) for k, v in program.fidelity.items()},
             pathways=[_override_pathway(pathway, overrides) for pathway in program.pathways],
         )
     return result
