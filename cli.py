@@ -1384,10 +1384,17 @@ def training_add(tracker, program, on, until, trainers, location, capacity):
 
 @training_group.command(name="enroll")
 @click.argument("training_id")
-@click.argument("peer_ids", nargs=-1, required=True)
+@click.argument("peer_ids", nargs=-1)
+@click.option("--roster", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="A CSV of peer ids or names (column id or name, or no header).")
 @pass_tracker
-def training_enroll(tracker, training_id, peer_ids):
+def training_enroll(tracker, training_id, peer_ids, roster):
     """Put peers PEER_IDS (enrolled in the training's program) on the roster of TRAINING_ID.
+
+    --roster FILE.csv adds the peers a sheet names: one column of peer ids or of names (a
+    header "id" or "name", or none), each name matching exactly one peer (case, accents and
+    word order ignored). An unknown or ambiguous name refuses the whole file, naming its
+    line: all of them are enrolled or none.
 
     Examples:
 
@@ -1395,10 +1402,16 @@ def training_enroll(tracker, training_id, peer_ids):
       peerpath training add connection --on 2026-11-20 --capacity 1
       peerpath training enroll T0001 P0025
       peerpath training enroll T0001 P0026   # refused: no seat left
+      peerpath training add connection --on 2026-11-27
+      peerpath training enroll T0002 --roster unknown.csv   # refused
+      peerpath training enroll T0002 --roster roster.csv
     """
-    training = tracker.enroll_in_training(training_id, peer_ids)
+    before = len(tracker.training(training_id).roster) if roster else 0
+    training = tracker.enroll_in_training(training_id, peer_ids, roster=roster)
     seats = "" if training.seats_left is None else f", {training.seats_left} seat(s) left"
     echo(f"{training.id}: {len(training.roster)} on the roster{seats}")
+    if roster:
+        echo("added: " + ", ".join(training.roster[before:]))
 
 
 @training_group.command(name="close")
