@@ -1852,13 +1852,19 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
 @listing_options
 @pass_tracker
 def fidelity_due(tracker, program, output):
-    """Leaders needing an observation as of today (new leaders first, then at intervals).
+    """Leaders needing an observation as of today (new leaders first, then at intervals),
+    each with why: the new-leader track, the interval since the last observation, or the
+    program's fidelity settings (a last score below PROGRAM.fidelity.support_below_percent:
+    re-observe within support_within_days; good_streak good ones in a row:
+    good_interval_days). --json adds the rule and the last score.
 
     Examples:
 
     \b
       peerpath fidelity due
       peerpath fidelity due --program peer_to_peer --csv
+      peerpath config set connection.fidelity.support_within_days 30
+      peerpath --today 2026-12-20 fidelity due --program connection
     """
     due = tracker.fidelity_due(program=program)
     if output != "text":
@@ -2152,10 +2158,12 @@ def reports(tracker, output):
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the report as a new printable HTML file with charts (mode 0600).")
 @click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
+@click.option("--what-if", "what_if", multiple=True, metavar="KEY=VALUE",
+              help="As if setting KEY were VALUE (repeatable); nothing is written.")
 @peer_filter_options(period=False)
 @listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, html_file, force, where, output, by):
+def report(tracker, name, files, start, end, days, merge, html_file, force, what_if, where, output, by):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, fidelity,
     reach, rollup, activity, retention, equity.
 
@@ -2178,6 +2186,10 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
     each table with its title, a description and the numbers as a table beside it; no script,
     nothing fetched. Like every file peerpath writes it must be new unless --force.
 
+    --what-if KEY=VALUE (repeatable) computes the report as if `config set KEY VALUE` had
+    been run, each enrolment judged again as it would be; nothing is written, and the title
+    says what was assumed.
+
     Examples:
 
     \b
@@ -2194,14 +2206,22 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
       peerpath report retention --from 2025-12-01 --to 2026-12-01
       peerpath report equity --csv
       peerpath report funnel --by month   # refused: no --by
+      peerpath report expiring --what-if crss.exam.pass_mark=99
+      peerpath report expiring --what-if reports.expiring_days=500 \\
+          --what-if crss.renewal.total=10 --json
+      peerpath report presenter_use --what-if ioov.format.presentations_per_year=3
+      peerpath report expiring --what-if crss.validity=1000   # refused
     """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where, by=by)
+    options = {"start": start, "end": end, "days": days, "files": files, "where": where, "by": by}
+    result = tracker.report_what_if(what_if, name, **options) if what_if else tracker.report(name, **options)
+    if what_if and output == "csv" and not html_file:
+        echo(f"Note: {result.assumption()}", err=True)
     if html_file:
-        tracker.write_file(html_file, report_document(result), "html", force=force)
+        tracker.write_file(html_file, report_document(result, title=result.full_title()), "html", force=force)
         echo(f"Wrote {html_file}", err=True)
     elif output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
@@ -2210,6 +2230,8 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
     else:
         echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                              if result.period[1] else ""))
+        if result.what_if:
+            echo(result.assumption())
         if where.given():
             echo(f"peers: {where.describe()}")
         for table in result.tables:

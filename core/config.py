@@ -353,6 +353,19 @@ class ConfigOps:
                    if before.get(k) != after.get(k)]
         return WhatIf(key=key, value=value, changes=tuple(changes))
 
+    def report_what_if(self, assignments, name, **options):
+        """Report `name` (`Tracker.report`'s options) as if each of `assignments`, KEY=VALUE
+        texts, were set: the settings applied, and the enrolments re-judged, exactly as
+        `set_setting` does, in a read-only transaction whose changes stay in memory and are
+        thrown away. The result's `what_if` holds the values assumed."""
+        settings = parse_assignments(assignments)
+        if options.get("files"):
+            raise ValidationError("--what-if asks about this database, not rollup files: drop --merge or --what-if")
+        with self._scratch() as tx:
+            values = {key: self._put_setting(tx, key, text) for key, text in settings.items()}
+            result = self.report(name, **options)
+        return attrs.evolve(result, what_if=values)
+
     @contextlib.contextmanager
     def _scratch(self):
         """A read-only transaction of the tracker's own to change in memory: it is never committed,
@@ -361,12 +374,13 @@ class ConfigOps:
         if self._tx is not None:
             raise RuntimeError("a what-if cannot run inside another transaction")
         pending, self._pending = self._pending, []
+        self._scratching = True
         try:
             with self.store.read() as tx:
                 self._tx = tx
                 yield tx
         finally:
-            self._tx, self._pending = None, pending
+            self._tx, self._pending, self._scratching = None, pending, False
 
     def _outlook(self) -> dict:
         """{(peer, name, program, role, what): value} for what a setting can move: each leader's
@@ -401,6 +415,22 @@ class ConfigOps:
         if key in config:
             return config[key]
         return defaults(self._programs_as_declared()).get(key)
+
+
+def parse_assignments(items) -> dict:
+    """{KEY: VALUE text} from `KEY=VALUE` strings (`report --what-if`), each key once."""
+    settings = {}
+    for item in items:
+        key, equals, text = str(item).partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValidationError(f"--what-if '{item}': use KEY=VALUE, e.g. --what-if peer_to_peer.validity_days=365")
+        if key in settings:
+            raise ValidationError(f"--what-if gives {key} twice")
+        settings[key] = text.strip()
+    if not settings:
+        raise ValidationError("--what-if needs KEY=VALUE")
+    return settings
 
 
 def _changed(key: str, before, after) -> str:
