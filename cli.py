@@ -1406,12 +1406,11 @@ def training_enroll(tracker, training_id, peer_ids, roster):
       peerpath training enroll T0002 --roster unknown.csv   # refused
       peerpath training enroll T0002 --roster roster.csv
     """
-    before = len(tracker.training(training_id).roster) if roster else 0
     training = tracker.enroll_in_training(training_id, peer_ids, roster=roster)
     seats = "" if training.seats_left is None else f", {training.seats_left} seat(s) left"
     echo(f"{training.id}: {len(training.roster)} on the roster{seats}")
-    if roster:
-        echo("added: " + ", ".join(training.roster[before:]))
+    if roster:  # read again inside the command's change: no second lock
+        echo(f"added from {roster}: " + ", ".join(peer_id for _, peer_id in tracker.roster_peers(roster)))
 
 
 @training_group.command(name="close")

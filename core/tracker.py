@@ -66,6 +66,10 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
     def trainings(self) -> list:
         return Trainings(self).trainings()
 
+    def roster_peers(self, path) -> list:
+        """[(where, peer id)] of the peers a roster CSV names (see core.trainings.read_roster)."""
+        return Trainings(self).roster_peers(path)
+
     def training(self, training_id: str):
         """One training event, or a ValidationError naming the unknown id."""
         return Trainings(self).training(training_id)

@@ -85,7 +85,7 @@ def test_a_roster_file_of_names_enrols_each_matched_peer(demo, run, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("Name,Phone\n  sofia PATEL ,555\n\n\"Kowalski, Tariq\",\n")  # case, order, spacing
     assert ok(run("training", "enroll", "T0001", "--roster", roster)) == \
-        "T0001: 2 on the roster, 1 seat(s) left\nadded: P0025, P0026\n"
+        f"T0001: 2 on the roster, 1 seat(s) left\nadded from {roster}: P0025, P0026\n"
     assert roster_of(run)["enrolled"] == 2
     [event] = [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == "enroll" and e["entity"] == "trainings"]
     assert event["details"] == {"peers": ["P0025", "P0026"], "roster": str(roster)}
@@ -96,8 +96,8 @@ def test_a_roster_file_of_ids_with_or_without_a_header(demo, run, tmp_path):
     ok(run("training", "add", "connection", "--on", "2026-11-27"))
     (tmp_path / "ids.csv").write_text("p0025\nTariq Kowalski\n")  # no header: ids and names mixed
     (tmp_path / "both.csv").write_text("id,name\nP0025,Sofia Patel\nP0026,\n")  # the id's name checked
-    assert ok(run("training", "enroll", "T0001", "--roster", tmp_path / "ids.csv")).endswith("added: P0025, P0026\n")
-    assert ok(run("training", "enroll", "T0002", "--roster", tmp_path / "both.csv")).endswith("added: P0025, P0026\n")
+    assert ok(run("training", "enroll", "T0001", "--roster", tmp_path / "ids.csv")).endswith(": P0025, P0026\n")
+    assert ok(run("training", "enroll", "T0002", "--roster", tmp_path / "both.csv")).endswith(": P0025, P0026\n")
 
 
 @pytest.mark.parametrize("text, fragment", [
