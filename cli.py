@@ -1071,7 +1071,10 @@ def programs_show(tracker, key, as_json):
     if program.description:
         echo(program.description)
     echo("roles: " + ", ".join(f"{r.key} ({r.title})" for r in program.roles))
-    for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements)):
+    for name, prefix, values in (("format", "format", program.format), ("leaders", "leader", program.leader_requirements),
+                                 ("fidelity", "fidelity", program.fidelity)):
+        if name == "fidelity" and not values:
+            continue
         echo(f"{name}:")
         _echo_rules(sources, {f"{program.key}.{prefix}.{k}": v for k, v in values.items()})
     for pathway in program.pathways:
@@ -1381,10 +1384,17 @@ def training_add(tracker, program, on, until, trainers, location, capacity):
 
 @training_group.command(name="enroll")
 @click.argument("training_id")
-@click.argument("peer_ids", nargs=-1, required=True)
+@click.argument("peer_ids", nargs=-1)
+@click.option("--roster", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="A CSV of peer ids or names (column id or name, or no header).")
 @pass_tracker
-def training_enroll(tracker, training_id, peer_ids):
+def training_enroll(tracker, training_id, peer_ids, roster):
     """Put peers PEER_IDS (enrolled in the training's program) on the roster of TRAINING_ID.
+
+    --roster FILE.csv adds the peers a sheet names: one column of peer ids or of names (a
+    header "id" or "name", or none), each name matching exactly one peer (case, accents and
+    word order ignored). An unknown or ambiguous name refuses the whole file, naming its
+    line: all of them are enrolled or none.
 
     Examples:
 
@@ -1392,10 +1402,15 @@ def training_enroll(tracker, training_id, peer_ids):
       peerpath training add connection --on 2026-11-20 --capacity 1
       peerpath training enroll T0001 P0025
       peerpath training enroll T0001 P0026   # refused: no seat left
+      peerpath training add connection --on 2026-11-27
+      peerpath training enroll T0002 --roster unknown.csv   # refused
+      peerpath training enroll T0002 --roster roster.csv
     """
-    training = tracker.enroll_in_training(training_id, peer_ids)
+    training = tracker.enroll_in_training(training_id, peer_ids, roster=roster)
     seats = "" if training.seats_left is None else f", {training.seats_left} seat(s) left"
     echo(f"{training.id}: {len(training.roster)} on the roster{seats}")
+    if roster:  # read again inside the command's change: no second lock
+        echo(f"added from {roster}: " + ", ".join(peer_id for _, peer_id in tracker.roster_peers(roster)))
 
 
 @training_group.command(name="close")
@@ -1858,13 +1873,19 @@ def fidelity_report(tracker, program, offering_id, leader, as_json):
 @listing_options
 @pass_tracker
 def fidelity_due(tracker, program, output):
-    """Leaders needing an observation as of today (new leaders first, then at intervals).
+    """Leaders needing an observation as of today (new leaders first, then at intervals),
+    each with why: the new-leader track, the interval since the last observation, or the
+    program's fidelity settings (a last score below PROGRAM.fidelity.support_below_percent:
+    re-observe within support_within_days; good_streak good ones in a row:
+    good_interval_days). --json adds the rule and the last score.
 
     Examples:
 
     \b
       peerpath fidelity due
       peerpath fidelity due --program peer_to_peer --csv
+      peerpath config set connection.fidelity.support_within_days 30
+      peerpath --today 2026-12-20 fidelity due --program connection
     """
     due = tracker.fidelity_due(program=program)
     if output != "text":
@@ -2158,10 +2179,12 @@ def reports(tracker, output):
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the report as a new printable HTML file with charts (mode 0600).")
 @click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
+@click.option("--what-if", "what_if", multiple=True, metavar="KEY=VALUE",
+              help="As if setting KEY were VALUE (repeatable); nothing is written.")
 @peer_filter_options(period=False)
 @listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, html_file, force, where, output, by):
+def report(tracker, name, files, start, end, days, merge, html_file, force, what_if, where, output, by):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, fidelity,
     reach, rollup, activity, retention, equity.
 
@@ -2184,6 +2207,10 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
     each table with its title, a description and the numbers as a table beside it; no script,
     nothing fetched. Like every file peerpath writes it must be new unless --force.
 
+    --what-if KEY=VALUE (repeatable) computes the report as if `config set KEY VALUE` had
+    been run, each enrolment judged again as it would be; nothing is written, and the title
+    says what was assumed.
+
     Examples:
 
     \b
@@ -2200,14 +2227,22 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
       peerpath report retention --from 2025-12-01 --to 2026-12-01
       peerpath report equity --csv
       peerpath report funnel --by month   # refused: no --by
+      peerpath report expiring --what-if crss.exam.pass_mark=99
+      peerpath report expiring --what-if reports.expiring_days=500 \\
+          --what-if crss.renewal.total=10 --json
+      peerpath report presenter_use --what-if ioov.format.presentations_per_year=3
+      peerpath report expiring --what-if crss.validity=1000   # refused
     """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    result = tracker.report(name, start=start, end=end, days=days, files=files, where=where, by=by)
+    options = {"start": start, "end": end, "days": days, "files": files, "where": where, "by": by}
+    result = tracker.report_what_if(what_if, name, **options) if what_if else tracker.report(name, **options)
+    if what_if and output == "csv" and not html_file:
+        echo(f"Note: {result.assumption()}", err=True)
     if html_file:
-        tracker.write_file(html_file, report_document(result), "html", force=force)
+        tracker.write_file(html_file, report_document(result, title=result.full_title()), "html", force=force)
         echo(f"Wrote {html_file}", err=True)
     elif output == "json":  # the figures too, and what `--merge` reads
         echo_json(result.to_dict())
@@ -2216,6 +2251,8 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, wher
     else:
         echo(result.title + (f" ({result.period[0] or 'start'} to {result.period[1]})"
                              if result.period[1] else ""))
+        if result.what_if:
+            echo(result.assumption())
         if where.given():
             echo(f"peers: {where.describe()}")
         for table in result.tables:

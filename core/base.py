@@ -70,6 +70,7 @@ class TrackerBase:
         self._pending = None
         self._command = None  # the exit stack of a command's one transaction (begin_command)
         self._catalogs = {}
+        self._scratching = False  # inside a what-if's scratch transaction (ConfigOps._scratch)
         # In any form a date option takes, read in the affiliate's order (core.dates).
         self.today = self.read_date(today_given(today)) or dt.date.today()
 
@@ -106,6 +107,8 @@ class TrackerBase:
         if self._tx is not None and self._tx.writable:
             yield self._tx
             return
+        if self._scratching:
+            raise RuntimeError("a what-if writes nothing: no change can start inside it")
         if self._command is not None:
             self.release()  # a read came first: the change reads everything again, under its own lock
             self._tx = self._command.enter_context(self._change(create, recover, restore, force))

@@ -7,6 +7,7 @@ Every number a program plugin declares can be overridden under a dotted key:
     PATHWAY.renewal.PARAM     e.g. crss.renewal.hours
     PROGRAM.format.KEY        e.g. connection.format.observation_interval_days
     PROGRAM.leader.KEY        e.g. connection.leader.min_age
+    PROGRAM.fidelity.KEY      e.g. connection.fidelity.support_within_days
 
 plus the few settings of core's own reports and lists (CORE_SETTINGS).
 """
@@ -71,7 +72,7 @@ LONGEST_DAYS = 36_500
 LARGEST_AMOUNT = 1_000_000
 # Step parameters counting what a step needs (training days, sessions led): zero would leave the
 # step without a day on which it was completed.
-AT_LEAST_ONE = {"days", "min"}
+AT_LEAST_ONE = {"days", "min", "good_streak"}
 
 
 def _scalar(value) -> bool:
@@ -106,6 +107,9 @@ def program_settings(program) -> dict:
     for key, value in program.leader_requirements.items():
         if _scalar(value):
             settings[f"{program.key}.leader.{key}"] = value
+    for key, value in program.fidelity.items():
+        if _scalar(value):
+            settings[f"{program.key}.fidelity.{key}"] = value
     for pathway in program.pathways:
         settings[f"{pathway.key}.validity_days"] = pathway.validity_days
         for step in pathway.steps:
@@ -141,6 +145,8 @@ def rule_sources(program, declared, overrides: dict) -> dict:
             found[key] = f"set by the affiliate (plugin default {_shown(default)}" + (f": {cited})" if cited else ")")
         elif cited:
             found[key] = cited
+        elif _unset(key, default) and ".fidelity." in key:
+            found[key] = f"{NO_DEFAULT}: changes nothing until set (the observation interval applies)"
         elif _unset(key, default):
             found[key] = f"{NO_DEFAULT}: grants nothing until set"
         elif default is None:
@@ -208,7 +214,7 @@ def check_range(key: str, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{key} must be a finite number, not '{value}'")
     smallest = 1 if key.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
-    largest = LONGEST_DAYS if key.endswith("days") else LARGEST_AMOUNT
+    largest = LONGEST_DAYS if key.endswith("days") else 100 if key.endswith("_percent") else LARGEST_AMOUNT
     smallest, largest = CORE_BOUNDS.get(key, (smallest, largest))
     if not smallest <= value <= largest:
         raise ValidationError(f"{key} must be between {smallest} and {largest:,}, not {value}")
@@ -264,6 +270,7 @@ def apply_overrides(programs: dict, overrides: dict) -> dict:
             leader_requirements={
                 k: overrides.get(f"{key}.leader.{k}", v) for k, v in program.leader_requirements.items()
             },
+            fidelity={k: overrides.get(f"{key}.fidelity.{k}", v) for k, v in program.fidelity.items()},
             pathways=[_override_pathway(pathway, overrides) for pathway in program.pathways],
         )
     return result
@@ -346,6 +353,19 @@ class ConfigOps:
                    if before.get(k) != after.get(k)]
         return WhatIf(key=key, value=value, changes=tuple(changes))
 
+    def report_what_if(self, assignments, name, **options):
+        """Report `name` (`Tracker.report`'s options) as if each of `assignments`, KEY=VALUE
+        texts, were set: the settings applied, and the enrolments re-judged, exactly as
+        `set_setting` does, in a read-only transaction whose changes stay in memory and are
+        thrown away. The result's `what_if` holds the values assumed."""
+        settings = parse_assignments(assignments)
+        if options.get("files"):
+            raise ValidationError("--what-if asks about this database, not rollup files: drop --merge or --what-if")
+        with self._scratch() as tx:
+            values = {key: self._put_setting(tx, key, text) for key, text in settings.items()}
+            result = self.report(name, **options)
+        return attrs.evolve(result, what_if=values)
+
     @contextlib.contextmanager
     def _scratch(self):
         """A read-only transaction of the tracker's own to change in memory: it is never committed,
@@ -354,12 +374,13 @@ class ConfigOps:
         if self._tx is not None:
             raise RuntimeError("a what-if cannot run inside another transaction")
         pending, self._pending = self._pending, []
+        self._scratching = True
         try:
             with self.store.read() as tx:
                 self._tx = tx
                 yield tx
         finally:
-            self._tx, self._pending = None, pending
+            self._tx, self._pending, self._scratching = None, pending, False
 
     def _outlook(self) -> dict:
         """{(peer, name, program, role, what): value} for what a setting can move: each leader's
@@ -394,6 +415,22 @@ class ConfigOps:
         if key in config:
             return config[key]
         return defaults(self._programs_as_declared()).get(key)
+
+
+def parse_assignments(items) -> dict:
+    """{KEY: VALUE text} from `KEY=VALUE` strings (`report --what-if`), each key once."""
+    settings = {}
+    for item in items:
+        key, equals, text = str(item).partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValidationError(f"--what-if '{item}': use KEY=VALUE, e.g. --what-if peer_to_peer.validity_days=365")
+        if key in settings:
+            raise ValidationError(f"--what-if gives {key} twice")
+        settings[key] = text.strip()
+    if not settings:
+        raise ValidationError("--what-if needs KEY=VALUE")
+    return settings
 
 
 def _changed(key: str, before, after) -> str:

@@ -12,6 +12,7 @@ import click
 
 from .catalog import build_catalog
 from .config import AT_LEAST_ONE, uncited_unset
+from .fidelity import ADAPTIVE_SETTINGS
 
 NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
                  "min_percent", "min_share", "hours", "min_span_days"}
@@ -46,8 +47,9 @@ def unset_figures(host, name: str) -> list:
     if name in host.broken:
         return []
     own = _own_catalog(host, name)
-    return [f"{key} is an affiliate setting with no default: it grants nothing until set "
-            f"(peerpath config set {key} VALUE)"
+    return [f"{key} is an affiliate setting with no default: it "
+            + ("changes nothing" if ".fidelity." in key else "grants nothing")
+            + f" until set (peerpath config set {key} VALUE)"
             for program in own.programs.values() for key in uncited_unset(program)]
 
 
@@ -83,9 +85,14 @@ def program_problems(program, catalog) -> list:
     for role in program.roles:
         if role.pathway and role.pathway not in pathway_keys:
             problems.append(f"role '{role.key}' names unknown pathway '{role.pathway}'")
-    for key, value in {**program.format, **program.leader_requirements}.items():
+    for key, value in {**program.format, **program.leader_requirements, **program.fidelity}.items():
         if not _plain_value(value):
             problems.append(f"default '{key}' must be a number, text, yes/no or a list of text")
+    for key, value in program.fidelity.items():
+        if key not in ADAPTIVE_SETTINGS:
+            problems.append(f"fidelity setting '{key}' is not one core reads (known: {', '.join(ADAPTIVE_SETTINGS)})")
+        elif value is not None and not _non_negative(value):
+            problems.append(f"fidelity setting '{key}' must be a number of 0 or more, or None, not {value!r}")
     for pathway in program.pathways:
         problems += [f"pathway '{pathway.key}': {p}" for p in _check_pathway(pathway, pathway_keys, catalog)]
     return problems

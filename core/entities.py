@@ -305,6 +305,9 @@ class ProgramModel:
     format: dict = attrs.field(factory=dict, converter=frozen_dict)
     leader_requirements: dict = attrs.field(factory=dict, converter=frozen_dict)
     description: str = ""
+    # How the interval between a leader's observations follows their scores (core.fidelity,
+    # ADAPTIVE_SETTINGS): each number a `PROGRAM.fidelity.KEY` setting.
+    fidelity: dict = attrs.field(factory=dict, converter=frozen_dict)
     # Where each rule comes from: {setting key or PATHWAY.STEP: citation}, shown by `programs show`.
     sources: dict = attrs.field(factory=dict, converter=frozen_dict)
 

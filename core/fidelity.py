@@ -9,6 +9,16 @@ Scoring rules, the same for every checklist a plugin registers:
   to be met); any critical failure means the observation does not pass, whatever its score;
 - the band is the highest band whose minimum percentage the score reaches; the observation
   passes when it has no critical failure and reaches the checklist's `pass_band`.
+
+When a leader is observed next (`fidelity due`): a new leader by the program's
+`format.first_observation_within_days` from their first offering, then every
+`format.observation_interval_days` after their last observation, unless the last scores say
+otherwise (adaptive fidelity, the program's `fidelity` settings, ADAPTIVE_SETTINGS):
+- a last observation that needs support (its score below `fidelity.support_below_percent`, or a
+  critical item missed) is followed by another within `fidelity.support_within_days`;
+- `fidelity.good_streak` passing observations in a row (the latest ones) are followed by the
+  next after `fidelity.good_interval_days`.
+A setting left None (a figure nobody publishes) changes nothing: the plain interval applies.
 """
 
 import csv
@@ -26,6 +36,10 @@ INSUFFICIENT = "insufficient"
 YES = {"yes", "y", "true", "1", "met"}
 NO = {"no", "n", "false", "0", "not met"}
 CRITICAL_RATING = 3
+
+# The keys a program's `fidelity` settings may hold (PROGRAM.fidelity.KEY), as the module
+# docstring describes them.
+ADAPTIVE_SETTINGS = ("support_below_percent", "support_within_days", "good_streak", "good_interval_days")
 
 
 @attrs.frozen
@@ -306,8 +320,10 @@ class FidelityOps:
 
     def fidelity_due(self, program=None) -> list:
         """Leaders who need an observation: new leaders once their first offering has begun (by
-        `first_observation_within_days`), then every `observation_interval_days`. `overdue_days`
-        is negative while the due date is still ahead."""
+        `first_observation_within_days`), then every `observation_interval_days` or as the
+        program's adaptive `fidelity` settings decide from their last scores (`next_interval`).
+        Each says why (`reason`) and by which `rule`; `overdue_days` is negative while the due
+        date is still ahead."""
         return self.observation_schedule(program, upcoming=False)
 
     def observation_schedule(self, program=None, upcoming: bool = True) -> list:
@@ -326,10 +342,10 @@ class FidelityOps:
             enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
             holds = {(e.peer_id, e.program): e.hold for e in enrollments}
             probation = self._new_leader_track(enrollments)
-        last_seen = {}
+        history = defaultdict(list)  # (peer, program): their observations, oldest first
         for observation in self.observations():
             for peer_id in observation.leaders:
-                last_seen[(peer_id, observation.program)] = observation.on
+                history[(peer_id, observation.program)].append(observation)
         first_led = {}
         for offering in offerings:
             began = offering.started or min(sessions[offering.id], default=None)
@@ -343,23 +359,33 @@ class FidelityOps:
         for (peer_id, program_key), (began, offering) in sorted(first_led.items()):
             if holds.get((peer_id, program_key)):
                 continue  # on hold or inactive leaders lead nothing
-            form = programs[program_key].format
-            last = last_seen.get((peer_id, program_key))
+            program = programs[program_key]
+            seen = history.get((peer_id, program_key), [])
+            last = seen[-1].on if seen else None
             left = probation.get((peer_id, program_key))
             new_leader = last is None or left is not None
             if new_leader:
-                due_on = shift_date(began, int(form.get("first_observation_within_days", 0)))
+                due_on = shift_date(began, int(program.format.get("first_observation_within_days", 0)))
                 track = "; ".join(left) if left else "never observed"
                 reason = f"new leader: {track}; first offering {offering.id} began {began}"
+                rule = "new leader"
+                support = _needs_support(program, seen[-1]) if seen else None
+                within = program.fidelity.get("support_within_days")
+                if support and within is not None and shift_date(last, int(within)) < due_on:
+                    due_on = shift_date(last, int(within))
+                    reason += f"; {support}: re-observe within {within} days"
+                    rule = "needs support"
             else:
-                due_on = shift_date(last, int(form.get("observation_interval_days", 365)))
-                reason = f"last observed {last}"
+                days, reason, rule = next_interval(program, seen)
+                due_on = shift_date(last, days)
             # A new leader needs an observation from the day their first offering begins (the
             # due date is the deadline); a long-standing one once the interval has passed.
             if upcoming or (new_leader and began <= self.today) or due_on <= self.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
                             "overdue_days": (self.today - due_on).days,
-                            "last_observed": last.isoformat() if last else None, "reason": reason})
+                            "last_observed": last.isoformat() if last else None,
+                            "last_percent": seen[-1].percent if seen else None,
+                            "rule": rule, "reason": reason})
         return due
 
     def _new_leader_track(self, enrollments) -> dict:
@@ -374,6 +400,53 @@ class FidelityOps:
             if missing:
                 left.setdefault((status.peer.id, status.program.key), missing)
         return left
+
+
+def _needs_support(program, observation):
+    """Why `observation` calls for support by the program's `fidelity` settings (a critical item
+    missed, or a score below `support_below_percent`), or None."""
+    if observation.critical_failed:
+        return f"last observation missed critical {', '.join(observation.critical_failed)}"
+    below = program.fidelity.get("support_below_percent")
+    if below is not None and observation.percent < below:
+        return f"last score {observation.percent:g}% below {below:g}%"
+    return None
+
+
+def next_interval(program, seen: list) -> tuple:
+    """(days from the last of `seen`, a leader's observations in date order, to the next one
+    due; why; which rule: "needs support", "good streak" or "interval") by the program's
+    `format.observation_interval_days` and `fidelity` settings (see the module docstring)."""
+    plain = int(program.format.get("observation_interval_days", 365))
+    last = seen[-1]
+    settings = program.fidelity
+    support = _needs_support(program, last)
+    if support:
+        within = settings.get("support_within_days")
+        if within is None:
+            return plain, (f"{support} on {last.on}; {program.key}.fidelity.support_within_days not set: "
+                           f"{_every(plain)}"), "interval"
+        return int(within), f"{support} on {last.on}: re-observe within {within} days", "needs support"
+    needed, longer = settings.get("good_streak"), settings.get("good_interval_days")
+    streak = 0
+    for observation in reversed(seen):
+        if not observation.passed:
+            break
+        streak += 1
+    if needed is not None and longer is not None and streak >= needed:
+        return int(longer), f"good {_times(int(needed))} in a row, last on {last.on}: {_every(int(longer))}", \
+            "good streak"
+    return plain, f"last observed {last.on} ({last.percent:g}%): {_every(plain)}", "interval"
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _every(days: int) -> str:
+    if days % 365 == 0:
+        return "yearly" if days == 365 else f"every {days // 365} years"
+    return f"every {days} days"
 
 
 def _missed_items(observation) -> list:

@@ -23,16 +23,30 @@ class ReportResult:
     tables: tuple = attrs.field(converter=tuple)
     figures: dict = attrs.field(factory=dict)
     period: tuple = (None, None)
+    # {setting: value} the report was computed as if set (`report NAME --what-if`); nothing stored.
+    what_if: dict = attrs.field(factory=dict)
 
     def to_dict(self) -> dict:
         start, end = self.period
-        return {
+        document = {
             "report": self.name, "title": self.title,
             "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
             "figures": self.figures,
             "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]}
                        for t in self.tables],
         }
+        return {**document, "what_if": self.what_if} if self.what_if else document
+
+    def assumption(self) -> str:
+        """What the report assumed ("what if KEY = VALUE, ...: nothing was written"), or ""."""
+        if not self.what_if:
+            return ""
+        shown = ", ".join(f"{key} = {'none' if value is None else value}" for key, value in self.what_if.items())
+        return f"what if {shown}: nothing was written"
+
+    def full_title(self) -> str:
+        """The title, with what the report assumed (a what-if) after it."""
+        return f"{self.title} ({self.assumption()})" if self.what_if else self.title
 
     def records(self) -> list:
         """Every row of every table as {"table": title, header: value...}: one listing (the CSV

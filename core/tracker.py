@@ -66,9 +66,18 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
     def trainings(self) -> list:
         return Trainings(self).trainings()
 
-    def enroll_in_training(self, training_id, peer_ids):
-        """Add peers enrolled in the training's program to its roster, all or none."""
-        return Trainings(self).enroll_in_training(training_id, peer_ids)
+    def roster_peers(self, path) -> list:
+        """[(where, peer id)] of the peers a roster CSV names (see core.trainings.read_roster)."""
+        return Trainings(self).roster_peers(path)
+
+    def training(self, training_id: str):
+        """One training event, or a ValidationError naming the unknown id."""
+        return Trainings(self).training(training_id)
+
+    def enroll_in_training(self, training_id, peer_ids=(), roster=None):
+        """Add peers enrolled in the training's program to its roster, all or none; `roster`, a
+        CSV file of peer ids or names (see core.trainings.read_roster), adds those it names."""
+        return Trainings(self).enroll_in_training(training_id, peer_ids, roster)
 
     def close_training(self, training_id, passed=(), not_passed=(), partial=()):
         """Record every trainee's training step with their result, in one change."""

@@ -21,6 +21,14 @@ connection` prints them with it:
   peer-led programs observe each new leader once during their first program, then at least
   yearly; 180 days stands for "during the first program" (no published figure).
 
+- Adaptive fidelity (core.fidelity): connection.fidelity.support_below_percent = 80, the
+  checklist's pass band ('good', 80%): a score below it (or a critical item missed) calls for
+  support. How soon to observe again then (fidelity.support_within_days), and how many good
+  observations in a row (fidelity.good_streak) earn a longer interval (fidelity.good_interval_days),
+  nobody publishes for NAMI Connection: affiliate settings with no default, which change nothing
+  until set (the yearly interval applies). IPS-25 reviews "twice a year until good fidelity,
+  then yearly", a cadence an affiliate may choose to copy; it is not a NAMI figure.
+
 The commitment (1 year in Illinois, 2 in Washington) differs by state and is not tracked here.
 """
 
@@ -65,6 +73,8 @@ SOURCES = {
     "connection.format.first_observation_within_days": "peer-led programs: a new leader is observed during "
                                                        "their first program (no published figure)",
     "connection.format.observation_interval_days": "peer-led programs: observed at least yearly",
+    "connection.fidelity.support_below_percent": "the connection_meeting checklist's pass band ('good', 80%): "
+                                                 "a score below it needs support",
     "connection.leader.lived_experience": f"{NAMI}: facilitators live with a mental health condition",
     "connection.leader.min_age": f"{NAMI}: facilitators are 18+",
     "connection.leader.nami_membership": "no public source requires it: set yes if the affiliate does",
@@ -81,6 +91,10 @@ PROGRAM = ProgramModel(
             "frequency": "weekly, every other week or monthly",
             "first_observation_within_days": 180, "observation_interval_days": 365},
     leader_requirements={"lived_experience": ("self", "both"), "min_age": 18, "nami_membership": False},
+    # No published figure for how soon after a weak observation, or how long after good ones:
+    # None, changing nothing until the affiliate sets them (core.fidelity).
+    fidelity={"support_below_percent": 80, "support_within_days": None, "good_streak": None,
+              "good_interval_days": None},
     sources=SOURCES,
 )
 

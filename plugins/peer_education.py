@@ -17,6 +17,12 @@ Peer-to-Peer (NAMI national):
   marked completed, never for one session led. A teacher who falls short becomes inactive (did
   not meet commitment), never a dead end: `peerpath reactivate` once two courses are co-taught since.
 
+Adaptive fidelity (core.fidelity), both programs: PROGRAM.fidelity.support_below_percent = 80,
+the checklists' pass band ('good', 80%): a score below it (or a critical item missed) calls for
+support. support_within_days, good_streak and good_interval_days are published nowhere for these
+programs: affiliate settings with no default, changing nothing until set (the yearly interval
+applies).
+
 In Our Own Voice (NAMI national):
 - ioov.training.days = 2: presenters are certified at the 2-day presenter training.
 - ioov.format.presentations_per_year = 2: affiliates agree to use each certified presenter at
@@ -85,6 +91,8 @@ P2P_SOURCES = {
     "peer_to_peer.format.first_observation_within_days": "peer-led programs: a new leader is observed during "
                                                          "their first program (no published figure)",
     "peer_to_peer.format.observation_interval_days": "peer-led programs: observed at least yearly",
+    "peer_to_peer.fidelity.support_below_percent": "the p2p_class checklist's pass band ('good', 80%): a score "
+                                                   "below it needs support",
     "peer_to_peer.leader.lived_experience": f"{NAMI}: teachers live with a mental health condition",
 }
 
@@ -102,8 +110,14 @@ IOOV_SOURCES = {
     "ioov.format.first_observation_within_days": "peer-led programs: a new leader is observed during their "
                                                  "first program (no published figure)",
     "ioov.format.observation_interval_days": "peer-led programs: observed at least yearly",
+    "ioov.fidelity.support_below_percent": "the IOOV checklists' pass band ('good', 80%): a score below it "
+                                           "needs support",
     "ioov.leader.lived_experience": f"{NAMI}: presenters live with mental illness",
 }
+
+# No published figure for how soon after a weak observation, or how long after good ones.
+ADAPTIVE = {"support_below_percent": 80, "support_within_days": None, "good_streak": None,
+            "good_interval_days": None}
 
 PROGRAMS = [
     ProgramModel(
@@ -115,6 +129,7 @@ PROGRAMS = [
         format={"sessions": 8, "leaders_per_offering": 2,
                 "first_observation_within_days": 90, "observation_interval_days": 365},
         leader_requirements={"lived_experience": ("self", "both")},
+        fidelity=ADAPTIVE,
         sources=P2P_SOURCES,
     ),
     ProgramModel(
@@ -126,6 +141,7 @@ PROGRAMS = [
         format={"length": "60-90 minutes", "leaders_per_offering": 2, "presentations_per_year": 2,
                 "first_observation_within_days": 180, "observation_interval_days": 365},
         leader_requirements={"lived_experience": ("self", "both")},
+        fidelity=ADAPTIVE,
         sources=IOOV_SOURCES,
     ),
 ]

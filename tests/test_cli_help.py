@@ -73,11 +73,13 @@ def test_minus_h_and_help_show_the_help_within_80_columns(path, command, run):
 
 
 def write_example_files(folder: Path) -> None:
-    """The files the examples name: a coordinator's sheet, an observation's answers, another
-    affiliate's rollup to merge and a database whose manifest was lost."""
+    """The files the examples name: a coordinator's sheet, an observation's answers, training
+    rosters, another affiliate's rollup to merge and a database whose manifest was lost."""
     shutil.copytree(folder / "affiliate.json.d", folder / "lost.json.d")
     shutil.copy(FIXTURES / "messy_peers.csv", folder / "volunteers.csv")
     (folder / "pw.txt").write_text("a long example password\n")
+    (folder / "roster.csv").write_text("name\nSofia Patel\nTariq Kowalski\n")  # P0025, P0026
+    (folder / "unknown.csv").write_text("name\nSofia Patel\nNo Such Person\n")
     checklist = Tracker(db=folder / "unused.json").catalog.checklist("connection_meeting")
     (folder / "observation.csv").write_text("item,answer\n" + "".join(
         f"{item.key},{'yes' if item.type == 'yes_no' else 4}\n" for item in checklist.items))

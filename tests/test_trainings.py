@@ -70,3 +70,67 @@ def test_enrolment_refusals_change_nothing(demo, run):
 def test_a_peer_not_enrolled_in_the_program_cannot_be_on_the_roster(demo, run):
     ok(run("training", "add", "ioov", "--on", "2026-11-20", "--until", "2026-11-21"))
     assert_refused(run("training", "enroll", "T0001", "P0004"), "P0004 is not enrolled in ioov")
+
+
+# --- roster files (issue 17, point 5) ------------------------------------------------------------
+
+
+def roster_of(run, training="T0001") -> list:
+    [row] = [r for r in json.loads(ok(run("training", "list", "--json"))) if r["id"] == training]
+    return row
+
+
+def test_a_roster_file_of_names_enrols_each_matched_peer(demo, run, tmp_path):
+    ok(run("training", "add", "connection", "--on", "2026-11-20", "--capacity", "3"))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Name,Phone\n  sofia PATEL ,555\n\n\"Kowalski, Tariq\",\n")  # case, order, spacing
+    assert ok(run("training", "enroll", "T0001", "--roster", roster)) == \
+        f"T0001: 2 on the roster, 1 seat(s) left\nadded from {roster}: P0025, P0026\n"
+    assert roster_of(run)["enrolled"] == 2
+    [event] = [e for e in json.loads(ok(run("audit", "--json"))) if e["action"] == "enroll" and e["entity"] == "trainings"]
+    assert event["details"] == {"peers": ["P0025", "P0026"], "roster": str(roster)}
+
+
+def test_a_roster_file_of_ids_with_or_without_a_header(demo, run, tmp_path):
+    ok(run("training", "add", "connection", "--on", "2026-11-20"))
+    ok(run("training", "add", "connection", "--on", "2026-11-27"))
+    (tmp_path / "ids.csv").write_text("p0025\nTariq Kowalski\n")  # no header: ids and names mixed
+    (tmp_path / "both.csv").write_text("id,name\nP0025,Sofia Patel\nP0026,\n")  # the id's name checked
+    assert ok(run("training", "enroll", "T0001", "--roster", tmp_path / "ids.csv")).endswith(": P0025, P0026\n")
+    assert ok(run("training", "enroll", "T0002", "--roster", tmp_path / "both.csv")).endswith(": P0025, P0026\n")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("name\nSofia Patel\nNo Such Person\n", "line 3: no peer named 'No Such Person'"),
+    ("name\nSofia Patel\nTariq Kowalski\nSofia Patel\n", "line 4: P0025 is also on"),
+    ("name\nsofia patel\nMaria Lopez\n", "line 3: 'Maria Lopez' matches 2 peers (P0037 Maria Lopez, P0038"),
+    ("id\nP0025\nP0999\n", "line 3: unknown peer 'P0999'"),
+    ("id\nP0025\nSofia\n", "line 3: 'Sofia' is not a peer id"),
+    ("id,name\nP0025,Tariq Kowalski\n", "line 2: P0025 is Sofia Patel, not 'Tariq Kowalski'"),
+    ("name\nSofia Patel\nJune Fischer\n", "line 3: P0027 is not enrolled in connection in a role with a training"),
+    ("name\n\n", "names no peer"),
+    ("", "names no peer"),
+])
+def test_a_roster_with_one_bad_line_enrols_nobody(demo, run, tmp_path, text, fragment):
+    ok(run("peer", "add", "Maria Lopez"))    # P0037
+    ok(run("peer", "add", "Lopez, María"))   # P0038: the same name
+    ok(run("training", "add", "connection", "--on", "2026-11-20"))
+    roster = tmp_path / "roster.csv"
+    roster.write_text(text)
+    before = snapshot(demo)
+    line = assert_refused(run("training", "enroll", "T0001", "--roster", roster), fragment)
+    assert "Error: " + (f"{roster} line" if "line" in fragment else "") in line
+    assert snapshot(demo) == before
+    assert roster_of(run)["enrolled"] == 0
+
+
+def test_a_roster_beyond_the_seats_or_unreadable_is_refused(demo, run, tmp_path):
+    ok(run("training", "add", "connection", "--on", "2026-11-20", "--capacity", "1"))
+    (tmp_path / "two.csv").write_text("name\nSofia Patel\nTariq Kowalski\n")
+    (tmp_path / "book.csv").write_bytes(b"PK\x03\x04rest of a workbook")
+    before = snapshot(demo)
+    assert_refused(run("training", "enroll", "T0001", "--roster", tmp_path / "two.csv"), "1 seat(s) left, not 2")
+    assert_refused(run("training", "enroll", "T0001", "--roster", tmp_path / "book.csv"), "Excel workbook")
+    assert_refused(run("training", "enroll", "T0001", "--roster", tmp_path / "none.csv"), "cannot read roster")
+    assert_refused(run("training", "enroll", "T0001"), "name at least one peer")
+    assert snapshot(demo) == before

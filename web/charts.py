@@ -157,12 +157,12 @@ section.chart { break-inside: avoid; page-break-inside: avoid; margin-bottom: 2e
 """
 
 
-def report_document(result, affiliate=None) -> str:
+def report_document(result, affiliate=None, title=None) -> str:
     """`result` as one self-contained, printable HTML file: styles inline, charts as SVG, no
-    script and no link to anything outside the file."""
+    script and no link to anything outside the file; headed `title` (default the report's)."""
     start, end = result.period
     period = f"{start or 'the beginning'} to {end}" if end else ""
-    heading = f"{escape(result.title)}" + (f" — {escape(affiliate)}" if affiliate else "")
+    heading = f"{escape(title or result.title)}" + (f" — {escape(affiliate)}" if affiliate else "")
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
