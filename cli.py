@@ -23,7 +23,6 @@ from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
 from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
 from .core.safe_output import json_text, records_csv, terminal_text
-from .web.charts import digest_page, report_document
 
 pass_tracker = click.make_pass_decorator(Tracker)
 
@@ -2074,6 +2073,8 @@ def digest(ctx, role, peer_id, as_of, form, send, dry_run):
     if form == "json":
         echo_json({"role": role, "as_of": tracker.today.isoformat(), "items": [i.to_dict() for i in items]})
     elif form == "html":
+        from .web.charts import digest_page  # only HTML output needs it
+
         _emit(digest_page(role, tracker.today, items))
     else:
         _echo_digest(role, tracker.today, items)
@@ -2242,6 +2243,8 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, what
     if what_if and output == "csv" and not html_file:
         echo(f"Note: {result.assumption()}", err=True)
     if html_file:
+        from .web.charts import report_document  # only HTML output needs it
+
         tracker.write_file(html_file, report_document(result, title=result.full_title()), "html", force=force)
         echo(f"Wrote {html_file}", err=True)
     elif output == "json":  # the figures too, and what `--merge` reads

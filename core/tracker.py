@@ -14,7 +14,6 @@ from .digest import build_digest
 from .erasure import ErasureOps
 from .fidelity import FidelityOps
 from .ical import calendar_events, to_ical
-from . import mailing
 from .merging import MergeOps
 from .filters import FilterOps
 from .pathways import PathwayOps
@@ -25,6 +24,14 @@ from .safekeeping import SafekeepingOps
 from .trainings import Trainings
 from .transfer import TransferOps
 from .users import Users
+
+
+def _mailing():
+    """core.mailing, imported once mail is used: smtplib, ssl and email would cost every other
+    command's start-up."""
+    from . import mailing
+
+    return mailing
 
 
 @attrs.frozen
@@ -46,18 +53,18 @@ class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, Report
 
     def plan_messages(self) -> list:
         """The digests `send_digests` would send now (see core.mailing)."""
-        return mailing.plan_messages(self)
+        return _mailing().plan_messages(self)
 
     def check_mail_settings(self) -> None:
         """Refuse, naming the setting, when no mail server or sender is set."""
-        mailing.mail_settings(self)
+        _mailing().mail_settings(self)
 
     def send_digests(self):
         """E-mail each person their new reminders and log what the server accepted (core.mailing)."""
-        return mailing.send_digests(self)
+        return _mailing().send_digests(self)
 
     def sent_log(self) -> list:
-        return mailing.sent_log(self)
+        return _mailing().sent_log(self)
 
     def add_training(self, program_key, on, until=None, trainers=(), location=None, capacity=None):
         """Plan a training event of a program (see core.trainings)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_TODAY
+from conftest import DEMO_TODAY, ok
 from peerpath.core import ROLES, Tracker
 from peerpath.web.app import PUBLIC, create_app
 
@@ -253,7 +253,8 @@ def test_names_are_shown_as_text_never_as_markup(as_role, demo_db):
 def test_every_page_sends_a_strict_content_security_policy_and_no_inline_script(as_role):
     client = as_role("coordinator")
     for url in ("/", "/peers", "/peers/P0001", "/leaders", "/offerings", "/reports", "/reports/capacity",
-                "/import", "/settings", "/calendar", "/followups", "/observations/due", "/login"):
+                "/import", "/settings", "/calendar", "/followups", "/observations/due", "/trainings",
+                "/activities/pending", "/login"):
         response = client.get(url)
         assert response.status_code == 200, url
         policy = response.headers["Content-Security-Policy"]
@@ -353,3 +354,46 @@ def test_a_user_removed_since_signing_in_is_signed_out(as_role, demo_db):
     response = client.get("/peers")
     assert response.status_code == 303 and response.headers["Location"].endswith("/login")
     assert client.get("/peers").status_code == 302  # the session is gone
+
+
+def test_a_training_is_planned_filled_and_closed_from_the_trainings_page(as_role, demo_db, run):
+    ok(run("record", "P0026", "connection", "interview", "--outcome", "passed", "--on", "2026-11-01"))
+    ok(run("record", "P0026", "connection", "fidelity_agreement", "--on", "2026-11-02"))
+    coordinator = as_role("coordinator")
+    response = post(coordinator, "/trainings/add", "/trainings", program="connection", on="2026-11-20",
+                    until="2026-11-22", trainers="Dana Ruiz, Lee Park", capacity="2")
+    training = re.search(r"Planned (T\d+)\.", text(response)).group(1)
+    response = post(coordinator, f"/trainings/{training}/enroll", "/trainings", peers="P0025, P0026")
+    assert f"Enrolled P0025, P0026 in {training}" in text(response) and "0 of 2 seat(s) left" in text(response)
+    assert post(as_role("viewer"), f"/trainings/{training}/close", "/trainings",
+                **{"result-P0025": "passed", "result-P0026": "not passed"}).status_code == 403
+    trainer = as_role("trainer")
+    response = post(trainer, f"/trainings/{training}/close", "/trainings",
+                    **{"result-P0025": "passed"})  # P0026 left without a result: nothing is recorded
+    assert "Error: give a result for every trainee" in text(response)
+    assert not stored(demo_db).trainings()[-1].closed
+    response = post(trainer, f"/trainings/{training}/close", "/trainings",
+                    **{"result-P0025": "passed", "result-P0026": "not passed"})
+    assert f"Closed {training}: 1 passed." in text(response)
+    closed = stored(demo_db).trainings()[-1]
+    assert closed.results == {"P0025": "passed", "P0026": "not passed"}
+    statuses = {s.peer.id: s.status for s in stored(demo_db).leaders(program="connection")}
+    assert statuses["P0025"] == "certified"
+    assert stored(demo_db).audit("P0025")[-1].actor == "trainer"
+
+
+def test_a_report_by_a_grouping_and_as_if_a_setting_were_changed_stores_nothing(as_role, demo_db):
+    from conftest import snapshot
+
+    client = as_role("viewer")
+    by_month = text(client.get("/reports/activity?by=month"))
+    assert re.search(r"<td>20\d\d-\d\d</td>", by_month)
+    before = snapshot(demo_db)
+    page = text(client.get("/reports/expiring?what_if=reports.expiring_days%3D500"))
+    assert "Assumed: what if reports.expiring_days = 500: nothing was written." in page
+    assert page.count("<tr><td>P") > text(client.get("/reports/expiring")).count("<tr><td>P")
+    assert snapshot(demo_db) == before
+    refused = client.get("/reports/expiring?what_if=no.such.setting%3D1")
+    assert refused.status_code == 400 and "Error: " in text(refused)
+    download = client.get("/reports/expiring?what_if=reports.expiring_days%3D500&format=json").get_json()
+    assert download["what_if"] == {"reports.expiring_days": 500}

@@ -154,7 +154,10 @@ def _security_headers(response):
 
 
 def _refused(error):
-    """A refusal from core: shown on the page the form came from; nothing was stored."""
+    """A refusal from core: a form's is shown on the page the form came from (nothing was
+    stored); a page's (a bad filter or date) on a page of its own."""
+    if request.method != "POST":
+        return render_template("error.html", code=400, name="Bad Request", description=str(error)), 400
     flash(f"Error: {error}", "error")
     back = request.form.get("back") or request.referrer or url_for("dashboard")
     return redirect(back if back.startswith("/") else url_for("dashboard"), code=303)
@@ -361,11 +364,16 @@ def reports_page():
 def report_page(name):
     if name not in {r.name for r in _reports_for(g.user)}:
         abort(403 if name in g.tracker.catalog.reports else 404)
-    result = g.tracker.report(name, start=_date(request.args.get("from")), end=_date(request.args.get("to")))
+    options = {"start": _date(request.args.get("from")), "end": _date(request.args.get("to")),
+               "by": request.args.get("by") or None}
+    what_if = [line.strip() for line in request.args.get("what_if", "").splitlines() if line.strip()]
+    tracker = g.tracker
+    result = tracker.report_what_if(what_if, name, **options) if what_if else tracker.report(name, **options)
     download = request.args.get("format")
     if download:
         return report_download(result, download)
-    return render_template("report.html", result=result, sections=[Markup(s) for s in chart_sections(result)])
+    return render_template("report.html", result=result, sections=[Markup(s) for s in chart_sections(result)],
+                           report=tracker.catalog.report(name))
 
 
 @requires("recruit")
@@ -413,6 +421,40 @@ def setting_change():
         return _done(f"{key} = {value}", url_for("settings_page"))
     g.tracker.unset_setting(key)
     return _done(f"{key} is back to its default", url_for("settings_page"))
+
+
+@requires("view")
+def trainings_page():
+    tracker = g.tracker
+    return render_template("trainings.html", trainings=tracker.trainings(), programs=tracker.catalog.programs,
+                           names={peer.id: peer.name for peer in tracker.peers()})
+
+
+@requires("recruit")
+def training_add():
+    fields = _form("program", "trainers", "location")
+    training = g.tracker.add_training(fields.get("program", ""), _date(request.form.get("on")),
+                                      until=_date(request.form.get("until")), trainers=fields.get("trainers", ""),
+                                      location=fields.get("location"),
+                                      capacity=_number(request.form.get("capacity"), int))
+    return _done(f"Planned {training.id}.", url_for("trainings_page") + f"#{training.id}")
+
+
+@requires("recruit")
+def training_enroll(training_id):
+    peer_ids = [word for word in request.form.get("peers", "").replace(",", " ").split() if word]
+    g.tracker.enroll_in_training(training_id, peer_ids)
+    return _done(f"Enrolled {', '.join(peer_ids)} in {training_id}.", url_for("trainings_page") + f"#{training_id}")
+
+
+@requires("train")
+def training_close(training_id):
+    results = {key[len("result-"):]: value for key, value in request.form.items() if key.startswith("result-")}
+    chosen = {result: [peer for peer, given in results.items() if given == result]
+              for result in ("passed", "not passed", "partial")}
+    g.tracker.close_training(training_id, passed=chosen["passed"], not_passed=chosen["not passed"],
+                             partial=chosen["partial"])
+    return _done(f"Closed {training_id}: {len(chosen['passed'])} passed.", url_for("trainings_page") + f"#{training_id}")
 
 
 @requires("self")
@@ -492,6 +534,10 @@ ROUTES = (
     ("/import", import_page, ["GET", "POST"]),
     ("/settings", settings_page, ["GET"]),
     ("/settings/change", setting_change, ["POST"]),
+    ("/trainings", trainings_page, ["GET"]),
+    ("/trainings/add", training_add, ["POST"]),
+    ("/trainings/<training_id>/enroll", training_enroll, ["POST"]),
+    ("/trainings/<training_id>/close", training_close, ["POST"]),
     ("/me", my_page, ["GET"]),
     ("/me/activity", my_activity, ["POST"]),
     ("/activities/pending", pending_activities, ["GET"]),
