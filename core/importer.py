@@ -273,11 +273,12 @@ class BadRows(ValidationError):
 # --- reading the file ---------------------------------------------------------------------------
 
 
-def read_sheet(path) -> Sheet:
-    """The header and the non-blank rows of a CSV file, each row with its line number."""
+def read_sheet(path, data: bytes = None) -> Sheet:
+    """The header and the non-blank rows of a CSV file, each row with its line number; `data`,
+    when given, is the file's bytes (an upload named `path`), read instead of the file."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as error:
         raise ValidationError(f"cannot read {path}: {error.strerror or error}") from None
     if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):

@@ -31,7 +31,7 @@ COMPARED = tuple(field for field in EDITABLE if field != "outreach") + ("stage",
 
 class TransferOps:
     def import_peers(self, path, mapping=None, dry_run=False, skip_duplicates=False,
-                     progress=None, value_map=None, value_map_file=None) -> ImportResult:
+                     progress=None, value_map=None, value_map_file=None, data=None) -> ImportResult:
         """Import the CSV file `path` in one write, or nothing at all: rows without an id add
         peers, rows with a stored peer's id change the fields whose cells differ (a blank cell
         leaves a field as it is, a `(clear)` cell empties it).
@@ -44,9 +44,10 @@ class TransferOps:
         cannot be stored as written raise `BadRows` listing every problem of every row. Likely
         duplicates are flagged in the result and still added, unless `skip_duplicates`.
         `dry_run` reads and writes nothing. `progress`, if given, wraps the list of rows while
-        they are read (e.g. a progress bar).
+        they are read (e.g. a progress bar). `data`, when given, is the sheet's bytes (an upload
+        named `path`), read instead of the file.
         """
-        sheet = read_sheet(path)
+        sheet = read_sheet(path, data)
         if not isinstance(mapping, dict):
             mapping = parse_mapping(mapping)
         columns = resolve_columns(sheet.header, mapping)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import check_text
+from .entities import check_text, one_of
 from .errors import ValidationError
 from .safe_output import database_files
 
@@ -59,7 +59,7 @@ class User:
     """A user as the front ends see one: never the hash or salt."""
 
     name: str
-    role: str
+    role: str = attrs.field(validator=one_of(ROLES, "role"))
     peer_id: Optional[str] = None  # a leader's own peer record
 
     def may(self, action: str) -> bool:
@@ -68,11 +68,6 @@ class User:
 
 def _digest(password: str, salt: bytes, cost: dict) -> bytes:
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=2 ** 26, dklen=32, **cost)
-
-
-def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise ValidationError(f"unknown role '{role}': choose from {', '.join(ROLES)}")
 
 
 class Users:
@@ -87,14 +82,14 @@ class Users:
         if not (name or "").strip():
             raise ValidationError("a user needs a name")
         check_text("user name", name)
-        _check_role(role)
+        User(name, role)  # refuses an unknown role
         if (role == "leader") != bool(peer_id):
             raise ValidationError("a leader signs in as their own peer record: give --peer PEER_ID" if role == "leader"
                                   else f"only a leader is a peer record (--peer), not a {role}")
         with self.tracker.changing() as tx:
             if peer_id:
                 peer_id = self.tracker.peer(peer_id).id  # refuses an unknown peer
-            if _named(tx, name):
+            if _find(tx, name) is not None:
                 raise ValidationError(f"user '{name}' already exists")
             user_id = tx.next_id("U")
             tx.insert(TABLE, {"id": user_id, "name": name, "role": role, "peer_id": peer_id,
@@ -109,8 +104,8 @@ class Users:
     def get(self, name: str):
         """The User named `name`, or None (removed)."""
         with self.tracker.reading(missing_ok=True) as tx:
-            found = _named(tx, name)
-        return _user(found[0]) if found else None
+            document = _find(tx, name)
+        return None if document is None else _user(document)
 
     def remove(self, name: str) -> None:
         """Take a user's sign-in away (their past changes keep their name in the audit trail)."""
@@ -155,16 +150,15 @@ class Users:
 
     @staticmethod
     def _document(tx, name) -> dict:
-        found = _named(tx, name)
-        if not found:
+        document = _find(tx, name)
+        if document is None:
             raise ValidationError(f"no user '{name}'")
-        return found[0]
+        return document
 
     def authenticate(self, name: str, password: str):
         """The User if `password` is theirs, else None (an unknown name costs the same time)."""
         with self.tracker.reading(missing_ok=True) as tx:
-            found = _named(tx, name)
-        document = found[0] if found else None
+            document = _find(tx, name)
         salt = bytes.fromhex(document["salt"]) if document else b"\0" * 16
         cost = document.get("scrypt", SCRYPT) if document else SCRYPT
         digest = _digest(password, salt, cost)
@@ -177,8 +171,9 @@ def _user(document) -> User:
     return User(document["name"], document["role"], document.get("peer_id"))
 
 
-def _named(tx, name: str) -> list:
-    return [document for document in tx.all(TABLE) if document["name"] == name]
+def _find(tx, name: str):
+    """The stored user named `name`, or None."""
+    return next((document for document in tx.all(TABLE) if document["name"] == name), None)
 
 
 def _password_fields(password: str) -> dict:

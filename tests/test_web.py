@@ -190,7 +190,8 @@ def test_importing_a_sheet_shows_a_preview_first_then_stores_on_confirm(as_role,
                           content_type="multipart/form-data")
     assert "Would import 2 peer(s)" in text(preview) and "Iva Novak" in text(preview)
     assert len(stored(demo_db).peers()) == before
-    response = client.post("/import", data={"csrf_token": token(preview), "confirm": "yes", "sheet": sheet},
+    hidden = dict(re.findall(r'<input type="hidden" name="(name|sheet)" value="([^"]*)"', text(preview)))
+    response = client.post("/import", data={"csrf_token": token(preview), "confirm": "yes", **hidden},
                            follow_redirects=True)
     assert "Imported 2 peer(s)" in text(response)
     names = {p.name for p in stored(demo_db).peers()}
@@ -397,3 +398,19 @@ def test_a_report_by_a_grouping_and_as_if_a_setting_were_changed_stores_nothing(
     assert refused.status_code == 400 and "Error: " in text(refused)
     download = client.get("/reports/expiring?what_if=reports.expiring_days%3D500&format=json").get_json()
     assert download["what_if"] == {"reports.expiring_days": 500}
+
+
+def test_an_uploaded_sheet_is_read_as_core_reads_a_file(as_role, demo_db):
+    from io import BytesIO
+
+    client = as_role("coordinator")
+    for data, name in (("Name\nJosé Núñez\n".encode("cp1252"), "José Núñez"),
+                       ("Name\nZoë Brontë\n".encode("utf-16"), "Zoë Brontë")):
+        preview = client.post("/import", data={"csrf_token": token(client.get("/import")),
+                                               "file": (BytesIO(data), "sheet.csv")},
+                              content_type="multipart/form-data")
+        assert name in text(preview)
+    workbook = client.post("/import", data={"csrf_token": token(client.get("/import")),
+                                            "file": (BytesIO(b"PK\x03\x04rest"), "peers.xlsx")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert "peers.xlsx is an Excel workbook" in text(workbook)

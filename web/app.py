@@ -6,11 +6,11 @@ core's. Routes are denied unless they declare the action they need (`requires`),
 `permits` grants by role, so a route added without one is refused to everyone.
 """
 
+import base64
+import binascii
 import functools
 import hmac
-import os
 import secrets
-import tempfile
 import time
 from collections import defaultdict, deque
 
@@ -44,11 +44,11 @@ def requires(action):
             g.tracker = Tracker(db=config["DB"], actor=g.user.name, today=config["TODAY"])
             g.tracker.begin_command()
             try:
-                if g.tracker.user(g.user.name) != g.user:  # removed, or given another role, since signing in
-                    g.tracker.end_command()
+                if g.tracker.user(g.user.name) == g.user:
+                    response = view(*args, **kwargs)
+                else:  # removed, or given another role, since signing in
                     session.clear()
-                    return redirect(url_for("login"), code=303)
-                response = view(*args, **kwargs)
+                    response = redirect(url_for("login"), code=303)
             except BaseException as error:
                 g.tracker.end_command(error)
                 raise
@@ -85,9 +85,8 @@ class LoginThrottle:
 
 def create_app(tracker: Tracker, today=None, behind_proxy: bool = False) -> Flask:
     """The app for `tracker`'s database, answering as of `today` (as --today takes it; by
-    default PEERPATH_TODAY or each request's day); with
-    `behind_proxy`, trusting one TLS reverse proxy's X-Forwarded-* headers and sending the
-    session cookie over HTTPS only."""
+    default PEERPATH_TODAY or each request's day); with `behind_proxy`, trusting one TLS
+    reverse proxy's X-Forwarded-* headers and sending the session cookie over HTTPS only."""
     if not tracker.store.exists():
         raise PeerpathError(f"no database at {tracker.store.path}: run `peerpath init` or `peerpath demo` first")
     if not tracker.users():
@@ -122,7 +121,8 @@ def run_server(app: Flask, host: str, port: int, threads: int) -> None:
 
 
 def _authorise():
-    """Who is asking, a Tracker acting as them, and the CSRF check of every POST."""
+    """Who is asking, the CSRF check of every POST, and no route that does not say who may use
+    it (`requires` then checks the role and opens the request's transaction)."""
     endpoint = request.endpoint
     g.user = User(session["user"], session["role"], session.get("peer")) if "user" in session else None
     if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf_token", ""),
@@ -332,8 +332,9 @@ def leaders_page():
 @requires("view")
 def offerings_page():
     tracker = g.tracker
-    return render_template("offerings.html", offerings=tracker.offerings(),
-                           sessions={o.id: tracker.sessions(o.id) for o in tracker.offerings()})
+    offerings = tracker.offerings()
+    return render_template("offerings.html", offerings=offerings,
+                           sessions={o.id: tracker.sessions(o.id) for o in offerings})
 
 
 @requires("train")
@@ -378,28 +379,29 @@ def report_page(name):
 
 @requires("recruit")
 def import_page():
+    """Preview an uploaded sheet, then import exactly those bytes once confirmed (they travel in
+    the confirm form, base64-encoded, so core decodes them the same way both times)."""
     if request.method == "GET":
         return render_template("import.html", preview=None)
     upload = request.files.get("file")
-    text = upload.read().decode("utf-8-sig", "replace") if upload else request.form.get("sheet", "")
-    if not text.strip():
+    if upload is not None:
+        name, data = upload.filename or "upload.csv", upload.read()
+    else:
+        name, data = request.form.get("name", "upload.csv"), _sheet_bytes(request.form.get("sheet", ""))
+    if not data.strip():
         raise PeerpathError("choose a CSV file to import")
     confirmed = request.form.get("confirm") == "yes"
-    result = _import(text, dry_run=not confirmed)
+    result = g.tracker.import_peers(name, dry_run=not confirmed, data=data)
     if confirmed:
         return _done(f"Imported {len(result.added)} peer(s).", url_for("pipeline"))
-    return render_template("import.html", preview=result, sheet=text)
+    return render_template("import.html", preview=result, name=name, sheet=base64.b64encode(data).decode())
 
 
-def _import(text: str, dry_run: bool):
-    """Import sheet `text` through core's importer, which reads a file: a private temporary one."""
-    fd, path = tempfile.mkstemp(suffix=".csv")  # mode 0600
+def _sheet_bytes(encoded: str) -> bytes:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        return g.tracker.import_peers(path, dry_run=dry_run)
-    finally:
-        os.unlink(path)
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise PeerpathError("the confirmed sheet is damaged: upload it again") from None
 
 
 @requires("view")
@@ -491,12 +493,18 @@ def approve_activity(activity_id):
 
 
 def calendar_feed(token):
-    """The signed-in user's calendar for a calendar program, opened by its secret alone (a
-    calendar program cannot sign in); a revoked or unknown secret is not found."""
+    """The affiliate's calendar (as `peerpath calendar` writes it) for a calendar program, which
+    cannot sign in: opened by a user's feed secret alone, in one read-only transaction; a
+    revoked or unknown secret is not found."""
     tracker = Tracker(db=current_app.config["DB"], today=current_app.config["TODAY"])
-    if tracker.feed_user(token) is None:
+    tracker.begin_command()
+    try:
+        calendar = None if tracker.feed_user(token) is None else tracker.calendar()
+    finally:
+        tracker.end_command()
+    if calendar is None:
         abort(404)
-    return Response(tracker.calendar(), mimetype="text/calendar")
+    return Response(calendar, mimetype="text/calendar")
 
 
 @requires("calendar")
