@@ -481,7 +481,8 @@ class Offering:
 
     @ended.validator
     def _check_ended(self, attribute, value):
-        if value is not None and self.started is not None and value < self.started:
+        # A planned offering cancelled before its first day ends the day it is cancelled.
+        if value is not None and self.started is not None and value < self.started and self.status != "cancelled":
             raise ValidationError(f"end date {value} is before the start {self.started}")
 
     def open_on(self, day: dt.date) -> bool:
