@@ -285,6 +285,8 @@ def _next_steps() -> str:
         "  peerpath report presenter_use     (In Our Own Voice presenters used fewer than twice)\n"
         "  peerpath report activity --by program   (volunteer hours, talks and stipends)\n"
         "  peerpath report equity            (leaders against the communities served)\n"
+        "  peerpath report capacity          (offerings short of leaders, the next 90 days)\n"
+        "  peerpath report graduates         (graduates who became leaders, and of what)\n"
         "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"
