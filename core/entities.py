@@ -172,6 +172,11 @@ def non_negative(instance, attribute, value):
         raise ValidationError(f"{attribute.name} must be at most {LARGEST_AMOUNT:,}")
 
 
+def _whole(what, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValidationError(f"{what} must be a whole number, not {value!r}")
+
+
 def frozen_dict(value) -> dict:
     return dict(value or {})
 
@@ -477,7 +482,8 @@ class Offering:
     cadence: Optional[str] = attrs.field(default=None, converter=clean_text, validator=one_of(CADENCES, "cadence"))
     language: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("language"))
     # How many participants completed it (`offering close --graduates`); None: not recorded.
-    graduates: Optional[int] = attrs.field(default=None, validator=non_negative)
+    graduates: Optional[int] = attrs.field(default=None, validator=[lambda self, attribute, value: _whole(
+        "--graduates", value), non_negative])
 
     @ended.validator
     def _check_ended(self, attribute, value):

@@ -178,6 +178,10 @@ class FidelityOps:
                 changes["cadence"] = _cadence(changes["cadence"])
             after = attrs.evolve(before, **changes)
             self._check_end(after)
+            named = len(self.tx.search("peers", graduate_of=after.id))
+            if after.graduates is not None and named > after.graduates:
+                raise ValidationError(f"--graduates {after.graduates} is fewer than the {named} graduates "
+                                      f"of {after.id} named")
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             if not changed:
                 raise ValidationError(f"{offering_id} already has those values")

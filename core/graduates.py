@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 
 import attrs
 
-from .entities import ENDED_STATUSES, Offering, Peer, id_order
+from .entities import ENDED_STATUSES, Offering, Peer, _whole, id_order
 from .errors import ValidationError
 from .recruitment import first_stage_date
 from .reporting import ReportResult, Table, percent
@@ -55,6 +55,9 @@ def close_with_graduates(tracker, offering_id, on, cancelled, graduates, named) 
             if cancelled:
                 raise ValidationError("a cancelled offering has no graduates: leave out --graduates and --graduate")
             count = len(named) if graduates is None else graduates
+            _whole("--graduates", count)
+            if count < 0:
+                raise ValidationError("--graduates must not be negative")
             if count < len(named):
                 raise ValidationError(f"--graduates {count} is fewer than the {len(named)} graduates named")
             changes["graduates"] = count
@@ -65,6 +68,8 @@ def close_with_graduates(tracker, offering_id, on, cancelled, graduates, named) 
 
 
 def _named(named) -> list:
+    if isinstance(named, str):  # one graduate given on its own
+        named = [named]
     items = [" ".join(str(item).split()) for item in (named or ())]
     items = [item for item in items if item]
     repeated = [item for item, n in Counter(items).items() if n > 1]

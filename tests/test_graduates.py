@@ -62,6 +62,7 @@ def test_the_count_alone_and_the_default_count(on_engine_today, peers, run):
     (("offering", "close", "O0002", "--graduate", "Lu", "--graduate", "P0004"), "P0004 came from 'hospital talk'"),
     (("offering", "close", "O0001", "--graduates", "2"), "O0001 is already completed"),
     (("offering", "edit", "O0002", "--graduates", "3"), "only a completed offering has graduates"),
+    (("offering", "edit", "O0001", "--graduates", "1"), "--graduates 1 is fewer than the 2 graduates of O0001"),
     (("offering", "close", "O0002", "--graduates", "-1"), "--graduates"),
     (("peer", "add", "Mo", "--graduate-of", "O0002"), "O0002 is running, not completed"),
     (("peer", "add", "Mo", "--graduate-of", "O0001", "--source", "event"), "their source is 'graduate', not 'event'"),
@@ -128,3 +129,14 @@ def test_the_demo_has_graduates_who_became_leaders(demo_db, run):
     assert [g["peer"] for g in figures["leaders"]] == ["P0027", "P0028", "P0030"]
     funnel = json.loads(ok(run("report", "funnel", "--source", "graduate", "--json")))["figures"]
     assert funnel["peers"] == 10
+
+
+def test_the_python_api_takes_one_graduate_and_refuses_a_count_that_is_not_whole(on_engine_today, peers, db):
+    from peerpath.core import Tracker, ValidationError
+
+    tracker = Tracker(db=db, actor="tester")
+    first = tracker.add_offering("peer_to_peer", "A", started="2026-03-01")
+    with pytest.raises(ValidationError, match="whole number"):
+        tracker.close_offering(first.id, graduates="5")
+    tracker.close_offering(first.id, graduate="P0001")
+    assert (tracker.offering(first.id).graduates, tracker.peer("P0001").graduate_of) == (1, first.id)
