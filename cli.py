@@ -11,7 +11,7 @@ import sys
 import click
 import click.shell_completion
 
-from .core import (LIVED_EXPERIENCE, digest_heading, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, ROLES,
+from .core import (CADENCES, LIVED_EXPERIENCE, digest_heading, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, ROLES,
                   Tracker, to_document)
 from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
@@ -562,6 +562,8 @@ def peer_field_options(command):
         click.option("--source-detail", help="Program graduated from, partner name, event..."),
         click.option("--sector", help=f"Partner sector, one of: {', '.join(SECTORS)}."),
         click.option("--outreach", metavar="ID", help="Outreach event the peer came from."),
+        click.option("--graduate-of", metavar="OFFERING",
+                     help="Completed offering the peer graduated from (source graduate)."),
         click.option("--consent", "consents", multiple=True, metavar="FLAG=yes|no",
                      help="Consent flag, e.g. contact=yes, or adult=yes (18+ confirmed). Repeatable."),
         click.option("--birth-date", metavar="DATE", type=DATE,
@@ -1578,6 +1580,8 @@ def offering_group():
 @click.argument("name")
 @click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders.")
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
+@click.option("--cadence", help=f"How often it meets: {', '.join(CADENCES)}.")
+@click.option("--language", help="The language it is held in (report capacity: who to recruit).")
 @click.option("--location", help="Where it meets.")
 @click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
 @click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date (planned or past).")
@@ -1591,9 +1595,12 @@ def offering_add(tracker, program, name, leaders, **values):
 
     \b
       peerpath offering add connection "Berwyn Monday group" \\
-          --leaders P0023,P0024 --schedule "Mondays 7pm, weekly" \\
+          --leaders P0023,P0024 --schedule "Mondays 7pm" --cadence weekly \\
           --location "Berwyn library" --started 2026-11-02
       peerpath offering add ioov "Spring talks" --status planned
+      peerpath offering add peer_to_peer "Clase de Cicero" --status planned \\
+          --started 2027-01-09 --cadence weekly --language Spanish
+      peerpath offering add connection "Maywood group" --cadence daily   # refused
     """
     offering = tracker.add_offering(program, name, leaders=leaders, **values)
     echo(offering.id)
@@ -1604,19 +1611,26 @@ def offering_add(tracker, program, name, leaders, **values):
 @click.option("--name", help="New name.")
 @click.option("--leaders", metavar="ID,ID", help="Peer ids of the leaders (replaces the list).")
 @click.option("--schedule", help="e.g. 'Tuesdays 6:30pm, weekly'.")
+@click.option("--cadence", help=f"How often it meets: {', '.join(CADENCES)}.")
+@click.option("--language", help="The language it is held in.")
 @click.option("--location", help="Where it meets.")
 @click.option("--started", metavar="DATE", type=DATE, help="First meeting or class date.")
 @click.option("--ended", metavar="DATE", type=DATE, help="Last meeting or class date.")
 @click.option("--status", type=click.Choice(OFFERING_STATUSES), help="planned, running, completed or cancelled.")
+@click.option("--graduates", type=click.IntRange(0, 100_000),
+              help="How many completed it (a completed offering only).")
 @pass_tracker
 def offering_edit(tracker, offering_id, **values):
-    """Change offering OFFERING_ID: its name, leaders, schedule, place, dates or status.
+    """Change offering OFFERING_ID: its name, leaders, schedule, cadence, language, place, dates,
+    status or number of graduates.
 
     Examples:
 
     \b
-      peerpath offering edit O0001 --schedule "Mondays 6pm, weekly"
+      peerpath offering edit O0001 --schedule "Mondays 6pm" --cadence weekly
       peerpath offering edit O0002 --location "Cicero library" --status running
+      peerpath offering edit O0005 --graduates 14
+      peerpath offering edit O0001 --graduates 3   # refused: still running
     """
     offering = tracker.edit_offering(offering_id, **{k: v for k, v in values.items() if v is not None})
     echo(f"{offering.id} updated: {offering.status}" + (f", ends {offering.ended}" if offering.ended else ""))
@@ -1626,19 +1640,36 @@ def offering_edit(tracker, offering_id, **values):
 @click.argument("offering_id")
 @click.option("--on", "on", metavar="DATE", type=DATE, help="Its last day (default today).")
 @click.option("--cancelled", is_flag=True, help="It was cancelled rather than completed.")
+@click.option("--graduates", type=click.IntRange(0, 100_000),
+              help="How many completed it (default: the number named).")
+@click.option("--graduate", "graduate", multiple=True, metavar="PEER|NAME",
+              help="A graduate who consents to contact: a peer id, or a name to add as a "
+                   "prospect. Repeatable.")
 @pass_tracker
-def offering_close(tracker, offering_id, on, cancelled):
+def offering_close(tracker, offering_id, on, cancelled, graduates, graduate):
     """Mark offering OFFERING_ID completed (or --cancelled) on its last day; a completed class counts
     as a course its teachers taught.
+
+    A completed offering's graduates are a recruitment source: --graduates gives how many, and
+    each --graduate who consents to be contacted becomes a peer whose source is graduate, linked
+    to the offering (a peer id links that peer; a name adds a prospect). `report funnel --source
+    graduate` and `report graduates` follow them.
 
     Examples:
 
     \b
-      peerpath offering close O0003
+      peerpath offering close O0003 --graduates 9 --graduate "Rosa Mendez" \\
+          --graduate "Luis Ortega"
       peerpath offering close O0002 --cancelled
+      peerpath offering close O0001 --cancelled --graduates 4   # refused
     """
-    offering = tracker.close_offering(offering_id, on=on, cancelled=cancelled)
-    echo(f"{offering.id} is {offering.status} ({offering.ended})")
+    offering = tracker.close_offering(offering_id, on=on, cancelled=cancelled, graduates=graduates,
+                                      graduate=graduate)
+    graduated = f", {offering.graduates} graduate(s)" if offering.graduates is not None else ""
+    echo(f"{offering.id} is {offering.status} ({offering.ended}){graduated}")
+    if graduate:  # a graduate is linked only to a completed offering: these are the ones just named
+        for peer in (p for p in tracker.peers() if p.graduate_of == offering.id):
+            echo(f"  {peer.id} {peer.name}: graduate of {offering.id}")
 
 
 @offering_group.command(name="list")
@@ -1658,9 +1689,9 @@ def offering_list(tracker, program, output):
     if output != "text":
         echo_records(output, [to_document(o) for o in found])
         return
-    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.location, o.status, o.ended]
-                for o in found],
-               ["id", "program", "name", "leaders", "schedule", "location", "status", "ends"])
+    echo_table([[o.id, o.program, o.name, ", ".join(o.leaders), o.schedule, o.cadence, o.location, o.status,
+                 o.ended] for o in found],
+               ["id", "program", "name", "leaders", "schedule", "cadence", "location", "status", "ends"])
 
 
 @cli.group(name="session")
@@ -2177,6 +2208,7 @@ def reports(tracker, output):
 @click.option("--days", type=DAYS, help="Horizon for 'expiring' (setting reports.expiring_days).")
 @click.option("--merge", is_flag=True, help="rollup: merge the rollup JSON FILES of several affiliates.")
 @click.option("--by", metavar="GROUPING", help="activity: group by peer (default), program, month or community.")
+@click.option("--horizon", type=DAYS, help="capacity: days to look ahead (default 90).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the report as a new printable HTML file with charts (mode 0600).")
 @click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
@@ -2185,9 +2217,10 @@ def reports(tracker, output):
 @peer_filter_options(period=False)
 @listing_options
 @pass_tracker
-def report(tracker, name, files, start, end, days, merge, html_file, force, what_if, where, output, by):
+def report(tracker, name, files, start, end, days, merge, html_file, force, what_if, where, output, by,
+           horizon):
     """Run report NAME (see `peerpath reports`): funnel, leaders, capacity, expiring, fidelity,
-    reach, rollup, activity, retention, equity.
+    reach, rollup, activity, retention, graduates, equity.
 
     The period counts the peers who entered the pipeline in it. funnel, leaders, expiring and
     reach take the peer options (they combine); reach also keeps only the outreach events of a
@@ -2199,6 +2232,12 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, what
     end - new) / active at the start (default: the last year). equity counts prospects,
     trainees and leaders by community and language as of --to against the settings
     equity.communities and equity.languages; under-served ones are marked.
+
+    capacity lists the offerings short of leaders now, then forecasts the next --horizon
+    days (default 90): each planned or running offering's leaders still active through
+    it, when it falls short, and who can fill it (other leaders, trainees expected to
+    certify at a planned training, leaders to reactivate), then where to recruit.
+    graduates counts each program's graduates and how many became leaders, of what.
 
     rollup --merge combines the rollup JSON FILES of several affiliates. --json gives the
     figures and tables, --csv the rows of every table in one CSV: a "table" column with the
@@ -2233,12 +2272,18 @@ def report(tracker, name, files, start, end, days, merge, html_file, force, what
           --what-if crss.renewal.total=10 --json
       peerpath report presenter_use --what-if ioov.format.presentations_per_year=3
       peerpath report expiring --what-if crss.validity=1000   # refused
+      peerpath report capacity --horizon 120
+      peerpath report capacity --json
+      peerpath report funnel --horizon 30   # refused: no --horizon
+      peerpath report funnel --source graduate
+      peerpath report graduates --csv
     """
     if files and not merge:
         raise click.UsageError("give --merge to combine rollup files")
     if merge and not files:
         raise click.UsageError("--merge needs the rollup JSON files to combine")
-    options = {"start": start, "end": end, "days": days, "files": files, "where": where, "by": by}
+    options = {"start": start, "end": end, "days": days, "files": files, "where": where, "by": by,
+               "horizon": horizon}
     result = tracker.report_what_if(what_if, name, **options) if what_if else tracker.report(name, **options)
     if what_if and output == "csv" and not html_file:
         echo(f"Note: {result.assumption()}", err=True)

@@ -8,6 +8,7 @@ from .activity import KINDS as ACTIVITY_KINDS
 from .catalog import Catalog, Report, StepKind
 from .digest import DigestItem, digest_heading
 from .entities import (
+    CADENCES,
     LEADER_STATUSES,
     LIVED_EXPERIENCE,
     OFFERING_STATUSES,
@@ -50,7 +51,7 @@ from .tracker import Tracker
 from .users import MIN_PASSWORD, PERMISSIONS, ROLES, User, permits, session_secret
 
 __all__ = [
-    "Band", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DigestItem", "DONE", "ENTRY_POINT_GROUP",
+    "Band", "CADENCES", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DigestItem", "DONE", "ENTRY_POINT_GROUP",
     "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "OFFERING_STATUSES",
     "Observation", "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
     "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",

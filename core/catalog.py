@@ -41,13 +41,15 @@ class Report:
     peers and honours `options["peers"]` (a PeerFilter) says so with `filters_peers`; the
     others refuse peer filters rather than ignore them. A report that groups its figures in
     more than one way lists the ways in `groupings` (`--by`, in `options["by"]`; the first is
-    the default); the others refuse `--by`."""
+    the default); the others refuse `--by`. A report that looks ahead gives its default number
+    of days in `horizon` (`--horizon`, in `options["horizon"]`); the others refuse `--horizon`."""
 
     name: str
     description: str
     build: Callable
     filters_peers: bool = False
     groupings: tuple = attrs.field(default=(), converter=tuple)
+    horizon: Optional[int] = None
 
 
 @attrs.frozen

@@ -79,7 +79,9 @@ def build_demo(tracker, seed: int = 7) -> str:
             for stage in stages:
                 day += dt.timedelta(days=rng.randint(5, 40))
                 tracker.set_stage(peer.id, stage, on=min(day, tracker.today))
-        _train_leaders(tracker, [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]])
+        leaders = [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]]
+        _train_leaders(tracker, leaders)
+        _graduates_and_plans(tracker, peers, leaders)
         # Whom the affiliate serves (report equity): Maywood and Polish speakers have no leader yet.
         tracker.set_setting("equity.communities", ", ".join([c for c, _ in COMMUNITIES] + ["Maywood"]))
         tracker.set_setting("equity.languages", "English, Spanish, Polish")
@@ -204,23 +206,47 @@ def _train_leaders(tracker, leaders: list) -> None:
     a = leaders
     group = tracker.add_offering("connection", "Oak Park Tuesday group", leaders=[a[0], a[1]],
                                  schedule="Tuesdays 6:30pm, weekly", location="Oak Park library",
-                                 started=ago(300))
+                                 started=ago(300), cadence="weekly")
     for week in range(12):
         tracker.add_session(group.id, ago(300 - 7 * week), attendance=6 + week % 4)
     tracker.observe(group.id, "connection_meeting", "State trainer", CONNECTION_ANSWERS, on=ago(250))
     tracker.observe(group.id, "connection_meeting", "State trainer", DRIFTED_ANSWERS, on=ago(20))
     newer = tracker.add_offering("connection", "Cicero Thursday group", leaders=[a[0], a[2]],
-                                 schedule="Thursdays 7pm, every other week", started=ago(30))
+                                 schedule="Thursdays 7pm, every other week", started=ago(30),
+                                 cadence="biweekly")
     tracker.add_session(newer.id, ago(30), attendance=5)
     course = tracker.add_offering("peer_to_peer", "Berwyn Peer-to-Peer class", leaders=[a[4], a[5]],
-                                  schedule="Saturdays 10am, 8 weeks", started=ago(200))
+                                  schedule="Saturdays 10am, 8 weeks", started=ago(200), cadence="weekly")
     for week in range(8):
         tracker.add_session(course.id, ago(200 - 7 * week), attendance=9)
-    talks = tracker.add_offering("ioov", "In Our Own Voice talks", leaders=[a[7], a[8]])
+    talks = tracker.add_offering("ioov", "In Our Own Voice talks", leaders=[a[7], a[8]], cadence="on request")
     tracker.add_session(talks.id, ago(150), attendance=40)
     tracker.add_session(talks.id, ago(90), leaders=[a[7]], attendance=25)  # a[8] presented once this year
     tracker.observe(talks.id, None, "Program coordinator", IOOV_ANSWERS, on=ago(90), leaders=[a[7]])
     _activity(tracker, a, {"group": group.id, "course": course.id, "talks": talks.id}, ago)
+
+
+# Classes and groups that ended before the sample peers came, whose graduates became peers (the
+# sample's graduates, by the class or group they name), and a planned class in Spanish:
+# (program, name, first and last day as days ago, graduates counted, what graduates name).
+PAST_OFFERINGS = [
+    ("peer_to_peer", "Oak Park Peer-to-Peer class, fall 2025", 466, 410, 12, "Peer-to-Peer class"),
+    ("connection", "Maywood Monday group", 700, 420, 15, "Connection group"),
+]
+
+
+def _graduates_and_plans(tracker, peers, leaders) -> None:
+    """The past offerings closed with their graduates (report graduates), and a Peer-to-Peer
+    class planned in Spanish whose second teacher is still in training (report capacity)."""
+    today = tracker.today
+    for program, name, first, last, count, detail in PAST_OFFERINGS:
+        past = tracker.add_offering(program, name, started=today - dt.timedelta(days=first), cadence="weekly")
+        named = [p.id for p in peers if p.source == "graduate" and p.source_detail == detail]
+        tracker.close_offering(past.id, on=today - dt.timedelta(days=last), graduates=count, graduate=named)
+    tracker.add_offering("peer_to_peer", "Cicero Peer-to-Peer class in Spanish", leaders=[leaders[5], leaders[6]],
+                         schedule="Saturdays 10am, 8 weeks", cadence="weekly", language="Spanish",
+                         location="Cicero public library", status="planned",
+                         started=today + dt.timedelta(days=40), ended=today + dt.timedelta(days=89))
 
 
 # Volunteer activity: (leader index, kind, days ago, hours, offering, outreach event, stipend).
@@ -268,6 +294,8 @@ def _next_steps() -> str:
         "  peerpath report presenter_use     (In Our Own Voice presenters used fewer than twice)\n"
         "  peerpath report activity --by program   (volunteer hours, talks and stipends)\n"
         "  peerpath report equity            (leaders against the communities served)\n"
+        "  peerpath report capacity          (offerings short of leaders, the next 90 days)\n"
+        "  peerpath report graduates         (graduates who became leaders, and of what)\n"
         "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"

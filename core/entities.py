@@ -30,6 +30,9 @@ STAGES = ("prospect", "contacted", "applied", "screened", "accepted", "declined"
 LEADER_STATUSES = ("in training", "certified", "on hold", "inactive", "lapsed")
 OFFERING_STATUSES = ("planned", "running", "completed", "cancelled")
 ENDED_STATUSES = ("completed", "cancelled")
+# How often an offering meets: the words programs use (NAMI Connection: weekly, every other week
+# or monthly; Peer-to-Peer: weekly sessions; In Our Own Voice: talks when booked). No figure.
+CADENCES = ("weekly", "biweekly", "monthly", "on request")
 
 
 # --- converters and validators shared by every entity -------------------------------------
@@ -169,6 +172,11 @@ def non_negative(instance, attribute, value):
         raise ValidationError(f"{attribute.name} must be at most {LARGEST_AMOUNT:,}")
 
 
+def _whole(what, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValidationError(f"{what} must be a whole number, not {value!r}")
+
+
 def frozen_dict(value) -> dict:
     return dict(value or {})
 
@@ -213,6 +221,9 @@ class Peer:
         default=None, converter=clean_text, validator=one_of(SECTORS, "sector")
     )
     outreach: Optional[str] = attrs.field(default=None, converter=clean_text)
+    # The offering (a completed class or group) the peer graduated from: `offering close
+    # --graduate`. Not identifying, so kept when the peer is erased (the statistics stay).
+    graduate_of: Optional[str] = attrs.field(default=None, converter=clean_text)
     # Leader eligibility a program may require at enrolment (ProgramModel.leader_requirements).
     birth_date: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     member_until: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
@@ -471,10 +482,16 @@ class Offering:
     # Offerings stored before these fields existed read as running with no end date.
     status: str = attrs.field(default="running", validator=one_of(OFFERING_STATUSES, "offering status"))
     ended: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
+    cadence: Optional[str] = attrs.field(default=None, converter=clean_text, validator=one_of(CADENCES, "cadence"))
+    language: Optional[str] = attrs.field(default=None, converter=clean_text, validator=line_text("language"))
+    # How many participants completed it (`offering close --graduates`); None: not recorded.
+    graduates: Optional[int] = attrs.field(default=None, validator=[lambda self, attribute, value: _whole(
+        "--graduates", value), non_negative])
 
     @ended.validator
     def _check_ended(self, attribute, value):
-        if value is not None and self.started is not None and value < self.started:
+        # A planned offering cancelled before its first day ends the day it is cancelled.
+        if value is not None and self.started is not None and value < self.started and self.status != "cancelled":
             raise ValidationError(f"end date {value} is before the start {self.started}")
 
     def open_on(self, day: dt.date) -> bool:

@@ -153,25 +153,33 @@ def read_answers(path: str) -> dict:
     return {(row["item"] or "").strip(): (row["answer"] or "").strip() for row in rows}
 
 
+def _cadence(value):
+    """A cadence as typed: case and spaces ignored ("Weekly" is weekly); None when not given."""
+    return " ".join(value.split()).lower() if isinstance(value, str) and value.strip() else None
+
+
 class FidelityOps:
     """Offerings, sessions and observations (Tracker mixin)."""
 
     # -- offerings and sessions --------------------------------------------------------------------
 
     def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None,
-                     status="running", ended=None):
+                     status="running", ended=None, cadence=None, language=None):
         with self.changing():  # first: the catalog is read under the change's own lock
             program = self.catalog.program(program_key)
             leaders = self._check_leaders(program.key, text_tuple(leaders))
             offering = Offering(id=self.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
-                                schedule=schedule, location=location, started=started, status=status, ended=ended)
+                                schedule=schedule, location=location, started=started, status=status, ended=ended,
+                                cadence=_cadence(cadence), language=language)
             self._check_end(offering)
             self.store_new("offerings", offering, "add", details={"program": program.key})
         return offering
 
     def edit_offering(self, offering_id, **changes) -> Offering:
-        """Change an offering's name, leaders, schedule, location, start, end date or status."""
-        unknown = set(changes) - {"name", "leaders", "schedule", "location", "started", "ended", "status"}
+        """Change an offering's name, leaders, schedule, cadence, language, location, start, end
+        date, status or number of graduates."""
+        unknown = set(changes) - {"name", "leaders", "schedule", "location", "started", "ended", "status",
+                                  "cadence", "language", "graduates"}
         if unknown:
             raise ValidationError(f"cannot edit offering field(s): {', '.join(sorted(unknown))}")
         if not changes:
@@ -180,8 +188,14 @@ class FidelityOps:
             before = self.offering(offering_id)
             if "leaders" in changes:
                 changes["leaders"] = self._check_leaders(before.program, text_tuple(changes["leaders"]))
+            if "cadence" in changes:
+                changes["cadence"] = _cadence(changes["cadence"])
             after = attrs.evolve(before, **changes)
             self._check_end(after)
+            named = len(self.tx.search("peers", graduate_of=after.id))
+            if after.graduates is not None and named > after.graduates:
+                raise ValidationError(f"--graduates {after.graduates} is fewer than the {named} graduates "
+                                      f"of {after.id} named")
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             if not changed:
                 raise ValidationError(f"{offering_id} already has those values")
@@ -189,22 +203,23 @@ class FidelityOps:
             self.settle_leaders(after.program, sorted(set(before.leaders) | set(after.leaders)))
         return after
 
-    def close_offering(self, offering_id, on=None, cancelled=False) -> Offering:
-        """Mark an offering completed (or cancelled) on `on` (default today)."""
-        with self.changing():
-            offering = self.offering(offering_id)
-            if offering.status in ENDED_STATUSES:
-                raise ValidationError(f"{offering_id} is already {offering.status} ({offering.ended})")
-            day = self.read_date(on) or self.today
-            self.check_not_future(day)
-            return self.edit_offering(offering_id, status="cancelled" if cancelled else "completed", ended=day)
+    def close_offering(self, offering_id, on=None, cancelled=False, graduates=None, graduate=()) -> Offering:
+        """Mark an offering completed (or cancelled) on `on` (default today); a completed one with
+        its number of `graduates` and the graduates named who consent to be contacted (`graduate`:
+        peer ids, linked to it, or names, added as prospects), a recruitment source (core.graduates)."""
+        from .graduates import close_with_graduates
+
+        return close_with_graduates(self, offering_id, on, cancelled, graduates, graduate)
 
     def _check_end(self, offering) -> None:
-        """A completed or cancelled offering has ended, by a date that is not in the future."""
+        """A completed or cancelled offering has ended, by a date that is not in the future; only
+        a completed one has graduates."""
         if offering.status in ENDED_STATUSES:
             if offering.ended is None:
                 raise ValidationError(f"a {offering.status} offering needs its end date (--ended)")
             self.check_not_future(offering.ended)
+        if offering.graduates is not None and offering.status != "completed":
+            raise ValidationError(f"only a completed offering has graduates ({offering.id} is {offering.status})")
 
     def offerings(self, program_key=None) -> list:
         enabled = self.catalog.programs

@@ -15,6 +15,8 @@ EDITABLE = (
 # Leader eligibility (a program's min_age and nami_membership requirements): set with `peer add`
 # and `peer edit`, kept out of spreadsheet import and export like other sensitive details.
 ELIGIBILITY = ("birth_date", "member_until")
+# The completed offering a peer graduated from (core.graduates): checked to exist and be completed.
+GRADUATION = ("graduate_of",)
 
 # Personal contact details, and notes (which hold the extra columns of imported sheets): left
 # out of listings, exports and the audit trail's output unless asked for.
@@ -54,11 +56,12 @@ class PeerOps:
 
         `on` is the date the peer entered their first stage (default today).
         """
-        unknown = set(fields) - set(EDITABLE + ELIGIBILITY) - {"stage"}
+        unknown = set(fields) - set(EDITABLE + ELIGIBILITY + GRADUATION) - {"stage"}
         if unknown:
             raise ValidationError(f"unknown peer field(s): {', '.join(sorted(unknown))}")
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
+        self._check_graduate_of(fields)
         history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
         self.check_not_future(history[0].on, optional_date(fields.get("birth_date")))
         return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
@@ -66,6 +69,16 @@ class PeerOps:
     def _check_outreach(self, outreach_id) -> None:
         if outreach_id and self.tx.get("outreach", outreach_id) is None:
             raise ValidationError(f"unknown outreach event '{outreach_id}'")
+
+    def _check_graduate_of(self, fields, before=None) -> None:
+        """A peer who graduated from an offering came from it: the offering must exist and be
+        completed, and the peer's source is "graduate" (set to it when not given)."""
+        offering_id = fields.get("graduate_of")
+        if not offering_id and not (before is not None and before.graduate_of and "source" in fields):
+            return
+        from .graduates import check_graduate_source
+
+        check_graduate_source(self, offering_id, fields, before)
 
     def add_peer(self, **fields) -> Peer:
         """Store a new peer and return it."""
@@ -99,7 +112,7 @@ class PeerOps:
         return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
-        unknown = set(changes) - set(EDITABLE + ELIGIBILITY)
+        unknown = set(changes) - set(EDITABLE + ELIGIBILITY + GRADUATION)
         if unknown:
             raise ValidationError(f"cannot edit field(s): {', '.join(sorted(unknown))}")
         if not changes:
@@ -107,6 +120,7 @@ class PeerOps:
         with self.changing():
             before = self.load("peers", Peer, peer_id, "peer")
             self._check_outreach(changes.get("outreach"))
+            self._check_graduate_of(changes, before)
             self.check_not_future(optional_date(changes.get("birth_date")))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))

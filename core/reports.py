@@ -19,6 +19,8 @@ from .hookspecs import hookimpl
 from .recruitment import first_stage_date
 from .activity import GROUPINGS, activity_report
 from .equity import equity
+from .forecast import DEFAULT_HORIZON, capacity
+from .graduates import graduates_report
 from .retention import retention, retention_counts
 from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
 
@@ -116,32 +118,6 @@ def leaders(tracker, options) -> ReportResult:
         "leaders", ["program", "certified", "in training", "on hold", "inactive", "lapsed",
                     "new", "active at start", "active at end", "retention %"], rows)],
         figures, (start, end))
-
-
-# --- capacity ----------------------------------------------------------------------------------
-
-
-def capacity(tracker, options) -> ReportResult:
-    """Offerings still planned or running that are short of the certified, active leaders their
-    model needs (leaders on hold, inactive or lapsed do not count); programs with no one in training."""
-    statuses = tracker.leaders()
-    certified = {(s.peer.id, s.program.key) for s in statuses if s.status == "certified"}
-    programs = tracker.catalog.programs
-    short = []
-    for offering in (o for o in tracker.offerings() if o.open_on(tracker.today)):
-        needed = int(programs[offering.program].format.get("leaders_per_offering", 1))
-        trained = [p for p in offering.leaders if (p, offering.program) in certified]
-        if len(trained) < needed:
-            short.append({"offering": offering.id, "name": offering.name, "program": offering.program,
-                          "needed": needed, "trained_active": len(trained)})
-    in_training = Counter(s.program.key for s in statuses if s.status == "in training")
-    empty = [key for key in programs if not in_training[key]]
-    return ReportResult("capacity", "Leader capacity", [
-        Table("offerings short of leaders", ["offering", "name", "program", "needed", "trained and active"],
-              [list(s.values()) for s in short]),
-        Table("programs with no leader in training", ["program"], [[key] for key in empty]),
-    ], {"short_offerings": short, "no_leader_in_training": empty,
-        "in_training": {key: in_training[key] for key in programs}}, (None, options["end"]))
 
 
 # --- expiring ----------------------------------------------------------------------------------
@@ -328,7 +304,8 @@ REPORTS = (
            filters_peers=True),
     Report("leaders", "Leaders per program by status, new certifications, retention.", leaders,
            filters_peers=True),
-    Report("capacity", "Offerings short of trained leaders; programs with no one in training.", capacity),
+    Report("capacity", "Offerings short of trained leaders; programs with no one in training; a forecast "
+           "over --horizon days (90) of shortfalls and who can fill them.", capacity, horizon=DEFAULT_HORIZON),
     Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring,
            filters_peers=True),
     Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach,
@@ -338,6 +315,8 @@ REPORTS = (
     Report("activity", "Volunteer hours, talks, speakers and stipends (--by peer, program, month or "
            "community); presenters short of their yearly presentations.", activity_report, groupings=GROUPINGS),
     Report("retention", "Per program: (leaders active at end - new) / active at start.", retention),
+    Report("graduates", "Graduates of each program's completed offerings, and how many became leaders, "
+           "of what.", graduates_report),
     Report("equity", "Leaders and prospects by community and language against those served "
            "(equity.communities, equity.languages); under-served marked.", equity),
 )
@@ -352,10 +331,16 @@ def register_reports(register):
 class ReportOps:
     """Running registered reports (Tracker mixin)."""
 
-    def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None) -> ReportResult:
+    def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None,
+               horizon=None) -> ReportResult:
         """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches,
-        grouped `by` one of the report's groupings."""
+        grouped `by` one of the report's groupings, looking `horizon` days ahead."""
         report = self.catalog.report(name)
+        if horizon is not None and report.horizon is None:
+            ahead = sorted(r.name for r in self.catalog.reports.values() if r.horizon is not None)
+            raise ValidationError(f"report '{name}' has no --horizon; the reports that do: {', '.join(ahead)}")
+        if horizon is not None and not 0 <= horizon <= 36_500:
+            raise ValidationError(f"--horizon must be from 0 to 36500 days, not {horizon}")
         if by is not None and not report.groupings:
             grouped = sorted(r.name for r in self.catalog.reports.values() if r.groupings)
             raise ValidationError(f"report '{name}' has no --by; the reports that do: {', '.join(grouped)}")
@@ -374,6 +359,7 @@ class ReportOps:
         if files and name != "rollup":
             raise ValidationError("only 'rollup' merges files")
         options = {"start": start, "end": end, "days": days, "files": list(files), "peers": where,
+                   "horizon": horizon if horizon is not None else report.horizon,
                    "by": by.strip().lower() if by is not None else (report.groupings[0] if report.groupings else None)}
         try:
             return report.build(self, options)

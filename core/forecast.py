@@ -1,0 +1,268 @@
+"""`report capacity`: offerings short of leaders now, and a forecast over the next `--horizon`
+days (default 90) of who will still lead them, when each falls short, and who can fill it.
+
+For each offering still planned or running, the leaders its model needs (the program's
+`leaders_per_offering`) are compared with its leaders who are certified and active (not on hold,
+inactive or lapsed) and stay so through the days it runs within the horizon: a certification
+that expires in it (a credential not renewed, or a commitment such as Peer-to-Peer's courses in
+24 months not met) ends that leader's days. The first day the active leaders drop below the need
+is the offering's shortfall date (for a planned offering, at the earliest its first day).
+
+Who can fill a shortfall, in the order a coordinator would ask:
+- other certified leaders of the program, active through the horizon, not leading it;
+- trainees of the program expected to certify: those whose only required step missing is the
+  training, by the last day of the next training of the program still to come (core.trainings:
+  one they are on the roster of, else the first with a seat), in time when that is on or before
+  the shortfall date; trainees still missing other steps are listed with what they miss;
+- leaders of the program on hold, inactive or lapsed, with what making them active asks;
+- peers furthest along the recruitment pipeline not enrolled in any program (speaking the
+  offering's language when it has one), the first few;
+- then recruitment: how many peers to recruit (the shortfall less the trainees expected in
+  time), speaking the offering's language when it has one, and where: the source, sector and
+  community that gave the most of the program's last leaders (`recent` of them), and each
+  source's yield (peers who came from it, and how many became leaders of the program).
+"""
+
+from collections import Counter, defaultdict
+
+from .entities import shift_date
+from .filters import loose
+from .reporting import ReportResult, Table, percent
+from .trainings import Trainings
+
+DEFAULT_HORIZON = 90  # peerpath's own default: a season ahead (no program publishes one)
+RECENT_LEADERS = 5  # "gave 3 of your last 5 leaders"
+INACTIVE = ("on hold", "inactive", "lapsed")
+
+
+def capacity(tracker, options) -> ReportResult:
+    """Offerings short of certified, active leaders now; programs with no one in training; and
+    the forecast over the horizon (see the module's docstring)."""
+    today = tracker.today
+    horizon = options.get("horizon")
+    horizon = DEFAULT_HORIZON if horizon is None else horizon
+    until = shift_date(today, horizon)
+    statuses = tracker.leaders()
+    programs = tracker.catalog.programs
+    by_program = defaultdict(list)
+    for status in statuses:
+        by_program[status.program.key].append(status)
+    certified = {(s.peer.id, s.program.key): s for s in statuses if s.status == "certified"}
+    offerings = [o for o in tracker.offerings() if o.open_on(today)]
+    short = []
+    for offering in offerings:
+        needed = _needed(programs[offering.program])
+        trained = [p for p in offering.leaders if (p, offering.program) in certified]
+        if len(trained) < needed:
+            short.append({"offering": offering.id, "name": offering.name, "program": offering.program,
+                          "needed": needed, "trained_active": len(trained)})
+    in_training = Counter(s.program.key for s in statuses if s.status == "in training")
+    empty = [key for key in programs if not in_training[key]]
+
+    planned = [t for t in Trainings(tracker).trainings() if not t.closed and t.on >= today]
+    peers = {p.id: p for p in tracker.peers()}
+    sectors = tracker.recruited_sectors(peers.values())
+    forecast = [_forecast(offering, programs[offering.program], certified, by_program[offering.program],
+                          planned, peers, sectors, today, until, {s.peer.id for s in statuses})
+                for offering in offerings]
+    tables = [
+        Table("offerings short of leaders", ["offering", "name", "program", "needed", "trained and active"],
+              [list(s.values()) for s in short]),
+        Table("programs with no leader in training", ["program"], [[key] for key in empty]),
+        Table(f"forecast to {until} ({horizon} days)",
+              ["offering", "name", "program", "status", "from", "needed", "active now", "active through",
+               "short", "short from"],
+              [[f["offering"], f["name"], f["program"], f["status"], f["from"], f["needed"], f["active_now"],
+                f["active_through"], f["short"], f["short_from"] or ""] for f in forecast]),
+        Table("leaders lapsing within the horizon", ["offering", "peer", "name", "active until", "why"],
+              [[f["offering"], x["peer"], x["name"], x["until"], x["why"]] for f in forecast for x in f["lapsing"]]),
+        Table("who can fill a shortfall", ["offering", "who", "peer", "name", "when or what"],
+              [[f["offering"], c["kind"], c["peer"], c["name"], c["note"]] for f in forecast for c in f["fill"]]),
+        Table("where to recruit", ["offering", "program", "recruit", "suggestion"],
+              [[f["offering"], f["program"], f["recruit"]["peers"], f["recruit"]["text"]]
+               for f in forecast if f["recruit"]]),
+        Table("recruitment yield", ["program", "source", "sector", "community", "peers", "leaders", "yield %"],
+              [[key, y["source"], y["sector"], y["community"], y["peers"], y["leaders"], y["yield_percent"]]
+               for key in sorted({f["program"] for f in forecast if f["short"]})
+               for y in source_yield(by_program[key], peers, sectors)]),
+    ]
+    figures = {"short_offerings": short, "no_leader_in_training": empty,
+               "in_training": {key: in_training[key] for key in programs},
+               "horizon_days": horizon, "until": until.isoformat(), "forecast": forecast}
+    return ReportResult("capacity", "Leader capacity", tables, figures, (None, options["end"]))
+
+
+def _needed(program) -> int:
+    return int(program.format.get("leaders_per_offering", 1))
+
+
+def _active_until(status):
+    """The last day a certified leader is active, as their certification stands (None: no end)."""
+    return status.certification.expires if status.certification is not None else None
+
+
+def _forecast(offering, program, certified, program_statuses, planned, peers, sectors, today, until,
+              enrolled) -> dict:
+    needed = _needed(program)
+    first = max(today, offering.started or today)
+    last = min(until, offering.ended or until)
+    mine = [certified[(p, offering.program)] for p in offering.leaders if (p, offering.program) in certified]
+    ends = {s.peer.id: _active_until(s) for s in mine}
+    lapsing = [{"peer": s.peer.id, "name": s.peer.name, "until": ends[s.peer.id].isoformat(),
+                "why": f"{s.pathway.lapse_reason} unless renewed"
+                       + (f" (renewal so far: {s.renewal.summary})" if s.renewal and s.renewal.summary else "")}
+               for s in mine if ends[s.peer.id] is not None and ends[s.peer.id] < last]
+    short, short_from, through = 0, None, len(mine)
+    if first <= last:
+        days = sorted({first} | {shift_date(end, 1) for end in ends.values() if end is not None and first < shift_date(end, 1) <= last})
+        for day in days:
+            active = sum(1 for end in ends.values() if end is None or end >= day)
+            if active < needed and short_from is None:
+                short_from = day
+            short = max(short, needed - active)
+        through = sum(1 for end in ends.values() if end is None or end >= last)
+    result = {"offering": offering.id, "name": offering.name, "program": offering.program, "status": offering.status,
+              "from": first.isoformat(), "to": last.isoformat(), "cadence": offering.cadence,
+              "language": offering.language, "needed": needed, "active_now": len(mine), "active_through": through,
+              "short": short, "short_from": short_from.isoformat() if short_from else None,
+              "lapsing": lapsing, "fill": [], "recruit": None}
+    if short:
+        result["fill"] = _fillers(offering, program, program_statuses, planned, short_from, last) + \
+            _prospects(offering, enrolled, peers)
+        expected = sum(1 for c in result["fill"] if c["kind"] == "trainee" and c["in_time"])
+        result["recruit"] = _recruit(offering, program, max(0, short - expected), program_statuses, peers, sectors)
+    return result
+
+
+def _fillers(offering, program, statuses, planned, short_from, last) -> list:
+    """Who could fill the offering's shortfall (see the module's docstring)."""
+    found = []
+    for status in statuses:
+        if status.peer.id in offering.leaders and status.status == "certified":
+            continue
+        end = _active_until(status)
+        if status.status == "certified":
+            if end is None or end >= last:
+                found.append(_candidate("leader", status, "certified, active through the horizon"))
+        elif status.status == "in training":
+            found.append(_trainee(status, program, planned, short_from))
+        elif status.status in INACTIVE:
+            found.append(_candidate(status.status, status, _to_reactivate(status)))
+    order = {"leader": 0, "trainee": 1, "on hold": 2, "inactive": 2, "lapsed": 2}
+    return sorted(found, key=lambda c: (order[c["kind"]], not c["in_time"], c["expected"] or "9999", c["peer"]))
+
+
+IN_PIPELINE = ("accepted", "screened", "applied", "contacted", "prospect")  # furthest first
+PROSPECTS_LISTED = 3
+
+
+def _prospects(offering, enrolled, peers) -> list:
+    """The peers furthest along the recruitment pipeline not enrolled in any program (speaking
+    the offering's language when it has one): the first to ask to train for it."""
+    found = [p for p in peers.values() if p.stage in IN_PIPELINE and p.id not in enrolled and not p.erased
+             and (not offering.language or any(loose(x) == loose(offering.language) for x in p.languages))]
+    found.sort(key=lambda p: (IN_PIPELINE.index(p.stage), p.id))
+    speaks = f", speaks {offering.language}" if offering.language else ""
+    return [{"kind": "prospect", "peer": p.id, "name": p.name, "note": f"{p.stage}{speaks}, in no program yet",
+             "expected": None, "in_time": False} for p in found[:PROSPECTS_LISTED]]
+
+
+def _candidate(kind, status, note, expected=None, in_time=False) -> dict:
+    return {"kind": kind, "peer": status.peer.id, "name": status.peer.name, "note": note,
+            "expected": expected, "in_time": in_time}
+
+
+def _trainee(status, program, planned, short_from) -> dict:
+    missing = [s.step for s in status.steps if not s.step.optional and not s.progress.done]
+    training_steps = [s for s in missing if s.kind == "training"]
+    others = [s.key for s in missing if s.kind != "training"]
+    trainings = [t for t in planned if t.program == program.key]
+    training = next((t for t in trainings if status.peer.id in t.roster), None) or \
+        next((t for t in trainings if t.seats_left is None or t.seats_left > 0), None)
+    if not training_steps:
+        return _candidate("trainee", status, f"missing: {', '.join(others) or 'nothing'}")
+    if training is None:
+        need = f"missing: {', '.join(others + [s.key for s in training_steps])}"
+        return _candidate("trainee", status, f"{need}; no {program.key} training planned "
+                                             f"(peerpath training add {program.key} --on DATE)")
+    day = training.until or training.on
+    if others:
+        return _candidate("trainee", status, f"if {', '.join(others)} done before {training.id} on {training.on}: "
+                                             f"certified {day}")
+    in_time = short_from is not None and day <= short_from
+    when = "in time" if in_time else "after the shortfall begins"
+    return _candidate("trainee", status, f"expected certified {day} at {training.id} ({when})",
+                      expected=day.isoformat(), in_time=in_time)
+
+
+def _to_reactivate(status) -> str:
+    program, peer = status.program.key, status.peer.id
+    if status.status == "on hold" or (status.status == "inactive" and status.enrollment.hold == "inactive"):
+        return f"{status.status} by hand: peerpath status {peer} {program} active"
+    rule = status.pathway.reactivation or status.pathway.renewal
+    redo = f"redo '{rule.key}' ({rule.title}), then " if rule is not None else ""
+    return f"{status.status} ({status.reason or status.pathway.lapse_reason}): {redo}peerpath reactivate {peer} {program}"
+
+
+def _recruit(offering, program, count, statuses, peers, sectors):
+    """How many to recruit and where, or None when trainees expected in time fill the shortfall."""
+    if count == 0:
+        return None
+    who = f"{offering.language}-speaking peer" if offering.language else "peer"
+    text = f"recruit {count} {who}{'s' if count > 1 else ''} for {program.title}"
+    best = recent_sources(statuses, peers, sectors, language=offering.language)
+    if best:
+        text += f"; {best['text']}"
+    yields = source_yield(statuses, peers, sectors)
+    if yields:
+        top = yields[0]
+        text += (f"; best yield: {top['source']}" + (f" in {top['community']}" if top["community"] else "")
+                 + f", {top['leaders']} leader(s) of {top['peers']} peer(s)")
+    return {"peers": count, "language": offering.language, "recent": best, "text": text}
+
+
+def _leaders_of(statuses) -> list:
+    """The program's leaders ever certified (whatever their status now), latest first."""
+    led = [s for s in statuses if s.certification is not None]
+    return sorted(led, key=lambda s: (s.certification.granted, s.peer.id), reverse=True)
+
+
+def _origin(peer, sectors) -> tuple:
+    return (peer.source or "unknown", sectors.get(peer.id) or "", peer.community or "")
+
+
+def recent_sources(statuses, peers, sectors, language=None, recent=RECENT_LEADERS):
+    """Where the program's last `recent` leaders came from: the source, sector and community
+    that gave the most of them ("hospital talk (health) in Cicero gave 3 of your last 5
+    leaders"); with `language`, of the leaders who speak it when there are any."""
+    leaders = [s for s in _leaders_of(statuses) if s.peer.id in peers]
+    if language:
+        speaking = [s for s in leaders if any(loose(x) == loose(language) for x in peers[s.peer.id].languages)]
+        leaders = speaking or leaders
+        language = language if speaking else None
+    last = leaders[:recent]
+    if not last:
+        return None
+    counts = Counter(_origin(peers[s.peer.id], sectors) for s in last)
+    (source, sector, community), n = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+    where = source + (f" ({sector})" if sector else "") + (f" in {community}" if community else "")
+    speaking = f"{language}-speaking " if language else ""
+    return {"source": source, "sector": sector or None, "community": community or None, "leaders": n,
+            "of": len(last), "text": f"{where} gave {n} of your last {len(last)} {speaking}leaders"}
+
+
+def source_yield(statuses, peers, sectors) -> list:
+    """Per source, sector and community: the peers who came from it and how many became
+    leaders of the program (certified, whatever their status now), most leaders first."""
+    leaders = {s.peer.id for s in _leaders_of(statuses)}
+    groups = defaultdict(lambda: [0, 0])
+    for peer in peers.values():
+        if peer.erased:
+            continue
+        group = groups[_origin(peer, sectors)]
+        group[0] += 1
+        group[1] += peer.id in leaders
+    rows = [{"source": s, "sector": sector or None, "community": c or None, "peers": n, "leaders": led,
+             "yield_percent": percent(led, n)} for (s, sector, c), (n, led) in groups.items()]
+    return sorted((r for r in rows if r["leaders"]),
+                  key=lambda r: (-r["leaders"], -(r["yield_percent"] or 0), r["source"], r["community"] or ""))
