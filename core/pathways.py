@@ -124,28 +124,44 @@ class _Facts:
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
-        sessions = tx.all("sessions")
-        self.sessions = self._by_leader(sessions, SessionRecord, wanted)
-        self.observations = self._by_leader(tx.all("observations"), Observation, wanted)
-        self._session_days = None
-        self._sessions, self._tx = sessions, tx
-        self._offerings = None
+        def led(table):
+            """What the wanted peers led: through the by-leader index, only their offerings' chunks."""
+            if wanted is None or len(wanted) > 20:
+                return tx.all(table)
+            found = {doc["id"]: doc for peer_id in sorted(wanted) for doc in tx.containing(table, "leaders", peer_id)}
+            return list(found.values())
+
+        sessions = tx.all("sessions") if wanted is None else None
+        self.sessions = self._by_leader(sessions if sessions is not None else led("sessions"), SessionRecord, wanted)
+        self.observations = self._by_leader(led("observations"), Observation, wanted)
+        self._session_days = None if sessions is None else self._days_by_offering(sessions)
+        self._tx = tx
+        self._offerings = {}
 
     def offering(self, offering_id):
-        """The stored offering, read with the first question about one."""
-        if self._offerings is None:
-            self._offerings = {doc["id"]: from_document(Offering, doc) for doc in self._tx.all("offerings")}
-        return self._offerings.get(offering_id)
+        """The stored offering (one chunk read with the first question about it), or None."""
+        if offering_id not in self._offerings:
+            document = self._tx.get("offerings", offering_id)
+            self._offerings[offering_id] = from_document(Offering, document) if document else None
+        return self._offerings[offering_id]
 
     def offering_session_days(self, offering_id) -> list:
         """The dates of every session of an offering, whoever led them, in order."""
         if self._session_days is None:
-            self._session_days = defaultdict(list)
-            for document in self._sessions:
-                self._session_days[document["offering_id"]].append(dt.date.fromisoformat(document["on"]))
-            for days in self._session_days.values():
-                days.sort()
+            self._session_days = {}
+        if offering_id not in self._session_days:  # read from the one chunk holding that offering
+            days = self._days_by_offering(self._tx.search("sessions", offering_id=offering_id))
+            self._session_days[offering_id] = days.get(offering_id, [])
         return self._session_days.get(offering_id, [])
+
+    @staticmethod
+    def _days_by_offering(sessions) -> dict:
+        found = defaultdict(list)
+        for document in sessions:
+            found[document["offering_id"]].append(dt.date.fromisoformat(document["on"]))
+        for days in found.values():
+            days.sort()
+        return found
 
     def add_record(self, record) -> None:
         """A record stored in this change, put in its place: step kinds judge records in date order."""

@@ -52,7 +52,7 @@ class SafekeepingOps:
     def restore(self, backup, force: bool = False) -> None:
         """Replace this database (which must not exist, unless `force`) by the backup at `backup`,
         once it verifies; the restore is the first new event of the restored audit trail."""
-        source = Store(backup, shards=self.store.shards, row_checks=self.store.row_checks,
+        source = Store(backup, shards=self.store.shards, row_checks=self.store.row_checks, indexes=self.store.indexes,
                        reference_problems=dangling_references)  # checked as the restore reads it
         if source.path == self.store.path:
             raise ValidationError("cannot restore a database onto itself")

@@ -52,7 +52,9 @@ from .errors import StoreError, UnreadableDocument, ValidationError
 
 FORMAT = "peerpath"
 # Schema 2: the audit log is a hash chain (core/chain.py) whose head the manifest records.
-SCHEMA_VERSION = 2
+# Schema 3: every table the store shards is kept in chunks (offerings, sessions and observations
+# were whole tables before), and each declared index is stored (see Transaction.containing).
+SCHEMA_VERSION = 3
 EVENTS_FILE = "events.jsonl"
 # The only files peerpath writes in a database's folder: `<table>.<generation>.json` (a table is
 # `name` or a chunk `name~N`) and the audit log. Names read from a manifest must match, and only
@@ -237,6 +239,13 @@ class Transaction:
                     return f"row {key!r} ({row['id']}): {problem}"
         return ""
 
+    def _drop_table(self, name: str) -> None:
+        """Take table `name` out of this view (its file, no longer named by the manifest, is
+        deleted once the commit is done)."""
+        self.manifest["tables"].pop(name, None)
+        self._tables._loaded.pop(name, None)
+        self._tables.dirty.discard(name)
+
     def _chunk(self, name: str, document: dict) -> str:
         field, size = self.store.shards[name]
         return f"{name}~{_number(document.get(field)) // size}"
@@ -256,7 +265,7 @@ class Transaction:
 
     def insert_many(self, name: str, documents) -> None:
         """Insert documents that carry their own `id`, one table write per chunk touched."""
-        by_chunk = {}
+        by_chunk, documents = {}, list(documents)
         for document in documents:
             chunk = self._chunk(name, document) if name in self.store.shards else name
             by_chunk.setdefault(chunk, []).append(Document(document, doc_id=_number(document["id"])))
@@ -268,6 +277,7 @@ class Transaction:
                     "holds; it was left untouched"
                 )
             self.table(chunk).insert_multiple(batch)
+        self._index(name, documents)
 
     def all(self, name: str) -> list:
         """Every document of `name` (shared with the transaction: do not modify)."""
@@ -299,6 +309,7 @@ class Transaction:
         updated = self.table(chunk).update(_replace_with(document), doc_ids=[_number(document["id"])])
         if not updated:
             raise StoreError(f"no {name} record '{document['id']}' to update")
+        self._index(name, [document])
 
     def remove(self, name: str, document: dict) -> None:
         """Remove the stored document with the same `id` (the audit trail keeps what it was)."""
@@ -306,6 +317,81 @@ class Transaction:
         if str(_number(document["id"])) not in self._tables[chunk]:
             raise StoreError(f"no {name} record '{document['id']}' to remove")
         self.table(chunk).remove(doc_ids=[_number(document["id"])])
+
+    # -- indexes ------------------------------------------------------------------------------
+    #
+    # An index (Store.indexes: {table: list field}) says, for each value of a sharded table's list
+    # field (the peers in `leaders`), the shard keys (offering ids) of the documents holding it,
+    # so that `containing` reads only those chunks. It is kept by insert and replace in the same
+    # transaction, and so committed with the table by the same rename. It may list a key whose
+    # documents no longer hold the value (after a remove, or a merge that replaced a leader):
+    # that costs a chunk read, never an answer, as `containing` filters what it reads; what it must
+    # never do is miss one, which `check` verifies and recovery and restores rebuild.
+
+    def containing(self, name: str, field: str, value) -> list:
+        """Documents of `name` whose list `field` holds `value` (do not modify them): through
+        the table's index when it has one, reading only the chunks that hold them."""
+        if self.store.indexes.get(name) == field and _RECORD_ID.fullmatch(str(value)):
+            shard_field = self.store.shards[name][0]
+            row = self.get(index_name(name, field), value)
+            chunks = sorted({self._chunk(name, {shard_field: key}) for key in (row["keys"] if row else ())})
+        else:
+            chunks = self._chunks(name)
+        return [doc for chunk in chunks for doc in self._tables[chunk].values() if value in (doc.get(field) or ())]
+
+    def _index(self, name: str, documents) -> None:
+        """Note in `name`'s index the shard key of each document under each value of its field."""
+        field = self.store.indexes.get(name)
+        if field is None:
+            return
+        index, wanted = index_name(name, field), self._index_entries(name, field, documents)
+        for value, keys in wanted.items():
+            row = self.get(index, value)
+            if row is None:
+                self.insert(index, {"id": value, "keys": sorted(keys, key=str)})
+            elif not keys <= set(row["keys"]):
+                self.replace(index, {"id": value, "keys": sorted(keys | set(row["keys"]), key=str)})
+
+    def _index_entries(self, name: str, field: str, documents) -> dict:
+        """{value: {shard keys}} of `documents` (values that are not ids, which no index row can
+        hold, are left out: `containing` reads every chunk for them)."""
+        shard_field = self.store.shards[name][0]
+        found = {}
+        for document in documents:
+            values = document.get(field) or ()
+            for value in values if isinstance(values, list) else ():
+                if isinstance(value, str) and _RECORD_ID.fullmatch(value):
+                    found.setdefault(value, set()).add(document.get(shard_field))
+        return found
+
+    def rebuild_indexes(self) -> None:
+        """Store every index anew from its table (after a recovery, a restore or a migration);
+        chunks that come out the same are left as they are."""
+        for name, field in self.store.indexes.items():
+            index = index_name(name, field)
+            rows = {}
+            for value, keys in self._index_entries(name, field, self.all(name)).items():
+                chunk = self._chunk(index, {"id": value})
+                rows.setdefault(chunk, {})[_key_of(value)] = {"id": value, "keys": sorted(keys, key=str)}
+            for chunk in set(self._chunks(index)) | set(rows):
+                if self._tables[chunk] != rows.get(chunk, {}):
+                    self._tables[chunk] = rows.get(chunk, {})
+
+    def index_problems(self) -> list:
+        """A problem for each index chunk that misses a document of its table (one-peer answers
+        would leave that document out)."""
+        problems = []
+        for name, field in self.store.indexes.items():
+            index = index_name(name, field)
+            for value, keys in sorted(self._index_entries(name, field, self.all(name)).items()):
+                row = self.get(index, value)
+                missing = keys - set(row["keys"] if row and isinstance(row.get("keys"), list) else ())
+                if missing:
+                    chunk = self._chunk(index, {"id": value})
+                    where = self.store.folder / self.manifest["tables"].get(chunk, f"{chunk}.json")
+                    problems.append(f"{where} is corrupt: it does not list {value} under "
+                                    f"{', '.join(sorted(map(str, missing)))} of {name}")
+        return problems
 
     def next_id(self, prefix: str) -> str:
         """A new id such as `P0042`, unique within this database."""
@@ -372,6 +458,8 @@ class Transaction:
             problem = not self.writable and self._row_problem(name, rows)
             if problem:
                 found.problems.append(f"{self.store.folder / self.manifest['tables'][name]} is corrupt: {problem}")
+        if not found.problems:  # an index is checked against tables that could all be read
+            found.problems += self.index_problems()
         info = self.manifest.get("events")
         if info:
             self._check_log(info, found)
@@ -417,7 +505,7 @@ class Transaction:
 
     def take_from(self, source: "Transaction") -> None:
         """Make this transaction replace the whole database by `source`'s (a verified backup)."""
-        for name in source.manifest["tables"]:
+        for name in list(source._tables):  # with the chunks a migration of the backup made in memory
             self._tables[name] = source._tables[name]
         self.meta.clear()
         self.meta.update(json.loads(json.dumps(source.meta)))
@@ -575,7 +663,29 @@ def _start_the_chain(transaction: Transaction) -> None:
             transaction._tables[chunk] = {key: {"erased": None, **row} for key, row in rows.items()}
 
 
-MIGRATIONS = {1: _start_the_chain}
+def _chunk_whole_tables(transaction: Transaction) -> None:
+    """Schema 2 -> 3: each table the store now shards but kept whole (offerings, sessions,
+    observations) is moved into its chunks, and the indexes are built. A read does it in memory
+    (what it costs is the whole tables' read the older layout needed anyway); the first write
+    commits it, and the whole tables' files go once the manifest no longer names them."""
+    for name in [name for name in transaction.manifest["tables"] if name in transaction.store.shards]:
+        rows = transaction._tables[name]
+        transaction._drop_table(name)
+        by_chunk = {}
+        for key, row in rows.items():
+            by_chunk.setdefault(transaction._chunk(name, row), {})[key] = row
+        for chunk, moved in by_chunk.items():
+            # A chunk may already hold a row (a recovered folder holding both layouts): it is newer.
+            transaction._tables[chunk] = {**moved, **transaction._tables[chunk]}
+    transaction.rebuild_indexes()
+
+
+MIGRATIONS = {1: _start_the_chain, 2: _chunk_whole_tables}
+
+
+def index_name(table: str, field: str) -> str:
+    """The table holding the index of `table` by `field`, e.g. sessions_by_leaders."""
+    return f"{table}_by_{field}"
 
 
 def _damaged_log(path: Path, problem: str) -> StoreError:
@@ -726,10 +836,15 @@ class Store:
     (the link stays a link), and the folder and the lock are the target's neighbours.
     """
 
-    def __init__(self, path, shards=None, row_checks=None, reference_problems=None):
+    def __init__(self, path, shards=None, row_checks=None, reference_problems=None, indexes=None):
         path = Path(path).expanduser()
         self.path = Path(os.path.realpath(path)) if path.is_symlink() else path
         self.shards = dict(shards or {})
+        # {table: list field}: an index of the chunks holding each value of the field (see
+        # Transaction.containing); the table must be sharded, the index is, by the value's number.
+        self.indexes = {name: field for name, field in (indexes or {}).items() if name in self.shards}
+        for name, field in self.indexes.items():
+            self.shards.setdefault(index_name(name, field), ("id", 500))
         # {table: row -> problem or ""}: what every row of a table a write loads must be, so that
         # a row of the wrong shape is refused by name rather than used or carried on.
         self.row_checks = dict(row_checks or {})
@@ -828,6 +943,8 @@ class Store:
                 with restore.read() as source:
                     self._check_backup(restore, source)
                     transaction.take_from(source)
+            if recover or restore is not None:
+                transaction.rebuild_indexes()  # derived data: made again from the tables used
             try:
                 yield transaction
             except UnreadableDocument as error:
@@ -935,6 +1052,8 @@ class Store:
         )
         manifest["generation"] = recovery.generation
         manifest["meta"]["counters"] = dict(sorted(counters.items()))
+        if any(table in self.shards for table in manifest["tables"]):
+            manifest["schema"] = 2  # tables of the layout before chunks: the migration chunks them
         if log is not None:
             manifest["events"] = self._recovered_log(log, recovery)
             if "head" not in manifest["events"]:

@@ -62,7 +62,7 @@ def original(tmp_path_factory) -> Path:
 
 
 FILES = ["manifest", "peers~0", "enrollments~0", "step_records~0", "certifications~0", "summaries~0",
-         "offerings", "sessions", "outreach", "merged_peers", "events"]
+         "offerings~0", "sessions~0", "outreach", "merged_peers", "events"]
 
 
 def _table_damage(rows: dict, how: str) -> dict:
