@@ -75,7 +75,11 @@ def browser(tmp_path):
         pytest.fail(f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver (.ci/run does)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM[0]
+    # No GPU and none of Chromium's own network traffic (updates, sync, QUIC): the machine's network
+    # is closed, and the refused connections and lookups made the browser stall or crash under load.
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                     "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
                      f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMIUM[1]))
