@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import (PEERPATH, compile_bytecode, copy_database, disk_size, ensure_dataset, environment,
+from common import (PEERPATH, Finding, compile_bytecode, copy_database, disk_size, ensure_dataset, environment,
                     median_time, startup_median, table)
 
 TARGETS = {"affiliate": 1.5, "state": 3.0, "national": None}  # the issue sets no target at national size
@@ -105,7 +105,8 @@ def main(argv=None):
         measure(args, source, Path(scratch))
 
 
-def measure(args, source: Path, scratch: Path) -> None:
+def measure(args, source: Path, scratch: Path) -> list:
+    """Print the commands' table and the naive baseline; each command's ratio as a Finding."""
     work = scratch / "work.json"
     copy_database(source, work)  # writes go to a copy, so the dataset stays reusable
     compile_bytecode()
@@ -113,7 +114,7 @@ def measure(args, source: Path, scratch: Path) -> None:
     values = a_leader(work)
     startup, startup_uncached = startup_median(args.runs), startup_median(args.runs, cached=False)
     target = TARGETS[args.size]
-    rows, times = [], {}
+    rows, times, findings = [], {}, []
     for label, template in COMMANDS:
         argv_ = [PEERPATH, *(part.format(**values) for part in template)]
         fresh = (lambda: copy_database(source, work)) if label in FROM_THE_DATASET else None
@@ -121,6 +122,7 @@ def measure(args, source: Path, scratch: Path) -> None:
         seconds_uncached = median_time(argv_, uncached, max(3, args.runs // 2), before_each=fresh)
         times[label] = seconds
         ratio = seconds / startup
+        findings.append(Finding(f"every command at {args.size} size", label, ratio, target))
         verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
         rows.append([label, f"{seconds * 1000:.0f} ms", f"{ratio:.2f}", verdict,
                      f"{seconds_uncached * 1000:.0f} ms", f"{seconds_uncached / startup_uncached:.2f}"])
@@ -132,6 +134,7 @@ def measure(args, source: Path, scratch: Path) -> None:
     print(f"worst: {worst[0]} at {worst[2]} x start-up")
     rows = naive_rows(source, scratch, min(args.runs, 5), times)
     print(table(rows, ["naive write", "median", "peerpath", "median", "naive / peerpath"]))
+    return findings
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PEERPATH, environment, median_time, peak_rss_mb, run_once, table
+from common import PEERPATH, Finding, environment, median_time, peak_rss_mb, run_once, table
 
 NAIVE = """
 import csv, sys
@@ -87,7 +87,8 @@ def main(argv=None):
         measure(args, Path(folder))
 
 
-def measure(args, folder: Path) -> None:
+def measure(args, folder: Path) -> list:
+    """Print the import table; the growth and the speed-up over naive as Findings."""
     measured = {}
     for rows in sorted({*args.rows, *args.naive_rows}):
         sheet = write_sheet(folder / f"sheet-{rows}.csv", rows)
@@ -123,6 +124,9 @@ def measure(args, folder: Path) -> None:
           f"a lower bound of a quadratic cost): {floor:,.0f} x")
     speedup = naive_at(large) / measured[large][0]
     print(f"at {large:,} rows, naive extrapolated quadratically: {speedup:,.0f} x (an estimate, not a measurement)")
+    return [Finding("bulk import", f"{large:,} rows / {small:,} rows, time", ratio, 6.0),
+            Finding("bulk import", f"naive / peerpath at {both:,} rows", naive[both] / measured[both][0], 100.0,
+                    at_most=False)]
 
 if __name__ == "__main__":
     main()

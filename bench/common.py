@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -17,6 +18,24 @@ BASELINE_IMPORTS = "import pluggy, attrs, click, tinydb, orjson"  # peerpath's r
 # An empty cache folder, never written: every module is compiled from source on each run.
 UNCACHED = {"PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "peerpath-bench-no-pyc"),
             "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One measured ratio against its target, for bench/targets.py's summary: `row` is the row of
+    issue 14's table it answers, `what` the command or case measured."""
+
+    row: str
+    what: str
+    ratio: float
+    limit: float = None  # None: reported, no target
+    at_most: bool = True  # False: the ratio must be at least `limit`
+
+    @property
+    def holds(self) -> bool:
+        if self.limit is None:
+            return True
+        return self.ratio <= self.limit if self.at_most else self.ratio >= self.limit
 
 
 def environment(db=None, cached=True, **extra) -> dict:

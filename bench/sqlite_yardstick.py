@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import (PEERPATH, compile_bytecode, copy_database, ensure_dataset, environment, median_time,
+from common import (PEERPATH, Finding, compile_bytecode, copy_database, ensure_dataset, environment, median_time,
                     table)
 
 TARGETS = {"affiliate": 2.0, "state": 3.0, "national": None}
@@ -222,19 +222,21 @@ def main(argv=None):
         compare(args, source, Path(scratch))
 
 
-def compare(args, source: Path, scratch: Path) -> None:
+def compare(args, source: Path, scratch: Path) -> list:
+    """Print the side-by-side table; each command's peerpath / sqlite3 ratio as a Finding."""
     work, sqlite_db = scratch / "work.json", scratch / "yardstick.sqlite"
     copy_database(source, work)
     build(source, sqlite_db)
     check_answers(work, sqlite_db)
     leader = next(s["peer"] for s in peerpath_json(work, "leaders", "--program", "crss"))
     target = TARGETS[args.size]
-    rows = []
+    rows, findings = [], []
     for label, (ours, theirs) in PAIRS.items():
         ours_time = median_time([PEERPATH, *(a.format(leader=leader) for a in ours)], environment(work), args.runs)
         theirs_time = median_time([sys.executable, __file__, "run", str(sqlite_db),
                                    *(a.format(leader=leader) for a in theirs)], environment(), args.runs)
         ratio = ours_time / theirs_time
+        findings.append(Finding(f"within the sqlite3 yardstick at {args.size} size", label, ratio, target))
         verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
         rows.append([label, f"{ours_time * 1000:.0f} ms", f"{theirs_time * 1000:.0f} ms", f"{ratio:.2f}", verdict])
     print(f"{args.size} dataset; median of {args.runs} runs, one process per command, bytecode cached; "
@@ -242,6 +244,7 @@ def compare(args, source: Path, scratch: Path) -> None:
     print(table(rows, ["command", "peerpath", "sqlite3", "peerpath / sqlite3", "target"]))
     worst = max(rows, key=lambda row: float(row[3]))
     print(f"worst: {worst[0]} at {worst[3]} x the yardstick")
+    return findings
 
 
 if __name__ == "__main__":
