@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import assert_refused, ok
+from conftest import assert_refused, certify_teacher, ok, snapshot
 from peerpath import core
 from peerpath.core import DigestItem, hookimpl
 
@@ -134,3 +134,27 @@ def test_trainings_still_to_come_with_seats_left_are_listed_for_coordinator_and_
     assert "1 of 3 seat(s) left" in after[1]["text"] and after[1]["key"] not in before
     # a later day: the training that has begun is no longer listed
     assert [i["text"][:5] for i in items(run, "--as-of", "2026-12-13") if i["kind"] == "seats"] == []
+
+
+def test_an_offering_short_of_leaders_within_the_forecast_horizon_is_due_the_day_it_falls_short(
+        peers, run, db, monkeypatch):
+    """Both teachers of a running class lapse on 2028-02-03 (certified 2026-02-02 for 730 days):
+    not short today, but inside report capacity's 90-day horizon, so the coordinator hears of it."""
+    monkeypatch.setenv("PEERPATH_TODAY", "2027-12-01")
+    certify_teacher(run, "P0001")
+    certify_teacher(run, "P0002")
+    ok(run("offering", "add", "peer_to_peer", "Berwyn class", "--leaders", "P0001,P0002", "--started", "2026-03-01"))
+    capacity = json.loads(ok(run("report", "capacity", "--json")))["figures"]
+    assert capacity["short_offerings"] == []  # today's shortfall alone would say nothing
+    before = snapshot(db)
+    [short] = [i for i in items(run) if i["kind"] == "short"]
+    assert (short["days_left"], short["peer"], short["key"]) == (64, None, "short:O0001:2028-02-03")
+    assert short["text"].startswith("O0001 Berwyn class (peer_to_peer): short 2 of 2 leaders from 2028-02-03, "
+                                    "2 trained and active today")
+    assert "\nOfferings short of leaders\n  in 64 days     O0001 Berwyn class" in ok(run("digest"))
+    assert not [i for i in items(run, "--role", "trainer") if i["kind"] == "short"]
+    # 125 days before the lapse it is beyond the horizon; on the day it falls short it is due today
+    assert not [i for i in items(run, "--as-of", "2027-10-01") if i["kind"] == "short"]
+    [due] = [i for i in items(run, "--as-of", "2028-02-03") if i["kind"] == "short"]
+    assert due["days_left"] == 0 and "short 2 of 2 leaders now, 0 trained and active today" in due["text"]
+    assert snapshot(db) == before  # the digest changes nothing
