@@ -372,11 +372,11 @@ def test_a_training_is_planned_filled_and_closed_from_the_trainings_page(as_role
     response = post(trainer, f"/trainings/{training}/close", "/trainings",
                     **{"result-P0025": "passed"})  # P0026 left without a result: nothing is recorded
     assert "Error: give a result for every trainee" in text(response)
-    assert not stored(demo_db).trainings()[-1].closed
+    assert not stored(demo_db).training(training).closed
     response = post(trainer, f"/trainings/{training}/close", "/trainings",
                     **{"result-P0025": "passed", "result-P0026": "not passed"})
     assert f"Closed {training}: 1 passed." in text(response)
-    closed = stored(demo_db).trainings()[-1]
+    closed = stored(demo_db).training(training)
     assert closed.results == {"P0025": "passed", "P0026": "not passed"}
     statuses = {s.peer.id: s.status for s in stored(demo_db).leaders(program="connection")}
     assert statuses["P0025"] == "certified"
