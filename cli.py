@@ -1401,11 +1401,11 @@ def training_enroll(tracker, training_id, peer_ids, roster):
 
     \b
       peerpath training add connection --on 2026-11-20 --capacity 1
-      peerpath training enroll T0001 P0025
-      peerpath training enroll T0001 P0026   # refused: no seat left
+      peerpath training enroll T0002 P0025
+      peerpath training enroll T0002 P0026   # refused: no seat left
       peerpath training add connection --on 2026-11-27
-      peerpath training enroll T0002 --roster unknown.csv   # refused
-      peerpath training enroll T0002 --roster roster.csv
+      peerpath training enroll T0003 --roster unknown.csv   # refused
+      peerpath training enroll T0003 --roster roster.csv
     """
     training = tracker.enroll_in_training(training_id, peer_ids, roster=roster)
     seats = "" if training.seats_left is None else f", {training.seats_left} seat(s) left"
@@ -1428,12 +1428,12 @@ def training_close(tracker, training_id, passed, not_passed, partial):
 
     \b
       peerpath training add connection --on 2026-11-20 --until 2026-11-22
-      peerpath training enroll T0001 P0025 P0026
-      peerpath training close T0001 --passed P0025   # refused: P0026 has none
-      peerpath training close T0001 --passed P0025 --partial P0026   # refused
+      peerpath training enroll T0002 P0025 P0026
+      peerpath training close T0002 --passed P0025   # refused: P0026 has none
+      peerpath training close T0002 --passed P0025 --partial P0026   # refused
       peerpath training add connection --on 2026-11-20 --until 2026-11-22
-      peerpath training enroll T0002 P0025
-      peerpath training close T0002 --passed P0025
+      peerpath training enroll T0003 P0025
+      peerpath training close T0003 --passed P0025
     """
     training = tracker.close_training(training_id, passed=passed or (), not_passed=not_passed or (),
                                       partial=partial or ())

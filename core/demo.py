@@ -82,6 +82,7 @@ def build_demo(tracker, seed: int = 7) -> str:
         leaders = [p.id for p, m in zip(peers, moves) if m[-1:] == ["accepted"]]
         _train_leaders(tracker, leaders)
         _graduates_and_plans(tracker, peers, leaders)
+        _planned_training(tracker, leaders)
         # Whom the affiliate serves (report equity): Maywood and Polish speakers have no leader yet.
         tracker.set_setting("equity.communities", ", ".join([c for c, _ in COMMUNITIES] + ["Maywood"]))
         tracker.set_setting("equity.languages", "English, Spanish, Polish")
@@ -249,6 +250,17 @@ def _graduates_and_plans(tracker, peers, leaders) -> None:
                          started=today + dt.timedelta(days=40), ended=today + dt.timedelta(days=89))
 
 
+def _planned_training(tracker, leaders) -> None:
+    """A Connection facilitator training in two weeks with two trainees on its roster and seats
+    left (training list, the digest's seats, report capacity's next planned training): one missing
+    only the training, one who must pass the interview again first."""
+    today = tracker.today
+    training = tracker.add_training("connection", on=today + dt.timedelta(days=11),
+                                    until=today + dt.timedelta(days=13), trainers=["NAMI Illinois state trainers"],
+                                    location="Oak Park library", capacity=12)
+    tracker.enroll_in_training(training.id, [leaders[2], leaders[3]])
+
+
 # Volunteer activity: (leader index, kind, days ago, hours, offering, outreach event, stipend).
 # The talks of the same offering and day as a session are the same presentation (counted once):
 # a[7] presents three times this year, a[8] once, short of In Our Own Voice's two.
@@ -278,7 +290,10 @@ def _summary(tracker) -> str:
     lines = [f"Built a sample affiliate in {tracker.store.path}:",
              f"  {len(peers)} peers: " + ", ".join(f"{n} {s}" for s, n in by_stage.items()),
              f"  {len(leaders)} leader records: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())),
-             f"  {len(tracker.offerings())} groups and classes, {len(tracker.observations())} fidelity observations"]
+             f"  {len(tracker.offerings())} groups and classes, {len(tracker.observations())} fidelity observations",
+             "  trainings planned: " + ", ".join(
+                 f"{t.id} {t.program} on {t.on}, {len(t.roster)} enrolled, {t.seats_left} seats left"
+                 for t in tracker.trainings())]
     return "\n".join(lines) + "\n"
 
 
@@ -296,6 +311,7 @@ def _next_steps() -> str:
         "  peerpath report equity            (leaders against the communities served)\n"
         "  peerpath report capacity          (offerings short of leaders, the next 90 days)\n"
         "  peerpath report graduates         (graduates who became leaders, and of what)\n"
+        "  peerpath training list            (a planned training, its roster and seats left)\n"
         "  peerpath reports                  (then e.g. peerpath report funnel)\n"
         "  peerpath programs show crss\n"
         "  peerpath audit --peer P0027\n"

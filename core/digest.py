@@ -6,7 +6,8 @@ hook. Urgency is the number of days left before the thing is late (negative: lat
 days), so items of every kind sort together.
 
 Who sees what:
-- a coordinator: everything in the affiliate;
+- a coordinator: everything in the affiliate (offerings short of leaders by the capacity
+  forecast, over its horizon);
 - a trainer: lapsing credentials, observations due, trainees stalled on a step, trainings with
   seats left;
 - a leader (`--for PEER`): only that leader's own items.
@@ -16,6 +17,7 @@ from typing import Optional
 
 import attrs
 
+from .entities import parse_date
 from .errors import ValidationError
 
 ROLES = ("coordinator", "trainer", "leader")
@@ -115,9 +117,23 @@ def _no_contact(tracker) -> list:
 
 
 def _short(tracker) -> list:
-    short = tracker.report("capacity").figures["short_offerings"]
-    return [DigestItem("short", 0, f"{o['offering']} {o['name']} ({o['program']}): {o['trained_active']} of "
-                       f"{o['needed']} leaders trained and active", key=f"short:{o['offering']}") for o in short]
+    """Offerings the capacity forecast finds short of leaders within its horizon (`report
+    capacity`'s own, 90 days), due on the day the shortfall begins: short today is due today, a
+    leader whose credential lapses next month leaves the offering due then; with who to ask first."""
+    items = []
+    for offering in tracker.report("capacity").figures["forecast"]:
+        if not offering["short"]:
+            continue
+        begins = parse_date(offering["short_from"])
+        when = "now" if begins <= tracker.today else f"from {begins}"
+        first = next((c for c in offering["fill"] if c["kind"] != "prospect"), None)
+        ask = f"; ask {first['peer']} {first['name']} ({first['kind']})" if first else ""
+        items.append(DigestItem("short", (begins - tracker.today).days,
+                                f"{offering['offering']} {offering['name']} ({offering['program']}): short "
+                                f"{offering['short']} of {offering['needed']} leaders {when}, "
+                                f"{offering['active_now']} trained and active today{ask}",
+                                key=f"short:{offering['offering']}:{begins}"))
+    return items
 
 
 def _seats(tracker) -> list:

@@ -68,6 +68,7 @@ HEADER_ALIASES = {
     "source": ("how did you hear about us", "how did you hear", "referral source", "lead source"),
     "source_detail": ("referred by", "partner", "partner name", "partner organization"),
     "sector": ("partner sector",),
+    "graduate_of": ("graduate of", "graduated from"),  # an offering's id (core.graduates)
     "consent": ("consents",),
     "stage": ("status", "pipeline stage"),
     "date": ("date added", "added", "date entered", "stage date", "stage since", "since"),

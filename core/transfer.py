@@ -15,18 +15,20 @@ from .errors import ValidationError
 from .importer import (BadRows, ImportResult, RowProblem, Update, find_duplicates, merge_value_maps,
                        parse_mapping, parse_rows, parse_value_map, read_sheet, read_value_map,
                        resolve_columns, sheet_text, stored_as_read)
-from .peers import CONTACT_FIELDS, EDITABLE
+from .peers import CONTACT_FIELDS, EDITABLE, GRADUATION
 from .safe_output import csv_cell, database_files, write_output_file
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = (
     "id", "name", "pronouns", "languages", "community", "county", "lived_experience", "source",
-    "source_detail", "sector", "consent", "stage", "stage_since", "created",
+    "source_detail", "sector", "graduate_of", "consent", "stage", "stage_since", "created",
 )
 # Personal contact details and notes are exported only when asked for.
 CONTACT_COLUMNS = CONTACT_FIELDS
-# The peer fields an import compares with a stored peer's, and the stage date ("date").
-COMPARED = tuple(field for field in EDITABLE if field != "outreach") + ("stage", "date")
+# The peer fields an import compares with a stored peer's, and the stage date ("date"); the
+# offering a graduate came from too, so an export keeps it and an edited cell changes it.
+IMPORTED = tuple(field for field in EDITABLE if field != "outreach") + GRADUATION
+COMPARED = IMPORTED + ("stage", "date")
 
 
 class TransferOps:
@@ -72,9 +74,17 @@ class TransferOps:
             stored=lambda peer_id: peer_cells(existing[peer_id]) if peer_id in existing else None)
         updates, unchanged = [], 0
         for row in rows:
+            if row.peer_id is None and row.fields.get("graduate_of"):
+                try:
+                    self._check_graduate_of(dict(row.fields))
+                except ValidationError as error:
+                    problems.append(RowProblem(row.line, str(error)))
             if row.peer_id in existing:
                 try:
                     update = plan_update(row, existing[row.peer_id], self.today)
+                    # a graduate's offering must be a completed one, their source graduate
+                    self._check_graduate_of({field: new for field, (_, new) in update.changes.items()},
+                                            existing[row.peer_id])
                 except ValidationError as error:
                     problems.append(RowProblem(row.line, str(error)))
                     continue
@@ -150,7 +160,7 @@ def peer_cells(peer: Peer) -> dict:
 def plan_update(row, peer: Peer, today) -> Update:
     """What `row` changes in `peer`; a ValidationError if the peer cannot hold it."""
     changes = {field: (getattr(peer, field), new) for field, new in row.fields.items()
-               if field in EDITABLE and field != "notes" and stored_as_read(field, getattr(peer, field)) != new}
+               if field in EDITABLE + GRADUATION and field != "notes" and stored_as_read(field, getattr(peer, field)) != new}
     notes = _merged_notes(row.fields["notes"] if "notes" in row.fields else peer.notes, row.extras)
     if notes != peer.notes:
         changes["notes"] = (peer.notes, notes)

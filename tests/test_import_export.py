@@ -316,7 +316,7 @@ def test_delimiter_sniffing():
 
 PHONES = ["5550101", "5550102", "5550103", "5550110", "5550112", "5550114", "5550116", "5559999"]
 COLUMNS = ["id", "name", "pronouns", "languages", "community", "county", "lived_experience", "source",
-           "source_detail", "sector", "consent", "stage", "stage_since", "created"]
+           "source_detail", "sector", "graduate_of", "consent", "stage", "stage_since", "created"]
 
 
 @pytest.fixture

@@ -218,3 +218,51 @@ def test_the_round_trip_through_the_tracker_api(stored, tmp_path):
     assert (result.added, len(result.updates), result.unchanged) == ((), 1, 14)
     assert tracker.peer("P0006").name == "Linda Park-Cho"
     assert tracker.audit("P0006")[-1].details["changes"] == {"name": {"old": "Linda Park", "new": "Linda Park-Cho"}}
+
+
+# --- a graduate's offering (core.graduates, Peer.graduate_of) ---------------------------------------
+
+
+def graduates_of(rows) -> dict:
+    return {row["id"]: row["graduate_of"] for row in rows if row["graduate_of"]}
+
+
+def test_the_offering_a_graduate_came_from_is_exported_and_survives_the_round_trip(demo_db, tmp_path):
+    # the demo: P0004 graduated from the Maywood group (O0006), P0005 from the fall 2025 class (O0005)
+    path = export(tmp_path)
+    exported = graduates_of(read(path))
+    assert (exported["P0004"], exported["P0005"]) == ("O0006", "O0005")
+    assert exported == {p["id"]: p["graduate_of"] for p in json.loads(ok("peer", "list", "--json").stdout)
+                        if p["graduate_of"]}
+    assert graduates_of(json.loads(ok("peer", "export", "--format", "json").stdout)) == exported
+    before = snapshot(demo_db)
+    assert "0 changed, 36 unchanged." in ok("peer", "import", path).stdout
+    assert snapshot(demo_db) == before
+    # an edited cell moves the graduate to the other completed offering, audited old -> new
+    ok("peer", "import", edited(path, "P0004", graduate_of="O0005"))
+    assert Tracker().peer("P0004").graduate_of == "O0005"
+    assert events()[-1]["details"]["changes"]["graduate_of"] == {"old": "O0006", "new": "O0005"}
+
+
+@pytest.mark.parametrize("cells, fragment", [
+    ({"graduate_of": "O0001"}, "line 5: O0001 is running, not completed"),
+    ({"graduate_of": "O0099"}, "line 5: unknown offering 'O0099'"),
+    ({"source": "web form"}, "line 5: P0004 graduated from O0006, so their source is 'graduate'"),
+])
+def test_a_graduate_cell_naming_no_completed_offering_is_refused_by_line(demo_db, tmp_path, cells, fragment):
+    path = edited(export(tmp_path), "P0004", **cells)
+    before = snapshot(demo_db)
+    result = run("peer", "import", path)
+    assert result.exit_code == 1 and fragment in result.stderr
+    assert snapshot(demo_db) == before
+
+
+def test_a_new_row_names_the_offering_its_graduate_came_from(demo_db, tmp_path):
+    sheet = tmp_path / "graduates.csv"
+    sheet.write_text("name,graduated from\nZed Ruiz,O0006\n")
+    ok("peer", "import", sheet)
+    [zed] = [p for p in Tracker().peers() if p.name == "Zed Ruiz"]
+    assert (zed.graduate_of, zed.source) == ("O0006", "graduate")
+    sheet.write_text("name,graduated from\nYan Li,O0002\n")
+    refused = run("peer", "import", sheet)
+    assert refused.exit_code == 1 and "line 2: O0002 is running, not completed" in refused.stderr

@@ -255,7 +255,7 @@ def test_every_page_sends_a_strict_content_security_policy_and_no_inline_script(
     client = as_role("coordinator")
     for url in ("/", "/peers", "/peers/P0001", "/leaders", "/offerings", "/reports", "/reports/capacity",
                 "/import", "/settings", "/calendar", "/followups", "/observations/due", "/trainings",
-                "/activities/pending", "/login"):
+                "/activities/pending", "/activities", "/reports/graduates", "/reports/capacity?horizon=30", "/login"):
         response = client.get(url)
         assert response.status_code == 200, url
         policy = response.headers["Content-Security-Policy"]
@@ -372,11 +372,11 @@ def test_a_training_is_planned_filled_and_closed_from_the_trainings_page(as_role
     response = post(trainer, f"/trainings/{training}/close", "/trainings",
                     **{"result-P0025": "passed"})  # P0026 left without a result: nothing is recorded
     assert "Error: give a result for every trainee" in text(response)
-    assert not stored(demo_db).trainings()[-1].closed
+    assert not stored(demo_db).training(training).closed
     response = post(trainer, f"/trainings/{training}/close", "/trainings",
                     **{"result-P0025": "passed", "result-P0026": "not passed"})
     assert f"Closed {training}: 1 passed." in text(response)
-    closed = stored(demo_db).trainings()[-1]
+    closed = stored(demo_db).training(training)
     assert closed.results == {"P0025": "passed", "P0026": "not passed"}
     statuses = {s.peer.id: s.status for s in stored(demo_db).leaders(program="connection")}
     assert statuses["P0025"] == "certified"
@@ -414,3 +414,120 @@ def test_an_uploaded_sheet_is_read_as_core_reads_a_file(as_role, demo_db):
                                             "file": (BytesIO(b"PK\x03\x04rest"), "peers.xlsx")},
                            content_type="multipart/form-data", follow_redirects=True)
     assert "peers.xlsx is an Excel workbook" in text(workbook)
+
+
+# --- look ahead (issue 17): the forecast, graduates, offerings and activity in the web app ------------
+
+
+def test_the_capacity_report_takes_a_horizon_and_the_dashboard_reads_the_forecast(as_role):
+    client = as_role("coordinator")
+    page = text(client.get("/reports/capacity"))
+    assert 'name="horizon"' in page and "forecast to 2027-03-01 (90 days)" in page
+    assert "forecast to 2026-12-31 (30 days)" in text(client.get("/reports/capacity?horizon=30"))
+    assert client.get("/reports/capacity?horizon=30&format=json").get_json()["figures"]["horizon_days"] == 30
+    assert 'name="horizon"' not in text(client.get("/reports/funnel"))
+    refused = client.get("/reports/funnel?horizon=30")
+    assert refused.status_code == 400 and "report &#39;funnel&#39; has no --horizon" in text(refused)
+    assert client.get("/reports/capacity?horizon=soon").status_code == 400
+    # the dashboard: short today (O0002) and short once the planned class in Spanish begins (O0007)
+    dashboard = text(client.get("/"))
+    assert '<span class="count">2</span> offerings short of leaders within 90 days' in dashboard
+    short = dashboard.split('id="short"')[1]
+    assert "O0002 Cicero Thursday group" in short and "2026-12-01" in short
+    assert "O0007 Cicero Peer-to-Peer class in Spanish" in short and "2027-01-10" in short
+
+
+def test_report_graduates_is_listed_and_shows_the_graduates_who_became_leaders(as_role):
+    client = as_role("viewer")
+    assert 'href="/reports/graduates"' in text(client.get("/reports"))
+    page = text(client.get("/reports/graduates"))
+    assert "Graduates who became leaders" in page and "June Fischer" in page and "O0006" in page
+    rows = client.get("/reports/graduates?format=json").get_json()["tables"]
+    assert any(table["title"] == "graduates who became leaders" for table in rows)
+
+
+def test_an_offering_is_planned_from_the_offerings_page_and_audited(as_role, demo_db):
+    coordinator = as_role("coordinator")
+    page = text(coordinator.get("/offerings"))
+    assert 'action="/offerings/add"' in page and 'action="/offerings/O0003/close"' in page
+    assert 'action="/offerings/O0005/close"' not in page  # completed already
+    response = post(coordinator, "/offerings/add", "/offerings", program="peer_to_peer", name="Joliet class",
+                    leaders="P0027, P0028", status="planned", started="2027-02-06", ended="2027-03-27",
+                    cadence="weekly", language="Spanish", location="Joliet library")
+    assert response.status_code == 200 and "Added O0008 Joliet class (planned)." in text(response)
+    offering = stored(demo_db).offering("O0008")
+    assert (offering.status, offering.leaders, offering.cadence, offering.language, str(offering.started)) == \
+        ("planned", ("P0027", "P0028"), "weekly", "Spanish", "2027-02-06")
+    [event] = [e for e in stored(demo_db).audit() if e.entity == "offerings" and e.entity_id == "O0008"]
+    assert (event.action, event.actor) == ("add", "coordinator")
+    # core's refusal: one error line on the page, nothing stored
+    response = post(coordinator, "/offerings/add", "/offerings", program="peer_to_peer", name="Bad",
+                    cadence="daily")
+    assert "Error: " in text(response) and len(stored(demo_db).offerings()) == 8
+
+
+def test_an_offering_is_closed_with_its_graduates_who_become_peers(as_role, demo_db):
+    coordinator = as_role("coordinator")
+    response = post(coordinator, "/offerings/O0003/close", "/offerings", on="2026-11-28", graduates="9",
+                    graduate="Rosa Mendez\n\n Luz Ortega \n")
+    assert "O0003 is completed on 2026-11-28, 9 graduate(s)." in text(response)
+    tracker = stored(demo_db)
+    closed = tracker.offering("O0003")
+    assert (closed.status, str(closed.ended), closed.graduates) == ("completed", "2026-11-28", 9)
+    graduates = {p.name: p for p in tracker.peers() if p.graduate_of == "O0003"}
+    assert set(graduates) == {"Rosa Mendez", "Luz Ortega"}
+    assert {(p.source, p.stage) for p in graduates.values()} == {("graduate", "prospect")}
+    assert {tracker.audit(p.id)[-1].actor for p in graduates.values()} == {"coordinator"}
+    [close] = [e for e in tracker.audit() if e.entity_id == "O0003" and e.action not in ("add", "session")]
+    assert close.actor == "coordinator"
+    # closing it again is refused and changes nothing; a cancelled one takes no graduates
+    response = post(coordinator, "/offerings/O0003/close", "/offerings", graduates="3", back="/offerings")
+    assert "Error: O0003 is already completed" in text(response) and stored(demo_db).offering("O0003") == closed
+    assert "<h1>Offerings and sessions</h1>" in text(response)  # back on the page of the form
+    response = post(coordinator, "/offerings/O0002/close", "/offerings", cancelled="yes", graduates="3")
+    assert "Error: a cancelled offering has no graduates" in text(response)
+    assert stored(demo_db).offering("O0002").status == "running"
+
+
+@pytest.mark.parametrize("role", ["viewer", "trainer"])
+def test_only_a_coordinator_plans_or_closes_offerings(as_role, demo_db, role):
+    client = as_role(role)
+    assert 'action="/offerings/add"' not in text(client.get("/offerings"))
+    before = stored(demo_db).offerings()
+    assert post(client, "/offerings/add", "/offerings", program="ioov", name="X").status_code == 403
+    assert post(client, "/offerings/O0003/close", "/offerings", graduates="2").status_code == 403
+    forged = as_role("coordinator").post("/offerings/O0003/close", data={"graduates": "2"})
+    assert forged.status_code == 400 and "security token" in text(forged)
+    assert stored(demo_db).offerings() == before
+
+
+def test_a_coordinator_records_a_peers_activity_and_lists_it(as_role, demo_db):
+    coordinator = as_role("coordinator")
+    listed = text(coordinator.get("/activities"))
+    assert all(a.id in listed for a in stored(demo_db).activities())
+    response = post(coordinator, "/activities/add", "/activities", peer="P0030", kind="talk", hours="1.5",
+                    on="2026-11-30", offering="O0004", stipend="50")
+    assert "Recorded A0013: P0030 1.5 h of talk." in text(response)
+    [added] = [a for a in stored(demo_db).activities("P0030") if a.id == "A0013"]
+    assert (added.kind, added.hours, str(added.on), added.offering_id, added.stipend, added.status) == \
+        ("talk", 1.5, "2026-11-30", "O0004", 50, "approved")
+    [event] = [e for e in stored(demo_db).audit("P0030") if e.entity_id == "A0013"]
+    assert (event.action, event.actor) == ("add", "coordinator")
+    own = text(coordinator.get("/activities?peer=P0030"))
+    assert "A0013" in own and "P0023" not in own.split("<tbody>")[1]
+    before = stored(demo_db).activities(status=None)
+    for form, refusal in (({"hours": "lots"}, "&#39;lots&#39; is not a number"), ({"hours": "1", "kind": "nap"}, "kind"),
+                          ({"hours": "1", "peer": "P9999"}, "P9999")):
+        response = post(coordinator, "/activities/add", "/activities", **{"peer": "P0030", "kind": "talk", **form})
+        assert "Error: " in text(response) and refusal in text(response), form
+    assert stored(demo_db).activities(status=None) == before
+
+
+@pytest.mark.parametrize("role", ["viewer", "trainer"])
+def test_others_read_activity_but_only_a_coordinator_records_it(as_role, demo_db, role):
+    client = as_role(role)
+    page = text(client.get("/activities"))
+    assert "A0001" in page and 'action="/activities/add"' not in page
+    before = stored(demo_db).activities(status=None)
+    response = post(client, "/activities/add", "/activities", peer="P0030", kind="talk", hours="1")
+    assert response.status_code == 403 and stored(demo_db).activities(status=None) == before

@@ -236,7 +236,7 @@ def test_the_refusals_a_browser_meets(server, browser, demo_db):
 def test_on_a_phone_the_pages_fit_and_the_forms_have_labels(server, browser, shots):
     browser.set_window_size(390, 844)
     sign_in(browser, server, "coordinator")
-    for url in ("/", "/peers", "/peers/P0027", "/leaders", "/reports/capacity"):
+    for url in ("/", "/peers", "/peers/P0027", "/leaders", "/reports/capacity", "/offerings", "/activities"):
         browser.get(f"{server}{url}")
         width = browser.execute_script("return document.documentElement.scrollWidth")
         viewport = browser.execute_script("return window.innerWidth")

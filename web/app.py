@@ -19,8 +19,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..core import (ACTIVITY_KINDS, LEADER_STATUSES, LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, PeerFilter,
-                    NotFound, PeerpathError, Tracker, User, next_stage, session_secret)
+from ..core import (ACTIVITY_KINDS, CADENCES, LEADER_STATUSES, LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES,
+                    PeerFilter, NotFound, PeerpathError, Tracker, User, next_stage, session_secret)
 from .charts import chart_sections
 from .downloads import report_download
 
@@ -238,10 +238,10 @@ def dashboard():
         return redirect(url_for("report_page", name="rollup"))
     tracker = g.tracker
     expiring = tracker.report("expiring")
-    capacity = tracker.report("capacity")
+    capacity = tracker.report("capacity").figures  # the forecast over its default horizon, as the digest
     return render_template("dashboard.html", expiring=expiring.figures["expiring"], days=expiring.figures["days"],
                            due=tracker.fidelity_due(), followups=tracker.followups(),
-                           short=capacity.figures["short_offerings"])
+                           short=[f for f in capacity["forecast"] if f["short"]], horizon=capacity["horizon_days"])
 
 
 @requires("view")
@@ -333,8 +333,31 @@ def leaders_page():
 def offerings_page():
     tracker = g.tracker
     offerings = tracker.offerings()
-    return render_template("offerings.html", offerings=offerings,
-                           sessions={o.id: tracker.sessions(o.id) for o in offerings})
+    return render_template("offerings.html", offerings=offerings, programs=tracker.catalog.programs,
+                           sessions={o.id: tracker.sessions(o.id) for o in offerings}, CADENCES=CADENCES)
+
+
+@requires("recruit")
+def offering_add():
+    """Plan a new offering (or record one already running): `offering add`'s fields."""
+    fields = _form("program", "name", "schedule", "location", "status", "cadence", "language")
+    offering = g.tracker.add_offering(fields.pop("program", ""), fields.pop("name", ""),
+                                      leaders=request.form.get("leaders", ""), started=_date(request.form.get("started")),
+                                      ended=_date(request.form.get("ended")), **fields)
+    return _done(f"Added {offering.id} {offering.name} ({offering.status}).", url_for("offerings_page") + f"#{offering.id}")
+
+
+@requires("recruit")
+def offering_close(offering_id):
+    """End an offering (`offering close`): completed with its graduates, a count and the names
+    (or peer ids) of those who consent to be contacted, one a line; or cancelled."""
+    named = [line.strip() for line in request.form.get("graduate", "").splitlines() if line.strip()]
+    offering = g.tracker.close_offering(offering_id, on=_date(request.form.get("on")),
+                                        cancelled=request.form.get("cancelled") == "yes",
+                                        graduates=_number(request.form.get("graduates"), int), graduate=named)
+    graduates = f", {offering.graduates} graduate(s)" if offering.graduates is not None else ""
+    return _done(f"{offering.id} is {offering.status} on {offering.ended}{graduates}.",
+                 url_for("offerings_page") + f"#{offering.id}")
 
 
 @requires("train")
@@ -366,7 +389,7 @@ def report_page(name):
     if name not in {r.name for r in _reports_for(g.user)}:
         abort(403 if name in g.tracker.catalog.reports else 404)
     options = {"start": _date(request.args.get("from")), "end": _date(request.args.get("to")),
-               "by": request.args.get("by") or None}
+               "by": request.args.get("by") or None, "horizon": _number(request.args.get("horizon"), int)}
     what_if = [line.strip() for line in request.args.get("what_if", "").splitlines() if line.strip()]
     tracker = g.tracker
     result = tracker.report_what_if(what_if, name, **options) if what_if else tracker.report(name, **options)
@@ -478,6 +501,28 @@ def my_activity():
                  url_for("my_page"))
 
 
+@requires("view")
+def activities_page():
+    """Volunteer activity that counts (`activity list [--for PEER]`), and the form a coordinator
+    records a peer's activity with."""
+    tracker = g.tracker
+    peer_id = request.args.get("peer", "").strip() or None
+    return render_template("activities.html", activities=tracker.activities(peer_id), peer_id=peer_id,
+                           names={peer.id: peer.name for peer in tracker.peers()}, kinds=ACTIVITY_KINDS)
+
+
+@requires("approve")
+def activity_add():
+    """A coordinator records a peer's volunteer activity (`activity add`): it counts at once."""
+    fields = _form("offering", "outreach")
+    activity = g.tracker.add_activity(request.form.get("peer", "").strip(), request.form.get("kind", ""),
+                                      _number(request.form.get("hours")), on=_date(request.form.get("on")),
+                                      offering_id=fields.get("offering"), outreach_id=fields.get("outreach"),
+                                      stipend=_number(request.form.get("stipend")))
+    return _done(f"Recorded {activity.id}: {activity.peer_id} {activity.hours:g} h of {activity.kind}.",
+                 url_for("activities_page", peer=activity.peer_id))
+
+
 @requires("approve")
 def pending_activities():
     tracker = g.tracker
@@ -536,6 +581,8 @@ ROUTES = (
     ("/peers/<peer_id>/notes", peer_note, ["POST"]),
     ("/leaders", leaders_page, ["GET"]),
     ("/offerings", offerings_page, ["GET"]),
+    ("/offerings/add", offering_add, ["POST"]),
+    ("/offerings/<offering_id>/close", offering_close, ["POST"]),
     ("/offerings/<offering_id>/observe", observe, ["GET", "POST"]),
     ("/reports", reports_page, ["GET"]),
     ("/reports/<name>", report_page, ["GET"]),
@@ -548,6 +595,8 @@ ROUTES = (
     ("/trainings/<training_id>/close", training_close, ["POST"]),
     ("/me", my_page, ["GET"]),
     ("/me/activity", my_activity, ["POST"]),
+    ("/activities", activities_page, ["GET"]),
+    ("/activities/add", activity_add, ["POST"]),
     ("/activities/pending", pending_activities, ["GET"]),
     ("/activities/<activity_id>/approve", approve_activity, ["POST"]),
     ("/calendar", calendar_page, ["GET"]),
