@@ -23,7 +23,10 @@ Who can fill a shortfall, in the order a coordinator would ask:
   source's yield (peers who came from it, and how many became leaders of the program).
 """
 
+import datetime as dt
 from collections import Counter, defaultdict
+
+import attrs
 
 from .entities import shift_date
 from .filters import loose
@@ -59,12 +62,12 @@ def capacity(tracker, options) -> ReportResult:
     in_training = Counter(s.program.key for s in statuses if s.status == "in training")
     empty = [key for key in programs if not in_training[key]]
 
-    planned = [t for t in Trainings(tracker).trainings() if not t.closed and t.on >= today]
     peers = {p.id: p for p in tracker.peers()}
-    sectors = tracker.recruited_sectors(peers.values())
-    forecast = [_forecast(offering, programs[offering.program], certified, by_program[offering.program],
-                          planned, peers, sectors, today, until, {s.peer.id for s in statuses})
-                for offering in offerings]
+    ahead = _Ahead(today=today, until=until, certified=certified, by_program=by_program,
+                   planned=[t for t in Trainings(tracker).trainings() if not t.closed and t.on >= today],
+                   peers=peers, sectors=tracker.recruited_sectors(peers.values()),
+                   enrolled={s.peer.id for s in statuses})
+    forecast = [_forecast(offering, programs[offering.program], ahead) for offering in offerings]
     tables = [
         Table("offerings short of leaders", ["offering", "name", "program", "needed", "trained and active"],
               [list(s.values()) for s in short]),
@@ -84,7 +87,7 @@ def capacity(tracker, options) -> ReportResult:
         Table("recruitment yield", ["program", "source", "sector", "community", "peers", "leaders", "yield %"],
               [[key, y["source"], y["sector"], y["community"], y["peers"], y["leaders"], y["yield_percent"]]
                for key in sorted({f["program"] for f in forecast if f["short"]})
-               for y in source_yield(by_program[key], peers, sectors)]),
+               for y in ahead.yields(key)]),
     ]
     figures = {"short_offerings": short, "no_leader_in_training": empty,
                "in_training": {key: in_training[key] for key in programs},
@@ -101,12 +104,34 @@ def _active_until(status):
     return status.certification.expires if status.certification is not None else None
 
 
-def _forecast(offering, program, certified, program_statuses, planned, peers, sectors, today, until,
-              enrolled) -> dict:
+@attrs.define
+class _Ahead:
+    """What every offering's forecast reads: the dates, the program's leaders, the trainings
+    still to come, the peers and where they came from; each program's source yield worked out
+    once, when a forecast first asks for it."""
+
+    today: dt.date
+    until: dt.date
+    certified: dict  # {(peer id, program key): certified LeaderStatus}
+    by_program: dict  # {program key: [LeaderStatus]}
+    planned: list  # trainings still to come
+    peers: dict  # {peer id: Peer}
+    sectors: dict  # {peer id: the sector of the outreach event they came from}
+    enrolled: set  # ids of the peers enrolled in any program
+    _yields: dict = attrs.field(factory=dict)
+
+    def yields(self, program_key) -> list:
+        if program_key not in self._yields:
+            self._yields[program_key] = source_yield(self.by_program[program_key], self.peers, self.sectors)
+        return self._yields[program_key]
+
+
+def _forecast(offering, program, ahead: _Ahead) -> dict:
     needed = _needed(program)
-    first = max(today, offering.started or today)
-    last = min(until, offering.ended or until)
-    mine = [certified[(p, offering.program)] for p in offering.leaders if (p, offering.program) in certified]
+    first = max(ahead.today, offering.started or ahead.today)
+    last = min(ahead.until, offering.ended or ahead.until)
+    mine = [ahead.certified[(p, offering.program)] for p in offering.leaders
+            if (p, offering.program) in ahead.certified]
     ends = {s.peer.id: _active_until(s) for s in mine}
     lapsing = [{"peer": s.peer.id, "name": s.peer.name, "until": ends[s.peer.id].isoformat(),
                 "why": f"{s.pathway.lapse_reason} unless renewed"
@@ -127,10 +152,10 @@ def _forecast(offering, program, certified, program_statuses, planned, peers, se
               "short": short, "short_from": short_from.isoformat() if short_from else None,
               "lapsing": lapsing, "fill": [], "recruit": None}
     if short:
-        result["fill"] = _fillers(offering, program, program_statuses, planned, short_from, last) + \
-            _prospects(offering, enrolled, peers)
+        result["fill"] = _fillers(offering, program, ahead.by_program[offering.program], ahead.planned,
+                                  short_from, last) + _prospects(offering, ahead.enrolled, ahead.peers)
         expected = sum(1 for c in result["fill"] if c["kind"] == "trainee" and c["in_time"])
-        result["recruit"] = _recruit(offering, program, max(0, short - expected), program_statuses, peers, sectors)
+        result["recruit"] = _recruit(offering, program, max(0, short - expected), ahead)
     return result
 
 
@@ -204,16 +229,16 @@ def _to_reactivate(status) -> str:
     return f"{status.status} ({status.reason or status.pathway.lapse_reason}): {redo}peerpath reactivate {peer} {program}"
 
 
-def _recruit(offering, program, count, statuses, peers, sectors):
+def _recruit(offering, program, count, ahead: _Ahead):
     """How many to recruit and where, or None when trainees expected in time fill the shortfall."""
     if count == 0:
         return None
     who = f"{offering.language}-speaking peer" if offering.language else "peer"
     text = f"recruit {count} {who}{'s' if count > 1 else ''} for {program.title}"
-    best = recent_sources(statuses, peers, sectors, language=offering.language)
+    best = recent_sources(ahead.by_program[program.key], ahead.peers, ahead.sectors, language=offering.language)
     if best:
         text += f"; {best['text']}"
-    yields = source_yield(statuses, peers, sectors)
+    yields = ahead.yields(program.key)
     if yields:
         top = yields[0]
         text += (f"; best yield: {top['source']}" + (f" in {top['community']}" if top["community"] else "")
