@@ -127,6 +127,18 @@ def apply(tracker: Tracker, operation, args) -> None:
         tracker.end_command()
 
 
+def foresee(tracker: Tracker, args):
+    """What `config set --dry-run` and `report leaders --what-if` say setting `args` changes;
+    with `args` None, what the setting made has changed: the same two answers, as stored."""
+    if args is not None:
+        before = tracker._outlook()
+        changes = {(c.peer, c.program, c.role, c.what, c.before, c.after) for c in tracker.what_if(*args).changes}
+        report = tracker.report_what_if([f"{args[0]}={args[1]}"], "leaders")
+        return changes, before, (report.tables, report.figures)
+    report = tracker.report("leaders")
+    return None, tracker._outlook(), (report.tables, report.figures)
+
+
 def usable_today(db: Path, today: dt.date) -> set:
     """The enrolments whose stored summary a listing takes as it is today."""
     tracker = Tracker(db=str(db), actor="tester", today=today)
@@ -143,8 +155,15 @@ def check_same_as_before_and_as_rebuilt(source: Path, start: dt.date, tmp_path: 
     rng = random.Random(seed)
     choices = settings_to_try(Tracker(db=str(incremental), actor="tester", today=start))
     for number, (operation, today, args) in enumerate(steps(rng, choices, start, count)):
+        foreseen = foresee(a_tracker(incremental, today, True), args) if operation == "set" else None
         apply(a_tracker(incremental, today, True), operation, args)
         apply(a_tracker(previous, today, False), operation, args)
+        if foreseen is not None:
+            changes, outlook, report = foreseen
+            _, outlook_now, report_now = foresee(a_tracker(incremental, today, True), None)
+            assert changes == {(k[0], k[2], k[3], k[4], outlook.get(k), outlook_now.get(k))
+                               for k in set(outlook) | set(outlook_now) if outlook.get(k) != outlook_now.get(k)}
+            assert report == report_now, f"report leaders --what-if {args}"
         now, before = stored(incremental, today), stored(previous, today)
         for table in now:
             assert now[table] == before[table], f"{table} differ after {operation} {args} on {today}"
