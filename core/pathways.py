@@ -843,12 +843,16 @@ class PathwayOps:
         return states, renewal, last_activity
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
-        name = (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
+        stored = self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+        # The name a summary holds is kept current (summaries.rename), so the peer is read only
+        # for a first summary: a re-judgement of thousands need not read every peer.
+        name = stored["name"] if stored and stored.get("name") else \
+            (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
         program = self.catalog.programs[enrollment.program]
         document = summaries.summary_document(enrollment, name, program, pathway,
                                               *self._evaluate(enrollment, pathway, facts), self.today,
                                               facts.fingerprint(pathway, program.format), facts.recorded(enrollment.id))
-        if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
+        if stored is None:
             self.tx.insert(summaries.TABLE, document)
         else:
             self.tx.replace(summaries.TABLE, document)
