@@ -109,6 +109,10 @@ class _Facts:
 
     def __init__(self, tracker, peer_ids=None, unread=None):
         tx = tracker.tx
+        # The rules these facts are judged by, taken once: the catalog is rebuilt only when a
+        # setting or plugin changes, never while one set of facts is in use, and asking the
+        # tracker for it costs a lookup of the settings every time (thousands per re-judgement).
+        self.catalog = tracker.catalog
         wanted = None if peer_ids is None else set(peer_ids)
         self._recorded = dict(unread or {})
         skipped = {peer_id for peer_id, _ in self._recorded.values()}
@@ -573,7 +577,7 @@ class PathwayOps:
         if kept is not None:
             facts.known, facts.remember = dict(kept), True
         for enrollment in enrollments:
-            program = self.catalog.programs[enrollment.program]
+            program = facts.catalog.programs[enrollment.program]
             pathway = program.pathway(enrollment.pathway)
             self._revoke_if_incomplete(enrollment, pathway, facts, why)
             self._settle_certification(enrollment, program, pathway, facts, why)
@@ -848,7 +852,7 @@ class PathwayOps:
         # for a first summary: a re-judgement of thousands need not read every peer.
         name = stored["name"] if stored and stored.get("name") else \
             (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
-        program = self.catalog.programs[enrollment.program]
+        program = facts.catalog.programs[enrollment.program]
         document = summaries.summary_document(enrollment, name, program, pathway,
                                               *self._evaluate(enrollment, pathway, facts), self.today,
                                               facts.fingerprint(pathway, program.format), facts.recorded(enrollment.id))
@@ -878,7 +882,7 @@ class PathwayOps:
 
     def _states(self, pathway, context, facts, enrollment) -> list:
         known = facts.known.get(enrollment.id, {})
-        catalog = self.catalog
+        catalog = facts.catalog
         progress = {}
         for step in pathway.steps:
             if step.key in known:
@@ -914,7 +918,7 @@ class PathwayOps:
         in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if within(s.on)],
                                 observations=lambda: [o for o in observations() if within(o.on)],
                                 cycle_start=start)
-        return self.catalog.step_kind(step.kind).progress(step, records, in_cycle)
+        return facts.catalog.step_kind(step.kind).progress(step, records, in_cycle)
 
     def _context(self, enrollment, facts) -> StepContext:
         key = (enrollment.peer_id, enrollment.program)
@@ -923,7 +927,7 @@ class PathwayOps:
             records_for=lambda step_key: facts.records_of(enrollment.id, step_key),
             sessions_led=lambda: list(facts.sessions.get(key, [])),
             observations=lambda: list(facts.observations.get(key, [])),
-            format=self.catalog.programs[enrollment.program].format,
+            format=facts.catalog.programs[enrollment.program].format,
             offering=facts.offering, offering_session_days=facts.offering_session_days,
         )
 
