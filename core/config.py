@@ -329,7 +329,7 @@ class ConfigOps:
 
     def _put_setting(self, tx, key: str, text: str):
         value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
-        rules = self.rule_fingerprints()
+        rules = self.rules_in_force()
         config = dict(tx.meta.get("config", {}))
         before = self._in_force(key, config)
         config[key] = value
@@ -404,7 +404,7 @@ class ConfigOps:
             config = dict(tx.meta.get("config", {}))
             if key not in config:
                 raise ValidationError(f"'{key}' is not overridden")
-            rules = self.rule_fingerprints()
+            rules = self.rules_in_force()
             before = config.pop(key)
             tx.meta["config"] = config
             after = self._in_force(key, config)

@@ -102,25 +102,38 @@ class _Facts:
     """Everything the engine reads, loaded once per command and indexed.
 
     With `peer_ids`, only those peers' records are read (one chunk of each sharded table).
+    `unread`: {enrollment id: (peer id, {step: day of its latest live record})}, taken from
+    summaries known to hold, of the enrolments whose step records are not read unless a step
+    they have records of is asked about; it must name every enrolment of the peers it names.
     """
 
-    def __init__(self, tracker, peer_ids=None):
+    def __init__(self, tracker, peer_ids=None, unread=None):
         tx = tracker.tx
+        # The rules these facts are judged by, taken once: the catalog is rebuilt only when a
+        # setting or plugin changes, never while one set of facts is in use, and asking the
+        # tracker for it costs a lookup of the settings every time (thousands per re-judgement).
+        self.catalog = tracker.catalog
         wanted = None if peer_ids is None else set(peer_ids)
+        self._recorded = dict(unread or {})
+        skipped = {peer_id for peer_id, _ in self._recorded.values()}
+        record_peers = None if wanted is None else wanted - skipped
 
-        def docs(table):
-            if wanted is None:
+        def docs(table, peers=wanted):
+            if peers is None:
                 return tx.all(table)
-            if len(wanted) > 20:  # many peers: one pass over the table beats a search per peer
-                return [doc for doc in tx.all(table) if doc["peer_id"] in wanted]
-            return [doc for peer_id in wanted for doc in tx.search(table, peer_id=peer_id)]
+            if len(peers) > 20:  # many peers: one pass over the table beats a search per peer
+                return [doc for doc in tx.all(table) if doc["peer_id"] in peers]
+            return [doc for peer_id in peers for doc in tx.search(table, peer_id=peer_id)]
 
-        self.records = defaultdict(list)
-        for document in docs("step_records"):
-            if document.get("void_reason") is None:
-                self.records[document["enrollment_id"]].append(from_document(StepRecord, document))
-        for records in self.records.values():
-            records.sort(key=record_order)
+        # Live records are kept as read and rebuilt only when asked for, one enrolment's step at
+        # a time where that is all a question needs: a re-judgement after a setting asks for the
+        # steps the setting changed, not for the thousands of hours records of the others.
+        self._unread = defaultdict(list)  # (enrollment id, step) -> documents
+        self._steps = defaultdict(list)  # enrollment id -> its steps with live records
+        self._tx = tx
+        self._take(docs("step_records", record_peers) if record_peers or record_peers is None else [])
+        self.records = {}  # enrollment id -> every live record, in order, once asked for
+        self._by_step = {}  # (enrollment id, step) -> its live records, in order, once asked for
         self.certifications = {
             doc["enrollment_id"]: from_document(Certification, doc) for doc in docs("certifications")
         }
@@ -135,8 +148,76 @@ class _Facts:
         self.sessions = self._by_leader(sessions if sessions is not None else led("sessions"), SessionRecord, wanted)
         self.observations = self._by_leader(led("observations"), Observation, wanted)
         self._session_days = None if sessions is None else self._days_by_offering(sessions)
-        self._tx = tx
         self._offerings = {}
+        # {enrollment id: {step key: StepProgress}} already judged: a re-judgement after a setting
+        # seeds it with the steps the setting left alone and, as its records cannot change within
+        # it (`remember`), keeps each enrolment's steps once judged instead of judging them anew
+        # for the revoke, the grant and the summary.
+        self.known = {}
+        self.remember = False
+        self._fingerprints = {}
+
+    def fingerprint(self, pathway, program_format) -> str:
+        """The pathway's fingerprint, computed once per pathway object (a summary per enrolment
+        would otherwise hash the whole pathway each time)."""
+        entry = self._fingerprints.get(id(pathway))
+        if entry is None or entry[0] is not pathway or entry[1] != program_format:
+            entry = (pathway, dict(program_format), summaries.fingerprint(pathway, program_format))
+            self._fingerprints[id(pathway)] = entry
+        return entry[2]
+
+    def _take(self, documents) -> None:
+        for document in documents:
+            if document.get("void_reason") is None:
+                where = (document["enrollment_id"], document["step"])
+                if where not in self._unread:
+                    self._steps[where[0]].append(where[1])
+                self._unread[where].append(document)
+
+    def _read_unread(self, enrollment_id) -> None:
+        """Read the records of an enrolment left unread, with the rest of its peer's."""
+        peer_id = self._recorded[enrollment_id][0]
+        for other in [e for e, (p, _) in self._recorded.items() if p == peer_id]:
+            del self._recorded[other]
+        self._take(self._tx.search("step_records", peer_id=peer_id))
+
+    def recorded(self, enrollment_id) -> dict:
+        """{step: day of its latest live record} of the enrolment (ISO dates), for its summary."""
+        if enrollment_id in self._recorded:
+            return dict(self._recorded[enrollment_id][1])
+        if enrollment_id in self.records:
+            found = {}
+            for record in self.records[enrollment_id]:
+                found[record.step] = max(found.get(record.step, ""), record.on.isoformat())
+            return found
+        return {step: max(document["on"] for document in self._unread[(enrollment_id, step)])
+                for step in self._steps.get(enrollment_id, ())}
+
+    def records_of(self, enrollment_id, step=None) -> list:
+        """The enrolment's live records in order (a copy), only those of `step` when given."""
+        if enrollment_id in self._recorded:
+            if step is not None and step not in self._recorded[enrollment_id][1]:
+                return []  # none, by a summary that holds: nothing to read
+            self._read_unread(enrollment_id)
+        if enrollment_id in self.records:
+            records = self.records[enrollment_id]
+            return list(records) if step is None else [r for r in records if r.step == step]
+        if step is not None:
+            if (enrollment_id, step) not in self._by_step:
+                self._by_step[(enrollment_id, step)] = self._rebuilt(self._unread.get((enrollment_id, step), ()))
+            return list(self._by_step[(enrollment_id, step)])
+        self.records[enrollment_id] = self._rebuilt(
+            document for step in self._steps.get(enrollment_id, ()) for document in self._unread[(enrollment_id, step)])
+        return list(self.records[enrollment_id])
+
+    @staticmethod
+    def _rebuilt(documents) -> list:
+        return sorted((from_document(StepRecord, document) for document in documents), key=record_order)
+
+    def last_record_on(self, enrollment_id):
+        """The date of the enrolment's latest live record, or None (read without rebuilding them)."""
+        days = self.recorded(enrollment_id).values()
+        return dt.date.fromisoformat(max(days)) if days else None
 
     def offering(self, offering_id):
         """The stored offering (one chunk read with the first question about it), or None."""
@@ -165,9 +246,8 @@ class _Facts:
 
     def add_record(self, record) -> None:
         """A record stored in this change, put in its place: step kinds judge records in date order."""
-        records = self.records[record.enrollment_id]
-        records.append(record)
-        records.sort(key=record_order)
+        self.records[record.enrollment_id] = sorted(self.records_of(record.enrollment_id) + [record], key=record_order)
+        self.known.pop(record.enrollment_id, None)  # its steps must be judged again
 
     @staticmethod
     def _by_leader(documents, cls, wanted) -> dict:
@@ -284,7 +364,7 @@ class PathwayOps:
         """The step states as they would be with `record` stored too (`facts` stay as they are)."""
         trial = copy.copy(facts)
         trial.records = {**facts.records,
-                         enrollment.id: sorted(facts.records.get(enrollment.id, []) + [record], key=record_order)}
+                         enrollment.id: sorted(facts.records_of(enrollment.id) + [record], key=record_order)}
         return self._states(pathway, self._context(enrollment, trial), trial, enrollment)
 
     def void_record(self, record_id: str, reason: str) -> StepRecord:
@@ -416,33 +496,88 @@ class PathwayOps:
             for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
 
-    def rule_fingerprints(self) -> dict:
-        """{pathway: fingerprint of its rules in force}, to tell afterwards which a change touched."""
-        return {pathway.key: summaries.fingerprint(pathway, program.format)
+    def rules_in_force(self) -> dict:
+        """{pathway: its summaries.Rules in force}, to tell afterwards which a change touched, and how."""
+        return {pathway.key: summaries.rules(pathway, program.format)
                 for program in self.catalog.programs.values() for pathway in program.pathways}
 
-    def rejudge(self, fingerprints_before: dict, why: str) -> None:
+    # Re-judge only the steps a setting changed, taking the others from the stored summaries;
+    # False judges every step from the records, as before (the tests compare the two).
+    rejudge_from_summaries = True
+
+    def rejudge(self, rules_before: dict, why: str) -> None:
         """After a change of the rules (a setting): for every enrolment in a pathway whose rules now
-        differ from `fingerprints_before`, or whose base pathway's do, grant, renew or revoke what
+        differ from `rules_before`, or whose base pathway's do, grant, renew or revoke what
         the rules decide, each transition audited with `why`, and store its summary. Enrolments
-        in other pathways are left alone: their summaries still hold."""
+        in other pathways are left alone: their summaries still hold. Of the enrolments
+        re-judged, only the steps the setting changed are judged from the records (see
+        `_kept_progress`)."""
+        rules_now = self.rules_in_force()
+        changed = {key for key, rules in rules_now.items()
+                   if key not in rules_before or rules_before[key].fingerprint != rules.fingerprint}
+        if not changed:
+            return
+        documents = self.tx.all("enrollments")
+        enrollments = self._enrollments_built_on(changed, documents)
+        kept, unread = {}, {}
+        if self.rejudge_from_summaries:
+            kept, unread = self._kept_progress(enrollments, rules_before, rules_now)
+        self._rejudge_enrollments(enrollments, why, kept, _whole_peers(unread, documents))
+
+    def _enrollments_built_on(self, pathway_keys, documents) -> list:
+        """The enrolments of enabled programs in the pathways `pathway_keys` or in add-ons built on
+        them (an endorsement stands or falls with its base); only those are rebuilt as entities."""
+        wanted = set(pathway_keys) | {pathway.key for program in self.catalog.programs.values()
+                                      for pathway in program.pathways if pathway.add_on_to in pathway_keys}
         programs = self.catalog.programs
-        changed = {key for key, print_ in self.rule_fingerprints().items() if fingerprints_before.get(key) != print_}
-        enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs
-                       and {e.pathway, self._pathway_of(e).add_on_to} & changed]
-        self._rejudge_enrollments(enrollments, why)
+        return [from_document(Enrollment, document) for document in documents
+                if document["pathway"] in wanted and document["program"] in programs]
+
+    def _kept_progress(self, enrollments, rules_before: dict, rules_now: dict) -> dict:
+        """{enrollment id: {step key: progress}} of the steps a change of rules left alone (same
+        kind, parameters and program format), read from the enrolment's stored summary when that
+        summary held under the rules before: a step kind judges a step from its parameters, the
+        records and the context only, none of which the setting changed, so that progress is
+        still right (the listings trust the same summaries). An enrolment without such a summary
+        is judged whole. Second, {enrollment id: (peer id, {step: latest record day})} of those
+        whose summary says they have no record of a step to judge again (nor of the renewal):
+        their records need not be read."""
+        checker = summaries.Checker(self.today, self.catalog.step_kinds)
+        kept_steps, kept, unread = {}, {}, {}
+        for enrollment in enrollments:
+            before, now = rules_before.get(enrollment.pathway), rules_now.get(enrollment.pathway)
+            if before is None or now is None:
+                continue
+            document = self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+            if not checker.held_under(document, before):
+                continue
+            if enrollment.pathway not in kept_steps:
+                keys = summaries.steps_kept(before, now)
+                judged = {step.key for step in now.pathway.steps} - keys
+                kept_steps[enrollment.pathway] = (keys, judged | ({now.pathway.renewal.key} if now.pathway.renewal else set()))
+            keys, judged = kept_steps[enrollment.pathway]
+            kept[enrollment.id] = summaries.step_progress(document, keys)
+            recorded = document.get("records")
+            if isinstance(recorded, dict) and not judged & set(recorded):
+                unread[enrollment.id] = (enrollment.peer_id, recorded)
+        return kept, unread
 
     def _pathway_of(self, enrollment):
         return self.catalog.programs[enrollment.program].pathway(enrollment.pathway)
 
-    def _rejudge_enrollments(self, enrollments, why: str) -> None:
+    def _rejudge_enrollments(self, enrollments, why: str, kept=None, unread=None) -> None:
         """Grant, renew or revoke what the records and rules now decide for `enrollments`, each
-        transition audited with `why`, and store their summaries."""
+        transition audited with `why`, and store their summaries. `kept`: step progress known
+        to hold (see `_kept_progress`); given, the records do not change in this re-judgement,
+        so each enrolment's steps are judged once; `unread`, enrolments whose records need not be
+        read (see `_Facts`)."""
         # Base credentials first: an add-on (endorsement) stands or falls with its base.
         enrollments = sorted(enrollments, key=lambda e: self._pathway_of(e).add_on_to is not None)
-        facts = _Facts(self, {e.peer_id for e in enrollments})
+        facts = _Facts(self, {e.peer_id for e in enrollments}, unread)
+        if kept is not None:
+            facts.known, facts.remember = dict(kept), True
         for enrollment in enrollments:
-            program = self.catalog.programs[enrollment.program]
+            program = facts.catalog.programs[enrollment.program]
             pathway = program.pathway(enrollment.pathway)
             self._revoke_if_incomplete(enrollment, pathway, facts, why)
             self._settle_certification(enrollment, program, pathway, facts, why)
@@ -575,17 +710,26 @@ class PathwayOps:
                                   f"{enrollment.peer_id}'s {enrollment.pathway} is current")
 
     def sweep_lapses(self) -> list:
-        """Store every certification that has lapsed as of today; fires certification_lapsed once each."""
+        """Store every certification that has lapsed as of today; fires certification_lapsed once
+        each. Only the certifications expired by today and not yet recorded lapsed are rebuilt,
+        and only their enrolments read: a daily sweep touches the few that expired since."""
         with self.changing():
-            return self._sweep_lapses(self.load_all("enrollments", Enrollment), everyone=True)
+            today = self.today.isoformat()
+            due = [from_document(Certification, document) for document in self.tx.all("certifications")
+                   if not document.get("lapsed_on") and document.get("expires") and document["expires"] < today]
+            enrollments = [from_document(Enrollment, document) for document in
+                           (self.tx.get("enrollments", c.enrollment_id, peer_id=c.peer_id) for c in due) if document]
+            return self._sweep_lapses(enrollments, due)
 
-    def _sweep_lapses(self, enrollments, everyone: bool = False) -> list:
+    def _sweep_lapses(self, enrollments, certifications=None) -> list:
+        """Record the lapse of each of `certifications` (by default the enrolments' own) that has
+        expired as of today and is not recorded yet."""
         lapsed = []
         by_id = {e.id: e for e in enrollments}
-        peers = None if everyone else {e.peer_id for e in enrollments}
-        documents = self.tx.all("certifications") if peers is None else \
-            [doc for peer_id in peers for doc in self.tx.search("certifications", peer_id=peer_id)]
-        for certification in (from_document(Certification, doc) for doc in documents):
+        if certifications is None:
+            certifications = [from_document(Certification, doc) for peer_id in {e.peer_id for e in enrollments}
+                              for doc in self.tx.search("certifications", peer_id=peer_id)]
+        for certification in certifications:
             enrollment = by_id.get(certification.enrollment_id)
             if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
                 continue
@@ -694,19 +838,25 @@ class PathwayOps:
     def _evaluate(self, enrollment, pathway, facts):
         """(step states, renewal progress, last activity) computed from the records."""
         context = self._context(enrollment, facts)
-        records = facts.records.get(enrollment.id, [])
         states = self._states(pathway, context, facts, enrollment)
         renewal = self._renewal_progress(pathway, facts.certifications.get(enrollment.id), context, facts,
                                          enrollment)
-        last_activity = max([r.on for r in records] + [s.on for s in context.sessions_led()]
+        last_record = facts.last_record_on(enrollment.id)
+        last_activity = max(([last_record] if last_record else []) + [s.on for s in context.sessions_led()]
                             + [o.on for o in context.observations()], default=None)
         return states, renewal, last_activity
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
-        name = (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
-        document = summaries.summary_document(enrollment, name, self.catalog.programs[enrollment.program], pathway,
-                                              *self._evaluate(enrollment, pathway, facts), self.today)
-        if self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id) is None:
+        stored = self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+        # The name a summary holds is kept current (summaries.rename), so the peer is read only
+        # for a first summary: a re-judgement of thousands need not read every peer.
+        name = stored["name"] if stored and stored.get("name") else \
+            (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
+        program = facts.catalog.programs[enrollment.program]
+        document = summaries.summary_document(enrollment, name, program, pathway,
+                                              *self._evaluate(enrollment, pathway, facts), self.today,
+                                              facts.fingerprint(pathway, program.format), facts.recorded(enrollment.id))
+        if stored is None:
             self.tx.insert(summaries.TABLE, document)
         else:
             self.tx.replace(summaries.TABLE, document)
@@ -719,8 +869,11 @@ class PathwayOps:
             programs = self.catalog.programs
             checker = summaries.Checker(self.today, self.catalog.step_kinds)
             stored = {document["id"]: document for document in self.tx.all(summaries.TABLE)}
-            stale = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs and not
-                     checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))]
+            # Checked on the stored documents: only the stale enrolments are rebuilt as entities.
+            stale = [from_document(Enrollment, document) for document in self.tx.all("enrollments")
+                     if document["program"] in programs and not checker.usable(
+                         stored.get(document["id"]), programs[document["program"]],
+                         programs[document["program"]].pathway(document["pathway"]))]
             if stale:
                 facts = _Facts(self, {e.peer_id for e in stale})
                 for enrollment in stale:
@@ -728,11 +881,17 @@ class PathwayOps:
         return len(stale)
 
     def _states(self, pathway, context, facts, enrollment) -> list:
-        records = facts.records.get(enrollment.id, [])
+        known = facts.known.get(enrollment.id, {})
+        catalog = facts.catalog
         progress = {}
         for step in pathway.steps:
-            kind = self.catalog.step_kind(step.kind)
-            progress[step.key] = kind.progress(step, [r for r in records if r.step == step.key], context)
+            if step.key in known:
+                progress[step.key] = known[step.key]
+                continue
+            kind = catalog.step_kind(step.kind)
+            progress[step.key] = kind.progress(step, facts.records_of(enrollment.id, step.key), context)
+        if facts.remember:
+            facts.known[enrollment.id] = progress
         return [
             StepState(step, progress[step.key],
                       tuple(req for req in step.requires if not progress[req].done))
@@ -754,24 +913,33 @@ class PathwayOps:
         def within(day):
             return start <= day <= until
 
-        records = [r for r in facts.records.get(enrollment.id, []) if r.step == step.key and within(r.on)]
+        records = [r for r in facts.records_of(enrollment.id, step.key) if within(r.on)]
         sessions, observations = context.sessions_led, context.observations
         in_cycle = attrs.evolve(context, sessions_led=lambda: [s for s in sessions() if within(s.on)],
                                 observations=lambda: [o for o in observations() if within(o.on)],
                                 cycle_start=start)
-        return self.catalog.step_kind(step.kind).progress(step, records, in_cycle)
+        return facts.catalog.step_kind(step.kind).progress(step, records, in_cycle)
 
     def _context(self, enrollment, facts) -> StepContext:
-        records = facts.records.get(enrollment.id, [])
         key = (enrollment.peer_id, enrollment.program)
         return StepContext(
             today=self.today, peer_id=enrollment.peer_id, program=enrollment.program,
-            records_for=lambda step_key: [r for r in records if r.step == step_key],
+            records_for=lambda step_key: facts.records_of(enrollment.id, step_key),
             sessions_led=lambda: list(facts.sessions.get(key, [])),
             observations=lambda: list(facts.observations.get(key, [])),
-            format=self.catalog.programs[enrollment.program].format,
+            format=facts.catalog.programs[enrollment.program].format,
             offering=facts.offering, offering_session_days=facts.offering_session_days,
         )
+
+
+def _whole_peers(unread: dict, enrollment_documents) -> dict:
+    """`unread` without the peers one of whose enrolments it does not name: a peer's records are
+    read for all of their enrolments or for none."""
+    named = defaultdict(set)
+    for document in enrollment_documents:
+        named[document["peer_id"]].add(document["id"])
+    return {enrollment_id: entry for enrollment_id, entry in unread.items()
+            if named[entry[0]] <= unread.keys()}
 
 
 def _in_time(renewal, certification, today) -> bool:

@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import json
 
+import attrs
+
 from .progress import StepProgress
 from .serialize import to_document
 
@@ -23,6 +25,31 @@ def fingerprint(pathway, program_format) -> str:
     program's format (a step kind may read it, e.g. `format.sessions` for a course)."""
     text = json.dumps([to_document(pathway), dict(program_format)], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+@attrs.frozen
+class Rules:
+    """The rules one pathway followed at some moment: what a setting is compared against."""
+
+    fingerprint: str
+    pathway: object
+    format: dict
+
+
+def rules(pathway, program_format) -> Rules:
+    return Rules(fingerprint(pathway, program_format), pathway, dict(program_format))
+
+
+def steps_kept(before: Rules, after: Rules) -> frozenset:
+    """The keys of the steps a change of rules left alone: same kind, same parameters, and the
+    program's format unchanged (a kind may read it). A step kind judges a step from its own
+    parameters, the leader's records and the context only, so a kept step's progress is what
+    it was; whichever steps a setting names (crss.exam.pass_mark: the exam) are judged again."""
+    if before.format != after.format:
+        return frozenset()
+    old = {step.key: step for step in before.pathway.steps}
+    return frozenset(step.key for step in after.pathway.steps
+                     if step.key in old and (old[step.key].kind, old[step.key].params) == (step.kind, step.params))
 
 
 def date_dependent(pathway, step_kinds) -> bool:
@@ -59,24 +86,29 @@ def _step_row(state) -> list:
     return row + [extra] if extra else row
 
 
-def summary_document(enrollment, name, program, pathway, states, renewal, last_activity, today) -> dict:
+def summary_document(enrollment, name, program, pathway, states, renewal, last_activity, today,
+                     print_=None, recorded=None) -> dict:
+    """The stored summary; `print_`, the pathway's fingerprint when the caller knows it already;
+    `recorded`, {step: day of its latest live record}, which tells a re-judgement after a
+    setting which enrolments have no record of the steps it changed, so need none read."""
     return {
         "id": enrollment.id,
         "peer_id": enrollment.peer_id,
         "layout": LAYOUT,
         "name": name,  # the peer's, for listings; kept current by `rename`
         "as_of": today.isoformat(),
-        "fingerprint": fingerprint(pathway, program.format),
+        "fingerprint": print_ or fingerprint(pathway, program.format),
         "steps": [_step_row(state) for state in states],
         "renewal": _progress_document(renewal) if renewal else None,
         "last_activity": last_activity.isoformat() if last_activity else None,
+        **({"records": recorded} if recorded is not None else {}),
     }
 
 
 # The JSON types of a stored summary's fields (what `summary_document` writes).
 _FIELD_TYPES = {"peer_id": (str,), "layout": (int,), "name": (str, type(None)), "as_of": (str,),
                 "fingerprint": (str,), "steps": (list,), "renewal": (dict, type(None)),
-                "last_activity": (str, type(None))}
+                "last_activity": (str, type(None)), "records": (dict,)}
 
 
 def row_problem(document) -> str:
@@ -99,7 +131,16 @@ class Checker:
         if pathway.key not in self._pathways:
             self._pathways[pathway.key] = (fingerprint(pathway, program.format),
                                            date_dependent(pathway, self.step_kinds))
-        print_, dated = self._pathways[pathway.key]
+        return self._holds(document, *self._pathways[pathway.key])
+
+    def held_under(self, document, before: Rules) -> bool:
+        """Whether a stored summary was right under the rules `before` (a setting's old value)."""
+        key = ("before", before.pathway.key)
+        if key not in self._pathways:
+            self._pathways[key] = (before.fingerprint, date_dependent(before.pathway, self.step_kinds))
+        return self._holds(document, *self._pathways[key])
+
+    def _holds(self, document, print_, dated) -> bool:
         if document is None or document.get("layout") != LAYOUT or document["fingerprint"] != print_:
             return False
         return not dated or document["as_of"] == self.today
@@ -121,8 +162,17 @@ def restore(document, pathway, state_class):
 
 
 def _restore_step(row, steps, state_class):
-    key, state, summary, completed = row[:4]
     extra = row[4] if len(row) > 4 else {}
-    progress = StepProgress(state, summary, dt.date.fromisoformat(completed) if completed else None,
-                            extra.get("figures", {}))
-    return state_class(steps[key], progress, tuple(extra.get("blocked_by", ())))
+    return state_class(steps[row[0]], _row_progress(row), tuple(extra.get("blocked_by", ())))
+
+
+def _row_progress(row) -> StepProgress:
+    _, state, summary, completed = row[:4]
+    extra = row[4] if len(row) > 4 else {}
+    return StepProgress(state, summary, dt.date.fromisoformat(completed) if completed else None,
+                        extra.get("figures", {}))
+
+
+def step_progress(document, keys) -> dict:
+    """{step key: StepProgress} a stored summary holds for the steps `keys`."""
+    return {row[0]: _row_progress(row) for row in document["steps"] if row[0] in keys}
