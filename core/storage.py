@@ -1,8 +1,7 @@
 """The storage interface: what the tracker and core ask of a database, whatever keeps it.
 
-Two backends implement it: `core.store.Store` (TinyDB files, the embedded default) and
-`core.postgres.PostgresStore` (one PostgreSQL database, for a state organisation; see
-docs/postgres.md). `open_store` picks one from the database's location: a `postgresql://` URL
+`core.store.Store` (TinyDB files, the embedded default) implements it; a PostgreSQL backend
+(`core.postgres`, issue 15) is planned and not written yet. `open_store` picks one from the database's location: a `postgresql://` URL
 selects PostgreSQL, anything else is a file path. How a backend lays its data out (the file
 store's chunks and indexes, PostgreSQL's tables) is its own business: core names tables and
 fields only.
@@ -99,8 +98,12 @@ def open_store(location=None, row_checks=None) -> Storage:
     problem or ""}) are what a file store checks of each row a write loads."""
     location = location or default_location()
     if is_url(str(location)):
-        from .postgres import PostgresStore  # psycopg is loaded only for a PostgreSQL database
+        try:
+            from .postgres import PostgresStore  # psycopg is loaded only for a PostgreSQL database
+        except ImportError:
+            from .errors import StoreError
 
+            raise StoreError("PostgreSQL databases are not supported yet (issue 15); give a file path") from None
         return PostgresStore(str(location))
     from .store import Store
 
