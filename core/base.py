@@ -21,33 +21,19 @@ from .errors import NotFound, PluginError, ValidationError
 from .merging import merged_into, merged_record, merged_refusal
 from .plugins import get_host
 from .serialize import from_document, shape_problem, to_document
-from .store import Store, default_db_path, index_name
+from . import store
+from .storage import open_store
 
-# Large tables are split by peer so that a command about one peer reads one chunk of each.
-# Sessions and observations name several leaders, so they are split by offering instead, and
-# an index per leader (INDEXES) names the offerings whose chunks hold what that leader led.
-SHARDS = {
-    "peers": ("id", 500),
-    "enrollments": ("peer_id", 500),
-    "step_records": ("peer_id", 500),
-    "certifications": ("peer_id", 500),
-    "summaries": ("peer_id", 500),
-    "offerings": ("id", 500),
-    "sessions": ("offering_id", 100),
-    "observations": ("offering_id", 100),
-}
-# {table: list field}: Transaction.containing(table, field, peer_id) reads only the chunks the
-# index names (core.store keeps it, in tables sessions_by_leaders~N and observations_by_leaders~N).
-INDEXES = {"sessions": "leaders", "observations": "leaders"}
+# The file store's chunking policy lives with it (core/store.py); named here too for the tests
+# and benchmarks that build a Store by hand.
+SHARDS, INDEXES = store.SHARDS, store.INDEXES
 
 # What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
     "activities": Activity,
-}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem} | {
-    index_name(table, field): lambda row: "" if type(row.get("keys")) is list else "its keys are not a list"
-    for table, field in INDEXES.items()}
+}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
 
 
 def resolve_actor(actor=None) -> str:
@@ -71,7 +57,7 @@ def today_given(today=None):
 
 class TrackerBase:
     def __init__(self, db=None, actor=None, today=None, host=None):
-        self.store = Store(db or default_db_path(), shards=SHARDS, row_checks=ROW_CHECKS, indexes=INDEXES)
+        self.store = open_store(db, row_checks=ROW_CHECKS)
         self.actor = resolve_actor(actor)
         self.host = host or get_host()
         self.warnings = []

@@ -5,7 +5,7 @@ only the data model knows: every id a record points at names a record that exist
 """
 
 from .errors import StoreError, ValidationError
-from .store import Check, Store
+from .store import Check
 
 # (table, field holding one id or a list of ids, table the ids must be in).
 REFERENCES = (
@@ -44,7 +44,7 @@ class SafekeepingOps:
 
     def backup(self, path) -> dict:
         """Write a consistent copy of the database to the new database `path`; its manifest."""
-        target = Store(path, shards=self.store.shards)
+        target = self.store.like(path)
         if target.path == self.store.path:
             raise ValidationError("a backup needs a path other than the database's own")
         return self.store.backup(target)
@@ -52,8 +52,7 @@ class SafekeepingOps:
     def restore(self, backup, force: bool = False) -> None:
         """Replace this database (which must not exist, unless `force`) by the backup at `backup`,
         once it verifies; the restore is the first new event of the restored audit trail."""
-        source = Store(backup, shards=self.store.shards, row_checks=self.store.row_checks, indexes=self.store.indexes,
-                       reference_problems=dangling_references)  # checked as the restore reads it
+        source = self.store.like(backup, reference_problems=dangling_references)  # checked as the restore reads it
         if source.path == self.store.path:
             raise ValidationError("cannot restore a database onto itself")
         if not source.exists():

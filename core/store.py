@@ -70,11 +70,31 @@ SET_ASIDE = ".unreadable"
 # Migrations upgrade the manifest and tables of an older schema in place: {old_version: function}.
 # Each takes a Transaction and leaves it at old_version + 1 (defined after Transaction).
 
-__all__ = ["Check", "Recovery", "Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION"]
+__all__ = ["Check", "Recovery", "Store", "Transaction", "default_db_path", "FORMAT", "SCHEMA_VERSION",
+           "SHARDS", "INDEXES"]
+
+# The file layout's policy (the tracker names tables only, see core/storage.py): large tables are
+# split by peer so that a command about one peer reads one chunk of each. Sessions and
+# observations name several leaders, so they are split by offering instead, and an index per
+# leader (INDEXES) names the offerings whose chunks hold what that leader led.
+SHARDS = {
+    "peers": ("id", 500),
+    "enrollments": ("peer_id", 500),
+    "step_records": ("peer_id", 500),
+    "certifications": ("peer_id", 500),
+    "summaries": ("peer_id", 500),
+    "offerings": ("id", 500),
+    "sessions": ("offering_id", 100),
+    "observations": ("offering_id", 100),
+}
+# {table: list field}: Transaction.containing(table, field, peer_id) reads only the chunks the
+# index names (kept in tables sessions_by_leaders~N and observations_by_leaders~N).
+INDEXES = {"sessions": "leaders", "observations": "leaders"}
 
 
 def default_db_path() -> Path:
-    """`PEERPATH_DB`, else `peerpath.json` in the user's data directory (XDG)."""
+    """`PEERPATH_DB`, else `peerpath.json` in the user's data directory (XDG); a file path (see
+    core.storage.default_location, which also takes a postgresql:// URL)."""
     if os.environ.get("PEERPATH_DB"):
         return Path(os.environ["PEERPATH_DB"]).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
@@ -688,6 +708,10 @@ def index_name(table: str, field: str) -> str:
     return f"{table}_by_{field}"
 
 
+def _index_row_problem(row: dict) -> str:
+    return "" if type(row.get("keys")) is list else "its keys are not a list"
+
+
 def _damaged_log(path: Path, problem: str) -> StoreError:
     return StoreError(
         f"the audit log {path} is damaged: {problem}; nothing was changed: run 'peerpath verify', "
@@ -852,6 +876,20 @@ class Store:
         self.reference_problems = reference_problems or (lambda transaction: [])
         self.folder = self.path.with_name(self.path.name + ".d")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    @classmethod
+    def sharded(cls, path, row_checks=None, reference_problems=None) -> "Store":
+        """The database at `path` in peerpath's layout: SHARDS' chunks and INDEXES' indexes (whose
+        rows are checked as the tables' are)."""
+        row_checks = dict(row_checks or {}) | {index_name(table, field): _index_row_problem
+                                               for table, field in INDEXES.items()}
+        return cls(path, shards=SHARDS, row_checks=row_checks, reference_problems=reference_problems,
+                   indexes=INDEXES)
+
+    def like(self, path, reference_problems=None) -> "Store":
+        """Another database at `path` of this one's layout and row checks (a backup, a restore's source)."""
+        return Store(path, shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
+                     indexes=self.indexes)
 
     def exists(self) -> bool:
         return self.path.exists()

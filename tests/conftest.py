@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,29 @@ def db(tmp_path, monkeypatch) -> Path:
     for name in ("PEERPATH_TODAY", "PEERPATH_LOAD_PLUGINS", "PEERPATH_LOCK_TIMEOUT", "PEERPATH_TRACE_HOOKS"):
         monkeypatch.delenv(name, raising=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the session (tests/postgres.py); if it cannot start,
+    each test that needs it fails saying why (never a skip)."""
+    from postgres import Cluster, ClusterError
+
+    try:
+        cluster = Cluster()
+        cluster.start()
+    except (ClusterError, OSError, subprocess.SubprocessError) as error:
+        pytest.fail(f"PostgreSQL could not start: {error}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster) -> str:
+    """The URL (with its password) of a new, empty PostgreSQL database of this test."""
+    return postgres_cluster.new_database()
 
 
 @pytest.fixture
