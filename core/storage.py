@@ -98,13 +98,9 @@ def open_store(location=None, row_checks=None) -> Storage:
     problem or ""}) are what a file store checks of each row a write loads."""
     location = location or default_location()
     if is_url(str(location)):
-        try:
-            from .postgres import PostgresStore  # psycopg is loaded only for a PostgreSQL database
-        except ImportError:
-            from .errors import StoreError
+        from .errors import StoreError
 
-            raise StoreError("PostgreSQL databases are not supported yet (issue 15); give a file path") from None
-        return PostgresStore(str(location))
+        raise StoreError("PostgreSQL databases are not supported yet (issue 15); give a file path")
     from .store import Store
 
     return Store.sharded(location, row_checks=row_checks)
