@@ -118,11 +118,38 @@ def _write_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _write_synced(fd: int, data: bytes) -> None:
-    """Write all of `data` at the file offset and force it to disk."""
+def _write_all_private(paths: list, contents) -> None:
+    """`_write_private` for many files at once: each written, then all forced to disk together.
+    A change at state size rewrites a hundred chunks; one fsync after another was a fifth of its
+    time, while fsyncs waiting in parallel share the disk's flushes (fsync releases the GIL)."""
+    fds = []
+    try:
+        for path, data in zip(paths, contents):
+            fds.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.fchmod(fds[-1], 0o600)
+            _write_all(fds[-1], data)
+        if len(fds) < 3:
+            for fd in fds:
+                os.fsync(fd)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(os.fsync, fds))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write all of `data` at the file offset and force it to disk."""
+    _write_all(fd, data)
     os.fsync(fd)
 
 
@@ -323,20 +350,32 @@ class Transaction:
             if all(doc.get(key) == value for key, value in equal.items())
         ]
 
+    # replace and remove change the chunk's rows themselves: TinyDB's update and remove rebuild the
+    # whole table's dictionary twice per call, which made a change of a few thousand documents at
+    # state size quadratic (a third of a `config set`).
+
     def replace(self, name: str, document: dict) -> None:
         """Replace the stored document with the same `id`."""
-        chunk = self._chunk(name, document) if name in self.store.shards else name
-        updated = self.table(chunk).update(_replace_with(document), doc_ids=[_number(document["id"])])
-        if not updated:
-            raise StoreError(f"no {name} record '{document['id']}' to update")
+        rows, key = self._rows_holding(name, document, "update")
+        stored = rows[key]
+        stored.clear()  # in place, as TinyDB's update did: what this transaction read shows the change
+        stored.update(document)
         self._index(name, [document])
 
     def remove(self, name: str, document: dict) -> None:
         """Remove the stored document with the same `id` (the audit trail keeps what it was)."""
+        rows, key = self._rows_holding(name, document, "remove")
+        del rows[key]
+
+    def _rows_holding(self, name: str, document: dict, action: str):
+        """(the rows of the chunk holding `document`'s id, its key there), the chunk marked
+        changed; a StoreError naming the id when there is none to `action`."""
         chunk = self._chunk(name, document) if name in self.store.shards else name
-        if str(_number(document["id"])) not in self._tables[chunk]:
-            raise StoreError(f"no {name} record '{document['id']}' to remove")
-        self.table(chunk).remove(doc_ids=[_number(document["id"])])
+        rows, key = self._tables[chunk], str(_number(document["id"]))
+        if key not in rows:
+            raise StoreError(f"no {name} record '{document['id']}' to {action}")
+        self._tables.dirty.add(chunk)
+        return rows, key
 
     # -- indexes ------------------------------------------------------------------------------
     #
@@ -567,11 +606,10 @@ class Transaction:
         written = []
         try:
             _make_private_dirs(folder)
-            for name, data in encoded.items():
-                filename = f"{name}.{generation}.json"
-                written.append(folder / filename)
-                _write_private(folder / filename, data)
-                manifest["tables"][name] = filename
+            for name in encoded:
+                manifest["tables"][name] = f"{name}.{generation}.json"
+                written.append(folder / manifest["tables"][name])
+            _write_all_private(written, encoded.values())
             if self._log_rewrite is not None:
                 written.append(folder / log_info["file"])
                 _write_private(folder / log_info["file"], log_data)
@@ -818,14 +856,6 @@ def _key_of(record_id: str) -> str:
 
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _replace_with(document):
-    def transform(doc):
-        doc.clear()
-        doc.update(document)
-
-    return transform
 
 
 @dataclasses.dataclass
