@@ -371,16 +371,16 @@ class ConfigOps:
         """A read-only transaction of the tracker's own to change in memory: it is never committed,
         and the lifecycle hooks its changes queue are dropped."""
         self.release()  # a command's earlier read: the scratch copy must be a private one
-        if self._tx is not None:
+        if self.session.tx is not None:
             raise RuntimeError("a what-if cannot run inside another transaction")
-        pending, self._pending = self._pending, []
-        self._scratching = True
+        pending, self.session.pending = self.session.pending, []
+        self.session.scratching = True
         try:
             with self.store.read() as tx:
-                self._tx = tx
+                self.session.tx = tx
                 yield tx
         finally:
-            self._tx, self._pending, self._scratching = None, pending, False
+            self.session.tx, self.session.pending, self.session.scratching = None, pending, False
 
     def _outlook(self) -> dict:
         """{(peer, name, program, role, what): value} for what a setting can move: each leader's
