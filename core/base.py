@@ -58,11 +58,11 @@ def today_given(today=None):
 
 
 class TrackerBase:
-    def __init__(self, db=None, actor=None, today=None, host=None):
+    """Transactions, plugins, validation and the audit trail, on the tracker's `Session`."""
+
+    def __init__(self, db=None, actor=None, host=None):
         self.session = Session(store=open_store(db, row_checks=ROW_CHECKS), actor=resolve_actor(actor),
                                host=host or get_host())
-        # In any form a date option takes, read in the affiliate's order (core.dates).
-        self.session.today = self.read_date(today_given(today)) or dt.date.today()
 
     # The session's state that callers of Tracker read (and, for the date and actor, set).
     @property

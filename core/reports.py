@@ -23,6 +23,7 @@ from .forecast import DEFAULT_HORIZON, capacity
 from .graduates import graduates_report
 from .retention import retention, retention_counts
 from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
+from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
 
@@ -328,30 +329,30 @@ def register_reports(register):
         register(report)
 
 
-class ReportOps:
-    """Running registered reports (Tracker mixin)."""
+class Reports(Service):
+    """Running registered reports (a Tracker service)."""
 
     def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None,
                horizon=None) -> ReportResult:
         """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches,
         grouped `by` one of the report's groupings, looking `horizon` days ahead."""
-        report = self.catalog.report(name)
+        report = self.tracker.catalog.report(name)
         if horizon is not None and report.horizon is None:
-            ahead = sorted(r.name for r in self.catalog.reports.values() if r.horizon is not None)
+            ahead = sorted(r.name for r in self.tracker.catalog.reports.values() if r.horizon is not None)
             raise ValidationError(f"report '{name}' has no --horizon; the reports that do: {', '.join(ahead)}")
         if horizon is not None and not 0 <= horizon <= 36_500:
             raise ValidationError(f"--horizon must be from 0 to 36500 days, not {horizon}")
         if by is not None and not report.groupings:
-            grouped = sorted(r.name for r in self.catalog.reports.values() if r.groupings)
+            grouped = sorted(r.name for r in self.tracker.catalog.reports.values() if r.groupings)
             raise ValidationError(f"report '{name}' has no --by; the reports that do: {', '.join(grouped)}")
         if by is not None and by.strip().lower() not in report.groupings:
             raise ValidationError(f"--by must be one of {', '.join(report.groupings)}, not '{by}'")
-        where = self.check_filter(where)
+        where = self.tracker.check_filter(where)
         if where.given() and not report.filters_peers:
-            counting = sorted(r.name for r in self.catalog.reports.values() if r.filters_peers)
+            counting = sorted(r.name for r in self.tracker.catalog.reports.values() if r.filters_peers)
             raise ValidationError(f"report '{name}' does not filter peers (by {where.describe()}); "
                                   f"the reports that do: {', '.join(counting)}")
-        start, end = self.read_date(start or None), self.read_date(end or None) or self.today
+        start, end = self.tracker.read_date(start or None), self.tracker.read_date(end or None) or self.tracker.today
         if start is not None and start > end:
             raise ValidationError(f"--from {start} is after --to {end}")
         if days is not None and days < 0:
@@ -362,8 +363,8 @@ class ReportOps:
                    "horizon": horizon if horizon is not None else report.horizon,
                    "by": by.strip().lower() if by is not None else (report.groupings[0] if report.groupings else None)}
         try:
-            return report.build(self, options)
+            return report.build(self.tracker, options)
         except PeerpathError:
             raise
         except Exception as error:  # a plugin's report must not crash the command
-            raise PluginError(self.catalog.owners[("reports", name)], f"report '{name}'", error) from error
+            raise PluginError(self.tracker.catalog.owners[("reports", name)], f"report '{name}'", error) from error

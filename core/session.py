@@ -8,7 +8,8 @@ through it, so every attribute an area uses is declared and typed here or on Tra
 
 import contextlib
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Optional
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, Optional, ParamSpec, TypeVar
 
 import attrs
 
@@ -43,3 +44,20 @@ class Service:
 
     def __init__(self, tracker: "Tracker") -> None:
         self.tracker = tracker
+
+
+Arguments = ParamSpec("Arguments")
+Result = TypeVar("Result")
+
+
+def delegated(area: str, method: Callable[Concatenate[Any, Arguments], Result]
+              ) -> Callable[Concatenate["Tracker", Arguments], Result]:
+    """A Tracker method that runs `method` of the tracker's service `area` (a field of
+    `Tracker.services`): Tracker's API stays one object while each area's code lives in its
+    service, and mypy checks every call against the service method's own signature."""
+
+    @functools.wraps(method)
+    def call(tracker: "Tracker", *args: Arguments.args, **kwargs: Arguments.kwargs) -> Result:
+        return method(getattr(tracker.services, area), *args, **kwargs)
+
+    return call
