@@ -31,7 +31,7 @@ from typing import Optional
 
 import attrs
 
-from .entities import Enrollment, Offering, Outreach, Peer, SessionRecord, clean_text, one_of, parse_date
+from .entities import Enrollment, Offering, Outreach, Peer, SessionRecord, as_tuple, clean_text, one_of, parse_date
 from .errors import ValidationError
 from .reporting import ReportResult, Table
 from .serialize import from_document
@@ -74,7 +74,7 @@ class Activity:
     outreach_id: Optional[str] = attrs.field(default=None, converter=clean_text)
     stipend: Optional[float] = attrs.field(default=None, converter=_float,
                                            validator=_amount("stipend", LARGEST_STIPEND))
-    counted_as: tuple = attrs.field(default=(), converter=tuple)  # step records it was also recorded as
+    counted_as: tuple = attrs.field(default=(), converter=as_tuple)  # step records it was also recorded as
     share: Optional[float] = attrs.field(default=None, converter=_float)  # % recovery support, as given
     status: str = attrs.field(default="approved", validator=one_of(STATUSES, "activity status"))
     approved_by: Optional[str] = attrs.field(default=None, converter=clean_text)
@@ -187,7 +187,7 @@ class Activities:
         tracker = self.tracker
         with tracker.reading():
             offerings = {o.id for o in tracker.load_all("offerings", Offering, program=program_key)}
-            seen = set()
+            seen: set = set()
             for session in tracker.load_all("sessions", SessionRecord, program=program_key):
                 if session.offering_id in offerings and start <= session.on <= end:
                     seen.update((peer, session.offering_id, session.on) for peer in session.leaders)

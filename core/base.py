@@ -186,7 +186,7 @@ class TrackerBase:
             stack.close()
 
     def _notify(self, hook: str, enabled, **kwargs) -> None:
-        errors = []
+        errors: list = []
         self.host.call(hook, enabled, errors=errors, tracker=self, **kwargs)
         self.warnings.extend(f"{error} (the change itself was saved)" for error in errors)
 

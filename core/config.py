@@ -14,7 +14,7 @@ plus the few settings of core's own reports and lists (CORE_SETTINGS).
 
 import contextlib
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import attrs
 
@@ -349,9 +349,8 @@ class Config(Service):
             before = self._outlook()
             value = self._put_setting(tx, key, text)
             after = self._outlook()
-        changes = [Outcome(*where, what=what, before=before.get(k), after=after.get(k))
-                   for k in sorted(set(before) | set(after)) for where, what in [(k[:4], k[4])]
-                   if before.get(k) != after.get(k)]
+        changes = [Outcome(*k, before=before.get(k), after=after.get(k))
+                   for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
         return WhatIf(key=key, value=value, changes=tuple(changes))
 
     def report_what_if(self, assignments, name, **options):
@@ -372,18 +371,19 @@ class Config(Service):
         """A read-only transaction of the tracker's own to change in memory: it is never committed,
         and the lifecycle hooks its changes queue are dropped."""
         self.tracker.release()  # a command's earlier read: the scratch copy must be a private one
-        if self.tracker.session.tx is not None:
+        session = self.tracker.session
+        if session.tx is not None:
             raise RuntimeError("a what-if cannot run inside another transaction")
-        pending, self.tracker.session.pending = self.tracker.session.pending, []
-        self.tracker.session.scratching = True
+        pending, session.pending = session.pending, []
+        session.scratching = True
         try:
-            with self.tracker.store.read() as tx:
-                self.tracker.session.tx = tx
+            with session.store.read() as tx:
+                session.tx = tx
                 yield tx
         finally:
-            self.tracker.session.tx, self.tracker.session.pending, self.tracker.session.scratching = None, pending, False
+            session.tx, session.pending, session.scratching = None, pending, False
 
-    def _outlook(self) -> dict:
+    def _outlook(self) -> dict[tuple[str, str, str, str, str], Any]:
         """{(peer, name, program, role, what): value} for what a setting can move: each leader's
         status and certification expiry, and each observation due date."""
         found = {}
@@ -409,7 +409,8 @@ class Config(Service):
             before = config.pop(key)
             tx.meta["config"] = config
             after = self._in_force(key, config)
-            self.tracker.audit_event("unconfigure", "config", key, details={"changes": {key: {"old": before, "new": after}}})
+            self.tracker.audit_event("unconfigure", "config", key,
+                                     details={"changes": {key: {"old": before, "new": after}}})
             self.tracker.rejudge(rules, _changed(key, before, after))
 
     def _in_force(self, key: str, config: dict):

@@ -88,7 +88,8 @@ class Erasure(Service):
     def _redact_log(self, subjects: dict) -> dict:
         """Redact identities in the events about each subject ({peer id: (erased peer's id, test)});
         {erased peer's id: [{"event": number, "values": [paths]}]}."""
-        lines, redacted = self.tracker.tx.log_lines(), {}
+        lines = self.tracker.tx.log_lines()
+        redacted: dict = {}
         for number, line in enumerate(lines, 1):
             about = line.get("peer_id") if line.get("peer_id") in subjects else line.get("entity_id")
             if about not in subjects or not chain.is_sealed(line):

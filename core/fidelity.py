@@ -312,7 +312,9 @@ class Fidelity(Service):
         if leader is not None:
             self.tracker.peer(leader)
         found = self.observations(program=program, offering=offering, leader=leader)
-        by_offering, by_leader, missed = defaultdict(list), defaultdict(list), Counter()
+        by_offering: defaultdict[str, list] = defaultdict(list)
+        by_leader: defaultdict[str, list] = defaultdict(list)
+        missed: Counter = Counter()
         for observation in found:
             point = {"on": observation.on.isoformat(), "observation": observation.id,
                      "percent": observation.percent, "band": observation.band,
@@ -362,7 +364,7 @@ class Fidelity(Service):
         for observation in self.observations():
             for peer_id in observation.leaders:
                 history[(peer_id, observation.program)].append(observation)
-        first_led = {}
+        first_led: dict = {}
         for offering in offerings:
             began = offering.started or min(sessions[offering.id], default=None)
             if began is None:
@@ -387,13 +389,13 @@ class Fidelity(Service):
                 rule = "new leader"
                 support = _needs_support(program, seen[-1]) if seen else None
                 within = program.fidelity.get("support_within_days")
-                if support and within is not None and shift_date(last, int(within)) < due_on:
-                    due_on = shift_date(last, int(within))
+                if support and within is not None and shift_date(seen[-1].on, int(within)) < due_on:
+                    due_on = shift_date(seen[-1].on, int(within))
                     reason += f"; {support}: re-observe within {within} days"
                     rule = "needs support"
             else:
                 days, reason, rule = next_interval(program, seen)
-                due_on = shift_date(last, days)
+                due_on = shift_date(seen[-1].on, days)  # not a new leader: observed before
             # A new leader needs an observation from the day their first offering begins (the
             # due date is the deadline); a long-standing one once the interval has passed.
             if upcoming or (new_leader and began <= self.tracker.today) or due_on <= self.tracker.today:
@@ -409,10 +411,12 @@ class Fidelity(Service):
         optional steps, such as co-facilitating with a trained partner and a first observation
         that meets fidelity. They grant no certification; a leader stays new until they are done."""
         programs = self.tracker.catalog.programs
-        with_track = [e for e in enrollments if any(step.optional for step in programs[e.program].pathway(e.pathway).steps)]
-        left = {}
+        with_track = [e for e in enrollments
+                      if any(step.optional for step in programs[e.program].pathway(e.pathway).steps)]
+        left: dict = {}
         for status in self.tracker.services.pathways._statuses(with_track):
-            missing = [f"{s.step.key} {s.progress.summary}" for s in status.steps if s.step.optional and not s.progress.done]
+            missing = [f"{s.step.key} {s.progress.summary}" for s in status.steps
+                       if s.step.optional and not s.progress.done]
             if missing:
                 left.setdefault((status.peer.id, status.program.key), missing)
         return left

@@ -82,7 +82,7 @@ class Filters(Service):
         """The peers of `peers` that `where` matches; inside `reading()`."""
         if not where.given():
             return list(peers)
-        enrolled = {}
+        enrolled: dict = {}
         if where.program is not None:
             for enrollment in self.tracker.load_all("enrollments", Enrollment):
                 enrolled.setdefault(enrollment.peer_id, set()).add(enrollment.program)

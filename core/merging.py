@@ -145,8 +145,9 @@ class Merging(Service):
         self.tracker.validate("merge", after, before=before)
         self.tracker.tx.replace("peers", to_document(after))
         self.tracker.tx.remove("peers", to_document(duplicate))
-        self.tracker.tx.insert(MERGED, {"id": duplicate.id, "merged_into": keep.id, "on": self.tracker.today.isoformat(),
-                                "actor": self.tracker.actor, "filled": result.filled, "peer": to_document(duplicate)})
+        self.tracker.tx.insert(MERGED, {"id": duplicate.id, "merged_into": keep.id,
+                                        "on": self.tracker.today.isoformat(), "actor": self.tracker.actor,
+                                        "filled": result.filled, "peer": to_document(duplicate)})
 
     def _settle_merged(self, keep_id: str) -> None:
         """KEEP's certifications and stored progress, judged again on the records now together."""
@@ -155,7 +156,8 @@ class Merging(Service):
         for enrollment in self.tracker.load_all("enrollments", Enrollment, peer_id=keep_id):
             if enrollment.program in programs:
                 program = programs[enrollment.program]
-                self.tracker.services.pathways._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
+                self.tracker.services.pathways._settle_certification(
+                    enrollment, program, program.pathway(enrollment.pathway), facts)
 
 
 def _filled_fields(keep, duplicate) -> dict:

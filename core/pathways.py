@@ -12,9 +12,9 @@ from typing import Optional
 
 import attrs
 
-from .entities import (Certification, Cycle, Enrollment, Observation, Offering, Peer, SessionRecord, StatusChange,
-                       StepRecord, record_order, shift_date)
-from .errors import OVERRIDE_HINT, OverridableError, ValidationError
+from .entities import (Certification, Cycle, Enrollment, Observation, Offering, Pathway, Peer, ProgramModel,
+                       SessionRecord, StatusChange, StepRecord, record_order, shift_date)
+from .errors import OVERRIDE_HINT, NotFound, OverridableError, ValidationError
 from .progress import FAILED, StepContext, StepProgress
 from . import summaries
 from .serialize import from_document, to_document
@@ -46,8 +46,8 @@ class PathwayStatus:
 
     peer: PeerRef
     enrollment: Enrollment
-    program: object
-    pathway: object
+    program: ProgramModel
+    pathway: Pathway
     steps: tuple
     status: str
     certification: Optional[Certification] = None
@@ -187,7 +187,7 @@ class _Facts:
         if enrollment_id in self._recorded:
             return dict(self._recorded[enrollment_id][1])
         if enrollment_id in self.records:
-            found = {}
+            found: dict = {}
             for record in self.records[enrollment_id]:
                 found[record.step] = max(found.get(record.step, ""), record.on.isoformat())
             return found
@@ -279,7 +279,8 @@ class Pathways(Service):
             existing = self.tracker.tx.search("enrollments", peer_id=peer_id, program=program.key, role=role_model.key)
             if existing:
                 raise ValidationError(f"{peer_id} is already enrolled in {program.key} as {role_model.key}")
-            if pathway.add_on_to and not self.tracker.tx.search("enrollments", peer_id=peer_id, pathway=pathway.add_on_to):
+            if pathway.add_on_to and not self.tracker.tx.search("enrollments", peer_id=peer_id,
+                                                                  pathway=pathway.add_on_to):
                 raise ValidationError(
                     f"'{pathway.key}' is an add-on: enrol {peer_id} in the '{pathway.add_on_to}' pathway first"
                 )
@@ -407,7 +408,8 @@ class Pathways(Service):
                 raise ValidationError(f"{peer_id} is already {current} in {before.program}")
             # the hold set, or (made active) what the certification says, as of today
             new_status = held.hold or self._recorded_status(attrs.evolve(held, history=()), certification)
-            change = StatusChange(new_status, self.tracker.today, reason or ("by hand" if status != ACTIVE else "made active"))
+            change = StatusChange(new_status, self.tracker.today,
+                                  reason or ("by hand" if status != ACTIVE else "made active"))
             after = attrs.evolve(held, history=_in_date_order(before.history + (change,)))
             self.tracker.store_changed("enrollments", before, after, "status", peer_id=peer_id,
                                details={"program": before.program, "enrollment": before.id, "status": new_status,
@@ -477,6 +479,8 @@ class Pathways(Service):
         transition of the certification does not change); the details to add to that
         transition's audit event."""
         document = self.tracker.tx.get("enrollments", enrollment.id, peer_id=enrollment.peer_id)
+        if document is None:
+            raise NotFound(f"unknown enrollment '{enrollment.id}'")
         stored = from_document(Enrollment, document)
         if stored.hold and _held_since(stored) <= on:
             status = stored.hold
@@ -502,10 +506,6 @@ class Pathways(Service):
         return {pathway.key: summaries.rules(pathway, program.format)
                 for program in self.tracker.catalog.programs.values() for pathway in program.pathways}
 
-    # Re-judge only the steps a setting changed, taking the others from the stored summaries;
-    # False judges every step from the records, as before (the tests compare the two).
-    rejudge_from_summaries = True
-
     def rejudge(self, rules_before: dict, why: str) -> None:
         """After a change of the rules (a setting): for every enrolment in a pathway whose rules now
         differ from `rules_before`, or whose base pathway's do, grant, renew or revoke what
@@ -520,8 +520,9 @@ class Pathways(Service):
             return
         documents = self.tracker.tx.all("enrollments")
         enrollments = self._enrollments_built_on(changed, documents)
-        kept, unread = {}, {}
-        if self.rejudge_from_summaries:
+        kept: dict = {}
+        unread: dict = {}
+        if self.tracker.rejudge_from_summaries:
             kept, unread = self._kept_progress(enrollments, rules_before, rules_now)
         self._rejudge_enrollments(enrollments, why, kept, _whole_peers(unread, documents))
 
@@ -534,7 +535,7 @@ class Pathways(Service):
         return [from_document(Enrollment, document) for document in documents
                 if document["pathway"] in wanted and document["program"] in programs]
 
-    def _kept_progress(self, enrollments, rules_before: dict, rules_now: dict) -> dict:
+    def _kept_progress(self, enrollments, rules_before: dict, rules_now: dict) -> tuple[dict, dict]:
         """{enrollment id: {step key: progress}} of the steps a change of rules left alone (same
         kind, parameters and program format), read from the enrolment's stored summary when that
         summary held under the rules before: a step kind judges a step from its parameters, the
@@ -550,12 +551,13 @@ class Pathways(Service):
             if before is None or now is None:
                 continue
             document = self.tracker.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
-            if not checker.held_under(document, before):
+            if document is None or not checker.held_under(document, before):
                 continue
             if enrollment.pathway not in kept_steps:
                 keys = summaries.steps_kept(before, now)
                 judged = {step.key for step in now.pathway.steps} - keys
-                kept_steps[enrollment.pathway] = (keys, judged | ({now.pathway.renewal.key} if now.pathway.renewal else set()))
+                renewal = {now.pathway.renewal.key} if now.pathway.renewal else set()
+                kept_steps[enrollment.pathway] = (keys, judged | renewal)
             keys, judged = kept_steps[enrollment.pathway]
             kept[enrollment.id] = summaries.step_progress(document, keys)
             recorded = document.get("records")
@@ -679,7 +681,8 @@ class Pathways(Service):
         """A new base credential may complete add-ons (endorsements) that were waiting for it."""
         program = self.tracker.catalog.program(enrollment.program)
         for add_on in (p for p in program.pathways if p.add_on_to == pathway.key):
-            for other in self.tracker.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=add_on.key):
+            for other in self.tracker.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id,
+                                               pathway=add_on.key):
                 if other.id not in facts.certifications:
                     self._settle_certification(other, program, add_on, facts, why)
 
@@ -718,8 +721,8 @@ class Pathways(Service):
             today = self.tracker.today.isoformat()
             due = [from_document(Certification, document) for document in self.tracker.tx.all("certifications")
                    if not document.get("lapsed_on") and document.get("expires") and document["expires"] < today]
-            enrollments = [from_document(Enrollment, document) for document in
-                           (self.tracker.tx.get("enrollments", c.enrollment_id, peer_id=c.peer_id) for c in due) if document]
+            documents = (self.tracker.tx.get("enrollments", c.enrollment_id, peer_id=c.peer_id) for c in due)
+            enrollments = [from_document(Enrollment, document) for document in documents if document]
             return self._sweep_lapses(enrollments, due)
 
     def _sweep_lapses(self, enrollments, certifications=None) -> list:
@@ -819,8 +822,8 @@ class Pathways(Service):
         if summary is not None and summary.get("name"):
             return PeerRef(peer_id, summary["name"])
         document = self.tracker.tx.get("peers", peer_id)
-        if document is None:
-            self.tracker.load("peers", Peer, peer_id, "peer")  # refuses with the usual "no peer" message
+        if document is None:  # load refuses it with the usual "no peer" message
+            return PeerRef(peer_id, self.tracker.load("peers", Peer, peer_id, "peer").name)
         return PeerRef(peer_id, document["name"])
 
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
@@ -836,7 +839,7 @@ class Pathways(Service):
             certification=certification, renewal=renewal, last_activity=last_activity,
         )
 
-    def _evaluate(self, enrollment, pathway, facts):
+    def _evaluate(self, enrollment, pathway, facts) -> tuple[list, Optional[StepProgress], Optional[dt.date]]:
         """(step states, renewal progress, last activity) computed from the records."""
         context = self._context(enrollment, facts)
         states = self._states(pathway, context, facts, enrollment)

@@ -109,7 +109,8 @@ class Peers(Service):
         where = self.tracker.check_filter(where)
         stage = stage or where.stage
         with self.tracker.reading():
-            found = self.tracker.select_peers(self.tracker.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
+            stored = self.tracker.load_all("peers", Peer, **({"stage": stage} if stage else {}))
+            found = self.tracker.select_peers(stored, where)
         return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:

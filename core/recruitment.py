@@ -56,7 +56,7 @@ class Recruitment(Service):
     def communities(self) -> list:
         """(community, peers, underserved) for every community seen on a peer or outreach event."""
         underserved = self.underserved()
-        counts = {}
+        counts: dict = {}
         for peer in self.tracker.peers():
             if peer.community:
                 counts[peer.community] = counts.get(peer.community, 0) + 1

@@ -10,6 +10,7 @@ filter's `since`/`until` bound too.
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from typing import Any
 
 from .catalog import Report
 from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
@@ -80,7 +81,7 @@ def stages_reached(peer) -> set:
 
 
 def _by(peers, key) -> dict:
-    groups = defaultdict(Counter)
+    groups: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         groups[key(peer)][peer.stage] += 1
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
@@ -166,8 +167,8 @@ def reach(tracker, options) -> ReportResult:
     underserved = tracker.underserved()
     events = [e for e in tracker.outreach_events(options["start"], options["end"])
               if options["peers"].matches_place(e.community, e.sector)]
-    sectors = defaultdict(lambda: Counter())
-    communities = defaultdict(lambda: Counter())
+    sectors: defaultdict[str, Counter] = defaultdict(Counter)
+    communities: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         sector = sector_of[peer.id] or "none"
         sectors[sector]["recruited"] += 1
@@ -212,7 +213,7 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    figures = {
+    figures: dict[str, Any] = {
         "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
         "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
@@ -234,7 +235,7 @@ def _rollup_figures(tracker, options) -> dict:
         figures["offerings"][program] = sum(o.program == program for o in offerings)
         figures["sessions"][program] = sum(s.program == program for s in sessions)
         figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
-    reached = Counter()
+    reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
     figures["outreach_reached"] = dict(reached)
@@ -263,7 +264,8 @@ def _merged(files, threshold) -> ReportResult:
     """Several affiliates' rollups of one period merged; the same affiliate twice (which would
     count it twice) or rollups of different periods are refused."""
     documents = [_read_rollup(path) for path in files]
-    seen, period = {}, (documents[0]["from"], documents[0]["to"])
+    seen: dict = {}
+    period = (documents[0]["from"], documents[0]["to"])
     for path, document in zip(files, documents):
         if (document["from"], document["to"]) != period:
             raise ValidationError(f"{path} covers {_period_text(document['from'], document['to'])} but {files[0]} "

@@ -53,7 +53,8 @@ class Safekeeping(Service):
     def restore(self, backup, force: bool = False) -> None:
         """Replace this database (which must not exist, unless `force`) by the backup at `backup`,
         once it verifies; the restore is the first new event of the restored audit trail."""
-        source = self.tracker.store.like(backup, reference_problems=dangling_references)  # checked as the restore reads it
+        # checked as the restore reads it
+        source = self.tracker.store.like(backup, reference_problems=dangling_references)
         if source.path == self.tracker.store.path:
             raise ValidationError("cannot restore a database onto itself")
         if not source.exists():

@@ -85,6 +85,10 @@ class Sweep:
 class Tracker(TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
 
+    # Re-judge only the steps a setting changed, taking the others from the stored summaries;
+    # False judges every step from the records, as before (tests/test_incremental.py compares the two).
+    rejudge_from_summaries = True
+
     def __init__(self, db=None, actor=None, today=None, host=None):
         self.services = Services.of(self)
         super().__init__(db, actor, host)
@@ -121,7 +125,6 @@ class Tracker(TrackerBase):
     reactivate = delegated("pathways", Pathways.reactivate)
     settle_leaders = delegated("pathways", Pathways.settle_leaders)
     rules_in_force = delegated("pathways", Pathways.rules_in_force)
-    rejudge_from_summaries = delegated("pathways", Pathways.rejudge_from_summaries)
     rejudge = delegated("pathways", Pathways.rejudge)
     sweep_lapses = delegated("pathways", Pathways.sweep_lapses)
     progress = delegated("pathways", Pathways.progress)

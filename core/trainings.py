@@ -102,7 +102,7 @@ class Trainings:
             if before.closed:
                 raise ValidationError(f"{training_id} is closed")
             wanted = list(dict.fromkeys(text_tuple(peer_ids)))
-            where = {}  # peer id: the roster file's line naming them
+            where: dict = {}  # peer id: the roster file's line naming them
             if roster is not None:
                 for place, peer_id in self.roster_peers(roster):
                     if peer_id in wanted:
@@ -133,7 +133,7 @@ class Trainings:
         with self.tracker.reading():
             peers = self.tracker.load_all("peers", Peer)
         by_id = {peer.id: peer for peer in peers}
-        by_name = {}
+        by_name: dict = {}
         for peer in peers:
             by_name.setdefault(name_key(peer.name), []).append(peer)
         found = []

@@ -86,8 +86,8 @@ class Transfer(Service):
                 try:
                     update = plan_update(row, existing[row.peer_id], self.tracker.today)
                     # a graduate's offering must be a completed one, their source graduate
-                    self.tracker.services.peers._check_graduate_of({field: new for field, (_, new) in update.changes.items()},
-                                            existing[row.peer_id])
+                    self.tracker.services.peers._check_graduate_of(
+                        {field: new for field, (_, new) in update.changes.items()}, existing[row.peer_id])
                 except ValidationError as error:
                     problems.append(RowProblem(row.line, str(error)))
                     continue
