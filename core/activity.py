@@ -31,10 +31,12 @@ from typing import Optional
 
 import attrs
 
-from .entities import Enrollment, Offering, Outreach, Peer, SessionRecord, as_tuple, clean_text, one_of, parse_date
+from .entities import (Enrollment, Offering, Outreach, Peer, SessionRecord, as_tuple, clean_text, one_of,
+                       parse_date)
 from .errors import ValidationError
 from .reporting import ReportResult, Table
 from .serialize import from_document
+from .session import Service
 
 TABLE = "activities"
 KINDS = ("talk", "session", "outreach", "admin", "other")
@@ -85,12 +87,9 @@ class Activity:
             raise ValidationError(f"--hours must be more than 0 and up to {MOST_HOURS}, not {value}")
 
 
-class Activities:
+class Activities(Service):
     """Recording and listing volunteer activity: a service on one tracker (its transaction,
     catalog and audit), reached through `Tracker.add_activity` and the others."""
-
-    def __init__(self, tracker):
-        self.tracker = tracker
 
     def add_activity(self, peer_id, kind, hours, on=None, offering_id=None, outreach_id=None, stipend=None,
                      share=None, pending=False) -> Activity:
