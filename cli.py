@@ -203,7 +203,7 @@ peer_id_argument = click.argument("peer_id", shell_complete=_complete_peer_ids)
 # While a command's transaction is open, what it prints is held back and shown once the
 # transaction has ended (see PeerpathGroup.invoke): standard output only if it ended well, so
 # nothing is ever said to be stored that was not.
-_held_output = None
+_held_output: list | None = None
 
 
 def _emit(text, err=False, nl=True) -> None:
@@ -2602,7 +2602,7 @@ def _guard(command, plugin: str) -> None:
 
 # Plugins add their commands last, as in datasette; a plugin that fails here is reported as a
 # warning and does not stop the CLI.
-COMMAND_ERRORS = []
+COMMAND_ERRORS: list = []
 PLUGIN_COMMANDS = {}
 for _plugin in sorted(get_host().names()):
     _before = set(cli.commands)

@@ -7,7 +7,7 @@ entity from a stored document.
 
 import datetime as dt
 import math
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import attrs
 
@@ -88,6 +88,12 @@ def clean_text(value) -> Optional[str]:
         return None
     text = str(value).strip()
     return text or None
+
+
+def as_tuple(items: Iterable[Any]) -> tuple:
+    """Any iterable as a tuple: the converter of tuple fields (attrs' `converter=as_tuple` would tell
+    mypy that a field of `tuple[Any, ...]` takes only iterables of one unknown type)."""
+    return tuple(items)
 
 
 def text_tuple(value) -> tuple:
@@ -230,7 +236,7 @@ class Peer:
     consent: dict = attrs.field(factory=dict, converter=frozen_dict)
     notes: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("notes"))
     stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
-    stage_history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StageChange})
+    stage_history: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": StageChange})
     created: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
     updated: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
     erased: Optional[dt.date] = attrs.field(default=None, converter=optional_date)  # `peer erase`
@@ -272,7 +278,7 @@ class Step:
     title: str
     kind: str
     params: dict = attrs.field(factory=dict, converter=frozen_dict)
-    requires: tuple = attrs.field(default=(), converter=tuple)
+    requires: tuple = attrs.field(default=(), converter=as_tuple)
     optional: bool = False
 
 
@@ -287,7 +293,7 @@ class Pathway:
 
     key: str = attrs.field(validator=not_blank("pathway key"))
     title: str
-    steps: tuple = attrs.field(converter=tuple)
+    steps: tuple = attrs.field(converter=as_tuple)
     validity_days: Optional[int] = None
     renewal: Optional[Step] = None
     add_on_to: Optional[str] = None
@@ -311,8 +317,8 @@ class ProgramModel:
 
     key: str = attrs.field(validator=not_blank("program key"))
     title: str
-    roles: tuple = attrs.field(converter=tuple)
-    pathways: tuple = attrs.field(default=(), converter=tuple)
+    roles: tuple = attrs.field(converter=as_tuple)
+    pathways: tuple = attrs.field(default=(), converter=as_tuple)
     format: dict = attrs.field(factory=dict, converter=frozen_dict)
     leader_requirements: dict = attrs.field(factory=dict, converter=frozen_dict)
     description: str = ""
@@ -369,8 +375,8 @@ class Checklist:
     program: str
     title: str
     version: str
-    items: tuple = attrs.field(converter=tuple)
-    bands: tuple = attrs.field(converter=tuple)
+    items: tuple = attrs.field(converter=as_tuple)
+    bands: tuple = attrs.field(converter=as_tuple)
     pass_band: Optional[str] = None
     # An earlier version kept so stored observations still read as recorded; new observations
     # of the program default to the checklist named here.
@@ -409,7 +415,7 @@ class Enrollment:
     hold: Optional[str] = attrs.field(
         default=None, validator=one_of(("on hold", "inactive"), "status")
     )
-    history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StatusChange})
+    history: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": StatusChange})
 
 
 @attrs.frozen
@@ -459,7 +465,7 @@ class Certification:
     cycle_start: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     # The cycles renewals ended, oldest first (since the grant or the last reactivation).
-    renewed_cycles: tuple = attrs.field(default=(), converter=tuple, metadata={"of": Cycle})
+    renewed_cycles: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": Cycle})
 
     def lapsed(self, today: dt.date) -> bool:
         """Whether it has lapsed as of `today` (a recorded lapse too is dated: asked as of an
@@ -527,7 +533,7 @@ class Observation:
     max_score: float = 0.0
     percent: float = 0.0
     band: Optional[str] = None
-    critical_failed: tuple = attrs.field(default=(), converter=tuple)
+    critical_failed: tuple = attrs.field(default=(), converter=as_tuple)
     passed: bool = False
 
 

@@ -18,6 +18,7 @@ import importlib
 import importlib.metadata
 import os
 import sys
+from typing import Any, Optional
 
 import attrs
 import pluggy
@@ -37,7 +38,7 @@ class PluginInfo:
     version: str
     source: str
     hooks: tuple = ()
-    error: str = None
+    error: Optional[str] = None
     core: bool = False
 
 
@@ -116,7 +117,9 @@ class PluginHost:
         for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ():
             for implementation in caller.get_hookimpls():
                 if implementation.plugin_name == name and not (implementation.hookwrapper or implementation.wrapper):
-                    implementation.function = _guarded(name, caller.name, implementation.function)
+                    # pluggy declares `function` Final; wrapped in place, each caller keeps its order.
+                    guarded = _guarded(name, caller.name, implementation.function)
+                    implementation.function = guarded  # type: ignore[misc]
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
@@ -129,7 +132,7 @@ class PluginHost:
         result = []
         for name, info in self.sources.items():
             plugin = self.pm.get_plugin(name)
-            hooks = ()
+            hooks: tuple = ()
             if plugin is not None:
                 hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or ()))
             result.append(attrs.evolve(info, hooks=hooks, error=self.broken.get(name)))
@@ -156,7 +159,7 @@ class PluginHost:
             left_out = [plugin for name, plugin in self.pm.list_name_plugin() if name not in enabled]
             caller = self.pm.subset_hook_caller(hook_name, remove_plugins=left_out) if left_out else caller
         wanted = set(caller.spec.argnames) if caller.spec else set(kwargs)
-        answered = {}
+        answered: dict = {}
         token = _CALL.set((errors, answered))
         try:
             results = caller(**{key: value for key, value in kwargs.items() if key in wanted})
@@ -190,7 +193,8 @@ def _guarded(name: str, hook_name: str, function):
 
 
 # The errors list and result owners of the hook call in progress (hooks may call hooks).
-_CALL = contextvars.ContextVar("peerpath_hook_call", default=None)
+_CALL: contextvars.ContextVar[Optional[tuple[Any, dict]]] = contextvars.ContextVar("peerpath_hook_call",
+                                                                                  default=None)
 _host = None
 _TRACE = bool(os.environ.get("PEERPATH_TRACE_HOOKS"))
 

@@ -4,13 +4,14 @@ import statistics
 
 import attrs
 
+from .entities import as_tuple
 from .errors import ValidationError
 
 
 @attrs.frozen
 class Table:
     title: str
-    headers: tuple = attrs.field(converter=tuple)
+    headers: tuple = attrs.field(converter=as_tuple)
     rows: tuple = attrs.field(converter=lambda rows: tuple(tuple(r) for r in rows))
 
 
@@ -20,7 +21,7 @@ class ReportResult:
 
     name: str
     title: str
-    tables: tuple = attrs.field(converter=tuple)
+    tables: tuple = attrs.field(converter=as_tuple)
     figures: dict = attrs.field(factory=dict)
     period: tuple = (None, None)
     # {setting: value} the report was computed as if set (`report NAME --what-if`); nothing stored.
