@@ -5,7 +5,6 @@ import functools
 import gc
 import json
 import os
-import shutil
 import sys
 
 import click
@@ -13,14 +12,12 @@ import click.shell_completion
 
 # Only what building the command tree needs is imported here; each command imports the rest of
 # core when it runs (issue 14: `peerpath --help` pays for no tracker, importer, web or mail code).
-from .core import (CADENCES, LIVED_EXPERIENCE, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError,
-                   digest_heading, to_document)
-from .core.activity import KINDS as ACTIVITY_KINDS
+from .core import (ACTIVITY_KINDS, CADENCES, LIVED_EXPERIENCE, OFFERING_STATUSES, ROLES, SECTORS, SOURCES, STAGES,
+                   PeerpathError, PluginError, digest_heading, to_document)
 from .core.columns import format_table
 from .core.digest import ROLES as DIGEST_ROLES
 from .core.plugins import get_host
 from .core.safe_output import json_text, records_csv, terminal_text
-from .core.users import ROLES
 
 
 def tracker_class():
@@ -267,6 +264,8 @@ def echo_records(output: str, records: list) -> None:
 def output_width() -> int:
     """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
     if os.environ.get("COLUMNS", "").isdigit() or stdout_is_terminal():
+        import shutil  # with bz2 and lzma behind it: only tables pay
+
         return shutil.get_terminal_size().columns
     return 80
 

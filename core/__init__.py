@@ -12,14 +12,17 @@ import importlib
 
 # Each public name and the private module (and its name there) it comes from.
 _SOURCES = {
-    "ACTIVITY_KINDS": ("activity", "KINDS"),
     **{name: ("catalog", name) for name in ("Catalog", "Report", "StepKind")},
     **{name: ("digest", name) for name in ("DigestItem", "digest_heading")},
     **{name: ("entities", name) for name in (
-        "CADENCES", "LEADER_STATUSES", "LIVED_EXPERIENCE", "OFFERING_STATUSES", "SECTORS", "SOURCES", "STAGES",
-        "Band", "Certification", "Change", "Checklist", "ChecklistItem", "Enrollment", "Event", "Observation",
-        "Offering", "Outreach", "Pathway", "Peer", "Problem", "ProgramModel", "Role", "SessionRecord",
-        "StageChange", "StatusChange", "Step", "StepRecord", "parse_date", "shift_date")},
+        "Certification", "Change", "Enrollment", "Event", "Observation", "Offering", "Outreach", "Peer", "Problem",
+        "SessionRecord", "StageChange", "StatusChange", "StepRecord")},
+    **{name: ("program_model", name) for name in (
+        "Band", "Checklist", "ChecklistItem", "Pathway", "ProgramModel", "Role", "Step")},
+    **{name: ("values", name) for name in (
+        "ACTIVITY_KINDS", "CADENCES", "LEADER_STATUSES", "LIVED_EXPERIENCE", "OFFERING_STATUSES", "SECTORS",
+        "SOURCES", "STAGES", "parse_date", "shift_date")},
+    "ROLES": ("values", "USER_ROLES"),
     **{name: ("errors", name) for name in ("NotFound", "PeerpathError", "PluginError", "StoreError", "ValidationError")},
     "PeerFilter": ("filters", "PeerFilter"),
     "hookimpl": ("hookspecs", "hookimpl"),
@@ -30,7 +33,7 @@ _SOURCES = {
     "records_csv": ("safe_output", "records_csv"),
     **{name: ("serialize", name) for name in ("from_document", "to_document")},
     "Tracker": ("tracker", "Tracker"),
-    **{name: ("users", name) for name in ("MIN_PASSWORD", "PERMISSIONS", "ROLES", "User", "permits", "session_secret")},
+    **{name: ("users", name) for name in ("MIN_PASSWORD", "PERMISSIONS", "User", "permits", "session_secret")},
 }
 
 __all__ = sorted(_SOURCES)

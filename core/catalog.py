@@ -9,9 +9,10 @@ from typing import Callable, Optional
 
 import attrs
 
-from .entities import Checklist, ProgramModel
 from .errors import PeerpathError, PluginError, ValidationError
+from .program_model import Checklist, ProgramModel
 from .progress import StepProgress
+from .values import as_tuple
 
 
 @attrs.frozen
@@ -48,7 +49,7 @@ class Report:
     description: str
     build: Callable
     filters_peers: bool = False
-    groupings: tuple = attrs.field(default=(), converter=tuple)
+    groupings: tuple = attrs.field(default=(), converter=as_tuple)
     horizon: Optional[int] = None
 
 
