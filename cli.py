@@ -8,7 +8,6 @@ import os
 import sys
 
 import click
-import click.shell_completion
 
 # Only what building the command tree needs is imported here; each command imports the rest of
 # core when it runs (issue 14: `peerpath --help` pays for no tracker, importer, web or mail code).
@@ -184,7 +183,9 @@ def _complete_peer_ids(ctx, param, incomplete):
         peers = tracker_class()(db=ctx.find_root().params.get("db")).peers()
     except PeerpathError:
         return []
-    return [click.shell_completion.CompletionItem(p.id, help=p.name)
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(p.id, help=p.name)
             for p in peers if p.id.startswith(incomplete.upper())]
 
 

@@ -27,8 +27,8 @@ from . import hookspecs
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "peerpath"
-# Core's own plugins, by name: the modules holding their hook implementations.
-CORE_PLUGINS = {"step_kinds": "peerpath.core.step_kinds", "reports": "peerpath.core.builtin_reports"}
+# Core's own plugins, by name: their classes in core/builtin_plugins.py.
+CORE_PLUGINS = {"step_kinds": "StepKinds", "reports": "Reports"}
 
 
 @attrs.frozen
@@ -181,9 +181,11 @@ class PluginHost:
             return self
         self._loaded = True
         wanted = _wanted_plugins()
-        for name, module_name in CORE_PLUGINS.items():
+        from . import builtin_plugins
+
+        for name, class_name in CORE_PLUGINS.items():
             self._core.add(name)
-            self._add(name, functools.partial(importlib.import_module, module_name), functools.partial(_core_info, name))
+            self._add(name, getattr(builtin_plugins, class_name), functools.partial(_core_info, name))
         for entry_point in entry_points(ENTRY_POINT_GROUP):
             if wanted is None or entry_point.name in wanted:
                 self._add(entry_point.name, entry_point.load, functools.partial(_entry_point_info, entry_point))

@@ -10,7 +10,6 @@ import datetime as dt
 
 from .catalog import StepKind
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
-from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
 from .values import shift_date
 
@@ -369,9 +368,3 @@ KINDS = (
     StepKind("observation", "A fidelity observation at or above min_percent.",
              _observation_check, _observation_progress, ("min_percent", "checklist"), dated=False),
 )
-
-
-@hookimpl
-def register_step_kinds(register):
-    for kind in KINDS:
-        register(kind)
