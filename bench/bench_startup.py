@@ -3,15 +3,17 @@ with bytecode cached (compiled first, as an install leaves it) and, for comparis
 
     python bench/bench_startup.py [--runs 21] [--against REV]
 
-Target: <= 1.5 x the bare imports, bytecode cached. The commands of one row are run in turn,
-round after round, so a busy moment of the machine falls on all of them alike; each figure is
-the median of its rounds (the fastest is shown too: on a busy machine it is the steadier).
+Target: <= 1.5 x the bare imports, bytecode cached. The commands are run in turn, round after
+round, so a busy moment of the machine falls on all of them alike; each figure is the median of
+its rounds. The fastest round and the CPU time are shown too: on a busy machine they are the
+steadier figures.
 `--against REV` also times the `--help` of git revision REV of this repository (exported to a
 temporary folder, compiled, imported through PYTHONPATH like the code here), side by side.
 """
 
 import argparse
 import importlib.util
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,33 +56,45 @@ def measure(runs: int, against: str = None, scratch: Path = None) -> list:
     rows, findings = [], []
     for cached in (True, False):
         label = "cached" if cached else "uncached"
-        times = _in_turn(commands, extra_env, cached, runs)
-        baseline, fastest_baseline = statistics.median(times[BASELINE]), min(times[BASELINE])
-        for name, spent in times.items():
-            ratio = statistics.median(spent) / baseline
+        wall, cpu = _in_turn(commands, extra_env, cached, runs)
+        baseline = {figure: statistics.median(times[BASELINE]) for figure, times in (("wall", wall), ("cpu", cpu))}
+        fastest_baseline = min(wall[BASELINE])
+        for name in commands:
+            ratio = statistics.median(wall[name]) / baseline["wall"]
             verdict = ""
             if name == "peerpath --help":
                 verdict = ("PASS" if ratio <= TARGET else "MISS") if cached else "(reported)"
                 if cached:
                     findings.append(Finding("start-up, bytecode cached", "peerpath --help", ratio, TARGET))
-            rows.append([f"{name} ({label})", f"{statistics.median(spent) * 1000:.0f} ms", f"{ratio:.2f}",
-                         f"{min(spent) * 1000:.0f} ms", f"{min(spent) / fastest_baseline:.2f}", verdict])
-    print(f"CLI start-up, {runs} rounds (median, and fastest); target <= {TARGET} x the bare imports, "
-          f"bytecode cached")
-    print(table(rows, ["command", "median", "x baseline", "fastest", "x fastest baseline", "target"]))
+            rows.append([f"{name} ({label})", _ms(statistics.median(wall[name])), f"{ratio:.2f}",
+                         _ms(min(wall[name])), f"{min(wall[name]) / fastest_baseline:.2f}",
+                         _ms(statistics.median(cpu[name])), f"{statistics.median(cpu[name]) / baseline['cpu']:.2f}",
+                         verdict])
+    print(f"CLI start-up, {runs} rounds: wall time (median, fastest) and CPU time (median, user + system, "
+          f"steadier on a busy machine); target <= {TARGET} x the bare imports, median wall time, bytecode cached")
+    print(table(rows, ["command", "median", "x baseline", "fastest", "x fastest", "cpu", "x baseline cpu",
+                       "target"]))
     return findings
 
 
-def _in_turn(commands: dict, extra_env: dict, cached: bool, runs: int) -> dict:
-    """Seconds of each run of each command, the commands run one after another in each round."""
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _in_turn(commands: dict, extra_env: dict, cached: bool, runs: int) -> tuple:
+    """Wall and CPU seconds of each run of each command ({name: [seconds]} each), the commands
+    run one after another in each round."""
     envs = {name: environment(cached=cached, **extra_env.get(name, {})) for name in commands}
-    times = {name: [] for name in commands}
+    wall, cpu = {name: [] for name in commands}, {name: [] for name in commands}
     for name, argv in commands.items():  # a first run each, not counted: the files into the page cache
         run_once(argv, envs[name])
     for _ in range(runs):
         for name, argv in commands.items():
-            times[name].append(run_once(argv, envs[name]))
-    return times
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall[name].append(run_once(argv, envs[name]))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall, cpu
 
 
 def _check_bytecode() -> None:
