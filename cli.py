@@ -43,6 +43,11 @@ def pass_tracker(command):
 class PeerpathGroup(click.Group):
     """A group whose errors are always one line on stderr, never a traceback."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None:
+            extra.setdefault("terminal_width", _help_width())  # the subcommands' contexts inherit it
+        return super().make_context(info_name, args, parent, **extra)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -102,6 +107,19 @@ class PeerpathGroup(click.Group):
 
 
 FAILED = "peerpath.failed"
+
+
+def _help_width():
+    """The width click's help formatter gives itself when neither COLUMNS nor a terminal on
+    stdout says one (80 columns less its margin of 2); None, to let it work the width out, when
+    they may: that imports shutil, and bz2 and lzma behind it, into every `--help`."""
+    if click.formatting.FORCED_WIDTH is not None or os.environ.get("COLUMNS"):
+        return None
+    try:
+        on_terminal = os.isatty(sys.__stdout__.fileno())  # the stdout shutil.get_terminal_size asks
+    except (AttributeError, ValueError, OSError):
+        on_terminal = False
+    return None if on_terminal else 78
 
 
 def _end_command(ctx, error=None) -> None:

@@ -30,12 +30,13 @@ RARELY_NEEDED = {"importlib.metadata", "peerpath.core.demo", "zipfile"}
 # What only a command that opens the database (or writes a file, or a report) needs.
 COMMANDS_ONLY = {"peerpath.core.tracker", "peerpath.core.base", "peerpath.core.store", "tinydb.database",
                  "peerpath.core.entities", "peerpath.core.importer", "peerpath.core.reports",
-                 "peerpath.core.contract", "csv", "statistics", "tempfile"}
+                 "peerpath.core.contract", "csv", "statistics", "tempfile", "shutil"}
 
 
 def imports_of(tmp_path, *args) -> set:
     out = tmp_path / "modules.json"
     env = {**os.environ, "MODULES_OUT": str(out), "PEERPATH_USER": "tester"}
+    env.pop("COLUMNS", None)  # with no terminal either, help needs no shutil to know its width
     result = subprocess.run([sys.executable, "-c", IMPORTS_OF, *map(str, args)], capture_output=True, text=True,
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -116,3 +117,18 @@ def test_a_zip_archive_on_the_path_leaves_the_search_to_importlib_metadata(tmp_p
     found = plugins.entry_points("peerpath")
     assert ("zipped", "zipped_plugin") in _pairs(found)
     assert _pairs(found) == _importlib_pairs("peerpath")
+
+
+@pytest.mark.parametrize("columns, width", [(None, 78), ("60", 58), ("200", 78)])
+def test_help_is_as_wide_as_click_makes_it_with_no_terminal(columns, width):
+    """Without a terminal the CLI gives click's help formatter the width click would work out
+    (COLUMNS, at most 80, less its margin of 2), so that --help need not import shutil."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns:
+        env["COLUMNS"] = columns
+    shown = subprocess.run([sys.executable, "-c", "from peerpath.cli import cli; cli()", "--help"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    # Every line but the examples' (kept as written) is wrapped.
+    wrapped = [line for line in shown.stdout.splitlines() if not line.lstrip().startswith("peerpath ")]
+    assert max(map(len, wrapped)) in range(width - 8, width + 1)
