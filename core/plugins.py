@@ -3,7 +3,8 @@
 Built-in program plugins live in `plugins/` and are declared in peerpath's own `setup.cfg` under
 the `peerpath` entry-point group, so they load exactly like third-party plugins. `PEERPATH_LOAD_PLUGINS` (comma-separated
 names, empty for none) restricts which of them load; `PEERPATH_TRACE_HOOKS=1` prints every hook
-call to stderr. Core's own step kinds and reports are plugins too, always loaded and enabled.
+call to stderr. Core's own step kinds and reports are plugins too, always loaded and enabled
+(core/builtin_plugins.py: their modules are imported when the catalog is built).
 
 Hooks are called through pluggy's hook callers (`PluginHost.call`: `pm.hook.NAME`, or a subset
 caller without the plugins a database disabled), so hook wrappers and `tryfirst`/`trylast` work as
@@ -23,7 +24,7 @@ import sys
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import builtin_plugins, hookspecs
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "peerpath"
@@ -181,8 +182,6 @@ class PluginHost:
             return self
         self._loaded = True
         wanted = _wanted_plugins()
-        from . import builtin_plugins
-
         for name, class_name in CORE_PLUGINS.items():
             self._core.add(name)
             self._add(name, getattr(builtin_plugins, class_name), functools.partial(_core_info, name))
