@@ -120,12 +120,12 @@ def build_catalog(host, enabled, overrides: Optional[dict] = None, check_program
     whose definition is flawed is left out (see `_flawed_programs`) unless not `check_programs`."""
     from .config import apply_overrides
 
-    found = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
-    owners = {}
-    errors = []
+    found: dict[str, dict] = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
+    owners: dict = {}
+    errors: list = []
     for hook, attribute, expected, key_name in _PROVIDERS:
         for plugin in sorted(enabled) if enabled is not None else [None]:
-            collected = []
+            collected: list = []
             host.call(hook, {plugin} if plugin else None, errors=errors,
                       register=_register_into(collected, expected))
             try:

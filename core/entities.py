@@ -74,7 +74,7 @@ class Peer:
     consent: dict = attrs.field(factory=dict, converter=frozen_dict)
     notes: Optional[str] = attrs.field(default=None, converter=clean_text, validator=free_text("notes"))
     stage: str = attrs.field(default="prospect", validator=one_of(STAGES, "stage"))
-    stage_history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StageChange})
+    stage_history: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": StageChange})
     created: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
     updated: dt.datetime = attrs.field(factory=_now, converter=parse_timestamp)
     erased: Optional[dt.date] = attrs.field(default=None, converter=optional_date)  # `peer erase`
@@ -122,7 +122,7 @@ class Enrollment:
     hold: Optional[str] = attrs.field(
         default=None, validator=one_of(("on hold", "inactive"), "status")
     )
-    history: tuple = attrs.field(default=(), converter=tuple, metadata={"of": StatusChange})
+    history: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": StatusChange})
 
 
 @attrs.frozen
@@ -172,7 +172,7 @@ class Certification:
     cycle_start: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     lapsed_on: Optional[dt.date] = attrs.field(default=None, converter=optional_date)
     # The cycles renewals ended, oldest first (since the grant or the last reactivation).
-    renewed_cycles: tuple = attrs.field(default=(), converter=tuple, metadata={"of": Cycle})
+    renewed_cycles: tuple = attrs.field(default=(), converter=as_tuple, metadata={"of": Cycle})
 
     def lapsed(self, today: dt.date) -> bool:
         """Whether it has lapsed as of `today` (a recorded lapse too is dated: asked as of an
@@ -240,7 +240,7 @@ class Observation:
     max_score: float = 0.0
     percent: float = 0.0
     band: Optional[str] = None
-    critical_failed: tuple = attrs.field(default=(), converter=tuple)
+    critical_failed: tuple = attrs.field(default=(), converter=as_tuple)
     passed: bool = False
 
 

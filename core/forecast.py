@@ -252,7 +252,7 @@ def _leaders_of(statuses) -> list:
     return sorted(led, key=lambda s: (s.certification.granted, s.peer.id), reverse=True)
 
 
-def _origin(peer, sectors) -> tuple:
+def _origin(peer, sectors) -> tuple[str, str, str]:
     return (peer.source or "unknown", sectors.get(peer.id) or "", peer.community or "")
 
 
@@ -271,16 +271,16 @@ def recent_sources(statuses, peers, sectors, language=None, recent=RECENT_LEADER
     counts = Counter(_origin(peers[s.peer.id], sectors) for s in last)
     (source, sector, community), n = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
     where = source + (f" ({sector})" if sector else "") + (f" in {community}" if community else "")
-    speaking = f"{language}-speaking " if language else ""
+    who = f"{language}-speaking leaders" if language else "leaders"
     return {"source": source, "sector": sector or None, "community": community or None, "leaders": n,
-            "of": len(last), "text": f"{where} gave {n} of your last {len(last)} {speaking}leaders"}
+            "of": len(last), "text": f"{where} gave {n} of your last {len(last)} {who}"}
 
 
 def source_yield(statuses, peers, sectors) -> list:
     """Per source, sector and community: the peers who came from it and how many became
     leaders of the program (certified, whatever their status now), most leaders first."""
     leaders = {s.peer.id for s in _leaders_of(statuses)}
-    groups = defaultdict(lambda: [0, 0])
+    groups: defaultdict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for peer in peers.values():
         if peer.erased:
             continue

@@ -20,6 +20,7 @@ import importlib.machinery
 import os
 import re
 import sys
+from typing import Any, Optional
 
 import attrs
 import pluggy
@@ -40,7 +41,7 @@ class PluginInfo:
     version: str
     source: str
     hooks: tuple = ()
-    error: str = None
+    error: Optional[str] = None
     core: bool = False
 
 
@@ -132,7 +133,7 @@ def _distribution_folders(entry: str):
         children = os.listdir(entry or ".")
     except OSError:
         return []
-    by_name = {}
+    by_name: dict[str, list[str]] = {}
     for child in children:
         low = child.lower()
         if low.endswith((".dist-info", ".egg-info")):
@@ -219,7 +220,9 @@ class PluginHost:
         for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or ():
             for implementation in caller.get_hookimpls():
                 if implementation.plugin_name == name and not (implementation.hookwrapper or implementation.wrapper):
-                    implementation.function = _guarded(name, caller.name, implementation.function)
+                    # pluggy declares `function` Final; wrapped in place, each caller keeps its order.
+                    guarded = _guarded(name, caller.name, implementation.function)
+                    implementation.function = guarded  # type: ignore[misc]
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
@@ -233,7 +236,7 @@ class PluginHost:
         for name, describe in self.sources.items():
             info = describe()
             plugin = self.pm.get_plugin(name)
-            hooks = ()
+            hooks: tuple = ()
             if plugin is not None:
                 hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or ()))
             result.append(attrs.evolve(info, hooks=hooks, error=self.broken.get(name)))
@@ -260,7 +263,7 @@ class PluginHost:
             left_out = [plugin for name, plugin in self.pm.list_name_plugin() if name not in enabled]
             caller = self.pm.subset_hook_caller(hook_name, remove_plugins=left_out) if left_out else caller
         wanted = set(caller.spec.argnames) if caller.spec else set(kwargs)
-        answered = {}
+        answered: dict = {}
         token = _CALL.set((errors, answered))
         try:
             results = caller(**{key: value for key, value in kwargs.items() if key in wanted})
@@ -294,7 +297,8 @@ def _guarded(name: str, hook_name: str, function):
 
 
 # The errors list and result owners of the hook call in progress (hooks may call hooks).
-_CALL = contextvars.ContextVar("peerpath_hook_call", default=None)
+_CALL: contextvars.ContextVar[Optional[tuple[Any, dict]]] = contextvars.ContextVar("peerpath_hook_call",
+                                                                                  default=None)
 _host = None
 _TRACE = bool(os.environ.get("PEERPATH_TRACE_HOOKS"))
 

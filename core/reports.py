@@ -10,6 +10,7 @@ filter's `since`/`until` bound too.
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from typing import Any
 
 from .catalog import Report
 from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
@@ -22,6 +23,7 @@ from .forecast import DEFAULT_HORIZON, capacity
 from .graduates import graduates_report
 from .retention import retention, retention_counts
 from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
+from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
 
@@ -78,7 +80,7 @@ def stages_reached(peer) -> set:
 
 
 def _by(peers, key) -> dict:
-    groups = defaultdict(Counter)
+    groups: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         groups[key(peer)][peer.stage] += 1
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
@@ -164,8 +166,8 @@ def reach(tracker, options) -> ReportResult:
     underserved = tracker.underserved()
     events = [e for e in tracker.outreach_events(options["start"], options["end"])
               if options["peers"].matches_place(e.community, e.sector)]
-    sectors = defaultdict(lambda: Counter())
-    communities = defaultdict(lambda: Counter())
+    sectors: defaultdict[str, Counter] = defaultdict(Counter)
+    communities: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         sector = sector_of[peer.id] or "none"
         sectors[sector]["recruited"] += 1
@@ -210,7 +212,7 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    figures = {
+    figures: dict[str, Any] = {
         "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
         "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
@@ -232,7 +234,7 @@ def _rollup_figures(tracker, options) -> dict:
         figures["offerings"][program] = sum(o.program == program for o in offerings)
         figures["sessions"][program] = sum(s.program == program for s in sessions)
         figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
-    reached = Counter()
+    reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
     figures["outreach_reached"] = dict(reached)
@@ -261,7 +263,8 @@ def _merged(files, threshold) -> ReportResult:
     """Several affiliates' rollups of one period merged; the same affiliate twice (which would
     count it twice) or rollups of different periods are refused."""
     documents = [_read_rollup(path) for path in files]
-    seen, period = {}, (documents[0]["from"], documents[0]["to"])
+    seen: dict = {}
+    period = (documents[0]["from"], documents[0]["to"])
     for path, document in zip(files, documents):
         if (document["from"], document["to"]) != period:
             raise ValidationError(f"{path} covers {_period_text(document['from'], document['to'])} but {files[0]} "
@@ -321,30 +324,30 @@ REPORTS = (
 )
 
 
-class ReportOps:
-    """Running registered reports (Tracker mixin)."""
+class Reports(Service):
+    """Running registered reports (a Tracker service)."""
 
     def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None,
                horizon=None) -> ReportResult:
         """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches,
         grouped `by` one of the report's groupings, looking `horizon` days ahead."""
-        report = self.catalog.report(name)
+        report = self.tracker.catalog.report(name)
         if horizon is not None and report.horizon is None:
-            ahead = sorted(r.name for r in self.catalog.reports.values() if r.horizon is not None)
+            ahead = sorted(r.name for r in self.tracker.catalog.reports.values() if r.horizon is not None)
             raise ValidationError(f"report '{name}' has no --horizon; the reports that do: {', '.join(ahead)}")
         if horizon is not None and not 0 <= horizon <= 36_500:
             raise ValidationError(f"--horizon must be from 0 to 36500 days, not {horizon}")
         if by is not None and not report.groupings:
-            grouped = sorted(r.name for r in self.catalog.reports.values() if r.groupings)
+            grouped = sorted(r.name for r in self.tracker.catalog.reports.values() if r.groupings)
             raise ValidationError(f"report '{name}' has no --by; the reports that do: {', '.join(grouped)}")
         if by is not None and by.strip().lower() not in report.groupings:
             raise ValidationError(f"--by must be one of {', '.join(report.groupings)}, not '{by}'")
-        where = self.check_filter(where)
+        where = self.tracker.check_filter(where)
         if where.given() and not report.filters_peers:
-            counting = sorted(r.name for r in self.catalog.reports.values() if r.filters_peers)
+            counting = sorted(r.name for r in self.tracker.catalog.reports.values() if r.filters_peers)
             raise ValidationError(f"report '{name}' does not filter peers (by {where.describe()}); "
                                   f"the reports that do: {', '.join(counting)}")
-        start, end = self.read_date(start or None), self.read_date(end or None) or self.today
+        start, end = self.tracker.read_date(start or None), self.tracker.read_date(end or None) or self.tracker.today
         if start is not None and start > end:
             raise ValidationError(f"--from {start} is after --to {end}")
         if days is not None and days < 0:
@@ -355,8 +358,8 @@ class ReportOps:
                    "horizon": horizon if horizon is not None else report.horizon,
                    "by": by.strip().lower() if by is not None else (report.groupings[0] if report.groupings else None)}
         try:
-            return report.build(self, options)
+            return report.build(self.tracker, options)
         except PeerpathError:
             raise
         except Exception as error:  # a plugin's report must not crash the command
-            raise PluginError(self.catalog.owners[("reports", name)], f"report '{name}'", error) from error
+            raise PluginError(self.tracker.catalog.owners[("reports", name)], f"report '{name}'", error) from error

@@ -228,7 +228,9 @@ def _date_reaching(records, step):
     needed = float(step.params.get("total", 0))
     minimums = {name: float(m) for name, m in _domains(step).items() if m}
     span = int(step.params.get("min_span_days") or 0)
-    total, by_domain, first = 0.0, {}, None
+    total = 0.0
+    by_domain: dict = {}
+    first = None
     for record in sorted(records, key=lambda r: r.on):
         first = first or record.on
         total += record.hours or 0
@@ -256,7 +258,7 @@ def _count_progress(step, records, context):
     if counts == "sessions":
         dates += [s.on for s in sessions]
     elif counts == "offerings":
-        first_led = {}
+        first_led: dict = {}
         for session in sorted(sessions, key=lambda s: s.on):
             first_led.setdefault(session.offering_id, session.on)
         dates += list(first_led.values())

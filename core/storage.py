@@ -75,6 +75,11 @@ class Storage(Protocol):
 
     def backup(self, target) -> dict: ...
 
+    def like(self, location, reference_problems=None) -> "Storage":
+        """Another database at `location` of this one's kind and layout (a backup, a restore's
+        source); `reference_problems`, transaction -> ["what is wrong", ...], what a restore checks."""
+        ...
+
 
 def is_url(location) -> bool:
     """Whether a database location is a PostgreSQL URL rather than a file path."""

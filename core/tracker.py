@@ -1,28 +1,33 @@
 """Tracker: everything peerpath does to one affiliate database, as one object.
 
-Each area lives in its own module as a mixin; `core.base.TrackerBase` holds what they share
-(transactions, plugins, validation, audit).
+Each area lives in its own module as a service (`core.session.Service`) that receives the
+tracker; `core.session.Session` declares the state they share and `core.base.TrackerBase` the
+operations on it (transactions, plugins, validation, audit). Tracker's methods of each area are
+thin delegations to its service (`delegated`), so callers see one object.
 """
+
+import datetime as dt
 
 import attrs
 
 from .activity import Activities
-from .base import TrackerBase
-from .config import ConfigOps
-from .dates import DateOps
+from .base import TrackerBase, today_given
+from .config import Config
+from .dates import Dates
 from .digest import build_digest
-from .erasure import ErasureOps
-from .fidelity import FidelityOps
+from .erasure import Erasure
+from .fidelity import Fidelity
+from .filters import Filters
 from .ical import calendar_events, to_ical
-from .merging import MergeOps
-from .filters import FilterOps
-from .pathways import PathwayOps
-from .peers import PeerOps
-from .recruitment import RecruitmentOps
-from .reports import ReportOps
-from .safekeeping import SafekeepingOps
+from .merging import Merging
+from .pathways import Pathways
+from .peers import Peers
+from .recruitment import Recruitment
+from .reports import Reports
+from .safekeeping import Safekeeping
+from .session import delegated
 from .trainings import Trainings
-from .transfer import TransferOps
+from .transfer import Transfer
 from .users import Users
 
 
@@ -35,6 +40,41 @@ def _mailing():
 
 
 @attrs.frozen
+class Services:
+    """A tracker's service of each area, each working on the tracker's session."""
+
+    peers: Peers
+    merging: Merging
+    recruitment: Recruitment
+    pathways: Pathways
+    fidelity: Fidelity
+    reports: Reports
+    config: Config
+    transfer: Transfer
+    dates: Dates
+    filters: Filters
+    erasure: Erasure
+    safekeeping: Safekeeping
+
+    @classmethod
+    def of(cls, tracker: "Tracker") -> "Services":
+        return cls(
+            peers=Peers(tracker),
+            merging=Merging(tracker),
+            recruitment=Recruitment(tracker),
+            pathways=Pathways(tracker),
+            fidelity=Fidelity(tracker),
+            reports=Reports(tracker),
+            config=Config(tracker),
+            transfer=Transfer(tracker),
+            dates=Dates(tracker),
+            filters=Filters(tracker),
+            erasure=Erasure(tracker),
+            safekeeping=Safekeeping(tracker),
+        )
+
+
+@attrs.frozen
 class Sweep:
     """What `sweep` did: the certifications that lapsed and the prospects erased."""
 
@@ -42,9 +82,107 @@ class Sweep:
     erased: list
 
 
-class Tracker(PeerOps, MergeOps, RecruitmentOps, PathwayOps, FidelityOps, ReportOps, ConfigOps, TransferOps,
-              DateOps, FilterOps, ErasureOps, SafekeepingOps, TrackerBase):
+class Tracker(TrackerBase):
     """One database, the plugins enabled for it, the acting user and the date it answers for."""
+
+    # Re-judge only the steps a setting changed, taking the others from the stored summaries;
+    # False judges every step from the records, as before (tests/test_incremental.py compares the two).
+    rejudge_from_summaries = True
+
+    def __init__(self, db=None, actor=None, today=None, host=None):
+        self.services = Services.of(self)
+        super().__init__(db, actor, host)
+        # In any form a date option takes, read in the affiliate's order (core.dates).
+        self.today = self.read_date(today_given(today)) or dt.date.today()
+
+    # -- peers (Peers) --
+    new_peer = delegated("peers", Peers.new_peer)
+    add_peer = delegated("peers", Peers.add_peer)
+    add_peers = delegated("peers", Peers.add_peers)
+    peer = delegated("peers", Peers.peer)
+    peers = delegated("peers", Peers.peers)
+    edit_peer = delegated("peers", Peers.edit_peer)
+    set_stage = delegated("peers", Peers.set_stage)
+
+    # -- merging duplicates (Merging) --
+    merge_peers = delegated("merging", Merging.merge_peers)
+
+    # -- recruitment (Recruitment) --
+    add_outreach = delegated("recruitment", Recruitment.add_outreach)
+    outreach_events = delegated("recruitment", Recruitment.outreach_events)
+    recruited_sectors = delegated("recruitment", Recruitment.recruited_sectors)
+    underserved = delegated("recruitment", Recruitment.underserved)
+    mark_underserved = delegated("recruitment", Recruitment.mark_underserved)
+    communities = delegated("recruitment", Recruitment.communities)
+    followups = delegated("recruitment", Recruitment.followups)
+
+    # -- pathways and certification (Pathways) --
+    enroll = delegated("pathways", Pathways.enroll)
+    enrollment_of = delegated("pathways", Pathways.enrollment_of)
+    record_step = delegated("pathways", Pathways.record_step)
+    void_record = delegated("pathways", Pathways.void_record)
+    set_leader_status = delegated("pathways", Pathways.set_leader_status)
+    reactivate = delegated("pathways", Pathways.reactivate)
+    settle_leaders = delegated("pathways", Pathways.settle_leaders)
+    rules_in_force = delegated("pathways", Pathways.rules_in_force)
+    rejudge = delegated("pathways", Pathways.rejudge)
+    sweep_lapses = delegated("pathways", Pathways.sweep_lapses)
+    progress = delegated("pathways", Pathways.progress)
+    leaders = delegated("pathways", Pathways.leaders)
+    refresh_summaries = delegated("pathways", Pathways.refresh_summaries)
+
+    # -- offerings, sessions and observations (Fidelity) --
+    add_offering = delegated("fidelity", Fidelity.add_offering)
+    edit_offering = delegated("fidelity", Fidelity.edit_offering)
+    close_offering = delegated("fidelity", Fidelity.close_offering)
+    offerings = delegated("fidelity", Fidelity.offerings)
+    offering = delegated("fidelity", Fidelity.offering)
+    add_session = delegated("fidelity", Fidelity.add_session)
+    sessions = delegated("fidelity", Fidelity.sessions)
+    observe = delegated("fidelity", Fidelity.observe)
+    observations = delegated("fidelity", Fidelity.observations)
+    fidelity_report = delegated("fidelity", Fidelity.fidelity_report)
+    fidelity_due = delegated("fidelity", Fidelity.fidelity_due)
+    observation_schedule = delegated("fidelity", Fidelity.observation_schedule)
+
+    # -- reports (Reports) --
+    report = delegated("reports", Reports.report)
+
+    # -- settings (Config) --
+    settings = delegated("config", Config.settings)
+    rule_sources = delegated("config", Config.rule_sources)
+    core_setting = delegated("config", Config.core_setting)
+    set_setting = delegated("config", Config.set_setting)
+    what_if = delegated("config", Config.what_if)
+    report_what_if = delegated("config", Config.report_what_if)
+    unset_setting = delegated("config", Config.unset_setting)
+    _scratch = delegated("config", Config._scratch)
+    _outlook = delegated("config", Config._outlook)
+
+    # -- import and export (Transfer) --
+    import_peers = delegated("transfer", Transfer.import_peers)
+    write_file = delegated("transfer", Transfer.write_file)
+    value_map = delegated("transfer", Transfer.value_map)
+    export_peers = delegated("transfer", Transfer.export_peers)
+
+    # -- dates (Dates) --
+    date_order = delegated("dates", Dates.date_order)
+    read_date = delegated("dates", Dates.read_date)
+
+    # -- peer filters (Filters) --
+    check_filter = delegated("filters", Filters.check_filter)
+    select_peers = delegated("filters", Filters.select_peers)
+
+    # -- erasure (Erasure) --
+    erase_peer = delegated("erasure", Erasure.erase_peer)
+    sweep_retention = delegated("erasure", Erasure.sweep_retention)
+
+    # -- backup, verify and restore (Safekeeping) --
+    verify = delegated("safekeeping", Safekeeping.verify)
+    backup = delegated("safekeeping", Safekeeping.backup)
+    restore = delegated("safekeeping", Safekeeping.restore)
+
+    # -- areas whose services Tracker makes on each call --
 
     def digest(self, role: str = "coordinator", peer_id=None) -> list:
         """What `role` should act on, most urgent first (see core.digest); only `peer_id`'s items

@@ -14,12 +14,12 @@ import pytest
 from peerpath.core import plugins
 
 # Runs the CLI on its arguments, then writes the names of every module imported to MODULES_OUT.
+# (Given its arguments, the CLI ends with sys.exit, which runs atexit, rather than os._exit.)
 IMPORTS_OF = """
 import atexit, json, os, sys
 atexit.register(lambda: open(os.environ["MODULES_OUT"], "w").write(json.dumps(sorted(sys.modules))))
-sys.argv = ["peerpath", *sys.argv[1:]]
 from peerpath.cli import cli
-cli()
+cli(sys.argv[1:], prog_name="peerpath")
 """
 
 # Never needed to start a command that serves no web page and sends no mail.
