@@ -27,7 +27,7 @@ TARGET = 1.5
 BASELINE = f"python -c '{BASELINE_IMPORTS}' (baseline)"
 HELP = "from peerpath.cli import cli; cli()"  # `peerpath --help` of the peerpath found on sys.path
 # What is not part of the installed package (the `peerpath` folder is the repository's top level).
-NOT_PACKAGED = (".git", ".venv", "bench", "docs", "examples", "tests", "__pycache__", "*.egg-info")
+NOT_PACKAGED = (".git", ".venv", ".mypy-path", "bench", "docs", "examples", "tests", "__pycache__", "*.egg-info")
 
 
 def main(argv=None):
