@@ -37,9 +37,10 @@ from .errors import ValidationError
 from .reporting import ReportResult, Table
 from .serialize import from_document
 from .session import Service
+from .values import ACTIVITY_KINDS
 
 TABLE = "activities"
-KINDS = ("talk", "session", "outreach", "admin", "other")
+KINDS = ACTIVITY_KINDS
 GROUPINGS = ("peer", "program", "month", "community")
 STATUSES = ("approved", "pending")
 MOST_HOURS = 24  # one activity is one day's work

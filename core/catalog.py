@@ -9,9 +9,9 @@ from typing import Callable, Optional
 
 import attrs
 
-from .entities import Checklist, ProgramModel, as_tuple
 from .errors import PeerpathError, PluginError, ValidationError
-from .progress import StepProgress
+from .program_model import Checklist, ProgramModel
+from .values import as_tuple
 
 
 @attrs.frozen
@@ -170,6 +170,7 @@ def _flawed_programs(found, owners, step_kinds, errors) -> dict:
 def _guarded(kind: StepKind, plugin) -> StepKind:
     """The step kind with its functions wrapped, so that a bug in a plugin's kind is reported
     as that plugin's failure (one line), while the refusals it means to make pass through."""
+    from .progress import StepProgress  # imported when a catalog is built, not when plugins load
 
     def guard(function, what, returns=None):
         def call(*args):

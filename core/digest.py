@@ -17,8 +17,8 @@ from typing import Optional
 
 import attrs
 
-from .entities import parse_date
 from .errors import ValidationError
+from .values import parse_date
 
 ROLES = ("coordinator", "trainer", "leader")
 KINDS = {  # kind -> (heading, roles that see it)

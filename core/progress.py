@@ -5,7 +5,7 @@ from typing import Any, Callable, Optional
 
 import attrs
 
-from .entities import shift_date
+from .values import shift_date
 
 DONE, PARTIAL, MISSING, FAILED = "done", "partial", "missing", "failed"
 

@@ -1,11 +1,9 @@
 """What a report returns, how it is rendered, and small-count suppression for shared figures."""
 
-import statistics
-
 import attrs
 
-from .entities import as_tuple
 from .errors import ValidationError
+from .values import as_tuple
 
 
 @attrs.frozen
@@ -57,6 +55,8 @@ class ReportResult:
 
 
 def median(values):
+    import statistics  # with fractions and decimal behind it: only reports that compute a median pay
+
     return round(float(statistics.median(values)), 1) if values else None
 
 

@@ -16,7 +16,6 @@ from .catalog import Report
 from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
-from .hookspecs import hookimpl
 from .recruitment import first_stage_date
 from .activity import GROUPINGS, activity_report
 from .equity import equity
@@ -323,12 +322,6 @@ REPORTS = (
     Report("equity", "Leaders and prospects by community and language against those served "
            "(equity.communities, equity.languages); under-served marked.", equity),
 )
-
-
-@hookimpl
-def register_reports(register):
-    for report in REPORTS:
-        register(report)
 
 
 class Reports(Service):

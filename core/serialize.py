@@ -40,7 +40,7 @@ def _loader(converter):
 
     cheaper = {entities.parse_date: dt.date.fromisoformat, entities.optional_date: dt.date.fromisoformat,
                entities.parse_timestamp: dt.datetime.fromisoformat, entities.clean_text: None,
-               entities.frozen_dict: None, entities.text_tuple: tuple}
+               entities.frozen_dict: None, entities.text_tuple: tuple, entities.as_tuple: tuple}
     return cheaper.get(converter, converter)
 
 

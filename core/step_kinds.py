@@ -9,10 +9,9 @@ defaults or the affiliate's overrides; nothing here is a program fact.
 import datetime as dt
 
 from .catalog import StepKind
-from .entities import shift_date
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
-from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
+from .values import shift_date
 
 PASSED, NOT_PASSED = "passed", "not passed"
 OUTCOMES = {"passed": PASSED, "pass": PASSED, "yes": PASSED,
@@ -371,9 +370,3 @@ KINDS = (
     StepKind("observation", "A fidelity observation at or above min_percent.",
              _observation_check, _observation_progress, ("min_percent", "checklist"), dated=False),
 )
-
-
-@hookimpl
-def register_step_kinds(register):
-    for kind in KINDS:
-        register(kind)

@@ -16,13 +16,13 @@ from typing import Optional
 
 import attrs
 
-from .entities import check_text, one_of
 from .errors import ValidationError
 from .safe_output import database_files
 from .session import Service
+from .values import USER_ROLES, check_text, one_of
 
 TABLE = "users"
-ROLES = ("coordinator", "trainer", "viewer", "state", "admin", "leader")
+ROLES = USER_ROLES
 
 # action -> the roles allowed it.
 #   view: the affiliate's peers, leaders, offerings and reports; contact: email, phone, notes;
