@@ -52,13 +52,15 @@ class Pathway:
     reactivation: Optional[Step] = None
 
     def step(self, key: str) -> Step:
-        for step in self.steps:
-            if step.key == key:
-                return step
-        raise ValidationError(
-            f"pathway '{self.key}' has no step '{key}': choose from "
-            + ", ".join(s.key for s in self.steps)
-        )
+        return _named(self.steps, key, f"pathway '{self.key}' has no step")
+
+
+def _named(things, key: str, missing: str):
+    """The one of `things` whose key is `key`, else a ValidationError: "<missing> 'key': choose from ..."."""
+    for thing in things:
+        if thing.key == key:
+            return thing
+    raise ValidationError(f"{missing} '{key}': choose from " + ", ".join(t.key for t in things))
 
 
 @attrs.frozen
@@ -81,13 +83,7 @@ class ProgramModel:
     def role(self, key: Optional[str]) -> Role:
         if key is None:
             return self.roles[0]
-        for role in self.roles:
-            if role.key == key:
-                return role
-        raise ValidationError(
-            f"program '{self.key}' has no role '{key}': choose from "
-            + ", ".join(r.key for r in self.roles)
-        )
+        return _named(self.roles, key, f"program '{self.key}' has no role")
 
     def pathway(self, key: str) -> Pathway:
         for pathway in self.pathways:
