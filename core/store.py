@@ -49,6 +49,7 @@ from tinydb.table import Document
 
 from . import chain
 from .errors import StoreError, UnreadableDocument, ValidationError
+from .storage import Check
 
 FORMAT = "peerpath"
 # Schema 2: the audit log is a hash chain (core/chain.py) whose head the manifest records.
@@ -299,6 +300,11 @@ class Transaction:
             self.table(chunk).insert_multiple(batch)
         self._index(name, documents)
 
+    def table_names(self) -> list:
+        """The tables core stored (each chunked table once; the indexes, derived, left out)."""
+        indexes = {index_name(table, field) for table, field in self.store.indexes.items()}
+        return sorted({name.partition("~")[0] for name in self._tables} - indexes)
+
     def all(self, name: str) -> list:
         """Every document of `name` (shared with the transaction: do not modify)."""
         return [doc for chunk in self._chunks(name) for doc in self._tables[chunk].values()]
@@ -418,6 +424,16 @@ class Transaction:
         counters = self.meta.setdefault("counters", {})
         counters[prefix] = counters.get(prefix, 0) + 1
         return f"{prefix}{counters[prefix]:04d}"
+
+    def counters(self) -> dict:
+        """{prefix: the last number next_id gave} (kept in the manifest's settings)."""
+        return dict(self.meta.get("counters", {}))
+
+    def raise_counters(self, counters: dict) -> None:
+        """Make next_id give numbers beyond `counters` ({prefix: number})."""
+        kept = self.meta.setdefault("counters", {})
+        for prefix, value in counters.items():
+            kept[prefix] = max(kept.get(prefix, 0), value)
 
     # -- audit log ----------------------------------------------------------------------------
 
@@ -751,17 +767,10 @@ def _last_line(fd: int, end: int) -> bytes:
 
 def _checked_chain(lines: list, path: Path):
     """(the lines, each sealed line verified and each unsealed one sealed in turn, the head)."""
-    head, sealed = chain.GENESIS, []
-    for number, line in enumerate(lines, 1):
-        if chain.is_sealed(line):
-            problem = chain.chain_problem(line, head)
-            if problem:
-                raise _damaged_log(path, f"event {number}: {problem}")
-            sealed.append(line)
-        else:
-            sealed.append(chain.seal(line, head))
-        head = sealed[-1]["hash"]
-    return sealed, head
+    try:
+        return chain.sealed_in_order(lines)
+    except chain.BrokenChain as error:
+        raise _damaged_log(path, str(error)) from None
 
 
 def table_problem(name: str, document) -> str:
@@ -841,17 +850,6 @@ class Recovery:
     settings: list = dataclasses.field(default_factory=list)
 
 
-@dataclasses.dataclass
-class Check:
-    """What `verify` found: problems (any makes the database unsound), notes, and how much it read."""
-
-    problems: list = dataclasses.field(default_factory=list)
-    notes: list = dataclasses.field(default_factory=list)
-    tables: int = 0
-    rows: int = 0
-    events: int = 0
-
-
 class Store:
     """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk),
     `row_checks` a table to what each of its rows must be when a write loads it.
@@ -890,6 +888,14 @@ class Store:
         """Another database at `path` of this one's layout and row checks (a backup, a restore's source)."""
         return Store(path, shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
                      indexes=self.indexes)
+
+    @property
+    def location(self) -> Path:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -953,6 +959,11 @@ class Store:
                     target.folder.rmdir()
                 raise _os_error(target.path, "write the backup", error) from None
         return manifest
+
+    def upgrade(self) -> tuple:
+        """(schema before, after): a write migrates an older file and commits it."""
+        with self.write() as transaction:
+            return transaction.schema_before, SCHEMA_VERSION
 
     @contextlib.contextmanager
     def write(self, create: bool = False, recover: bool = False, restore: "Store" = None, force: bool = False):
@@ -1178,6 +1189,7 @@ class Store:
 
     def _migrate(self, transaction: Transaction) -> None:
         transaction.migrated = False
+        transaction.schema_before = transaction.manifest["schema"]
         while transaction.manifest["schema"] < SCHEMA_VERSION:
             version = transaction.manifest["schema"]
             if version not in MIGRATIONS:

@@ -1,11 +1,11 @@
-"""The throwaway PostgreSQL cluster that the PostgreSQL backend's tests will run on (issue 15)
-starts here and in CI, listening on 127.0.0.1 only and asking for a password; until the backend
-exists, a postgresql:// database is refused in one line that never shows the password."""
+"""The PostgreSQL backend (core/postgres.py) on the throwaway cluster: selected by --db or
+PEERPATH_DB, the demo and the commands on it, its schema version, and errors in one line that
+never shows the password."""
 
 import psycopg
 import pytest
 
-from conftest import assert_refused
+from conftest import DEMO_TODAY, assert_refused, ok
 
 
 def test_the_cluster_answers_on_loopback_with_a_password_only(postgres_cluster, pg_url):
@@ -17,12 +17,67 @@ def test_the_cluster_answers_on_loopback_with_a_password_only(postgres_cluster, 
 
 
 @pytest.mark.parametrize("where", ["--db", "PEERPATH_DB"])
-def test_a_postgresql_database_is_refused_in_one_line_without_its_password(postgres_cluster, pg_url, run,
-                                                                            monkeypatch, where):
-    if where == "--db":
-        result = run("--db", pg_url, "peer", "list")
-    else:
+def test_the_demo_runs_on_postgresql_and_never_shows_the_password(postgres_cluster, pg_url, run, monkeypatch, where):
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    if where == "PEERPATH_DB":
         monkeypatch.setenv("PEERPATH_DB", pg_url)
-        result = run("peer", "list")
-    assert_refused(result, "PostgreSQL databases are not supported yet")
-    assert postgres_cluster.password not in result.output + result.stderr
+    db = ("--db", pg_url) if where == "--db" else ()
+    built = ok(run(*db, "demo"))
+    shown = pg_url.replace(f":{postgres_cluster.password}@", "@")
+    assert f"Built a sample affiliate in {shown}" in built
+    assert "P0027" in ok(run(*db, "peer", "list"))
+    assert ok(run(*db, "verify")).startswith(f"{shown} is sound:")
+    audit = ok(run(*db, "audit", "--json"))
+    assert postgres_cluster.password not in built + audit
+    with psycopg.connect(pg_url) as connection:
+        stored = connection.execute("select count(*) from peerpath.peers").fetchone()[0]
+        kinds = dict(connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'peerpath' and table_name = 'sessions'").fetchall())
+    assert stored >= 27
+    assert kinds["leaders"] == "ARRAY" and kinds["doc"] == "jsonb" and kinds["on_day"] == "date"
+
+
+def test_the_password_may_come_from_pgpassword(postgres_cluster, pg_url, run, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", postgres_cluster.password)
+    url = pg_url.replace(f":{postgres_cluster.password}@", "@")
+    ok(run("--db", url, "init", "--affiliate", "NAMI Example"))
+    assert "NAMI Example" in ok(run("--db", url, "audit"))
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("wrong password", "authentication failed"),
+    ("no database", "the database does not exist"),
+    ("server down", "the server does not answer"),
+])
+def test_connection_errors_are_one_line_without_the_password(postgres_cluster, pg_url, run, case, fragment):
+    secret = postgres_cluster.password
+    url = {"wrong password": pg_url.replace(secret, "not" + secret[3:]),
+           "no database": pg_url.rsplit("/", 1)[0] + "/no_such_database",
+           "server down": pg_url.replace(f":{postgres_cluster.port}/", ":1/")}[case]
+    line = assert_refused(run("--db", url, "peer", "list"), "cannot use the database", fragment)
+    assert secret not in line and secret[3:] not in line
+
+
+def test_a_database_without_the_schema_is_refused_until_init_or_upgrade(pg_url, run):
+    assert_refused(run("--db", pg_url, "peer", "list"), "no peerpath database at", "db upgrade")
+    assert "Created the peerpath schema (version 1)" in ok(run("--db", pg_url, "db", "upgrade"))
+    assert "is up to date (schema 1)" in ok(run("--db", pg_url, "db", "upgrade"))
+    assert ok(run("--db", pg_url, "peer", "list")).split() == ["id", "name", "stage", "source", "sector", "community"]
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(pg_url, run):
+    ok(run("--db", pg_url, "init"))
+    with psycopg.connect(pg_url) as connection:
+        connection.execute("update peerpath._schema_version set version = 99")
+    for args in (("peer", "list"), ("peer", "add", "Ana"), ("db", "upgrade")):
+        assert_refused(run("--db", pg_url, *args), "newer peerpath (schema 99")
+    with psycopg.connect(pg_url) as connection:  # `peer add` stored nothing: not even its table
+        assert connection.execute("select to_regclass('peerpath.peers')").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("args", [("backup", "copy.json"), ("restore", "copy.json"), ("recover",)])
+def test_file_only_commands_are_refused_on_postgresql_in_one_line(pg_url, run, tmp_path, args):
+    ok(run("--db", pg_url, "init"))
+    ok(run("--db", tmp_path / "copy.json", "init"))
+    assert_refused(run("--db", pg_url, *args), "is a PostgreSQL database")
