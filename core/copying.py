@@ -36,20 +36,29 @@ def copy_database(source, target, actor=None, force: bool = False) -> Copied:
         raise StoreError("db copy needs a target other than its source")
     with reader.reading() as source_tx, writer.changing(create=True) as target_tx:
         _clear(target_tx, writer.store.path, force)
-        tables = {name: source_tx.all(name) for name in source_tx.table_names()}
-        for name, documents in tables.items():
-            target_tx.insert_many(name, documents)
-        target_tx.meta.clear()
-        target_tx.meta.update(copy.deepcopy({k: v for k, v in source_tx.meta.items() if k != "counters"}))
-        target_tx.raise_counters(source_tx.counters())
-        lines = source_tx.log_lines()
-        target_tx.rewrite_log(lines)
+        tables, lines = copy_into(source_tx, target_tx)
         copied = Copied(source=str(reader.store.path), target=str(writer.store.path), tables=len(tables),
                         rows=sum(map(len, tables.values())), events=len(lines))
         writer.audit_event("copy", "database", copied.target, details={
             "from": copied.source, "tables": copied.tables, "rows": copied.rows, "events": copied.events})
-    _verify(writer, copied, {name: {d["id"] for d in documents} for name, documents in tables.items()}, lines)
+    _verify(writer, copied, tables, lines)
     return copied
+
+
+def copy_into(source_tx, target_tx) -> tuple:
+    """Copy every table, the settings, the id counters and the audit log of one open database
+    into another (empty) one; ({table: ids copied}, the audit lines copied)."""
+    tables = {}
+    for name in source_tx.table_names():
+        documents = source_tx.all(name)
+        target_tx.insert_many(name, documents)
+        tables[name] = {document["id"] for document in documents}
+    target_tx.meta.clear()
+    target_tx.meta.update(copy.deepcopy({k: v for k, v in source_tx.meta.items() if k != "counters"}))
+    target_tx.set_counters(source_tx.counters())
+    lines = source_tx.log_lines()
+    target_tx.rewrite_log(lines)
+    return tables, lines
 
 
 def _clear(tx, where, force: bool) -> None:

@@ -70,6 +70,10 @@ DATA_TABLE = (
     "CREATE INDEX IF NOT EXISTS {leaders} ON {table} USING gin (leaders)",
     "CREATE INDEX IF NOT EXISTS {day} ON {table} (on_day)",
 )
+# The tables core keeps, made with the schema (so that a database's owner can grant them to the
+# coordinators' roles at once); a table of another name (a plugin's) is made when first written.
+CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "offerings", "sessions",
+               "observations", "outreach", "activities", "trainings", "users", "sent_messages", "merged_peers")
 # The typed columns `search` can ask the server about (the rest of a match is checked in Python).
 SEARCHED = ("id", "peer_id", "offering_id")
 
@@ -131,6 +135,18 @@ def _row(document: dict) -> tuple:
             _text(document.get("offering_id")), leaders, _day(document.get("on")), Jsonb(document, dumps=_dumps))
 
 
+def _create_tables(connection, names) -> None:
+    """Tables of core's documents (DATA_TABLE), with their indexes, in one round trip."""
+    statements = []
+    for name in names:
+        if not _TABLE_NAME.fullmatch(name):
+            raise StoreError(f"cannot store a table named {name!r}: use letters, digits and _")
+        indexes = {key: sql.Identifier(f"{name}_by_{key}") for key in ("num", "peer", "offering", "leaders", "day")}
+        statements += [sql.SQL(statement).format(table=sql.Identifier(SCHEMA, name), **indexes)
+                       for statement in DATA_TABLE]
+    connection.execute(sql.SQL("; ").join(statements))
+
+
 class Transaction:
     """One database transaction; what it reads whole is kept for its length, changes go to the
     server at once and are committed (a writer's) or rolled back when the block ends."""
@@ -167,14 +183,9 @@ class Transaction:
         return sql.Identifier(SCHEMA, name)
 
     def _ensure_table(self, name: str) -> None:
-        if name in self._tables:
-            return
-        if not _TABLE_NAME.fullmatch(name):
-            raise StoreError(f"cannot store a table named {name!r}: use letters, digits and _")
-        names = {key: sql.Identifier(f"{name}_by_{key}") for key in ("num", "peer", "offering", "leaders", "day")}
-        for statement in DATA_TABLE:
-            self._execute(sql.SQL(statement).format(table=self._table(name), **names))
-        self._tables.add(name)
+        if name not in self._tables:
+            _create_tables(self._connection, [name])
+            self._tables.add(name)
 
     def _documents(self, name: str, where=sql.SQL(""), params=()) -> list:
         if name not in self._tables:
@@ -274,11 +285,11 @@ class Transaction:
         """{prefix: the last number next_id gave} (what `db copy` carries over)."""
         return dict(self._execute("SELECT prefix, value FROM peerpath._counters").fetchall()) if self._present else {}
 
-    def raise_counters(self, counters: dict) -> None:
-        """Make next_id give numbers beyond `counters` ({prefix: number})."""
-        for prefix, value in counters.items():
-            self._execute("INSERT INTO peerpath._counters VALUES (%s, %s) ON CONFLICT (prefix) "
-                          "DO UPDATE SET value = greatest(peerpath._counters.value, excluded.value)", (prefix, value))
+    def set_counters(self, counters: dict) -> None:
+        """Make next_id carry on from `counters` ({prefix: number}), as in the database copied here."""
+        self._execute("DELETE FROM peerpath._counters")
+        with self._connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO peerpath._counters VALUES (%s, %s)", list(counters.items()))
 
     # -- the audit log --------------------------------------------------------------------------
 
@@ -477,7 +488,8 @@ class PostgresStore:
             raise StoreError(f"{self.path} is a PostgreSQL database: 'peerpath recover' rebuilds a file "
                              "database's lost manifest, and the server keeps its own")
         if restore is not None:
-            raise self._files_only()
+            raise StoreError(f"{self.path} is a PostgreSQL database: restore a backup into it with "
+                             "'peerpath db copy BACKUP URL --force'")
         with self._connected(writing=True) as connection:
             self._lock(connection)
             if self._checked_version(connection, missing_ok=create) is None:
@@ -509,16 +521,23 @@ class PostgresStore:
 
     @staticmethod
     def _create_schema(connection) -> None:
-        for statement in SCHEMA_SQL:
-            connection.execute(statement)
+        connection.execute("; ".join(SCHEMA_SQL))
         connection.execute("INSERT INTO peerpath._schema_version VALUES (%s)", (SCHEMA_VERSION,))
+        _create_tables(connection, CORE_TABLES)
 
     def like(self, path, reference_problems=None):
-        raise self._files_only()
+        """The file database at `path`: what a backup of this one is."""
+        from .store import Store
+
+        return Store.sharded(path, row_checks=self.row_checks, reference_problems=reference_problems)
 
     def backup(self, target) -> dict:
-        raise self._files_only()
+        """Copy one snapshot of this database into the new file database `target` (a Store); its
+        manifest. (pg_dump is the server's own way, see docs/postgres.md.)"""
+        from .copying import copy_into
 
-    def _files_only(self) -> StoreError:
-        return StoreError(f"{self.path} is a PostgreSQL database: back it up with pg_dump, or copy it to a "
-                          "file with 'peerpath db copy'; 'backup' and 'restore' are for file databases")
+        if target.exists() or target.holds_data():
+            raise StoreError(f"{target.path} already exists: a backup never overwrites; choose a new name")
+        with self.read() as source, target.write(create=True) as copy:
+            copy_into(source, copy)
+        return copy.manifest

@@ -64,7 +64,7 @@ class Transaction(Protocol):
     # -- what `db copy` carries over besides tables, meta and the log --
     def counters(self) -> dict: ...  # {prefix: the last number next_id gave}
 
-    def raise_counters(self, counters: dict) -> None: ...
+    def set_counters(self, counters: dict) -> None: ...
 
 
 @dataclasses.dataclass

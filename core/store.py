@@ -429,11 +429,9 @@ class Transaction:
         """{prefix: the last number next_id gave} (kept in the manifest's settings)."""
         return dict(self.meta.get("counters", {}))
 
-    def raise_counters(self, counters: dict) -> None:
-        """Make next_id give numbers beyond `counters` ({prefix: number})."""
-        kept = self.meta.setdefault("counters", {})
-        for prefix, value in counters.items():
-            kept[prefix] = max(kept.get(prefix, 0), value)
+    def set_counters(self, counters: dict) -> None:
+        """Make next_id carry on from `counters` ({prefix: number}), as in the database copied here."""
+        self.meta["counters"] = dict(counters)
 
     # -- audit log ----------------------------------------------------------------------------
 

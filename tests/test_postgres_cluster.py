@@ -72,12 +72,25 @@ def test_a_newer_schema_is_refused_and_left_untouched(pg_url, run):
         connection.execute("update peerpath._schema_version set version = 99")
     for args in (("peer", "list"), ("peer", "add", "Ana"), ("db", "upgrade")):
         assert_refused(run("--db", pg_url, *args), "newer peerpath (schema 99")
-    with psycopg.connect(pg_url) as connection:  # `peer add` stored nothing: not even its table
-        assert connection.execute("select to_regclass('peerpath.peers')").fetchone()[0] is None
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("select count(*) from peerpath.peers").fetchone()[0] == 0
+        assert connection.execute("select version from peerpath._schema_version").fetchone()[0] == 99
 
 
-@pytest.mark.parametrize("args", [("backup", "copy.json"), ("restore", "copy.json"), ("recover",)])
-def test_file_only_commands_are_refused_on_postgresql_in_one_line(pg_url, run, tmp_path, args):
+@pytest.mark.parametrize("args, fragment", [(("restore", "copy.json"), "db copy BACKUP URL --force"),
+                                             (("recover",), "the server keeps its own")])
+def test_file_only_commands_are_refused_on_postgresql_in_one_line(pg_url, run, tmp_path, monkeypatch, args, fragment):
+    monkeypatch.chdir(tmp_path)
     ok(run("--db", pg_url, "init"))
-    ok(run("--db", tmp_path / "copy.json", "init"))
-    assert_refused(run("--db", pg_url, *args), "is a PostgreSQL database")
+    ok(run("--db", "copy.json", "init"))
+    assert_refused(run("--db", pg_url, *args), "is a PostgreSQL database", fragment)
+
+
+def test_a_backup_of_postgresql_is_a_file_database_that_verifies(pg_url, run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    ok(run("--db", pg_url, "demo"))
+    backup = tmp_path / "nightly.json"
+    assert f"to {backup}:" in ok(run("--db", pg_url, "backup", backup))
+    assert "is sound" in ok(run("--db", backup, "verify"))
+    assert ok(run("--db", backup, "peer", "list", "--json")) == ok(run("--db", pg_url, "peer", "list", "--json"))
+    assert_refused(run("--db", pg_url, "backup", backup), "already exists")

@@ -91,7 +91,7 @@ def test_ids_never_repeat_and_settings_are_kept(store):
         assert tx.next_id("P") == "P0003"
         assert tx.meta == {**tx.meta, "affiliate": "NAMI Conformance", "config": {"peer_to_peer.validity_days": 365}}
         assert tx.counters()["P"] == 3
-        tx.raise_counters({"P": 40})
+        tx.set_counters({"P": 40, "E": 1})
     with store.read() as tx:
         assert tx.meta["affiliate"] == "NAMI Conformance"
     with store.write() as tx:
