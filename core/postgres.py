@@ -154,8 +154,6 @@ class Transaction:
     def __init__(self, store: "PostgresStore", connection, writable: bool, present: bool = True):
         self.store = store
         self.writable = writable
-        self.recovery = None
-        self.migrated = False
         self._connection = connection
         self._present = present
         self._tables = set(self._column(

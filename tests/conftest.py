@@ -61,7 +61,10 @@ def backend_of(request) -> str:
 def db(request, tmp_path, monkeypatch):
     """The database of this test: PEERPATH_DB points at it (it is not created here): a file
     path, or the URL of a new, empty PostgreSQL database."""
-    location = request.getfixturevalue("pg_url") if backend_of(request) == "postgres" else tmp_path / "affiliate.json"
+    location = tmp_path / "affiliate.json"
+    if backend_of(request) == "postgres":
+        location = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where its web app keeps its key
     monkeypatch.setenv("PEERPATH_DB", str(location))
     monkeypatch.setenv("PEERPATH_USER", "tester")
     for name in ("PEERPATH_TODAY", "PEERPATH_LOAD_PLUGINS", "PEERPATH_LOCK_TIMEOUT", "PEERPATH_TRACE_HOOKS"):

@@ -94,3 +94,21 @@ def test_a_backup_of_postgresql_is_a_file_database_that_verifies(pg_url, run, tm
     assert "is sound" in ok(run("--db", backup, "verify"))
     assert ok(run("--db", backup, "peer", "list", "--json")) == ok(run("--db", pg_url, "peer", "list", "--json"))
     assert_refused(run("--db", pg_url, "backup", backup), "already exists")
+
+
+@pytest.mark.parametrize("tampering, fragment", [
+    ("update peerpath._audit_log set line = replace(line, 'NAMI Example', 'NAMI Forged') where seq = 2",
+     "event 2: it does not match the chain"),
+    ("delete from peerpath._audit_log where seq = 2", "event 2: it is numbered 3"),
+    ("delete from peerpath._audit_log where seq = (select max(seq) from peerpath._audit_log)", "holds 2 events"),
+    ("update peerpath._audit_log set seq = seq + 10; update peerpath._audit_log set seq = 14 - seq",
+     "event 1: it does not match the chain"),
+    ("update peerpath.peers set doc = jsonb_set(doc, '{id}', '\"P0009\"')", "does not hold a document with its id"),
+])
+def test_verify_names_a_tampered_audit_log_or_table(pg_url, run, tampering, fragment):
+    ok(run("--db", pg_url, "init", "--affiliate", "NAMI Example"))
+    ok(run("--db", pg_url, "peer", "add", "Ana"))
+    assert "3 audit event(s) in an unbroken chain" in ok(run("--db", pg_url, "verify"))
+    with psycopg.connect(pg_url) as connection:
+        connection.execute(tampering)
+    assert_refused(run("--db", pg_url, "verify"), "does not verify", fragment)
