@@ -2,9 +2,9 @@
 
 `core.store.Store` (TinyDB files, the embedded default) and `core.postgres.PostgresStore` (one
 shared PostgreSQL database, issue 15) implement it. `open_store` picks one from the database's
-location: a `postgresql://` (or `postgres://`) URL selects PostgreSQL, anything else is a file path. How a backend lays its data out (the file
-store's chunks and indexes, PostgreSQL's tables) is its own business: core names tables and
-fields only.
+location: a `postgresql://` (or `postgres://`) URL selects PostgreSQL, anything else is a file
+path. How a backend lays its data out (the file store's chunks and indexes, PostgreSQL's
+tables) is its own business: core names tables and fields only.
 
 The backend module of PostgreSQL is imported only when a URL names it, so a file database never
 loads psycopg, and only core/store.py imports tinydb.
