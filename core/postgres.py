@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from . import chain
 from .errors import StoreError, UnreadableDocument, ValidationError
-from .storage import Check
+from .storage import Check, backup_path
 
 SCHEMA = "peerpath"
 # Version 1: the tables the module docstring lists.
@@ -527,7 +527,7 @@ class PostgresStore:
         """The file database at `path`: what a backup of this one is."""
         from .store import Store
 
-        return Store.sharded(path, row_checks=self.row_checks, reference_problems=reference_problems)
+        return Store.sharded(backup_path(path), row_checks=self.row_checks, reference_problems=reference_problems)
 
     def backup(self, target) -> dict:
         """Copy one snapshot of this database into the new file database `target` (a Store); its

@@ -105,6 +105,17 @@ def is_url(location) -> bool:
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
 
 
+def backup_path(location) -> Path:
+    """`location` as the path of a backup (a file database); a URL is refused, never read as a
+    path (it would name a folder `postgresql:`, with the password in its name)."""
+    if is_url(str(location)):
+        from .errors import StoreError
+
+        raise StoreError("a backup is a file database: give it a path; copy a database to or from "
+                         "PostgreSQL with 'peerpath db copy SOURCE TARGET'")
+    return Path(location)
+
+
 def default_location():
     """`PEERPATH_DB` (a file path or a postgresql:// URL), else `peerpath.json` in the user's data
     directory (XDG)."""

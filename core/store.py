@@ -49,7 +49,7 @@ from tinydb.table import Document
 
 from . import chain
 from .errors import StoreError, UnreadableDocument, ValidationError
-from .storage import Check
+from .storage import Check, backup_path
 
 FORMAT = "peerpath"
 # Schema 2: the audit log is a hash chain (core/chain.py) whose head the manifest records.
@@ -884,7 +884,7 @@ class Store:
 
     def like(self, path, reference_problems=None) -> "Store":
         """Another database at `path` of this one's layout and row checks (a backup, a restore's source)."""
-        return Store(path, shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
+        return Store(backup_path(path), shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
                      indexes=self.indexes)
 
     @property

@@ -112,3 +112,16 @@ def test_verify_names_a_tampered_audit_log_or_table(pg_url, run, tampering, frag
     with psycopg.connect(pg_url) as connection:
         connection.execute(tampering)
     assert_refused(run("--db", pg_url, "verify"), "does not verify", fragment)
+
+
+@pytest.mark.parametrize("backend", ["files", "postgres"])
+@pytest.mark.parametrize("command", ["backup", "restore"])
+def test_a_url_is_never_taken_for_a_backup_file(postgres_cluster, pg_url, run, tmp_path, monkeypatch, backend,
+                                                command):
+    """(A URL read as a path would be a folder `postgresql:` named with the password.)"""
+    monkeypatch.chdir(tmp_path)
+    database = pg_url if backend == "postgres" else "affiliate.json"
+    ok(run("--db", database, "init"))
+    line = assert_refused(run("--db", database, command, pg_url.replace("peerpath_test", "other")), "db copy")
+    assert not (tmp_path / "postgresql:").exists()
+    assert postgres_cluster.password not in line
