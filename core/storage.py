@@ -132,14 +132,25 @@ def data_folder() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "peerpath"
 
 
+def _postgres():
+    """core.postgres, or one line saying what to install when psycopg is missing."""
+    try:
+        from . import postgres
+    except ModuleNotFoundError as error:
+        if error.name != "psycopg" and not str(error.name).startswith("psycopg."):
+            raise
+        from .errors import StoreError
+
+        raise StoreError("a PostgreSQL database needs psycopg: pip install 'peerpath[postgres]'") from None
+    return postgres
+
+
 def open_store(location=None, row_checks=None) -> Storage:
     """The database at `location` (default: `default_location()`); `row_checks` ({table: row ->
     problem or ""}) are what a file store checks of each row a write loads."""
     location = location or default_location()
     if is_url(str(location)):
-        from .postgres import PostgresStore
-
-        return PostgresStore(str(location), row_checks=row_checks)
+        return _postgres().PostgresStore(str(location), row_checks=row_checks)
     from .store import Store
 
     return Store.sharded(location, row_checks=row_checks)

@@ -125,3 +125,15 @@ def test_a_url_is_never_taken_for_a_backup_file(postgres_cluster, pg_url, run, t
     line = assert_refused(run("--db", database, command, pg_url.replace("peerpath_test", "other")), "db copy")
     assert not (tmp_path / "postgresql:").exists()
     assert postgres_cluster.password not in line
+
+
+def test_without_psycopg_a_url_is_one_line_saying_what_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "psycopg.py").write_text("raise ModuleNotFoundError('No module named psycopg', name='psycopg')\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from peerpath.cli import cli; "
+            "cli(['--db', 'postgresql://someone@127.0.0.1:1/x', 'peer', 'list'])")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "Error: a PostgreSQL database needs psycopg: pip install 'peerpath[postgres]'\n"
