@@ -324,7 +324,8 @@ def echo_table(rows, headers) -> None:
 # -h as well as --help, on every command: child contexts, plugins' commands too, inherit it.
 @click.group(cls=PeerpathGroup, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="peerpath")
-@click.option("--db", type=click.Path(dir_okay=False), help="Database file [env PEERPATH_DB].")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Database file, or a postgresql:// URL [env PEERPATH_DB].")
 @click.option("--as", "actor", metavar="NAME", help="Who is making changes [env PEERPATH_USER].")
 @click.option("--today", metavar="DATE", help="Answer as of this date, in any form a date option takes "
                                                "[env PEERPATH_TODAY].")
@@ -493,6 +494,75 @@ def restore(tracker, backup_path, path, force):
     target = tracker_class()(db=path, actor=tracker.actor, today=tracker.today.isoformat()) if path else tracker
     target.restore(backup_path, force=force)
     echo(f"Restored {target.store.path} from {backup_path}")
+
+
+# --- the database itself ---------------------------------------------------------------------------
+
+
+@cli.group(name="db")
+def db_group():
+    """The database itself: its schema, and copies between files and PostgreSQL.
+
+    A PostgreSQL database is named by a URL, postgresql://USER@HOST:PORT/NAME (the password from
+    the URL, PGPASSWORD or ~/.pgpass; never shown); see docs/postgres.md.
+
+    Examples:
+
+    \b
+      peerpath db upgrade
+      peerpath db copy -h
+    """
+
+
+@db_group.command(name="upgrade")
+@pass_tracker
+def db_upgrade(tracker):
+    """Create the database's schema (PostgreSQL), or bring an older one up to date.
+
+    A file database is upgraded by its next change; this makes that change now. A schema newer
+    than this peerpath knows is refused and left untouched: upgrade peerpath instead.
+
+    Examples:
+
+    \b
+      peerpath db upgrade
+      peerpath --db postgresql://nobody@127.0.0.1:1/x db upgrade  # refused
+    """
+    before, after = tracker.store.upgrade()
+    if before is None:
+        echo(f"Created the peerpath schema (version {after}) in {tracker.store.path}")
+    elif before < after:
+        echo(f"Upgraded {tracker.store.path} from schema {before} to {after}")
+    else:
+        echo(f"{tracker.store.path} is up to date (schema {after})")
+
+
+@db_group.command(name="copy")
+@click.argument("source", metavar="SOURCE")
+@click.argument("target", metavar="TARGET")
+@click.option("--force", is_flag=True, help="Replace what TARGET holds, if anything.")
+@pass_tracker
+def db_copy(tracker, source, target, force):
+    """Copy the database SOURCE into TARGET: each a file path or a postgresql:// URL.
+
+    Files to PostgreSQL to grow up, PostgreSQL to a file to keep a copy or to leave. Copies
+    every table, the settings and the audit trail (its chain goes on unbroken), records the
+    copy in TARGET's audit trail, then checks that TARGET holds every row and audit event of
+    SOURCE and verifies. TARGET is created if need be; one that holds anything is refused
+    unless --force.
+
+    Examples:
+
+    \b
+      peerpath db copy affiliate.json copy.json
+      peerpath db copy affiliate.json copy.json          # refused: not empty
+      peerpath db copy affiliate.json copy.json --force
+    """
+    from .core.copying import copy_database
+
+    copied = copy_database(source, target, actor=tracker.actor, force=force)
+    echo(f"Copied {copied.source} to {copied.target}: {copied.tables} table(s), {copied.rows} row(s), "
+         f"{copied.events} audit event(s); verified")
 
 
 # --- plugins ------------------------------------------------------------------------------------

@@ -89,6 +89,26 @@ def chain_problem(line, previous: str) -> str:
     return ""
 
 
+class BrokenChain(ValueError):
+    """A sealed line that does not follow the one before it ("event N: why")."""
+
+
+def sealed_in_order(lines: list) -> tuple:
+    """(the lines, each sealed one verified and each unsealed one sealed in turn, the last hash);
+    a sealed line that does not verify raises BrokenChain, so history is never re-sealed."""
+    head, sealed = GENESIS, []
+    for number, line in enumerate(lines, 1):
+        if is_sealed(line):
+            problem = chain_problem(line, head)
+            if problem:
+                raise BrokenChain(f"event {number}: {problem}")
+            sealed.append(line)
+        else:
+            sealed.append(seal(line, head))
+        head = sealed[-1]["hash"]
+    return sealed, head
+
+
 def redact(line: dict, wanted) -> tuple:
     """(the line with every leaf for which `wanted(path, value)` holds replaced by its digest,
     the dotted paths redacted); the line's hash is unchanged."""

@@ -204,7 +204,7 @@ def rollup(tracker, options) -> ReportResult:
         return _merged(options["files"], threshold)
     figures = _rollup_figures(tracker, options)
     with tracker.reading(missing_ok=True) as tx:
-        affiliate = tx.meta.get("affiliate") or tracker.store.path.stem
+        affiliate = tx.meta.get("affiliate") or tracker.store.name
     return _rollup_result([affiliate], suppress_all(figures, threshold), threshold,
                           (options["start"], options["end"]))
 

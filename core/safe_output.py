@@ -27,12 +27,16 @@ import re
 from pathlib import Path
 
 from .errors import ValidationError
+from .storage import is_url
 
 # --- files --------------------------------------------------------------------------------------
 
 
 def database_files(store_path) -> tuple:
-    """The paths a database at `store_path` owns: its manifest, lock and folder."""
+    """The paths a database at `store_path` owns: its manifest, lock and folder (none for a
+    PostgreSQL database, whose files are the server's)."""
+    if is_url(str(store_path)):
+        return ()
     manifest = Path(os.path.realpath(store_path))
     return (manifest, manifest.with_name(manifest.name + ".lock"), manifest.with_name(manifest.name + ".d"))
 

@@ -6,7 +6,7 @@ only the data model knows: every id a record points at names a record that exist
 
 from .errors import StoreError, ValidationError
 from .session import Service
-from .store import Check
+from .storage import Check
 
 # (table, field holding one id or a list of ids, table the ids must be in).
 REFERENCES = (

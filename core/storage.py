@@ -1,15 +1,16 @@
 """The storage interface: what the tracker and core ask of a database, whatever keeps it.
 
-`core.store.Store` (TinyDB files, the embedded default) implements it; a PostgreSQL backend
-(`core.postgres`, issue 15) is planned and not written yet. `open_store` picks one from the database's location: a `postgresql://` URL
-selects PostgreSQL, anything else is a file path. How a backend lays its data out (the file
-store's chunks and indexes, PostgreSQL's tables) is its own business: core names tables and
-fields only.
+`core.store.Store` (TinyDB files, the embedded default) and `core.postgres.PostgresStore` (one
+shared PostgreSQL database, issue 15) implement it. `open_store` picks one from the database's
+location: a `postgresql://` (or `postgres://`) URL selects PostgreSQL, anything else is a file
+path. How a backend lays its data out (the file store's chunks and indexes, PostgreSQL's
+tables) is its own business: core names tables and fields only.
 
 The backend module of PostgreSQL is imported only when a URL names it, so a file database never
 loads psycopg, and only core/store.py imports tinydb.
 """
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, ContextManager, Iterable, Optional, Protocol, runtime_checkable
@@ -31,6 +32,8 @@ class Transaction(Protocol):
     def insert(self, name: str, document: dict) -> None: ...
 
     def insert_many(self, name: str, documents: Iterable[dict]) -> None: ...
+
+    def table_names(self) -> list: ...  # the tables holding documents
 
     def all(self, name: str) -> list: ...
 
@@ -56,15 +59,34 @@ class Transaction(Protocol):
     def rewrite_log(self, lines: list) -> None: ...
 
     # -- verify --
-    def check(self) -> Any: ...  # a core.store.Check
+    def check(self) -> "Check": ...
+
+    # -- what `db copy` carries over besides tables, meta and the log --
+    def counters(self) -> dict: ...  # {prefix: the last number next_id gave}
+
+    def set_counters(self, counters: dict) -> None: ...
+
+
+@dataclasses.dataclass
+class Check:
+    """What `verify` found: problems (any makes the database unsound), notes, and how much it read."""
+
+    problems: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
+    tables: int = 0
+    rows: int = 0
+    events: int = 0
 
 
 @runtime_checkable
 class Storage(Protocol):
     """A database: where it is (`path`, as shown to people: a file path, or a URL without its
-    password) and its transactions."""
+    password; `location`, what opens it again, password included; `name`, a short name such as
+    the file's stem) and its transactions."""
 
     path: Any
+    location: Any
+    name: str
 
     def exists(self) -> bool: ...
 
@@ -80,10 +102,23 @@ class Storage(Protocol):
         source); `reference_problems`, transaction -> ["what is wrong", ...], what a restore checks."""
         ...
 
+    def upgrade(self) -> tuple: ...  # (schema version before, after)
+
 
 def is_url(location) -> bool:
     """Whether a database location is a PostgreSQL URL rather than a file path."""
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def backup_path(location) -> Path:
+    """`location` as the path of a backup (a file database); a URL is refused, never read as a
+    path (it would name a folder `postgresql:`, with the password in its name)."""
+    if is_url(str(location)):
+        from .errors import StoreError
+
+        raise StoreError("a backup is a file database: give it a path; copy a database to or from "
+                         "PostgreSQL with 'peerpath db copy SOURCE TARGET'")
+    return Path(location)
 
 
 def default_location():
@@ -94,8 +129,25 @@ def default_location():
         return given
     if given:
         return Path(given).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "peerpath" / "peerpath.json"
+    return data_folder() / "peerpath.json"
+
+
+def data_folder() -> Path:
+    """peerpath's folder in the user's data directory (XDG)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "peerpath"
+
+
+def _postgres():
+    """core.postgres, or one line saying what to install when psycopg is missing."""
+    try:
+        from . import postgres
+    except ModuleNotFoundError as error:
+        if error.name != "psycopg" and not str(error.name).startswith("psycopg."):
+            raise
+        from .errors import StoreError
+
+        raise StoreError("a PostgreSQL database needs psycopg: pip install 'peerpath[postgres]'") from None
+    return postgres
 
 
 def open_store(location=None, row_checks=None) -> Storage:
@@ -103,9 +155,7 @@ def open_store(location=None, row_checks=None) -> Storage:
     problem or ""}) are what a file store checks of each row a write loads."""
     location = location or default_location()
     if is_url(str(location)):
-        from .errors import StoreError
-
-        raise StoreError("PostgreSQL databases are not supported yet (issue 15); give a file path")
+        return _postgres().PostgresStore(str(location), row_checks=row_checks)
     from .store import Store
 
     return Store.sharded(location, row_checks=row_checks)

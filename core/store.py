@@ -50,6 +50,7 @@ from tinydb.table import Document
 
 from . import chain
 from .errors import StoreError, UnreadableDocument, ValidationError
+from .storage import Check, backup_path
 
 FORMAT = "peerpath"
 # Schema 2: the audit log is a hash chain (core/chain.py) whose head the manifest records.
@@ -340,6 +341,11 @@ class Transaction:
             self.table(chunk).insert_multiple(batch)
         self._index(name, documents)
 
+    def table_names(self) -> list:
+        """The tables core stored (each chunked table once; the indexes, derived, left out)."""
+        indexes = {index_name(table, field) for table, field in self.store.indexes.items()}
+        return sorted({name.partition("~")[0] for name in self._tables} - indexes)
+
     def all(self, name: str) -> list:
         """Every document of `name` (shared with the transaction: do not modify)."""
         return [doc for chunk in self._chunks(name) for doc in self._tables[chunk].values()]
@@ -471,6 +477,14 @@ class Transaction:
         counters = self.meta.setdefault("counters", {})
         counters[prefix] = counters.get(prefix, 0) + 1
         return f"{prefix}{counters[prefix]:04d}"
+
+    def counters(self) -> dict:
+        """{prefix: the last number next_id gave} (kept in the manifest's settings)."""
+        return dict(self.meta.get("counters", {}))
+
+    def set_counters(self, counters: dict) -> None:
+        """Make next_id carry on from `counters` ({prefix: number}), as in the database copied here."""
+        self.meta["counters"] = dict(counters)
 
     # -- audit log ----------------------------------------------------------------------------
 
@@ -803,17 +817,10 @@ def _last_line(fd: int, end: int) -> bytes:
 
 def _checked_chain(lines: list, path: Path):
     """(the lines, each sealed line verified and each unsealed one sealed in turn, the head)."""
-    head, sealed = chain.GENESIS, []
-    for number, line in enumerate(lines, 1):
-        if chain.is_sealed(line):
-            problem = chain.chain_problem(line, head)
-            if problem:
-                raise _damaged_log(path, f"event {number}: {problem}")
-            sealed.append(line)
-        else:
-            sealed.append(chain.seal(line, head))
-        head = sealed[-1]["hash"]
-    return sealed, head
+    try:
+        return chain.sealed_in_order(lines)
+    except chain.BrokenChain as error:
+        raise _damaged_log(path, str(error)) from None
 
 
 def table_problem(name: str, document) -> str:
@@ -885,17 +892,6 @@ class Recovery:
     settings: list = dataclasses.field(default_factory=list)
 
 
-@dataclasses.dataclass
-class Check:
-    """What `verify` found: problems (any makes the database unsound), notes, and how much it read."""
-
-    problems: list = dataclasses.field(default_factory=list)
-    notes: list = dataclasses.field(default_factory=list)
-    tables: int = 0
-    rows: int = 0
-    events: int = 0
-
-
 class Store:
     """A peerpath database at `path`; `shards` maps a table to (shard field, ids per chunk),
     `row_checks` a table to what each of its rows must be when a write loads it.
@@ -932,8 +928,16 @@ class Store:
 
     def like(self, path, reference_problems=None) -> "Store":
         """Another database at `path` of this one's layout and row checks (a backup, a restore's source)."""
-        return Store(path, shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
+        return Store(backup_path(path), shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
                      indexes=self.indexes)
+
+    @property
+    def location(self) -> Path:
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -997,6 +1001,11 @@ class Store:
                     target.folder.rmdir()
                 raise _os_error(target.path, "write the backup", error) from None
         return manifest
+
+    def upgrade(self) -> tuple:
+        """(schema before, after): a write migrates an older file and commits it."""
+        with self.write() as transaction:
+            return transaction.schema_before, SCHEMA_VERSION
 
     @contextlib.contextmanager
     def write(self, create: bool = False, recover: bool = False, restore: Optional["Store"] = None,
@@ -1223,6 +1232,7 @@ class Store:
 
     def _migrate(self, transaction: Transaction) -> None:
         transaction.migrated = False
+        transaction.schema_before = transaction.manifest["schema"]
         while transaction.manifest["schema"] < SCHEMA_VERSION:
             version = transaction.manifest["schema"]
             if version not in MIGRATIONS:

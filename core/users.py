@@ -20,6 +20,7 @@ from .errors import ValidationError
 from .safe_output import database_files
 from .session import Service
 from .values import USER_ROLES, check_text, one_of
+from .storage import data_folder
 
 TABLE = "users"
 ROLES = USER_ROLES
@@ -183,9 +184,16 @@ def _password_fields(password: str) -> dict:
 
 def session_secret(tracker) -> bytes:
     """The key that signs the web app's session cookies: kept in a file of its own next to the
-    database (`DB.web-secret`, mode 0600), made the first time, never in the code."""
-    manifest = database_files(tracker.store.path)[0]
-    path = manifest.with_name(manifest.name + ".web-secret")
+    database (`DB.web-secret`, mode 0600), made the first time, never in the code. A PostgreSQL
+    database has no folder of ours: its key is kept in the user's data folder, named by a hash
+    of the database's URL (without its password)."""
+    files = database_files(tracker.store.path)
+    if files:
+        path = files[0].with_name(files[0].name + ".web-secret")
+    else:
+        folder = data_folder()
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = folder / f"{hashlib.sha256(str(tracker.store.path).encode()).hexdigest()[:16]}.web-secret"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:

@@ -1,6 +1,14 @@
-"""Shared fixtures: a private database per test, the CLI runner, a recording test plugin."""
+"""Shared fixtures: a private database per test, the CLI runner, a recording test plugin.
+
+Backends: every test's database (the autouse `db` fixture) is a file in tmp_path, unless
+- its module is marked `both_backends`: then each of its tests runs twice, on a file and on a
+  fresh PostgreSQL database of the throwaway cluster (tests/postgres.py), in the same run;
+- the run asks for PostgreSQL (`pytest --backend postgres`, or PEERPATH_TEST_BACKEND=postgres):
+  then every test runs on PostgreSQL, except those marked `files_only` (about files by nature).
+"""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,15 +27,49 @@ LIFECYCLE_HOOKS = (
 )
 
 
+BACKENDS = ("files", "postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=BACKENDS, default=os.environ.get("PEERPATH_TEST_BACKEND") or "files",
+                     help="the database of every test not marked files_only [env PEERPATH_TEST_BACKEND]; "
+                          "modules marked both_backends run on both whatever this says")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_backends: run each test of the module on a file database and on "
+                                       "PostgreSQL (the db fixture is parametrised)")
+    config.addinivalue_line("markers", "files_only(why): about the file store by nature (file modes, torn "
+                                       "writes, recover, backup files); never run on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrise `db` by backend where a test runs on PostgreSQL (see the module docstring)."""
+    if "db" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("files_only"):
+        return
+    if metafunc.config.getoption("backend") == "postgres":
+        metafunc.parametrize("db", ["postgres"], indirect=True)
+    elif metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("db", BACKENDS, indirect=True)
+
+
+def backend_of(request) -> str:
+    return getattr(request, "param", "files")
+
+
 @pytest.fixture(autouse=True)
-def db(tmp_path, monkeypatch) -> Path:
-    """The database of this test: PEERPATH_DB points at it (it is not created here)."""
-    path = tmp_path / "affiliate.json"
-    monkeypatch.setenv("PEERPATH_DB", str(path))
+def db(request, tmp_path, monkeypatch):
+    """The database of this test: PEERPATH_DB points at it (it is not created here): a file
+    path, or the URL of a new, empty PostgreSQL database."""
+    location = tmp_path / "affiliate.json"
+    if backend_of(request) == "postgres":
+        location = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where its web app keeps its key
+    monkeypatch.setenv("PEERPATH_DB", str(location))
     monkeypatch.setenv("PEERPATH_USER", "tester")
     for name in ("PEERPATH_TODAY", "PEERPATH_LOAD_PLUGINS", "PEERPATH_LOCK_TIMEOUT", "PEERPATH_TRACE_HOOKS"):
         monkeypatch.delenv(name, raising=False)
-    return path
+    return location
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +124,17 @@ def demo_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def demo_db(demo_folder, tmp_path, monkeypatch) -> Path:
-    """A copy of the demo database, in use (PEERPATH_DB) as of DEMO_TODAY."""
+def demo_db(demo_folder, db, tmp_path, monkeypatch):
+    """A copy of the demo database, in use (PEERPATH_DB) as of DEMO_TODAY (on PostgreSQL, the
+    demo built afresh in the test's database)."""
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    if isinstance(db, str):
+        result = CliRunner().invoke(cli, ["demo"], env=demo_env(db))
+        assert result.exit_code == 0, result.stderr
+        return db
     shutil.copytree(demo_folder, tmp_path / "demo")
     db = tmp_path / "demo" / "affiliate.json"
     monkeypatch.setenv("PEERPATH_DB", str(db))
-    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
     return db
 
 
@@ -99,11 +146,14 @@ def initialised(db, run) -> Path:
     return db
 
 
-def snapshot(db: Path) -> dict:
+def snapshot(db) -> dict:
     """Every byte of the database: the manifest, any temporary manifest and the `<db>.d/` folder.
 
-    The `<db>.lock` file is left out: it only holds the pid of the last writer.
+    The `<db>.lock` file is left out: it only holds the pid of the last writer. Of a PostgreSQL
+    database (a URL): every row of every table of its `peerpath` schema.
     """
+    if isinstance(db, str):
+        return postgres_snapshot(db)
     files = {}
     for path in sorted(db.parent.iterdir()):
         if path.name.startswith(db.name) and path.is_file() and path.name != db.name + ".lock":
@@ -113,6 +163,16 @@ def snapshot(db: Path) -> dict:
         for path in sorted(folder.iterdir()):
             files[f"{folder.name}/{path.name}"] = path.read_bytes()
     return files
+
+
+def postgres_snapshot(url: str) -> dict:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        tables = [row[0] for row in connection.execute(
+            "select tablename from pg_tables where schemaname = 'peerpath' order by tablename")]
+        return {table: connection.execute(f'select * from peerpath."{table}" order by 1').fetchall()
+                for table in tables}
 
 
 def ok(result) -> str:

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 # The demo (as of 2026-12-01): P0030 and P0031 present In Our Own Voice (offering O0004), P0023
 # and P0024 facilitate Connection (O0001), P0027 and P0028 teach Peer-to-Peer (O0003); P0032 is
 # a CRSS trainee; X0001-X0006 are outreach events.

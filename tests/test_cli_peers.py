@@ -8,6 +8,8 @@ import pytest
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 
 @pytest.fixture
 def ana(initialised, run, monkeypatch):
@@ -19,6 +21,7 @@ def ana(initialised, run, monkeypatch):
     return "P0001"
 
 
+@pytest.mark.files_only("the files' modes")
 def test_init_creates_an_empty_private_database(db, run):
     assert not db.exists()
     ok(run("init", "--affiliate", "NAMI Testville"))
@@ -115,6 +118,7 @@ def test_bad_input_is_one_line_and_changes_nothing(ana, run, db, args, fragment)
     assert snapshot(db) == before
 
 
+@pytest.mark.files_only("a path that must stay absent; PostgreSQL's own is in test_postgres_cluster.py")
 def test_a_missing_database_is_a_clear_error(db, run):
     assert_refused(run("peer", "list"), str(db), "peerpath init")
     assert not db.exists()
@@ -164,6 +168,7 @@ def test_a_refused_change_is_not_audited(ana, run):
     assert len(json.loads(ok(run("audit", "--json")))) == count
 
 
+@pytest.mark.files_only("the files' modes")
 def test_every_file_of_the_database_is_private(ana, run, db):
     ok(run("peer", "stage", ana, "contacted"))
     ok(run("peer", "add", "Bo"))

@@ -14,6 +14,8 @@ from conftest import certify_teacher, snapshot
 from peerpath.cli import cli
 from peerpath.core.store import table_problem
 
+pytestmark = pytest.mark.files_only("damaged files of the file store")
+
 TODAY = "2026-06-01"
 READS = [
     ("peer", "list"), ("peer", "show", "P0001"), ("leaders",), ("progress", "P0001"), ("audit",),

@@ -11,6 +11,8 @@ from peerpath.core.dates import DAY_FIRST, MONTH_FIRST, read_date
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 MARCH_4 = dt.date(2026, 3, 4)
 AMBIGUOUS_NOTE = ("read 3/4/2026 as 2026-03-04 (month first; "
                   "`peerpath config set dates.order day-first` to change)")

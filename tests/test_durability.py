@@ -37,6 +37,8 @@ from peerpath.core import Tracker
 
 from conftest import assert_refused as refused, certify_teacher, ok, snapshot
 
+pytestmark = pytest.mark.files_only("the file store's atomic writes, flock and torn commits, with real processes")
+
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = "2025-06-02"
 CHILD_TIMEOUT = 120  # seconds; a child still running after this is a hung test, not a slow one

@@ -3,7 +3,11 @@ the communities and languages the affiliate serves (settings equity.*), under-se
 
 import json
 
+import pytest
+
 from conftest import assert_refused, ok, snapshot
+
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
 
 
 def equity(run, *args):

@@ -9,6 +9,8 @@ from peerpath.core import Tracker, ValidationError
 
 from conftest import assert_refused, manifest, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 SECRETS = ("Ana Secretname", "ana@example.org", "708-555-0101", "afraid of dogs", "met at the Cicero fair")
 
 
@@ -17,7 +19,9 @@ def folder_of(db):
 
 
 def every_byte(db) -> bytes:
-    return b"".join(snapshot(db).values())
+    """Every byte of a file database; every stored value of a PostgreSQL one."""
+    stored = snapshot(db)
+    return repr(stored).encode() if isinstance(db, str) else b"".join(stored.values())
 
 
 @pytest.fixture
@@ -81,6 +85,7 @@ def test_erasing_twice_or_an_unknown_peer_is_refused(ana, run):
     assert snapshot(ana) == before
 
 
+@pytest.mark.files_only("a log from before the hash chain exists only as a file")
 def test_an_old_log_is_sealed_then_redacted_in_the_same_change(ana, run):
     from test_safekeeping import unchain
 
@@ -170,6 +175,7 @@ def test_settings_plugins_and_communities_record_old_and_new(initialised, run):
     assert last_event(initialised).details["changes"] == {"underserved": {"old": False, "new": True}}
 
 
+@pytest.mark.files_only("recover rebuilds a lost manifest file")
 def test_recover_still_replays_settings_recorded_with_old_and_new(initialised, run):
     ok(run("config", "set", "recruitment.followup_days", "30"))
     initialised.unlink()
@@ -186,6 +192,7 @@ def test_a_short_name_is_redacted_as_a_word_not_inside_other_words(initialised, 
     assert "$redacted" in edit.details["changes"]["notes"]["new"]
 
 
+@pytest.mark.files_only("counts the manifest's generations: one commit, one generation")
 def test_sweep_erases_many_prospects_in_one_change(initialised, run):
     for n in range(5):
         ok(run("--today", "2026-01-01", "peer", "add", f"Prospect {n}", "--notes", f"note {n}"))
@@ -197,6 +204,7 @@ def test_sweep_erases_many_prospects_in_one_change(initialised, run):
     assert "unbroken chain" in ok(run("verify"))
 
 
+@pytest.mark.files_only("recover rebuilds a lost manifest file")
 def test_recover_after_an_erasure_uses_the_redacted_log_and_drops_the_older_one(ana, run):
     old_log = (folder_of(ana) / manifest(ana)["events"]["file"]).read_bytes()
     ok(run("peer", "erase", "P0001"))

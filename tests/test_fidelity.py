@@ -10,6 +10,8 @@ from peerpath.core.fidelity import INSUFFICIENT, normalise_answers, score
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 TODAY = "2026-06-01"
 
 # The built-in Connection meeting checklist: 8 yes/no items of weight 1 (on_time, two_facilitators,

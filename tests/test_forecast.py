@@ -9,6 +9,8 @@ import pytest
 
 from conftest import assert_refused, certify_teacher, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 TODAY = "2027-12-01"  # the teachers certified 2026-02-02 (730 days) lapse on 2028-02-03
 
 

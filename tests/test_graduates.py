@@ -8,6 +8,8 @@ import pytest
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 
 @pytest.fixture
 def closed(on_engine_today, peers, run):

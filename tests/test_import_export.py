@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from peerpath.cli import cli
 from peerpath.core.importer import parse_sheet_date, sniff_delimiter
+from conftest import snapshot  # noqa: F401 (test_import_round_trip imports it from here too)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MESSY = FIXTURES / "messy_peers.csv"
@@ -38,14 +39,6 @@ def ok(*args):
     result = run(*args)
     assert result.exit_code == 0, result.stderr
     return result
-
-
-def snapshot(db: Path) -> dict:
-    """The bytes of every database file (manifest, table files, audit log; not the lock file)."""
-    files = {db.name: db.read_bytes()}
-    for path in sorted(db.with_name(db.name + ".d").iterdir()):
-        files[path.name] = path.read_bytes()
-    return files
 
 
 def peers() -> dict:

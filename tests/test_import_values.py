@@ -10,6 +10,8 @@ from peerpath.core import Tracker
 from peerpath.core.importer import name_key
 from test_import_export import affiliate, ok, peers, run, snapshot, write  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 HEADER = "Name,E-mail,Date added,How did you hear about us,Partner sector,Lived experience,Status\n"
 
 

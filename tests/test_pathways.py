@@ -9,6 +9,8 @@ from conftest import CRSS_SUPERVISION, assert_refused, certify_teacher, crss_wal
 from peerpath import core
 from peerpath.core import Pathway, ProgramModel, Role, Step, hookimpl
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 TODAY = "2026-06-01"
 
 
@@ -335,6 +337,7 @@ def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_rec
     assert any(step["blocked_by"] for status in listed for step in status["steps"])
 
 
+@pytest.mark.files_only("which chunk files of summaries a sweep rewrote")
 def test_a_sweep_recomputes_only_the_summaries_that_no_longer_hold(peers, run, db):
     certify_teacher(run)
     crss_certified(run, "P0002")

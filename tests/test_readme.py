@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,7 +33,9 @@ def tour_lines():
     return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
 
 
-def test_every_line_of_the_tour_runs_as_written(tmp_path):
+@pytest.mark.both_backends
+def test_every_line_of_the_tour_runs_as_written(tmp_path, db):
+    """On a file, and on PostgreSQL (PEERPATH_DB a URL, as the tour's first line says it may be)."""
     import os
     import subprocess
     import sys
@@ -43,7 +47,7 @@ def test_every_line_of_the_tour_runs_as_written(tmp_path):
         "item,answer\n" + "".join(f"{item.key},{'yes' if item.type == 'yes_no' else 4}\n" for item in checklist.items))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEERPATH_")}
     env.update({"PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-                "PEERPATH_DB": "affiliate.json", "PEERPATH_USER": "coordinator"})  # today is the real date
+                "PEERPATH_DB": str(db) if isinstance(db, str) else "affiliate.json", "PEERPATH_USER": "coordinator"})  # today is the real date
     lines = tour_lines()
     assert len(lines) > 25
     for line in lines:

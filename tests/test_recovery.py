@@ -11,6 +11,8 @@ from peerpath.core import StoreError, Tracker
 
 from conftest import assert_refused, manifest, ok, snapshot
 
+pytestmark = pytest.mark.files_only("recover rebuilds a lost manifest file")
+
 
 def folder_of(db):
     return db.with_name(db.name + ".d")

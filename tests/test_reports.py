@@ -13,6 +13,8 @@ from peerpath.core.filters import PeerFilter
 from peerpath.core.reporting import merge_cells
 from peerpath.core.testing import registered_plugin
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 TODAY = "2026-06-30"
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import assert_refused, certify_teacher, ok
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 
 def retention(run, *args):
     return json.loads(ok(run("report", "retention", "--json", *args)))["figures"]

@@ -306,6 +306,7 @@ def test_a_symbolic_link_is_never_followed(with_peer, run, tmp_path, force):
     assert not (tmp_path / "missing.csv").exists()
 
 
+@pytest.mark.files_only("a file database's own files; a PostgreSQL database has none of ours")
 @pytest.mark.parametrize("name", ["affiliate.json", "affiliate.json.lock", "affiliate.json.d/events.jsonl",
                                   "affiliate.json.d/new.csv", "affiliate.json.d"])
 def test_the_database_own_files_are_never_written(with_peer, run, name):
@@ -316,6 +317,7 @@ def test_the_database_own_files_are_never_written(with_peer, run, name):
     assert len(json.loads(ok(run("peer", "list", "--json")))) == 1
 
 
+@pytest.mark.files_only("a file database's own files; a PostgreSQL database has none of ours")
 def test_the_database_files_are_recognised_through_a_relative_path(with_peer, run, monkeypatch):
     monkeypatch.chdir(with_peer.parent)
     assert_refused(run("peer", "export", "--output", "./affiliate.json.d/../affiliate.json", "--force"), "database")

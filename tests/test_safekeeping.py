@@ -12,6 +12,9 @@ from peerpath.core import Tracker, chain
 
 from conftest import assert_refused, manifest, ok, snapshot
 
+pytestmark = pytest.mark.files_only("the file store's log, manifest and table files tampered with, backup files, restores "
+                                     "(PostgreSQL's verify: test_postgres_cluster.py)")
+
 
 def folder_of(db):
     return db.with_name(db.name + ".d")

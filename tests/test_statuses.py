@@ -9,7 +9,7 @@ import pytest
 from conftest import ENGINE_TODAY, assert_refused, certify_teacher, crss_walk, ok
 
 TODAY = ENGINE_TODAY
-pytestmark = pytest.mark.usefixtures("on_engine_today")
+pytestmark = [pytest.mark.usefixtures("on_engine_today"), pytest.mark.both_backends]
 
 
 @pytest.fixture

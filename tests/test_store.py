@@ -19,6 +19,8 @@ from peerpath.core.store import Store, Transaction
 
 from conftest import assert_refused, manifest, ok, snapshot
 
+pytestmark = pytest.mark.files_only("the file store itself: its manifest, chunk files, locks and migrations")
+
 # The child of the read-only tests: a peerpath that, even when run as root, obeys file modes
 # (root's CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER are dropped first).
 UNPRIVILEGED_CLI = textwrap.dedent("""

@@ -5,10 +5,14 @@ index is named by `verify` and made again by `recover`."""
 
 import json
 
+import pytest
+
 from peerpath.core import Tracker
 from peerpath.core.store import SCHEMA_VERSION, Store
 
 from conftest import manifest, ok, snapshot
+
+pytestmark = pytest.mark.files_only("the file store's stored indexes of chunks")
 
 LED = ("sessions", "observations")
 

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import assert_refused, ok, snapshot
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 
 @pytest.fixture
 def demo(demo_db):

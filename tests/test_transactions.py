@@ -29,11 +29,15 @@ def counted(monkeypatch):
     return counts
 
 
+# `db copy` reads its target once more after the commit: verifying the copy is what it is for.
+READ_AGAIN_AFTER_THE_COMMIT = {("db", "copy"): 2}
+
+
 @pytest.mark.parametrize("path, command", COMMANDS, ids=IDS)
 def test_every_example_is_one_transaction(path, command, demo_folder, tmp_path, monkeypatch, counted):
     env = examples_folder(demo_folder, tmp_path, monkeypatch)
     for line in examples(command):
         counted.clear()
         run_example(line, env)
-        repeated = {key: times for key, times in counted.items() if times > 1}
+        repeated = {key: times for key, times in counted.items() if times > READ_AGAIN_AFTER_THE_COMMIT.get(path, 1)}
         assert not repeated, (line, repeated)

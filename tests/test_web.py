@@ -11,6 +11,8 @@ from conftest import DEMO_TODAY, ok
 from peerpath.core import ROLES, Tracker
 from peerpath.web.app import PUBLIC, create_app, run_server
 
+pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
+
 PASSWORD = "correct horse battery"
 WEB = Path(__file__).parent.parent / "web"
 

@@ -94,7 +94,7 @@ def create_app(tracker: Tracker, today=None, behind_proxy: bool = False) -> Flas
         raise PeerpathError("nobody can sign in yet: add a user with `peerpath user add NAME --role admin`")
     app = Flask(__name__)
     app.config.update(
-        DB=tracker.store.path, TODAY=today, SECRET_KEY=session_secret(tracker),
+        DB=tracker.store.location, TODAY=today, SECRET_KEY=session_secret(tracker),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=behind_proxy,
         SESSION_COOKIE_NAME="peerpath_session", MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
