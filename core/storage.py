@@ -85,8 +85,12 @@ class Storage(Protocol):
     the file's stem) and its transactions."""
 
     path: Any
-    location: Any
-    name: str
+
+    @property
+    def location(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
 
     def exists(self) -> bool: ...
 

@@ -237,6 +237,7 @@ class Transaction:
     """A consistent view of the database; changes are kept in memory until the commit."""
 
     migrated: bool  # whether opening it brought the stored schema up to date (Store._migrate)
+    schema_before: int  # the stored schema's version as opened (Store._migrate; `db upgrade` says it)
     _meta_before: dict  # a write's `meta` as it began, to tell whether it changed (Store.write)
 
     def __init__(self, store: "Store", manifest: dict, writable: bool):
@@ -926,9 +927,9 @@ class Store:
         return cls(path, shards=SHARDS, row_checks=row_checks, reference_problems=reference_problems,
                    indexes=INDEXES)
 
-    def like(self, path, reference_problems=None) -> "Store":
-        """Another database at `path` of this one's layout and row checks (a backup, a restore's source)."""
-        return Store(backup_path(path), shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
+    def like(self, location, reference_problems=None) -> "Store":
+        """Another database at `location` of this one's layout and row checks (a backup, a restore's source)."""
+        return Store(backup_path(location), shards=self.shards, row_checks=self.row_checks, reference_problems=reference_problems,
                      indexes=self.indexes)
 
     @property
