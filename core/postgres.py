@@ -32,6 +32,7 @@ import os
 import re
 import urllib.parse
 import zlib
+from typing import Iterable, Optional
 
 import orjson
 import psycopg
@@ -46,7 +47,7 @@ SCHEMA = "peerpath"
 # Version 1: the tables the module docstring lists.
 SCHEMA_VERSION = 1
 # Steps that upgrade an older layout in place: {old_version: [SQL statements]} (none yet).
-MIGRATIONS = {}
+MIGRATIONS: dict[int, list[str]] = {}
 # The key of the advisory lock every writer of a database holds for its whole transaction.
 WRITE_LOCK = zlib.crc32(b"peerpath write lock")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}", re.ASCII)
@@ -159,14 +160,14 @@ class Transaction:
         self._tables = set(self._column(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename NOT LIKE '\\_%%'", (SCHEMA,)
         )) if present else set()
-        self._loaded = {}  # {table: {id: document}} of the tables read whole
+        self._loaded: dict[str, dict] = {}  # {table: {id: document}} of the tables read whole
         meta = self._column("SELECT doc FROM peerpath._meta") if present else []
         self.meta = meta[0] if meta else {}
         self._meta_before = copy.deepcopy(self.meta)
-        self._lines = None  # the stored audit lines, once read
+        self._lines: Optional[list] = None  # the stored audit lines, once read
         self._log_rewrite = None
         self._log_head = None
-        self._new_events = []
+        self._new_events: list[dict] = []
 
     # -- SQL ------------------------------------------------------------------------------------
 
@@ -236,7 +237,7 @@ class Transaction:
         the server, and each is matched in full here (a missing field equals None)."""
         asked = [key for key in SEARCHED if isinstance(equal.get(key), str)]
         if name in self._loaded or not asked:
-            candidates = self._whole(name).values()
+            candidates: Iterable = self._whole(name).values()
         else:
             where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(
                 sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked)
@@ -245,7 +246,7 @@ class Transaction:
 
     def containing(self, name: str, field: str, value) -> list:
         if field == "leaders" and isinstance(value, str) and name not in self._loaded:
-            candidates = self._documents(name, sql.SQL("WHERE leaders @> ARRAY[%s]::text[]"), (value,))
+            candidates: Iterable = self._documents(name, sql.SQL("WHERE leaders @> ARRAY[%s]::text[]"), (value,))
         else:
             candidates = self._whole(name).values()
         return [doc for doc in candidates if value in (doc.get(field) or ())]
