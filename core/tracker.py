@@ -3,7 +3,8 @@
 Each area lives in its own module as a service (`core.session.Service`) that receives the
 tracker; `core.session.Session` declares the state they share and `core.base.TrackerBase` the
 operations on it (transactions, plugins, validation, audit). Tracker's methods of each area are
-thin delegations to its service (`delegated`), so callers see one object.
+thin delegations to its service (`delegated`), so callers see one object; a service is made,
+and its module imported, when a command first uses its area (`Services`).
 """
 
 import datetime as dt
