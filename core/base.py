@@ -13,13 +13,13 @@ import json
 import os
 from typing import Optional
 
-from . import merging, summaries
+from . import merged, summaries
 from .activity import Activity
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
 from .entities import SessionRecord, StepRecord, check_text
 from .errors import NotFound, PluginError, ValidationError
-from .merging import merged_into, merged_record, merged_refusal
+from .merged import merged_into, merged_record, merged_refusal
 from .plugins import PluginHost, get_host
 from .serialize import from_document, shape_problem, to_document
 from . import store
@@ -35,7 +35,7 @@ ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
     "activities": Activity,
-}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
+}.items()} | {summaries.TABLE: summaries.row_problem, merged.MERGED: merged.row_problem}
 
 
 def resolve_actor(actor=None) -> str:

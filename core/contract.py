@@ -12,7 +12,7 @@ import click
 
 from .catalog import build_catalog
 from .config import AT_LEAST_ONE, uncited_unset
-from .fidelity import ADAPTIVE_SETTINGS
+from .program_model import ADAPTIVE_SETTINGS
 
 NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
                  "min_percent", "min_share", "hours", "min_span_days"}

@@ -15,7 +15,7 @@ import attrs
 from . import chain, summaries
 from .entities import Peer
 from .errors import ValidationError
-from .merging import MERGED
+from .merged import MERGED
 from .serialize import from_document, to_document
 from .session import Service
 

@@ -13,7 +13,8 @@ Scoring rules, the same for every checklist a plugin registers:
 When a leader is observed next (`fidelity due`): a new leader by the program's
 `format.first_observation_within_days` from their first offering, then every
 `format.observation_interval_days` after their last observation, unless the last scores say
-otherwise (adaptive fidelity, the program's `fidelity` settings, ADAPTIVE_SETTINGS):
+otherwise (adaptive fidelity, the program's `fidelity` settings, whose keys are
+core.program_model.ADAPTIVE_SETTINGS):
 - a last observation that needs support (its score below `fidelity.support_below_percent`, or a
   critical item missed) is followed by another within `fidelity.support_within_days`;
 - `fidelity.good_streak` passing observations in a row (the latest ones) are followed by the
@@ -37,11 +38,6 @@ INSUFFICIENT = "insufficient"
 YES = {"yes", "y", "true", "1", "met"}
 NO = {"no", "n", "false", "0", "not met"}
 CRITICAL_RATING = 3
-
-# The keys a program's `fidelity` settings may hold (PROGRAM.fidelity.KEY), as the module
-# docstring describes them.
-ADAPTIVE_SETTINGS = ("support_below_percent", "support_within_days", "good_streak", "good_interval_days")
-
 
 @attrs.frozen
 class Score:

@@ -15,15 +15,15 @@ import attrs
 
 from .entities import SECTORS, SOURCES, STAGES, Enrollment, clean_text, one_of, optional_date
 from .errors import ValidationError
-from .importer import fold
 from .recruitment import first_stage_date
 from .session import Service
+from .values import fold
 
 FILTER_FIELDS = ("community", "sector", "source", "language", "program", "stage", "since", "until")
 
 
 def loose(text) -> str:
-    """Text as filters compare it: folded (core.importer.fold), runs of spaces as one."""
+    """Text as filters compare it: folded (core.values.fold), runs of spaces as one."""
     return " ".join(fold(text).split())
 
 

@@ -30,10 +30,9 @@ import attrs
 
 from .entities import shift_date
 from .filters import loose
-from .reporting import ReportResult, Table, percent
+from .reporting import DEFAULT_HORIZON, ReportResult, Table, percent
 from .trainings import Trainings
 
-DEFAULT_HORIZON = 90  # peerpath's own default: a season ahead (no program publishes one)
 RECENT_LEADERS = 5  # "gave 3 of your last 5 leaders"
 INACTIVE = ("on hold", "inactive", "lapsed")
 

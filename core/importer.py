@@ -36,6 +36,7 @@ from .dates import MONTH_FIRST, read_date
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
 from .errors import ValidationError
 from .safe_output import csv_cell, csv_cell_read
+from .values import fold
 
 # The fields a column can fill. `first_name` and `last_name` are joined into `name` when the
 # sheet has no full-name column; `date` is the day the peer entered their stage.
@@ -125,12 +126,6 @@ _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _LANGUAGE_SPLIT = re.compile(r"[,;/&]|\band\b", re.IGNORECASE)
 _CONSENT_SPLIT = re.compile(r"[;,]")
 DELIMITERS = (",", ";", "\t")
-
-
-def fold(text) -> str:
-    """Text compared loosely: accents dropped, case folded."""
-    decomposed = unicodedata.normalize("NFKD", str(text or ""))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 # --- results ------------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ import attrs
 from .errors import ValidationError
 from .values import as_tuple, frozen_dict, non_negative, not_blank, one_of
 
+# The keys a program's `fidelity` settings may hold (PROGRAM.fidelity.KEY), as core.fidelity's
+# docstring describes them; here, so that checking a program (core.contract) needs no fidelity.
+ADAPTIVE_SETTINGS = ("support_below_percent", "support_within_days", "good_streak", "good_interval_days")
+
 
 @attrs.frozen
 class Role:
@@ -75,7 +79,7 @@ class ProgramModel:
     leader_requirements: dict = attrs.field(factory=dict, converter=frozen_dict)
     description: str = ""
     # How the interval between a leader's observations follows their scores (core.fidelity,
-    # ADAPTIVE_SETTINGS): each number a `PROGRAM.fidelity.KEY` setting.
+    # ADAPTIVE_SETTINGS above): each number a `PROGRAM.fidelity.KEY` setting.
     fidelity: dict = attrs.field(factory=dict, converter=frozen_dict)
     # Where each rule comes from: {setting key or PATHWAY.STEP: citation}, shown by `programs show`.
     sources: dict = attrs.field(factory=dict, converter=frozen_dict)

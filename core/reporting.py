@@ -5,6 +5,10 @@ import attrs
 from .errors import ValidationError
 from .values import as_tuple
 
+# How far the capacity forecast (core.forecast) looks by default: a season ahead (no program
+# publishes one).
+DEFAULT_HORIZON = 90
+
 
 @attrs.frozen
 class Table:

@@ -8,6 +8,7 @@ filter's `since`/`until` bound too.
 """
 
 import datetime as dt
+import importlib
 import json
 from collections import Counter, defaultdict
 from typing import Any
@@ -18,11 +19,8 @@ from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
 from .recruitment import first_stage_date
 from .activity import GROUPINGS, activity_report
-from .equity import equity
-from .forecast import DEFAULT_HORIZON, capacity
-from .graduates import graduates_report
 from .retention import retention, retention_counts
-from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
+from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
 from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
@@ -301,13 +299,24 @@ def _period_text(start, end) -> str:
     return f"{start or 'the beginning'} to {end or 'today'}"
 
 
+def _run_from(module: str, function: str):
+    """The build function `function` of core.`module`, imported when the report runs: every
+    command builds the catalog, which lists the reports, and most run none of them."""
+    def build(tracker, options) -> ReportResult:
+        return getattr(importlib.import_module(f".{module}", __package__), function)(tracker, options)
+
+    build.__name__ = build.__qualname__ = function
+    return build
+
+
 REPORTS = (
     Report("funnel", "Counts per stage, conversion, median days in stage, by source and sector.", funnel,
            filters_peers=True),
     Report("leaders", "Leaders per program by status, new certifications, retention.", leaders,
            filters_peers=True),
     Report("capacity", "Offerings short of trained leaders; programs with no one in training; a forecast "
-           "over --horizon days (90) of shortfalls and who can fill them.", capacity, horizon=DEFAULT_HORIZON),
+           "over --horizon days (90) of shortfalls and who can fill them.", _run_from("forecast", "capacity"),
+           horizon=DEFAULT_HORIZON),
     Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring,
            filters_peers=True),
     Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach,
@@ -318,9 +327,9 @@ REPORTS = (
            "community); presenters short of their yearly presentations.", activity_report, groupings=GROUPINGS),
     Report("retention", "Per program: (leaders active at end - new) / active at start.", retention),
     Report("graduates", "Graduates of each program's completed offerings, and how many became leaders, "
-           "of what.", graduates_report),
+           "of what.", _run_from("graduates", "graduates_report")),
     Report("equity", "Leaders and prospects by community and language against those served "
-           "(equity.communities, equity.languages); under-served marked.", equity),
+           "(equity.communities, equity.languages); under-served marked.", _run_from("equity", "equity")),
 )
 
 

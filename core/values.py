@@ -6,6 +6,7 @@ options, the program model plugins declare) does not pay for every record class.
 
 import datetime as dt
 import math
+import unicodedata
 from typing import Any, Iterable, Optional
 
 from .errors import ValidationError
@@ -183,3 +184,9 @@ def as_tuple(items: Iterable[Any]) -> tuple:
     reads every converter's signature, which for the builtin means parsing its text signature,
     ~1.3 ms of every start-up)."""
     return tuple(items)
+
+
+def fold(text) -> str:
+    """Text compared loosely: accents dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", str(text or ""))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()

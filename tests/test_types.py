@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import attrs
-
 from peerpath.core.tracker import Services, Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,13 +21,18 @@ def test_mypy_finds_no_errors(tmp_path):
     assert result.stdout.startswith("Success: no issues found"), result.stdout
 
 
-def test_tracker_shows_every_public_method_of_its_services():
+def test_tracker_shows_every_public_method_of_its_services(tmp_path):
     """Each area's public methods are Tracker's own too (`delegated`), so callers, the CLI, the
-    web app and plugins, never reach into `tracker.services`."""
-    for area in attrs.fields(Services):
-        service = area.type
+    web app and plugins, never reach into `tracker.services`; each runs the area's own method."""
+    tracker = Tracker(db=tmp_path / "db.json", actor="tester")
+    for field, area in Services.areas().items():
+        service = area.service_class()
         public = [name for name, member in vars(service).items() if callable(member) and not name.startswith("_")]
-        assert public, area.name
+        assert public, field
         for name in public:
             shown = getattr(Tracker, name, None)
-            assert getattr(shown, "__wrapped__", None) is getattr(service, name), f"Tracker.{name} ({area.name})"
+            assert shown is not None and shown.__name__ == name, f"Tracker.{name} ({field})"
+            assert shown.__doc__.startswith(f"{service.__qualname__}.{name}, run by tracker.services.{field} "), \
+                f"Tracker.{name} ({field})"
+        assert type(getattr(tracker.services, field)) is service
+        assert getattr(tracker.services, field) is getattr(tracker.services, field), f"{field} is made once"
