@@ -17,6 +17,7 @@ from .core.columns import format_table
 from .core.contract import check_plugin, unset_figures
 from .core.activity import KINDS as ACTIVITY_KINDS
 from .core.demo import build_demo
+from .core.affiliates import add_affiliate, list_affiliates
 from .core.copying import copy_database
 from .core.digest import ROLES as DIGEST_ROLES
 from .core.fidelity import normalise_answers, read_answers
@@ -500,6 +501,68 @@ def db_copy(tracker, source, target, force):
     copied = copy_database(source, target, actor=tracker.actor, force=force)
     echo(f"Copied {copied.source} to {copied.target}: {copied.tables} table(s), {copied.rows} row(s), "
          f"{copied.events} audit event(s); verified")
+
+
+# --- affiliates (PostgreSQL) ---------------------------------------------------------------------
+
+
+@cli.group(name="affiliate")
+def affiliate_group():
+    """The affiliates of a PostgreSQL database (a file database is one affiliate's).
+
+    Each affiliate has a role, peerpath_affiliate_ID; a login role that is a member of it
+    sees and changes that affiliate's rows only. A connection acts for the affiliate named by
+    ?affiliate=ID in the URL or PEERPATH_AFFILIATE, else the only one its role belongs to.
+    See docs/postgres.md.
+
+    Examples:
+
+    \b
+      peerpath affiliate list             # refused: a file database
+      peerpath affiliate add -h
+    """
+
+
+@affiliate_group.command(name="add")
+@click.argument("name")
+@click.option("--id", "affiliate", metavar="ID", help="Its id (lower-case letters, digits, _); "
+              "default: made from NAME.")
+@pass_tracker
+def affiliate_add(tracker, name, affiliate):
+    """Add the affiliate NAME: its role (NOLOGIN) and its empty database, audited.
+
+    Run by the database's owner, who may create roles. Then GRANT the role to each of the
+    affiliate's coordinators' login roles.
+
+    Examples:
+
+    \b
+      peerpath affiliate add "NAMI Cook County" --id cook  # refused: a file
+    """
+    added = add_affiliate(tracker, name, affiliate)
+    echo(f"Added the affiliate {added.id} ({added.name}) to {tracker.store.path}")
+    echo(f"Its coordinators connect with ?affiliate={added.id} once granted its role, e.g.:")
+    echo(f"  GRANT {added.role} TO <login role>;")
+
+
+@affiliate_group.command(name="list")
+@listing_options
+@pass_tracker
+def affiliate_list(tracker, output):
+    """The affiliates of the database, with their roles and whether yours is a member.
+
+    Examples:
+
+    \b
+      peerpath affiliate list                  # refused: a file database
+      peerpath affiliate list --json           # refused: a file database
+    """
+    rows = [{"id": a.id, "name": a.name, "role": a.role, "member": a.member} for a in list_affiliates(tracker)]
+    if output != "text":
+        echo_records(output, rows)
+        return
+    echo_table([[r["id"], r["name"], r["role"], "yes" if r["member"] else "no"] for r in rows],
+               ["id", "name", "role", "member"])
 
 
 # --- plugins ------------------------------------------------------------------------------------
