@@ -481,15 +481,18 @@ def db_upgrade(tracker):
 @click.argument("source", metavar="SOURCE")
 @click.argument("target", metavar="TARGET")
 @click.option("--force", is_flag=True, help="Replace what TARGET holds, if anything.")
+@click.option("--affiliate", metavar="ID", help="Copy into this affiliate of a PostgreSQL TARGET "
+              "(made if new), one per affiliate file copied in.")
 @pass_tracker
-def db_copy(tracker, source, target, force):
+def db_copy(tracker, source, target, force, affiliate):
     """Copy the database SOURCE into TARGET: each a file path or a postgresql:// URL.
 
     Files to PostgreSQL to grow up, PostgreSQL to a file to keep a copy or to leave. Copies
     every table, the settings and the audit trail (its chain goes on unbroken), records the
     copy in TARGET's audit trail, then checks that TARGET holds every row and audit event of
     SOURCE and verifies. TARGET is created if need be; one that holds anything is refused
-    unless --force.
+    unless --force. Several affiliates' files go into one PostgreSQL database each as its own
+    affiliate: --affiliate ID (or ?affiliate=ID in TARGET).
 
     Examples:
 
@@ -497,8 +500,9 @@ def db_copy(tracker, source, target, force):
       peerpath db copy affiliate.json copy.json
       peerpath db copy affiliate.json copy.json          # refused: not empty
       peerpath db copy affiliate.json copy.json --force
+      peerpath db copy affiliate.json new.json --affiliate cook  # refused
     """
-    copied = copy_database(source, target, actor=tracker.actor, force=force)
+    copied = copy_database(source, target, actor=tracker.actor, force=force, affiliate=affiliate)
     echo(f"Copied {copied.source} to {copied.target}: {copied.tables} table(s), {copied.rows} row(s), "
          f"{copied.events} audit event(s); verified")
 

@@ -43,6 +43,7 @@ import os
 import re
 import urllib.parse
 import zlib
+from typing import Iterable, Optional
 
 import orjson
 import psycopg
@@ -52,7 +53,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 from . import chain
 from .config import CORE_SETTINGS
 from .errors import StoreError, UnreadableDocument, ValidationError
-from .storage import Check, backup_path
+from .storage import Check, backup_path, with_affiliate, without_affiliate
 
 SCHEMA = "peerpath"
 # Version 1: one affiliate, the tables the module docstring lists; 2: many affiliates, row security.
@@ -110,6 +111,7 @@ CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summar
                "observations", "outreach", "activities", "trainings", "users", "sent_messages", "merged_peers")
 # The typed columns `search` can ask the server about (the rest of a match is checked in Python).
 SEARCHED = ("id", "peer_id", "offering_id")
+SUPPRESS_BELOW: int = CORE_SETTINGS["rollup.suppress_below"]  # type: ignore[assignment]
 # What the state sees of each affiliate (`peerpath.rollup`): counts by (section, figure), with
 # `report rollup`'s suppression (a count from 1 to below the affiliate's rollup.suppress_below
 # shows as "<N"). No names, no contact details, no ids.
@@ -225,7 +227,7 @@ def _create_shared(connection) -> None:
     private = ("_meta", "_counters", "_audit_log", "_audit_head")
     tables = sql.SQL(", ").join(sql.Identifier(SCHEMA, name) for name in (*private, *CORE_TABLES))
     view = ROLLUP_VIEW.format(counts=" UNION ALL ".join(ROLLUP_COUNTS),
-                              default=int(CORE_SETTINGS["rollup.suppress_below"]))
+                              default=SUPPRESS_BELOW)
     connection.execute(sql.SQL("; ").join([
         sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {COORDINATORS}"),
         sql.SQL(f"GRANT SELECT ON peerpath._schema_version, peerpath._affiliates TO {COORDINATORS}"),
@@ -298,15 +300,15 @@ class Transaction:
         self._connection = connection
         self._present = present
         self._tables = set(_data_tables(connection)) if present else set()
-        self._loaded = {}  # {table: {id: document}} of the tables read whole
+        self._loaded: dict = {}  # {table: {id: document}} of the tables read whole
         meta = self._column("SELECT doc FROM peerpath._meta WHERE affiliate = %s", (affiliate,)) if present else []
         self.meta = meta[0] if meta else {}
         self._meta_stored = bool(meta)  # a writer stores the row of an affiliate registered but not written
         self._meta_before = copy.deepcopy(self.meta)
-        self._lines = None  # the stored audit lines, once read
+        self._lines: Optional[list] = None  # the stored audit lines, once read
         self._log_rewrite = None
         self._log_head = None
-        self._new_events = []
+        self._new_events: list = []
 
     # -- SQL ------------------------------------------------------------------------------------
 
@@ -376,6 +378,7 @@ class Transaction:
         """Documents whose fields equal the given values: the typed columns narrow the rows on
         the server, and each is matched in full here (a missing field equals None)."""
         asked = [key for key in SEARCHED if isinstance(equal.get(key), str)]
+        candidates: Iterable[dict]
         if name in self._loaded or not asked:
             candidates = self._whole(name).values()
         else:
@@ -385,6 +388,7 @@ class Transaction:
         return [doc for doc in candidates if all(doc.get(key) == value for key, value in equal.items())]
 
     def containing(self, name: str, field: str, value) -> list:
+        candidates: Iterable[dict]
         if field == "leaders" and isinstance(value, str) and name not in self._loaded:
             candidates = self._documents(name, sql.SQL("AND leaders @> ARRAY[%s]::text[]"), (value,))
         else:
@@ -539,23 +543,6 @@ class Transaction:
         self._connection.commit()
 
 
-def without_affiliate(url: str) -> tuple:
-    """(the URL without its `affiliate` parameter, which libpq does not know; that parameter or None)."""
-    parts = urllib.parse.urlsplit(url)
-    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    named = [value for key, value in pairs if key == "affiliate"]
-    query = urllib.parse.urlencode([(key, value) for key, value in pairs if key != "affiliate"])
-    return urllib.parse.urlunsplit(parts._replace(query=query)), (named[-1] if named else None)
-
-
-def with_affiliate(url: str, affiliate: str) -> str:
-    """The URL acting for `affiliate`."""
-    bare, _ = without_affiliate(url)
-    parts = urllib.parse.urlsplit(bare)
-    query = "&".join(filter(None, [parts.query, urllib.parse.urlencode({"affiliate": affiliate})]))
-    return urllib.parse.urlunsplit(parts._replace(query=query))
-
-
 def check_affiliate_id(affiliate: str) -> str:
     if not AFFILIATE_ID.fullmatch(affiliate or ""):
         raise ValidationError(f"'{affiliate}' is not an affiliate id: use up to 40 lower-case letters, digits "
@@ -574,7 +561,7 @@ class PostgresStore:
         self.path = shown_url(url)
         self.name = urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
         self.row_checks = dict(row_checks or {})
-        self.affiliate = None  # the affiliate acted for, once a connection has found it
+        self.affiliate: Optional[str] = None  # the affiliate acted for, once a connection has found it
 
     # -- connections ----------------------------------------------------------------------------
 

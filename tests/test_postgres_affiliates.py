@@ -16,7 +16,7 @@ import pytest
 
 from conftest import DEMO_TODAY, assert_refused, ok
 from peerpath.core import Tracker, chain
-from peerpath.core.postgres import with_affiliate
+from peerpath.core.storage import with_affiliate
 from peerpath.web.app import create_app
 
 PASSWORD = "coordinators-own"
@@ -73,6 +73,10 @@ def test_affiliate_add_and_list(two, run):
     listed = json.loads(ok(run("--db", two.admin, "affiliate", "list", "--json")))
     assert [(a["id"], a["name"], a["role"]) for a in listed] == [
         (two.a, "NAMI Cook", f"peerpath_affiliate_{two.a}"), (two.b, "NAMI Lake", f"peerpath_affiliate_{two.b}")]
+    as_csv = ok(run("--db", two.admin, "affiliate", "list", "--csv")).splitlines()
+    assert as_csv == ["id,name,role,member"] + [f"{a['id']},{a['name']},{a['role']},true" for a in listed]
+    table = ok(run("--db", two.admin, "affiliate", "list")).splitlines()
+    assert table[0].split() == ["id", "name", "role", "member"] and two.b in table[2]
     mine = json.loads(ok(run("--db", two.url(two.coord_a), "affiliate", "list", "--json")))
     assert {a["id"]: a["member"] for a in mine} == {two.a: True, two.b: False}
     assert_refused(run("--db", two.admin, "affiliate", "add", "Again", "--id", two.a), "already holds")
@@ -203,6 +207,29 @@ def test_the_web_app_serves_the_affiliate_its_url_acts_for(two):
     missing = client.get("/peers/P0003")  # only B holds a P0003
     assert missing.status_code == 404 and "Lake" not in missing.get_data(as_text=True)
     assert "Lake" not in client.get("/peers").get_data(as_text=True)
+
+
+def test_several_affiliate_files_copy_into_one_state_database(pg_url, run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    cook, lake = tmp_path / "cook.json", tmp_path / "lake.json"
+    ok(run("--db", cook, "demo"))
+    ok(run("--db", lake, "init", "--affiliate", "NAMI Lake"))
+    ok(run("--db", lake, "peer", "add", "Lena Lake", "--email", "lena@example.org"))
+    for source, affiliate in ((cook, "cook"), (lake, "lake")):
+        copied = ok(run("db", "copy", source, pg_url, "--affiliate", affiliate))
+        assert f"?affiliate={affiliate}" in copied and copied.endswith("verified\n")
+    for source, affiliate in ((cook, "cook"), (lake, "lake")):
+        target = with_affiliate(pg_url, affiliate)
+        for view in (("peer", "list", "--json", "--contact"), ("leaders", "--json"), ("report", "funnel", "--json")):
+            assert json.loads(ok(run("--db", target, *view))) == json.loads(ok(run("--db", source, *view)))
+        assert json.loads(ok(run("--db", target, "audit", "--json")))[:-1] == json.loads(
+            ok(run("--db", source, "audit", "--json")))
+        assert "is sound" in ok(run("--db", target, "verify"))
+    assert_refused(run("db", "copy", lake, pg_url, "--affiliate", "lake"), "already holds", "--force")
+    assert_refused(run("db", "copy", lake, tmp_path / "x.json", "--affiliate", "lake"), "is a file")
+    with psycopg.connect(pg_url) as connection:
+        names = connection.execute("SELECT DISTINCT affiliate, name FROM peerpath.rollup ORDER BY 1").fetchall()
+    assert names == [("cook", "NAMI Metro Suburban (demo)"), ("lake", "NAMI Lake")]
 
 
 # Schema 1 as peerpath made it before affiliates, with one peer, its counter and its trail.
