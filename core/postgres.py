@@ -231,7 +231,8 @@ def _create_shared(connection) -> None:
     connection.execute(sql.SQL("; ").join([
         sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {COORDINATORS}"),
         sql.SQL(f"GRANT SELECT ON peerpath._schema_version, peerpath._affiliates TO {COORDINATORS}"),
-        sql.SQL(f"GRANT USAGE ON SCHEMA peerpath TO {ROLLUP_OWNER}, {STATE}"),
+        sql.SQL(f"GRANT USAGE ON SCHEMA peerpath TO {STATE}"),
+        sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {ROLLUP_OWNER}"),  # an owner of a view there must
         sql.SQL("GRANT SELECT ON {} TO " + ROLLUP_OWNER).format(tables),
         sql.SQL(view),
         sql.SQL(f"ALTER VIEW peerpath.rollup OWNER TO {ROLLUP_OWNER}"),
@@ -242,6 +243,13 @@ def _create_shared(connection) -> None:
 def _create_roles(connection) -> None:
     for role in (COORDINATORS, ROLLUP_OWNER, STATE):
         _ensure_role(connection, role)
+    _join(connection, ROLLUP_OWNER)  # to give it the roll-up view
+
+
+def _join(connection, role: str) -> None:
+    """Make the role connected a member of `role` (a superuser already is one of every role)."""
+    if not connection.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (role,)).fetchone()[0]:
+        connection.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
 
 
 def _create_schema(connection) -> None:
@@ -674,8 +682,7 @@ class PostgresStore:
         role = AFFILIATE_ROLE + check_affiliate_id(affiliate)
         _ensure_role(connection, role)
         connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(COORDINATORS), sql.Identifier(role)))
-        if not connection.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (role,)).fetchone()[0]:
-            connection.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+        _join(connection, role)
         connection.execute("INSERT INTO peerpath._affiliates VALUES (%s, %s, %s)", (affiliate, name, role))
 
     def add_affiliate(self, affiliate: str, name: str) -> str:

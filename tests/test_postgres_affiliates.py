@@ -232,6 +232,22 @@ def test_several_affiliate_files_copy_into_one_state_database(pg_url, run, tmp_p
     assert names == [("cook", "NAMI Metro Suburban (demo)"), ("lake", "NAMI Lake")]
 
 
+def test_an_owner_who_is_not_a_superuser_runs_it(postgres_cluster, run, monkeypatch):
+    """As docs/postgres.md sets it up: the database's owner may create roles, no more."""
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    tag = secrets.token_hex(3)
+    owner, database = f"owner_{tag}", f"state_{tag}"
+    admin_sql(postgres_cluster.url(), f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD '{PASSWORD}'",
+              f"CREATE DATABASE {database} OWNER {owner}")
+    url = login_url(postgres_cluster.url(database), owner)
+    assert "Created the peerpath schema (version 2)" in ok(run("--db", url, "db", "upgrade"))
+    ok(run("--db", url, "affiliate", "add", "NAMI Cook", "--id", f"cook_{tag}"))
+    ok(run("--db", with_affiliate(url, f"cook_{tag}"), "peer", "add", "Ana Alvarez"))
+    assert "Ana Alvarez" in ok(run("--db", with_affiliate(url, f"cook_{tag}"), "peer", "list"))
+    assert ok(run("--db", with_affiliate(url, "main"), "peer", "list")).split()[:1] == ["id"]
+    assert "is sound" in ok(run("--db", with_affiliate(url, f"cook_{tag}"), "verify"))
+
+
 # Schema 1 as peerpath made it before affiliates, with one peer, its counter and its trail.
 SCHEMA_1 = (
     "CREATE SCHEMA peerpath",
