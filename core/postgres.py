@@ -83,7 +83,15 @@ SCHEMA_SQL = (
     "CREATE TABLE peerpath._audit_head (head text NOT NULL, count bigint NOT NULL, "
     "affiliate text PRIMARY KEY DEFAULT " + _ACTING + ")",
 )
-AFFILIATES_SQL = "CREATE TABLE peerpath._affiliates (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL)"
+AFFILIATES_SQL = (
+    "CREATE TABLE peerpath._affiliates (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL)",
+    # An affiliate's name in _affiliates follows the one its settings hold (`init --affiliate`, a
+    # copied file's): the trigger runs as the schema's owner, for the _meta row a coordinator may write.
+    "CREATE FUNCTION peerpath._named() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+    "SET search_path = pg_catalog AS $$ BEGIN UPDATE peerpath._affiliates SET name = NEW.doc->>'affiliate' "
+    "WHERE id = NEW.affiliate AND NEW.doc->>'affiliate' <> name; RETURN NEW; END $$",
+    "CREATE TRIGGER named AFTER INSERT OR UPDATE ON peerpath._meta FOR EACH ROW EXECUTE FUNCTION peerpath._named()",
+)
 DATA_TABLE = (
     "CREATE TABLE IF NOT EXISTS {table} (id text NOT NULL, num bigint NOT NULL, peer_id text, "
     "offering_id text, leaders text[], on_day date, doc jsonb NOT NULL, "
@@ -223,7 +231,7 @@ def _ensure_role(connection, role: str) -> None:
 
 def _create_shared(connection) -> None:
     """What every affiliate shares: the roles, the grants on the schema, the state's roll-up view."""
-    connection.execute(AFFILIATES_SQL)
+    connection.execute("; ".join(AFFILIATES_SQL))
     private = ("_meta", "_counters", "_audit_log", "_audit_head")
     tables = sql.SQL(", ").join(sql.Identifier(SCHEMA, name) for name in (*private, *CORE_TABLES))
     view = ROLLUP_VIEW.format(counts=" UNION ALL ".join(ROLLUP_COUNTS),
@@ -564,7 +572,8 @@ class PostgresStore:
     shown (no password), `name` the database's name."""
 
     def __init__(self, url: str, row_checks=None):
-        self.location, named = without_affiliate(url)
+        self.location = url  # as given, naming the affiliate: what a new Tracker (the web app's) opens
+        self._dsn, named = without_affiliate(url)
         self.asked_affiliate = named or os.environ.get("PEERPATH_AFFILIATE") or None
         self.path = shown_url(url)
         self.name = urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
@@ -578,7 +587,7 @@ class PostgresStore:
         """One connection and its one transaction: a writer's is committed by the caller, anything
         left open is rolled back; every psycopg error becomes one line naming the database."""
         try:
-            connection = psycopg.connect(self.location, connect_timeout=10)
+            connection = psycopg.connect(self._dsn, connect_timeout=10)
         except psycopg.Error as error:
             raise self._error(error) from None
         set_json_loads(orjson.loads, connection)

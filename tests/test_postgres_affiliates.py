@@ -194,7 +194,8 @@ def test_the_web_app_serves_the_affiliate_its_url_acts_for(two):
         tracker.begin_command()
         tracker.add_user("coordinator", "coordinator", "correct horse battery")
         tracker.end_command()
-    app = create_app(Tracker(db=two.url(two.coord_a)), today=DEMO_TODAY)
+    # The owner may act for both: the app serves the one its URL names, in every request.
+    app = create_app(Tracker(db=with_affiliate(two.admin, two.a)), today=DEMO_TODAY)
     app.config["TESTING"] = True
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
@@ -230,6 +231,8 @@ def test_several_affiliate_files_copy_into_one_state_database(pg_url, run, tmp_p
     with psycopg.connect(pg_url) as connection:
         names = connection.execute("SELECT DISTINCT affiliate, name FROM peerpath.rollup ORDER BY 1").fetchall()
     assert names == [("cook", "NAMI Metro Suburban (demo)"), ("lake", "NAMI Lake")]
+    listed = json.loads(ok(run("--db", pg_url, "affiliate", "list", "--json")))
+    assert [(a["id"], a["name"]) for a in listed] == [("cook", "NAMI Metro Suburban (demo)"), ("lake", "NAMI Lake")]
 
 
 def test_an_owner_who_is_not_a_superuser_runs_it(postgres_cluster, run, monkeypatch):
