@@ -112,7 +112,8 @@ ROW_SECURITY = (
     "CREATE POLICY rollup_reads ON {table} FOR SELECT TO " + ROLLUP_OWNER + " USING (true)",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO " + COORDINATORS,
 )
-ACTS_FOR = (f"affiliate = {_ACTING} AND pg_has_role(current_user, '{AFFILIATE_ROLE}' || affiliate, 'MEMBER')")
+# (The membership is asked once per query, as a sub-select of the setting, not once per row.)
+ACTS_FOR = (f"affiliate = {_ACTING} AND (SELECT pg_has_role(current_user, '{AFFILIATE_ROLE}' || {_ACTING}, 'MEMBER'))")
 # The tables core keeps, made with the schema (so that a database's owner can grant them to the
 # coordinators' roles at once); a table of another name (a plugin's) is made when first written.
 CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "offerings", "sessions",
