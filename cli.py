@@ -5,40 +5,59 @@ import functools
 import gc
 import json
 import os
-import shutil
 import sys
 
 import click
-import click.shell_completion
 
-from .core import (CADENCES, LIVED_EXPERIENCE, digest_heading, OFFERING_STATUSES, SECTORS, SOURCES, STAGES, PeerpathError, PluginError, ROLES,
-                  Tracker, to_document)
+# Only what building the command tree needs is imported here; each command imports the rest of
+# core when it runs (issue 14: `peerpath --help` pays for no tracker, importer, web or mail code).
+from .core import (ACTIVITY_KINDS, CADENCES, LIVED_EXPERIENCE, OFFERING_STATUSES, ROLES, SECTORS, SOURCES, STAGES,
+                   PeerpathError, PluginError, digest_heading, to_document)
 from .core.columns import format_table
-from .core.contract import check_plugin, unset_figures
-from .core.activity import KINDS as ACTIVITY_KINDS
-from .core.demo import build_demo
-from .core.affiliates import add_affiliate, list_affiliates
-from .core.copying import copy_database
 from .core.digest import ROLES as DIGEST_ROLES
-from .core.fidelity import normalise_answers, read_answers
-from .core.filters import FILTER_FIELDS, PeerFilter
 from .core.plugins import get_host
-from .core.peers import CONTACT_FIELDS, event_without_contact, without_contact
 from .core.safe_output import json_text, records_csv, terminal_text
 
-pass_tracker = click.make_pass_decorator(Tracker)
+
+def tracker_class():
+    """core's Tracker, imported when a command first needs it: it is assembled from every area
+    of core, which `--help` and the building of the command tree never use."""
+    from .core.tracker import Tracker
+
+    return Tracker
+
+
+def pass_tracker(command):
+    """`click.make_pass_decorator(Tracker)`, looking Tracker up only when the command runs."""
+    @functools.wraps(command)
+    def with_tracker(*args, **kwargs):
+        ctx = click.get_current_context()
+        tracker = ctx.find_object(tracker_class())
+        if tracker is None:
+            raise RuntimeError(f"{command.__name__} needs the Tracker the peerpath group makes")
+        return ctx.invoke(command, tracker, *args, **kwargs)
+
+    return with_tracker
 
 
 class PeerpathGroup(click.Group):
     """A group whose errors are always one line on stderr, never a traceback."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None:
+            extra.setdefault("terminal_width", _help_width())  # the subcommands' contexts inherit it
+        return super().make_context(info_name, args, parent, **extra)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         _refuse_undecodable(sys.argv[1:] if args is None else args)
+        console = args is None  # the installed `peerpath` command, not a test runner's or a program's call
         try:
             with _without_cycle_collection():
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            if console and not code:
+                _exit_without_teardown()
         except click.exceptions.NoArgsIsHelpError as error:
             error.show()
             sys.exit(0)
@@ -51,6 +70,9 @@ class PeerpathGroup(click.Group):
         except click.Abort:
             echo(err=True)  # end the line of the prompt that was interrupted
             _fail("aborted", 1)
+        finally:
+            if not console:
+                RETAINED.clear()
         sys.exit(code or 0)
 
     def invoke(self, ctx):
@@ -93,16 +115,47 @@ class PeerpathGroup(click.Group):
 FAILED = "peerpath.failed"
 
 
+def _help_width():
+    """The width click's help formatter gives itself when neither COLUMNS nor a terminal on
+    stdout says one (80 columns less its margin of 2); None, to let it work the width out, when
+    they may: that imports shutil, and bz2 and lzma behind it, into every `--help`."""
+    if click.formatting.FORCED_WIDTH is not None or os.environ.get("COLUMNS"):
+        return None
+    stdout = sys.__stdout__  # the one shutil.get_terminal_size asks
+    try:
+        on_terminal = stdout is not None and os.isatty(stdout.fileno())
+    except (ValueError, OSError):
+        on_terminal = False
+    return None if on_terminal else 78
+
+
 def _end_command(ctx, error=None) -> None:
-    if isinstance(ctx.obj, Tracker):
+    if isinstance(ctx.obj, tracker_class()):
         ctx.obj.end_command(error)
 
 
 def _enabled(ctx) -> set:
     try:
-        return Tracker(db=ctx.find_root().params.get("db")).enabled_plugins()
+        return tracker_class()(db=ctx.find_root().params.get("db")).enabled_plugins()
     except PeerpathError:
         return get_host().names()  # an unreadable database is reported by the command itself
+
+
+# The trackers of the command this process ran, kept from being freed until the process ends.
+RETAINED: list = []
+
+
+def _exit_without_teardown() -> None:
+    """End the process once the command has succeeded and its output is out, without freeing
+    what it built (os._exit; Instagram's "dismissing Python garbage collection" does the same at
+    exit): at state size freeing the tables a command read took a fifth of a `config set`. The
+    command has committed and closed its files; nothing is left for teardown to do."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a reader that went away, a closed stream: normal exit
+        return
+    os._exit(0)
 
 
 @contextlib.contextmanager
@@ -142,7 +195,7 @@ class DateParam(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
-        tracker = ctx.find_object(Tracker) if ctx is not None else None
+        tracker = ctx.find_object(tracker_class()) if ctx is not None else None
         try:
             if tracker is None:
                 from .core.dates import read_date
@@ -169,10 +222,12 @@ def _fail(message: str, code: int):
 def _complete_peer_ids(ctx, param, incomplete):
     """Shell completion of peer ids from the database the command line names."""
     try:
-        peers = Tracker(db=ctx.find_root().params.get("db")).peers()
+        peers = tracker_class()(db=ctx.find_root().params.get("db")).peers()
     except PeerpathError:
         return []
-    return [click.shell_completion.CompletionItem(p.id, help=p.name)
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(p.id, help=p.name)
             for p in peers if p.id.startswith(incomplete.upper())]
 
 
@@ -182,7 +237,7 @@ peer_id_argument = click.argument("peer_id", shell_complete=_complete_peer_ids)
 # While a command's transaction is open, what it prints is held back and shown once the
 # transaction has ended (see PeerpathGroup.invoke): standard output only if it ended well, so
 # nothing is ever said to be stored that was not.
-_held_output = None
+_held_output: list | None = None
 
 
 def _emit(text, err=False, nl=True) -> None:
@@ -252,6 +307,8 @@ def echo_records(output: str, records: list) -> None:
 def output_width() -> int:
     """Columns a table may use: the terminal's when stdout is one, else 80; COLUMNS overrides."""
     if os.environ.get("COLUMNS", "").isdigit() or stdout_is_terminal():
+        import shutil  # with bz2 and lzma behind it: only tables pay
+
         return shutil.get_terminal_size().columns
     return 80
 
@@ -290,9 +347,10 @@ def cli(ctx, db, actor, today):
       peerpath --today 2027-01-01 leaders --expiring-within 60
       peerpath peer -h
     """
-    tracker = Tracker(db=db, actor=actor, today=today)
+    tracker = tracker_class()(db=db, actor=actor, today=today)
     tracker.warnings.extend(str(error) for error in COMMAND_ERRORS)
     tracker.begin_command()
+    RETAINED.append(tracker)
     ctx.obj = tracker
     ctx.call_on_close(lambda: _echo_warnings(tracker, failed=ctx.meta.get(FAILED, False)))
 
@@ -331,6 +389,8 @@ def demo(tracker):
       peerpath --db demo.json demo
       peerpath demo                         # already built: prints what to try
     """
+    from .core.demo import build_demo
+
     summary = build_demo(tracker)
     echo(summary)
 
@@ -401,7 +461,7 @@ def verify(tracker, path):
       peerpath backup copy.json
       peerpath verify --db copy.json
     """
-    target = Tracker(db=path, actor=tracker.actor) if path else tracker
+    target = tracker_class()(db=path, actor=tracker.actor) if path else tracker
     found = target.verify()
     if found.problems:
         _fail(f"{target.store.path} does not verify: {'; '.join(found.problems)}", 1)
@@ -431,7 +491,7 @@ def restore(tracker, backup_path, path, force):
       peerpath restore saved.json             # refused: the database exists
       peerpath restore saved.json --force
     """
-    target = Tracker(db=path, actor=tracker.actor, today=tracker.today.isoformat()) if path else tracker
+    target = tracker_class()(db=path, actor=tracker.actor, today=tracker.today.isoformat()) if path else tracker
     target.restore(backup_path, force=force)
     echo(f"Restored {target.store.path} from {backup_path}")
 
@@ -502,6 +562,8 @@ def db_copy(tracker, source, target, force, affiliate):
       peerpath db copy affiliate.json copy.json --force
       peerpath db copy affiliate.json new.json --affiliate cook  # refused
     """
+    from .core.copying import copy_database
+
     copied = copy_database(source, target, actor=tracker.actor, force=force, affiliate=affiliate)
     echo(f"Copied {copied.source} to {copied.target}: {copied.tables} table(s), {copied.rows} row(s), "
          f"{copied.events} audit event(s); verified")
@@ -543,6 +605,8 @@ def affiliate_add(tracker, name, affiliate):
     \b
       peerpath affiliate add "NAMI Cook County" --id cook  # refused: a file
     """
+    from .core.affiliates import add_affiliate
+
     added = add_affiliate(tracker, name, affiliate)
     echo(f"Added the affiliate {added.id} ({added.name}) to {tracker.store.path}")
     echo(f"Its coordinators connect with ?affiliate={added.id} once granted its role, e.g.:")
@@ -561,6 +625,8 @@ def affiliate_list(tracker, output):
       peerpath affiliate list                  # refused: a file database
       peerpath affiliate list --json           # refused: a file database
     """
+    from .core.affiliates import list_affiliates
+
     rows = [{"id": a.id, "name": a.name, "role": a.role, "member": a.member} for a in list_affiliates(tracker)]
     if output != "text":
         echo_records(output, rows)
@@ -596,6 +662,8 @@ def plugins_list(tracker, output):
       peerpath plugins list
       peerpath plugins list --json
     """
+    from .core.contract import check_plugin
+
     enabled = tracker.enabled_plugins()
     rows = []
     for info in tracker.host.infos():
@@ -633,6 +701,8 @@ def plugins_check(tracker, name):
       peerpath plugins check crss
       peerpath plugins check
     """
+    from .core.contract import check_plugin, unset_figures
+
     names = [name] if name else [info.name for info in tracker.host.infos()]
     known = {info.name for info in tracker.host.infos()}
     if name and name not in known:
@@ -752,6 +822,8 @@ def peer_filter_options(period=True):
     def decorate(command):
         @functools.wraps(command)
         def with_filter(*args, **kwargs):
+            from .core.filters import FILTER_FIELDS, PeerFilter
+
             where = PeerFilter(**{name: kwargs.pop(name, None) for name in FILTER_FIELDS})
             return command(*args, where=where, **kwargs)
 
@@ -818,6 +890,8 @@ def peer_list(tracker, where, contact, output):
       peerpath peer list --csv > peers.csv
       peerpath peer list --contact --stage accepted
     """
+    from .core.peers import CONTACT_FIELDS, without_contact
+
     peers = tracker.peers(where=where)
     if output != "text":
         documents = [to_document(peer) for peer in peers]
@@ -1134,6 +1208,8 @@ def audit(tracker, peer_id, contact, output):
       peerpath audit --csv > audit.csv
       peerpath audit --peer P0023 --contact
     """
+    from .core.peers import event_without_contact
+
     events = [to_document(event) for event in tracker.audit(peer_id=peer_id)]
     if not contact:
         events = [event_without_contact(event) for event in events]
@@ -1948,6 +2024,8 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
       peerpath observe O0001 --checklist connection_meeting \\
           --observer "Pat (state trainer)" --answers observation.csv
     """
+    from .core.fidelity import read_answers
+
     if answers_file is None:
         offering = tracker.offering(offering_id)
         checklist_key = (tracker.catalog.current_checklist(offering.program) if checklist_key is None
@@ -1967,6 +2045,8 @@ def observe(tracker, offering_id, checklist_key, observer, on, leaders, answers_
 
 
 def _ask(checklist) -> dict:
+    from .core.fidelity import normalise_answers
+
     answers = {}
     for item in checklist.items:
         choices = "yes/no" if item.type == "yes_no" else "1-5"
@@ -2230,7 +2310,7 @@ def digest(ctx, role, peer_id, as_of, form, send, dry_run):
     """
     if ctx.invoked_subcommand is not None:
         return
-    tracker = ctx.find_object(Tracker)
+    tracker = ctx.find_object(tracker_class())
     if as_of is not None:
         tracker.today = as_of  # the digest is asked as of that day, like --today
     if send:
@@ -2714,7 +2794,7 @@ def _guard(command, plugin: str) -> None:
 
 # Plugins add their commands last, as in datasette; a plugin that fails here is reported as a
 # warning and does not stop the CLI.
-COMMAND_ERRORS = []
+COMMAND_ERRORS: list = []
 PLUGIN_COMMANDS = {}
 for _plugin in sorted(get_host().names()):
     _before = set(cli.commands)

@@ -2,62 +2,53 @@
 
 Plugins import only from here (`from peerpath.core import hookimpl, ProgramModel, Pathway, Step, ...`);
 everything else in `peerpath.core.*` is private and may change.
+
+The names load lazily (PEP 562): `from peerpath.core import Pathway` imports only the module that
+defines Pathway, so a command, or `peerpath --help`, pays only for the modules it uses (each attrs
+class costs its generated methods at import).
 """
 
-from .activity import KINDS as ACTIVITY_KINDS
-from .catalog import Catalog, Report, StepKind
-from .digest import DigestItem, digest_heading
-from .entities import (
-    CADENCES,
-    LEADER_STATUSES,
-    LIVED_EXPERIENCE,
-    OFFERING_STATUSES,
-    SECTORS,
-    SOURCES,
-    STAGES,
-    Band,
-    Certification,
-    Change,
-    Checklist,
-    ChecklistItem,
-    Enrollment,
-    Event,
-    Observation,
-    Offering,
-    Outreach,
-    Pathway,
-    Peer,
-    Problem,
-    ProgramModel,
-    Role,
-    SessionRecord,
-    StageChange,
-    StatusChange,
-    Step,
-    StepRecord,
-    parse_date,
-    shift_date,
-)
-from .errors import NotFound, PeerpathError, PluginError, StoreError, ValidationError
-from .filters import PeerFilter
-from .hookspecs import hookimpl
-from .plugins import ENTRY_POINT_GROUP, PluginHost, PluginInfo, get_host
-from .pipeline import PIPELINE, next_stage
-from .progress import DONE, FAILED, MISSING, PARTIAL, StepContext, StepProgress
-from .reporting import ReportResult, Table
-from .safe_output import records_csv
-from .serialize import from_document, to_document
-from .tracker import Tracker
-from .users import MIN_PASSWORD, PERMISSIONS, ROLES, User, permits, session_secret
+import importlib
 
-__all__ = [
-    "Band", "CADENCES", "Catalog", "Certification", "Change", "Checklist", "ChecklistItem", "DigestItem", "DONE", "ENTRY_POINT_GROUP",
-    "Enrollment", "Event", "FAILED", "LEADER_STATUSES", "LIVED_EXPERIENCE", "MISSING", "OFFERING_STATUSES",
-    "Observation", "Offering", "Outreach", "PARTIAL", "Pathway", "Peer", "PeerFilter", "PeerpathError", "PluginError", "PluginHost", "PluginInfo",
-    "Problem", "ProgramModel", "Report", "ReportResult", "Role", "SECTORS", "SOURCES", "STAGES",
-    "SessionRecord", "StageChange", "StatusChange", "Step", "StepContext", "StepKind", "StepProgress", "StepRecord",
-    "StoreError", "Table", "Tracker", "ValidationError", "from_document", "get_host", "hookimpl",
-    "parse_date", "shift_date", "to_document",
-    "ACTIVITY_KINDS", "MIN_PASSWORD", "NotFound", "digest_heading", "PERMISSIONS", "PIPELINE", "ROLES", "User", "next_stage", "permits", "records_csv",
-    "session_secret",
-]
+# Each public name and the private module (and its name there) it comes from.
+_SOURCES = {
+    **{name: ("catalog", name) for name in ("Catalog", "Report", "StepKind")},
+    **{name: ("digest", name) for name in ("DigestItem", "digest_heading")},
+    **{name: ("entities", name) for name in (
+        "Certification", "Change", "Enrollment", "Event", "Observation", "Offering", "Outreach", "Peer", "Problem",
+        "SessionRecord", "StageChange", "StatusChange", "StepRecord")},
+    **{name: ("program_model", name) for name in (
+        "Band", "Checklist", "ChecklistItem", "Pathway", "ProgramModel", "Role", "Step")},
+    **{name: ("values", name) for name in (
+        "ACTIVITY_KINDS", "CADENCES", "LEADER_STATUSES", "LIVED_EXPERIENCE", "OFFERING_STATUSES", "SECTORS",
+        "SOURCES", "STAGES", "parse_date", "shift_date")},
+    "ROLES": ("values", "USER_ROLES"),
+    **{name: ("errors", name) for name in ("NotFound", "PeerpathError", "PluginError", "StoreError", "ValidationError")},
+    "PeerFilter": ("filters", "PeerFilter"),
+    "hookimpl": ("hookspecs", "hookimpl"),
+    **{name: ("plugins", name) for name in ("ENTRY_POINT_GROUP", "PluginHost", "PluginInfo", "get_host")},
+    **{name: ("pipeline", name) for name in ("PIPELINE", "next_stage")},
+    **{name: ("progress", name) for name in ("DONE", "FAILED", "MISSING", "PARTIAL", "StepContext", "StepProgress")},
+    **{name: ("reporting", name) for name in ("ReportResult", "Table")},
+    "records_csv": ("safe_output", "records_csv"),
+    **{name: ("serialize", name) for name in ("from_document", "to_document")},
+    "Tracker": ("tracker", "Tracker"),
+    **{name: ("users", name) for name in ("MIN_PASSWORD", "PERMISSIONS", "User", "permits", "session_secret")},
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str):
+    """Import the module behind a public name on first use, and keep the name here after it."""
+    try:
+        module, attribute = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

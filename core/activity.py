@@ -31,13 +31,16 @@ from typing import Optional
 
 import attrs
 
-from .entities import Enrollment, Offering, Outreach, Peer, SessionRecord, clean_text, one_of, parse_date
+from .entities import (Enrollment, Offering, Outreach, Peer, SessionRecord, as_tuple, clean_text, one_of,
+                       parse_date)
 from .errors import ValidationError
 from .reporting import ReportResult, Table
 from .serialize import from_document
+from .session import Service
+from .values import ACTIVITY_KINDS
 
 TABLE = "activities"
-KINDS = ("talk", "session", "outreach", "admin", "other")
+KINDS = ACTIVITY_KINDS
 GROUPINGS = ("peer", "program", "month", "community")
 STATUSES = ("approved", "pending")
 MOST_HOURS = 24  # one activity is one day's work
@@ -74,7 +77,7 @@ class Activity:
     outreach_id: Optional[str] = attrs.field(default=None, converter=clean_text)
     stipend: Optional[float] = attrs.field(default=None, converter=_float,
                                            validator=_amount("stipend", LARGEST_STIPEND))
-    counted_as: tuple = attrs.field(default=(), converter=tuple)  # step records it was also recorded as
+    counted_as: tuple = attrs.field(default=(), converter=as_tuple)  # step records it was also recorded as
     share: Optional[float] = attrs.field(default=None, converter=_float)  # % recovery support, as given
     status: str = attrs.field(default="approved", validator=one_of(STATUSES, "activity status"))
     approved_by: Optional[str] = attrs.field(default=None, converter=clean_text)
@@ -85,12 +88,9 @@ class Activity:
             raise ValidationError(f"--hours must be more than 0 and up to {MOST_HOURS}, not {value}")
 
 
-class Activities:
+class Activities(Service):
     """Recording and listing volunteer activity: a service on one tracker (its transaction,
     catalog and audit), reached through `Tracker.add_activity` and the others."""
-
-    def __init__(self, tracker):
-        self.tracker = tracker
 
     def add_activity(self, peer_id, kind, hours, on=None, offering_id=None, outreach_id=None, stipend=None,
                      share=None, pending=False) -> Activity:
@@ -187,7 +187,7 @@ class Activities:
         tracker = self.tracker
         with tracker.reading():
             offerings = {o.id for o in tracker.load_all("offerings", Offering, program=program_key)}
-            seen = set()
+            seen: set = set()
             for session in tracker.load_all("sessions", SessionRecord, program=program_key):
                 if session.offering_id in offerings and start <= session.on <= end:
                     seen.update((peer, session.offering_id, session.on) for peer in session.leaders)

@@ -11,18 +11,20 @@ import functools
 import getpass
 import json
 import os
+from typing import Optional
 
-from . import merging, summaries
+from . import merged, summaries
 from .activity import Activity
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
 from .entities import SessionRecord, StepRecord, check_text
 from .errors import NotFound, PluginError, ValidationError
-from .merging import merged_into, merged_record, merged_refusal
-from .plugins import get_host
+from .merged import merged_into, merged_record, merged_refusal
+from .plugins import PluginHost, get_host
 from .serialize import from_document, shape_problem, to_document
 from . import store
-from .storage import open_store
+from .session import Session
+from .storage import Storage, Transaction, open_store
 
 # The file store's chunking policy lives with it (core/store.py); named here too for the tests
 # and benchmarks that build a Store by hand.
@@ -33,7 +35,7 @@ ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
     "activities": Activity,
-}.items()} | {summaries.TABLE: summaries.row_problem, merging.MERGED: merging.row_problem}
+}.items()} | {summaries.TABLE: summaries.row_problem, merged.MERGED: merged.row_problem}
 
 
 def resolve_actor(actor=None) -> str:
@@ -56,19 +58,44 @@ def today_given(today=None):
 
 
 class TrackerBase:
-    def __init__(self, db=None, actor=None, today=None, host=None):
-        self.store = open_store(db, row_checks=ROW_CHECKS)
-        self.actor = resolve_actor(actor)
-        self.host = host or get_host()
-        self.warnings = []
-        self.date_notes = []  # how dates that read two ways were read (core.dates)
-        self._tx = None
-        self._pending = None
-        self._command = None  # the exit stack of a command's one transaction (begin_command)
-        self._catalogs = {}
-        self._scratching = False  # inside a what-if's scratch transaction (ConfigOps._scratch)
-        # In any form a date option takes, read in the affiliate's order (core.dates).
-        self.today = self.read_date(today_given(today)) or dt.date.today()
+    """Transactions, plugins, validation and the audit trail, on the tracker's `Session`."""
+
+    def __init__(self, db=None, actor=None, host=None):
+        self.session = Session(store=open_store(db, row_checks=ROW_CHECKS), actor=resolve_actor(actor),
+                               host=host or get_host())
+
+    # The session's state that callers of Tracker read (and, for the date and actor, set).
+    @property
+    def store(self) -> Storage:
+        return self.session.store
+
+    @property
+    def host(self) -> PluginHost:
+        return self.session.host
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.session.warnings
+
+    @property
+    def date_notes(self) -> list[str]:
+        return self.session.date_notes
+
+    @property
+    def actor(self) -> str:
+        return self.session.actor
+
+    @actor.setter
+    def actor(self, actor: str) -> None:
+        self.session.actor = actor
+
+    @property
+    def today(self) -> dt.date:
+        return self.session.today
+
+    @today.setter
+    def today(self, today: dt.date) -> None:
+        self.session.today = today
 
     # -- transactions ----------------------------------------------------------------------------
 
@@ -76,12 +103,12 @@ class TrackerBase:
     def reading(self, missing_ok: bool = False):
         """A consistent read-only view for the length of the block (inside a command: of the
         command, see begin_command)."""
-        if self._tx is not None:
-            yield self._tx
+        if self.session.tx is not None:
+            yield self.session.tx
             return
-        if self._command is not None and (self.store.exists() or not missing_ok):
-            self._tx = self._command.enter_context(self._read())
-            yield self._tx
+        if self.session.command is not None and (self.store.exists() or not missing_ok):
+            self.session.tx = self.session.command.enter_context(self._read())
+            yield self.session.tx
             return
         with self._read(missing_ok) as tx:
             yield tx
@@ -89,46 +116,46 @@ class TrackerBase:
     @contextlib.contextmanager
     def _read(self, missing_ok: bool = False):
         with self.store.read(missing_ok=missing_ok) as tx:
-            self._tx = tx
+            self.session.tx = tx
             try:
                 yield tx
             finally:
-                self._tx = None
+                self.session.tx = None
 
     @contextlib.contextmanager
     def changing(self, create: bool = False, recover: bool = False, restore=None, force: bool = False):
         """One atomic change; lifecycle hooks fire after it is committed (`restore`, a Store:
         the change starts from that backup's data, see Store.write). Inside a command (see
         begin_command) the change is the command's, committed when the command ends."""
-        if self._tx is not None and self._tx.writable:
-            yield self._tx
+        if self.session.tx is not None and self.session.tx.writable:
+            yield self.session.tx
             return
-        if self._scratching:
+        if self.session.scratching:
             raise RuntimeError("a what-if writes nothing: no change can start inside it")
-        if self._command is not None:
+        if self.session.command is not None:
             self.release()  # a read came first: the change reads everything again, under its own lock
-            self._tx = self._command.enter_context(self._change(create, recover, restore, force))
-            yield self._tx
+            self.session.tx = self.session.command.enter_context(self._change(create, recover, restore, force))
+            yield self.session.tx
             return
         with self._change(create, recover, restore, force) as tx:
             yield tx
 
     @contextlib.contextmanager
     def _change(self, create, recover, restore, force):
-        self._pending = []
+        self.session.pending = []
         shown = len(self.warnings)
         try:
             with self.store.write(create=create, recover=recover, restore=restore, force=force) as tx:
-                self._tx = tx
+                self.session.tx = tx
                 yield tx
                 # Asked while the change is still open: the hooks below need no read of their own.
-                enabled = self.enabled_plugins() if self._pending else set()
+                enabled = self.enabled_plugins() if self.session.pending else set()
         except BaseException:
             del self.warnings[shown:]  # validation warnings about a change that was not stored
             raise
         finally:
-            self._tx = None
-            pending, self._pending = self._pending, None
+            self.session.tx = None
+            pending, self.session.pending = self.session.pending, None
         for hook, kwargs in pending:
             self._notify(hook, enabled, **kwargs)
 
@@ -139,11 +166,11 @@ class TrackerBase:
         a command takes the lock once, parses the manifest once and reads each table at most
         once. The first of them opens it; it stays open until the command ends (a read that a
         change follows is given up for the change's exclusive lock)."""
-        self._command = contextlib.ExitStack()
+        self.session.command = contextlib.ExitStack()
 
-    def end_command(self, error: BaseException = None) -> None:
+    def end_command(self, error: Optional[BaseException] = None) -> None:
         """Commit the command's change (or, after `error`, discard it), then fire its hooks."""
-        stack, self._command = self._command, None
+        stack, self.session.command = self.session.command, None
         if stack is None:
             return
         if error is None:
@@ -154,24 +181,26 @@ class TrackerBase:
     def release(self) -> None:
         """Give up the command's read-only transaction, e.g. before waiting for a person to
         answer (a read lock held while someone types would hold up every writer)."""
-        if self._command is not None and self._tx is not None and not self._tx.writable:
-            stack, self._command = self._command, contextlib.ExitStack()
+        if self.session.command is not None and self.session.tx is not None and not self.session.tx.writable:
+            stack, self.session.command = self.session.command, contextlib.ExitStack()
             stack.close()
 
     def _notify(self, hook: str, enabled, **kwargs) -> None:
-        errors = []
+        errors: list = []
         self.host.call(hook, enabled, errors=errors, tracker=self, **kwargs)
         self.warnings.extend(f"{error} (the change itself was saved)" for error in errors)
 
     def fire(self, hook: str, **kwargs) -> None:
         """Queue a lifecycle hook for after the current change commits."""
-        self._pending.append((hook, kwargs))
+        if self.session.pending is None:
+            raise RuntimeError("no open change: a lifecycle hook fires only inside tracker.changing()")
+        self.session.pending.append((hook, kwargs))
 
     @property
-    def tx(self):
-        if self._tx is None:
+    def tx(self) -> Transaction:
+        if self.session.tx is None:
             raise RuntimeError("no open transaction: use tracker.reading() or tracker.changing()")
-        return self._tx
+        return self.session.tx
 
     # -- plugins and catalog ---------------------------------------------------------------------
 
@@ -209,9 +238,9 @@ class TrackerBase:
         enabled = self.enabled_plugins()
         overrides = self.overrides()
         cache_key = (frozenset(enabled), json.dumps(overrides, sort_keys=True))
-        if cache_key not in self._catalogs:
-            self._catalogs = {cache_key: build_catalog(self.host, enabled, overrides)}
-        return self._catalogs[cache_key]
+        if cache_key not in self.session.catalogs:
+            self.session.catalogs = {cache_key: build_catalog(self.host, enabled, overrides)}
+        return self.session.catalogs[cache_key]
 
     def plugin_problems(self) -> tuple:
         return self.catalog.problems

@@ -9,9 +9,9 @@ from typing import Callable, Optional
 
 import attrs
 
-from .entities import Checklist, ProgramModel
 from .errors import PeerpathError, PluginError, ValidationError
-from .progress import StepProgress
+from .program_model import Checklist, ProgramModel
+from .values import as_tuple
 
 
 @attrs.frozen
@@ -48,7 +48,7 @@ class Report:
     description: str
     build: Callable
     filters_peers: bool = False
-    groupings: tuple = attrs.field(default=(), converter=tuple)
+    groupings: tuple = attrs.field(default=(), converter=as_tuple)
     horizon: Optional[int] = None
 
 
@@ -120,12 +120,12 @@ def build_catalog(host, enabled, overrides: Optional[dict] = None, check_program
     whose definition is flawed is left out (see `_flawed_programs`) unless not `check_programs`."""
     from .config import apply_overrides
 
-    found = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
-    owners = {}
-    errors = []
+    found: dict[str, dict] = {attribute: {} for _, attribute, _, _ in _PROVIDERS}
+    owners: dict = {}
+    errors: list = []
     for hook, attribute, expected, key_name in _PROVIDERS:
         for plugin in sorted(enabled) if enabled is not None else [None]:
-            collected = []
+            collected: list = []
             host.call(hook, {plugin} if plugin else None, errors=errors,
                       register=_register_into(collected, expected))
             try:
@@ -170,6 +170,7 @@ def _flawed_programs(found, owners, step_kinds, errors) -> dict:
 def _guarded(kind: StepKind, plugin) -> StepKind:
     """The step kind with its functions wrapped, so that a bug in a plugin's kind is reported
     as that plugin's failure (one line), while the refusals it means to make pass through."""
+    from .progress import StepProgress  # imported when a catalog is built, not when plugins load
 
     def guard(function, what, returns=None):
         def call(*args):

@@ -6,6 +6,7 @@ character none, so columns stay aligned with names such as 陳美玲 or Jose\u03
 """
 
 import unicodedata
+from typing import Optional
 
 ELLIPSIS = "…"
 GAP = "  "  # between columns
@@ -61,7 +62,8 @@ def fit_widths(widths: list, limit: int, floors=None) -> list:
 
 def wrap(text: str, width: int) -> list:
     """`text` as lines of at most `width` columns, broken at spaces (a longer word is split)."""
-    lines, used = [], 0
+    lines: list = []
+    used = 0
     for piece in (piece for word in text.split() for piece in _pieces(word, width)):
         needed = display_width(piece)
         if lines and used + 1 + needed <= width:
@@ -108,7 +110,7 @@ def format_table(rows, headers, limit: int) -> list:
     return lines
 
 
-def _floors(natural: list, columns, limit: int) -> list:
+def _floors(natural: list, columns, limit: int) -> Optional[list]:
     """How narrow each column may get, if the table does not fit as it is.
 
     A column of short single words (ids, dates, counts, a status) is kept whole while the rest can

@@ -14,13 +14,14 @@ plus the few settings of core's own reports and lists (CORE_SETTINGS).
 
 import contextlib
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import attrs
 
 from .dates import DATE_ORDERS, MONTH_FIRST, ORDER_SETTING
 from .entities import check_text
 from .errors import ValidationError
+from .session import Service
 from .step_kinds import NO_DEFAULT
 
 
@@ -299,12 +300,12 @@ class WhatIf:
     changes: tuple
 
 
-class ConfigOps:
-    """`peerpath config`: the affiliate's overrides, kept in the database (Tracker mixin)."""
+class Config(Service):
+    """`peerpath config`: the affiliate's overrides, kept in the database (a Tracker service)."""
 
     def settings(self) -> list:
         """(key, plugin default, value in force) for every overridable setting."""
-        overrides = self.overrides()
+        overrides = self.tracker.overrides()
         return [(key, value, overrides.get(key, value))
                 for key, value in sorted(defaults(self._programs_as_declared()).items())]
 
@@ -312,31 +313,31 @@ class ConfigOps:
         """The enabled programs with the plugins' own defaults (no overrides applied)."""
         from .catalog import build_catalog
 
-        return build_catalog(self.host, self.enabled_plugins(), None).programs
+        return build_catalog(self.tracker.host, self.tracker.enabled_plugins(), None).programs
 
     def rule_sources(self, program_key: str) -> dict:
         """Where each rule of an enabled program comes from (see `rule_sources`)."""
-        program = self.catalog.program(program_key)
-        return rule_sources(program, self._programs_as_declared()[program.key], self.overrides())
+        program = self.tracker.catalog.program(program_key)
+        return rule_sources(program, self._programs_as_declared()[program.key], self.tracker.overrides())
 
     def core_setting(self, key: str):
-        return self.overrides().get(key, CORE_SETTINGS[key])
+        return self.tracker.overrides().get(key, CORE_SETTINGS[key])
 
     def set_setting(self, key: str, text: str):
         """Override a setting; the enrolments whose pathway it changes are re-judged in the same change."""
-        with self.changing() as tx:  # first: the plugins enabled are read under the change's own lock
+        with self.tracker.changing() as tx:  # first: the plugins enabled are read under the change's own lock
             return self._put_setting(tx, key, text)
 
     def _put_setting(self, tx, key: str, text: str):
         value = check_setting(self._programs_as_declared(), key, text)  # typed by the default
-        rules = self.rules_in_force()
+        rules = self.tracker.rules_in_force()
         config = dict(tx.meta.get("config", {}))
         before = self._in_force(key, config)
         config[key] = value
         tx.meta["config"] = config
-        self.audit_event("configure", "config", key,
+        self.tracker.audit_event("configure", "config", key,
                          details={"value": value, "changes": {key: {"old": before, "new": value}}})
-        self.rejudge(rules, _changed(key, before, value))
+        self.tracker.rejudge(rules, _changed(key, before, value))
         return value
 
     def what_if(self, key: str, text: str) -> "WhatIf":
@@ -348,9 +349,8 @@ class ConfigOps:
             before = self._outlook()
             value = self._put_setting(tx, key, text)
             after = self._outlook()
-        changes = [Outcome(*where, what=what, before=before.get(k), after=after.get(k))
-                   for k in sorted(set(before) | set(after)) for where, what in [(k[:4], k[4])]
-                   if before.get(k) != after.get(k)]
+        changes = [Outcome(*k, before=before.get(k), after=after.get(k))
+                   for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
         return WhatIf(key=key, value=value, changes=tuple(changes))
 
     def report_what_if(self, assignments, name, **options):
@@ -363,53 +363,55 @@ class ConfigOps:
             raise ValidationError("--what-if asks about this database, not rollup files: drop --merge or --what-if")
         with self._scratch() as tx:
             values = {key: self._put_setting(tx, key, text) for key, text in settings.items()}
-            result = self.report(name, **options)
+            result = self.tracker.report(name, **options)
         return attrs.evolve(result, what_if=values)
 
     @contextlib.contextmanager
     def _scratch(self):
         """A read-only transaction of the tracker's own to change in memory: it is never committed,
         and the lifecycle hooks its changes queue are dropped."""
-        self.release()  # a command's earlier read: the scratch copy must be a private one
-        if self._tx is not None:
+        self.tracker.release()  # a command's earlier read: the scratch copy must be a private one
+        session = self.tracker.session
+        if session.tx is not None:
             raise RuntimeError("a what-if cannot run inside another transaction")
-        pending, self._pending = self._pending, []
-        self._scratching = True
+        pending, session.pending = session.pending, []
+        session.scratching = True
         try:
-            with self.store.read() as tx:
-                self._tx = tx
+            with session.store.read() as tx:
+                session.tx = tx
                 yield tx
         finally:
-            self._tx, self._pending, self._scratching = None, pending, False
+            session.tx, session.pending, session.scratching = None, pending, False
 
-    def _outlook(self) -> dict:
+    def _outlook(self) -> dict[tuple[str, str, str, str, str], Any]:
         """{(peer, name, program, role, what): value} for what a setting can move: each leader's
         status and certification expiry, and each observation due date."""
         found = {}
-        for status in self.leaders():
+        for status in self.tracker.leaders():
             where = (status.peer.id, status.peer.name, status.program.key, status.enrollment.role)
             found[(*where, "status")] = status.status
             expires = status.certification.expires if status.certification else None
             found[(*where, "expires")] = expires.isoformat() if expires else None
         names = {}
-        for due in self.observation_schedule():
+        for due in self.tracker.observation_schedule():
             if due["peer"] not in names:
-                names[due["peer"]] = self.peer(due["peer"]).name
+                names[due["peer"]] = self.tracker.peer(due["peer"]).name
             found[(due["peer"], names[due["peer"]], due["program"], "", "observation due")] = due["due"]
         return found
 
     def unset_setting(self, key: str) -> None:
         """Go back to the plugin default; affected enrolments are re-judged in the same change."""
-        with self.changing() as tx:
+        with self.tracker.changing() as tx:
             config = dict(tx.meta.get("config", {}))
             if key not in config:
                 raise ValidationError(f"'{key}' is not overridden")
-            rules = self.rules_in_force()
+            rules = self.tracker.rules_in_force()
             before = config.pop(key)
             tx.meta["config"] = config
             after = self._in_force(key, config)
-            self.audit_event("unconfigure", "config", key, details={"changes": {key: {"old": before, "new": after}}})
-            self.rejudge(rules, _changed(key, before, after))
+            self.tracker.audit_event("unconfigure", "config", key,
+                                     details={"changes": {key: {"old": before, "new": after}}})
+            self.tracker.rejudge(rules, _changed(key, before, after))
 
     def _in_force(self, key: str, config: dict):
         if key in config:

@@ -12,7 +12,7 @@ import click
 
 from .catalog import build_catalog
 from .config import AT_LEAST_ONE, uncited_unset
-from .fidelity import ADAPTIVE_SETTINGS
+from .program_model import ADAPTIVE_SETTINGS
 
 NUMBER_PARAMS = {"days", "lead_days", "total", "min", "window_days", "pass_mark", "max_score",
                  "min_percent", "min_share", "hours", "min_span_days"}
@@ -60,7 +60,7 @@ def _own_catalog(host, name: str):
 
 def _check_commands(host, name: str) -> list:
     """Run the plugin's `register_commands` against a scratch group: one that raises is named."""
-    errors = []
+    errors: list = []
     host.call("register_commands", {name}, errors=errors, cli=click.Group("peerpath"))
     return [f"plugin '{name}': register_commands: {error.error.__class__.__name__}: {error.error}"
             for error in errors]
@@ -175,7 +175,7 @@ def _check_core_kind_params(step, catalog) -> list:
 
 
 def _non_negative(value) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 def _non_negative_int(value) -> bool:
@@ -184,7 +184,7 @@ def _non_negative_int(value) -> bool:
 
 def _cycle(steps: dict):
     """A list of step keys forming a prerequisite cycle, or None."""
-    state = {}
+    state: dict = {}
 
     def visit(key, trail):
         if state.get(key) == "open":

@@ -17,6 +17,7 @@ from typing import Optional
 import attrs
 
 from .errors import ValidationError
+from .session import Service
 
 MONTH_FIRST, DAY_FIRST = "month-first", "day-first"
 DATE_ORDERS = (MONTH_FIRST, DAY_FIRST)
@@ -114,11 +115,11 @@ def is_iso(text) -> bool:
     return True
 
 
-class DateOps:
-    """Dates as this affiliate writes them (Tracker mixin)."""
+class Dates(Service):
+    """Dates as this affiliate writes them (a Tracker service)."""
 
     def date_order(self) -> str:
-        return self.core_setting(ORDER_SETTING)
+        return self.tracker.core_setting(ORDER_SETTING)
 
     def read_date(self, value) -> Optional[dt.date]:
         """`value` (a date, or text in any form `read_date` accepts) as a date, read in the
@@ -128,6 +129,6 @@ class DateOps:
         if is_iso(value):  # the common case needs no setting, hence no read of the database
             return dt.date.fromisoformat(str(value).strip())
         reading = read_date(value, self.date_order())
-        if reading.note and reading.note not in self.date_notes:
-            self.date_notes.append(reading.note)
+        if reading.note and reading.note not in self.tracker.date_notes:
+            self.tracker.date_notes.append(reading.note)
         return reading.day

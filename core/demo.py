@@ -284,7 +284,7 @@ def _summary(tracker) -> str:
     peers = tracker.peers()
     by_stage = {stage: sum(p.stage == stage for p in peers) for stage in PIPELINE}
     leaders = tracker.leaders()
-    by_status = {}
+    by_status: dict = {}
     for status in leaders:
         by_status[status.status] = by_status.get(status.status, 0) + 1
     lines = [f"Built a sample affiliate in {tracker.store.path}:",

@@ -17,8 +17,8 @@ from typing import Optional
 
 import attrs
 
-from .entities import parse_date
 from .errors import ValidationError
+from .values import parse_date
 
 ROLES = ("coordinator", "trainer", "leader")
 KINDS = {  # kind -> (heading, roles that see it)
@@ -160,7 +160,8 @@ _GATHER = {"lapsing": _lapsing, "observation": _observations, "stalled": _stalle
 def _plugin_items(tracker, role, peer_id) -> list:
     """What the enabled plugins add (`digest_items`); a plugin that fails or returns anything but
     DigestItems is named in a warning and the digest goes on without it."""
-    errors, items = [], []
+    errors: list = []
+    items: list = []
     for plugin, answer in tracker.host.call("digest_items", tracker.enabled_plugins(), errors=errors,
                                             tracker=tracker, role=role, peer_id=peer_id):
         answers = answer if isinstance(answer, (list, tuple)) else [answer]

@@ -55,14 +55,15 @@ def stage_on(peer, day):
 def _tally(names_of, peers, roles, served, marked, min_leaders, day) -> dict:
     """{name: {prospects, in training, leaders, served, underserved}} over the names served and
     those seen on peers."""
-    rows = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
-    shown = {}
+    rows: defaultdict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    shown: dict = {}
     for name in served:
         shown.setdefault(loose(name), name)
         rows[loose(name)]
     for peer in peers:
         role = roles.get(peer.id) or ("prospects" if stage_on(peer, day) in PROSPECT_STAGES else None)
-        role = {"leader": "leaders", "in training": "in training"}.get(role, role)
+        if role == "leader":
+            role = "leaders"
         for name in names_of(peer):
             shown.setdefault(loose(name), name)
             if role is not None:

@@ -1,4 +1,4 @@
-"""Erasing a peer's identity while keeping the statistics (Tracker mixin).
+"""Erasing a peer's identity while keeping the statistics (a Tracker service).
 
 `peer erase` blanks the fields that say who a peer is and redacts those values in the audit
 trail: each such value in the log is replaced by its digest (core/chain.py), so the trail
@@ -15,8 +15,9 @@ import attrs
 from . import chain, summaries
 from .entities import Peer
 from .errors import ValidationError
-from .merging import MERGED
+from .merged import MERGED
 from .serialize import from_document, to_document
+from .session import Service
 
 # What says who a peer is: their name, how to reach them, and free text.
 IDENTITY_FIELDS = ("name", "email", "phone", "notes", "source_detail")
@@ -24,11 +25,13 @@ ERASED_NAME = "(erased)"
 RETENTION_SETTING = "privacy.retain_prospects_days"
 
 
-class ErasureOps:
+class Erasure(Service):
+    """Erasing a peer's identity, on request or once kept too long (a Tracker service)."""
+
     def erase_peer(self, peer_id: str) -> Peer:
         """Erase the identity of peer `peer_id` (see the module's docstring); returns the peer."""
-        with self.changing():
-            peer = self.load("peers", Peer, peer_id, "peer")
+        with self.tracker.changing():
+            peer = self.tracker.load("peers", Peer, peer_id, "peer")
             if peer.erased:
                 raise ValidationError(f"peer '{peer_id}' was already erased on {peer.erased}")
             return self._erase([peer], reason="request")[0]
@@ -36,14 +39,14 @@ class ErasureOps:
     def sweep_retention(self) -> list:
         """Erase prospects who never went further and entered that stage longer ago than the
         setting privacy.retain_prospects_days (nothing while it is unset); the peers erased."""
-        days = self.core_setting(RETENTION_SETTING)
+        days = self.tracker.core_setting(RETENTION_SETTING)
         if days is None:
             return []
-        cutoff = self.today - dt.timedelta(days=days)
-        with self.changing():
-            due = [peer for peer in self.load_all("peers", Peer, stage="prospect")
+        cutoff = self.tracker.today - dt.timedelta(days=days)
+        with self.tracker.changing():
+            due = [peer for peer in self.tracker.load_all("peers", Peer, stage="prospect")
                    if not peer.erased and all(change.stage == "prospect" for change in peer.stage_history)
-                   and (peer.stage_since() or self.today) < cutoff]
+                   and (peer.stage_since() or self.tracker.today) < cutoff]
             return self._erase(sorted(due, key=lambda peer: peer.id), reason=f"{RETENTION_SETTING} = {days}")
 
     def _erase(self, peers: list, reason: str) -> list:
@@ -54,16 +57,16 @@ class ErasureOps:
         erased, subjects = [], {}
         for peer in peers:
             after = self._without_identity(peer)
-            self.validate("erase", after, before=peer)
-            self.tx.replace("peers", to_document(after))
-            summaries.rename(self.tx, peer.id, ERASED_NAME)
+            self.tracker.validate("erase", after, before=peer)
+            self.tracker.tx.replace("peers", to_document(after))
+            summaries.rename(self.tracker.tx, peer.id, ERASED_NAME)
             erased.append(after)
             people = [peer] + self._erase_merged(peer.id)
             identifying = _identifying(people)
             subjects.update({person.id: (peer.id, identifying) for person in people})
         redacted = self._redact_log(subjects)
         for peer in peers:
-            self.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
+            self.tracker.audit_event("erase", "peers", peer.id, peer_id=peer.id, details={
                 "fields": [field for field in IDENTITY_FIELDS if getattr(peer, field)],
                 "reason": reason, "redacted": redacted.get(peer.id, []),
             })
@@ -71,21 +74,22 @@ class ErasureOps:
 
     def _without_identity(self, peer: Peer) -> Peer:
         return attrs.evolve(peer, name=ERASED_NAME, email=None, phone=None, notes=None, source_detail=None,
-                            erased=self.today, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+                            erased=self.tracker.today, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
 
     def _erase_merged(self, peer_id: str) -> list:
         """Erase the kept copies of the peers merged into `peer_id`; those peers as they were."""
         merged = []
-        for document in [dict(d) for d in self.tx.search(MERGED, merged_into=peer_id)]:
+        for document in [dict(d) for d in self.tracker.tx.search(MERGED, merged_into=peer_id)]:
             duplicate = from_document(Peer, document["peer"])
-            self.tx.replace(MERGED, {**document, "peer": to_document(self._without_identity(duplicate))})
+            self.tracker.tx.replace(MERGED, {**document, "peer": to_document(self._without_identity(duplicate))})
             merged.append(duplicate)
         return merged
 
     def _redact_log(self, subjects: dict) -> dict:
         """Redact identities in the events about each subject ({peer id: (erased peer's id, test)});
         {erased peer's id: [{"event": number, "values": [paths]}]}."""
-        lines, redacted = self.tx.log_lines(), {}
+        lines = self.tracker.tx.log_lines()
+        redacted: dict = {}
         for number, line in enumerate(lines, 1):
             about = line.get("peer_id") if line.get("peer_id") in subjects else line.get("entity_id")
             if about not in subjects or not chain.is_sealed(line):
@@ -94,7 +98,7 @@ class ErasureOps:
             lines[number - 1], paths = chain.redact(line, identifying)
             if paths:
                 redacted.setdefault(erased_id, []).append({"event": number, "values": paths})
-        self.tx.rewrite_log(lines)
+        self.tracker.tx.rewrite_log(lines)
         return redacted
 
 

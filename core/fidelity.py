@@ -13,7 +13,8 @@ Scoring rules, the same for every checklist a plugin registers:
 When a leader is observed next (`fidelity due`): a new leader by the program's
 `format.first_observation_within_days` from their first offering, then every
 `format.observation_interval_days` after their last observation, unless the last scores say
-otherwise (adaptive fidelity, the program's `fidelity` settings, ADAPTIVE_SETTINGS):
+otherwise (adaptive fidelity, the program's `fidelity` settings, whose keys are
+core.program_model.ADAPTIVE_SETTINGS):
 - a last observation that needs support (its score below `fidelity.support_below_percent`, or a
   critical item missed) is followed by another within `fidelity.support_within_days`;
 - `fidelity.good_streak` passing observations in a row (the latest ones) are followed by the
@@ -31,16 +32,12 @@ import attrs
 
 from .entities import ENDED_STATUSES, Enrollment, Observation, Offering, Peer, SessionRecord, shift_date, text_tuple
 from .errors import ValidationError
+from .session import Service
 
 INSUFFICIENT = "insufficient"
 YES = {"yes", "y", "true", "1", "met"}
 NO = {"no", "n", "false", "0", "not met"}
 CRITICAL_RATING = 3
-
-# The keys a program's `fidelity` settings may hold (PROGRAM.fidelity.KEY), as the module
-# docstring describes them.
-ADAPTIVE_SETTINGS = ("support_below_percent", "support_within_days", "good_streak", "good_interval_days")
-
 
 @attrs.frozen
 class Score:
@@ -158,21 +155,21 @@ def _cadence(value):
     return " ".join(value.split()).lower() if isinstance(value, str) and value.strip() else None
 
 
-class FidelityOps:
-    """Offerings, sessions and observations (Tracker mixin)."""
+class Fidelity(Service):
+    """Offerings, sessions and observations (a Tracker service)."""
 
     # -- offerings and sessions --------------------------------------------------------------------
 
     def add_offering(self, program_key, name, leaders=(), schedule=None, location=None, started=None,
                      status="running", ended=None, cadence=None, language=None):
-        with self.changing():  # first: the catalog is read under the change's own lock
-            program = self.catalog.program(program_key)
+        with self.tracker.changing():  # first: the catalog is read under the change's own lock
+            program = self.tracker.catalog.program(program_key)
             leaders = self._check_leaders(program.key, text_tuple(leaders))
-            offering = Offering(id=self.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
+            offering = Offering(id=self.tracker.tx.next_id("O"), program=program.key, name=name, leaders=leaders,
                                 schedule=schedule, location=location, started=started, status=status, ended=ended,
                                 cadence=_cadence(cadence), language=language)
             self._check_end(offering)
-            self.store_new("offerings", offering, "add", details={"program": program.key})
+            self.tracker.store_new("offerings", offering, "add", details={"program": program.key})
         return offering
 
     def edit_offering(self, offering_id, **changes) -> Offering:
@@ -184,7 +181,7 @@ class FidelityOps:
             raise ValidationError(f"cannot edit offering field(s): {', '.join(sorted(unknown))}")
         if not changes:
             raise ValidationError("nothing to change: give at least one field")
-        with self.changing():
+        with self.tracker.changing():
             before = self.offering(offering_id)
             if "leaders" in changes:
                 changes["leaders"] = self._check_leaders(before.program, text_tuple(changes["leaders"]))
@@ -192,15 +189,15 @@ class FidelityOps:
                 changes["cadence"] = _cadence(changes["cadence"])
             after = attrs.evolve(before, **changes)
             self._check_end(after)
-            named = len(self.tx.search("peers", graduate_of=after.id))
+            named = len(self.tracker.tx.search("peers", graduate_of=after.id))
             if after.graduates is not None and named > after.graduates:
                 raise ValidationError(f"--graduates {after.graduates} is fewer than the {named} graduates "
                                       f"of {after.id} named")
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
             if not changed:
                 raise ValidationError(f"{offering_id} already has those values")
-            self.store_changed("offerings", before, after, "edit", details={"fields": changed})
-            self.settle_leaders(after.program, sorted(set(before.leaders) | set(after.leaders)))
+            self.tracker.store_changed("offerings", before, after, "edit", details={"fields": changed})
+            self.tracker.settle_leaders(after.program, sorted(set(before.leaders) | set(after.leaders)))
         return after
 
     def close_offering(self, offering_id, on=None, cancelled=False, graduates=None, graduate=()) -> Offering:
@@ -209,7 +206,7 @@ class FidelityOps:
         peer ids, linked to it, or names, added as prospects), a recruitment source (core.graduates)."""
         from .graduates import close_with_graduates
 
-        return close_with_graduates(self, offering_id, on, cancelled, graduates, graduate)
+        return close_with_graduates(self.tracker, offering_id, on, cancelled, graduates, graduate)
 
     def _check_end(self, offering) -> None:
         """A completed or cancelled offering has ended, by a date that is not in the future; only
@@ -217,46 +214,46 @@ class FidelityOps:
         if offering.status in ENDED_STATUSES:
             if offering.ended is None:
                 raise ValidationError(f"a {offering.status} offering needs its end date (--ended)")
-            self.check_not_future(offering.ended)
+            self.tracker.check_not_future(offering.ended)
         if offering.graduates is not None and offering.status != "completed":
             raise ValidationError(f"only a completed offering has graduates ({offering.id} is {offering.status})")
 
     def offerings(self, program_key=None) -> list:
-        enabled = self.catalog.programs
+        enabled = self.tracker.catalog.programs
         if program_key is not None:
-            self.catalog.program(program_key)
-        with self.reading():
-            found = self.load_all("offerings", Offering)
+            self.tracker.catalog.program(program_key)
+        with self.tracker.reading():
+            found = self.tracker.load_all("offerings", Offering)
         return [o for o in found if o.program in enabled and program_key in (None, o.program)]
 
     def offering(self, offering_id: str) -> Offering:
-        with self.reading():
-            offering = self.load("offerings", Offering, offering_id, "offering")
-        self.catalog.program(offering.program)  # a disabled program's offerings are hidden
+        with self.tracker.reading():
+            offering = self.tracker.load("offerings", Offering, offering_id, "offering")
+        self.tracker.catalog.program(offering.program)  # a disabled program's offerings are hidden
         return offering
 
     def add_session(self, offering_id, on, leaders=None, attendance=None) -> SessionRecord:
         """Record a meeting of a group or class; it counts toward its leaders' pathway steps."""
-        with self.changing():
+        with self.tracker.changing():
             offering = self.offering(offering_id)
             leaders = self._check_leaders(offering.program, text_tuple(leaders) or offering.leaders)
-            session = SessionRecord(id=self.tx.next_id("S"), offering_id=offering.id,
-                                    program=offering.program, on=on or self.today, leaders=leaders,
+            session = SessionRecord(id=self.tracker.tx.next_id("S"), offering_id=offering.id,
+                                    program=offering.program, on=on or self.tracker.today, leaders=leaders,
                                     attendance=attendance)
-            self.check_not_future(session.on)
-            self.store_new("sessions", session, "add", details={"offering": offering.id})
-            self.fire("session_recorded", session=session, offering=offering)
-            self.settle_leaders(offering.program, leaders)
+            self.tracker.check_not_future(session.on)
+            self.tracker.store_new("sessions", session, "add", details={"offering": offering.id})
+            self.tracker.fire("session_recorded", session=session, offering=offering)
+            self.tracker.settle_leaders(offering.program, leaders)
         return session
 
     def sessions(self, offering_id: str) -> list:
-        with self.reading():
-            return sorted(self.load_all("sessions", SessionRecord, offering_id=offering_id), key=lambda s: s.on)
+        with self.tracker.reading():
+            return sorted(self.tracker.load_all("sessions", SessionRecord, offering_id=offering_id), key=lambda s: s.on)
 
     def _check_leaders(self, program_key, leaders) -> tuple:
         for peer_id in leaders:
-            self.load("peers", Peer, peer_id, "peer")
-            if not self.tx.search("enrollments", peer_id=peer_id, program=program_key):
+            self.tracker.load("peers", Peer, peer_id, "peer")
+            if not self.tracker.tx.search("enrollments", peer_id=peer_id, program=program_key):
                 raise ValidationError(f"{peer_id} is not a {program_key} leader: enrol them first")
         return tuple(leaders)
 
@@ -265,10 +262,10 @@ class FidelityOps:
     def observe(self, offering_id, checklist_key, observer, answers: dict, on=None, leaders=None):
         """Score and store a fidelity observation of an offering; with `checklist_key` None, on
         the program's current checklist (an earlier version is used only when named)."""
-        with self.changing():
+        with self.tracker.changing():
             offering = self.offering(offering_id)
-            checklist = self.catalog.current_checklist(offering.program) if checklist_key is None \
-                else self.catalog.checklist(checklist_key)
+            checklist = self.tracker.catalog.current_checklist(offering.program) if checklist_key is None \
+                else self.tracker.catalog.checklist(checklist_key)
             if checklist.program != offering.program:
                 raise ValidationError(
                     f"checklist '{checklist.key}' is for {checklist.program}, not {offering.program}"
@@ -277,23 +274,23 @@ class FidelityOps:
             normalised = normalise_answers(checklist, answers)
             result = score(checklist, normalised)
             observation = Observation(
-                id=self.tx.next_id("F"), offering_id=offering.id, program=offering.program,
+                id=self.tracker.tx.next_id("F"), offering_id=offering.id, program=offering.program,
                 checklist=checklist.key, checklist_version=checklist.version, observer=observer,
-                on=on or self.today, leaders=leaders, answers=normalised, score=result.score,
+                on=on or self.tracker.today, leaders=leaders, answers=normalised, score=result.score,
                 max_score=result.max_score, percent=result.percent, band=result.band,
                 critical_failed=result.critical_failed, passed=result.passed,
             )
-            self.check_not_future(observation.on)
-            self.store_new("observations", observation, "observe",
+            self.tracker.check_not_future(observation.on)
+            self.tracker.store_new("observations", observation, "observe",
                            details={"offering": offering.id, "percent": result.percent, "band": result.band})
-            self.fire("observation_recorded", observation=observation, offering=offering)
-            self.settle_leaders(offering.program, leaders)
+            self.tracker.fire("observation_recorded", observation=observation, offering=offering)
+            self.tracker.settle_leaders(offering.program, leaders)
         return observation
 
     def observations(self, program=None, offering=None, leader=None) -> list:
-        enabled = self.catalog.programs
-        with self.reading():
-            found = self.load_all("observations", Observation)
+        enabled = self.tracker.catalog.programs
+        with self.tracker.reading():
+            found = self.tracker.load_all("observations", Observation)
         return sorted(
             (o for o in found if o.program in enabled and program in (None, o.program)
              and offering in (None, o.offering_id) and (leader is None or leader in o.leaders)),
@@ -305,13 +302,15 @@ class FidelityOps:
     def fidelity_report(self, program=None, offering=None, leader=None) -> dict:
         """Scores over time per offering and leader, the items most often missed, and drift."""
         if program is not None:
-            self.catalog.program(program)
+            self.tracker.catalog.program(program)
         if offering is not None:
             self.offering(offering)
         if leader is not None:
-            self.peer(leader)
+            self.tracker.peer(leader)
         found = self.observations(program=program, offering=offering, leader=leader)
-        by_offering, by_leader, missed = defaultdict(list), defaultdict(list), Counter()
+        by_offering: defaultdict[str, list] = defaultdict(list)
+        by_leader: defaultdict[str, list] = defaultdict(list)
+        missed: Counter = Counter()
         for observation in found:
             point = {"on": observation.on.isoformat(), "observation": observation.id,
                      "percent": observation.percent, "band": observation.band,
@@ -345,23 +344,23 @@ class FidelityOps:
         """Every leader's next observation due date, as `fidelity_due` lists them, with (when
         `upcoming`) those not due yet too: what a change of a setting would move (config set
         --dry-run)."""
-        programs = self.catalog.programs
+        programs = self.tracker.catalog.programs
         if program is not None:
-            self.catalog.program(program)
-        with self.reading():
-            offerings = [o for o in self.load_all("offerings", Offering)
+            self.tracker.catalog.program(program)
+        with self.tracker.reading():
+            offerings = [o for o in self.tracker.load_all("offerings", Offering)
                          if o.program in programs and program in (None, o.program)]
             sessions = defaultdict(list)
-            for session in self.load_all("sessions", SessionRecord):
+            for session in self.tracker.load_all("sessions", SessionRecord):
                 sessions[session.offering_id].append(session.on)
-            enrollments = [e for e in self.load_all("enrollments", Enrollment) if e.program in programs]
+            enrollments = [e for e in self.tracker.load_all("enrollments", Enrollment) if e.program in programs]
             holds = {(e.peer_id, e.program): e.hold for e in enrollments}
             probation = self._new_leader_track(enrollments)
         history = defaultdict(list)  # (peer, program): their observations, oldest first
         for observation in self.observations():
             for peer_id in observation.leaders:
                 history[(peer_id, observation.program)].append(observation)
-        first_led = {}
+        first_led: dict = {}
         for offering in offerings:
             began = offering.started or min(sessions[offering.id], default=None)
             if began is None:
@@ -386,18 +385,18 @@ class FidelityOps:
                 rule = "new leader"
                 support = _needs_support(program, seen[-1]) if seen else None
                 within = program.fidelity.get("support_within_days")
-                if support and within is not None and shift_date(last, int(within)) < due_on:
-                    due_on = shift_date(last, int(within))
+                if support and within is not None and shift_date(seen[-1].on, int(within)) < due_on:
+                    due_on = shift_date(seen[-1].on, int(within))
                     reason += f"; {support}: re-observe within {within} days"
                     rule = "needs support"
             else:
                 days, reason, rule = next_interval(program, seen)
-                due_on = shift_date(last, days)
+                due_on = shift_date(seen[-1].on, days)  # not a new leader: observed before
             # A new leader needs an observation from the day their first offering begins (the
             # due date is the deadline); a long-standing one once the interval has passed.
-            if upcoming or (new_leader and began <= self.today) or due_on <= self.today:
+            if upcoming or (new_leader and began <= self.tracker.today) or due_on <= self.tracker.today:
                 due.append({"peer": peer_id, "program": program_key, "due": due_on.isoformat(),
-                            "overdue_days": (self.today - due_on).days,
+                            "overdue_days": (self.tracker.today - due_on).days,
                             "last_observed": last.isoformat() if last else None,
                             "last_percent": seen[-1].percent if seen else None,
                             "rule": rule, "reason": reason})
@@ -407,11 +406,13 @@ class FidelityOps:
         """{(peer, program): the steps left of the new-leader (probation) track}: a pathway's
         optional steps, such as co-facilitating with a trained partner and a first observation
         that meets fidelity. They grant no certification; a leader stays new until they are done."""
-        programs = self.catalog.programs
-        with_track = [e for e in enrollments if any(step.optional for step in programs[e.program].pathway(e.pathway).steps)]
-        left = {}
-        for status in self._statuses(with_track):
-            missing = [f"{s.step.key} {s.progress.summary}" for s in status.steps if s.step.optional and not s.progress.done]
+        programs = self.tracker.catalog.programs
+        with_track = [e for e in enrollments
+                      if any(step.optional for step in programs[e.program].pathway(e.pathway).steps)]
+        left: dict = {}
+        for status in self.tracker.services.pathways._statuses(with_track):
+            missing = [f"{s.step.key} {s.progress.summary}" for s in status.steps
+                       if s.step.optional and not s.progress.done]
             if missing:
                 left.setdefault((status.peer.id, status.program.key), missing)
         return left

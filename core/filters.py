@@ -15,14 +15,15 @@ import attrs
 
 from .entities import SECTORS, SOURCES, STAGES, Enrollment, clean_text, one_of, optional_date
 from .errors import ValidationError
-from .importer import fold
 from .recruitment import first_stage_date
+from .session import Service
+from .values import fold
 
 FILTER_FIELDS = ("community", "sector", "source", "language", "program", "stage", "since", "until")
 
 
 def loose(text) -> str:
-    """Text as filters compare it: folded (core.importer.fold), runs of spaces as one."""
+    """Text as filters compare it: folded (core.values.fold), runs of spaces as one."""
     return " ".join(fold(text).split())
 
 
@@ -67,24 +68,24 @@ class PeerFilter:
                 and (self.until is None or entered <= self.until))
 
 
-class FilterOps:
-    """Choosing peers with a PeerFilter (Tracker mixin)."""
+class Filters(Service):
+    """Choosing peers with a PeerFilter (a Tracker service)."""
 
     def check_filter(self, where) -> PeerFilter:
         """`where` (a PeerFilter, or None for everyone) once its program is known to be enabled."""
         where = where if where is not None else PeerFilter()
         if where.program is not None:
-            self.catalog.program(where.program)
+            self.tracker.catalog.program(where.program)
         return where
 
     def select_peers(self, peers, where) -> list:
         """The peers of `peers` that `where` matches; inside `reading()`."""
         if not where.given():
             return list(peers)
-        enrolled = {}
+        enrolled: dict = {}
         if where.program is not None:
-            for enrollment in self.load_all("enrollments", Enrollment):
+            for enrollment in self.tracker.load_all("enrollments", Enrollment):
                 enrolled.setdefault(enrollment.peer_id, set()).add(enrollment.program)
         peers = list(peers)
-        sector_of = self.recruited_sectors(peers) if where.sector is not None else {}
+        sector_of = self.tracker.recruited_sectors(peers) if where.sector is not None else {}
         return [peer for peer in peers if where.matches(peer, enrolled.get(peer.id, ()), sector_of.get(peer.id))]

@@ -30,10 +30,9 @@ import attrs
 
 from .entities import shift_date
 from .filters import loose
-from .reporting import ReportResult, Table, percent
+from .reporting import DEFAULT_HORIZON, ReportResult, Table, percent
 from .trainings import Trainings
 
-DEFAULT_HORIZON = 90  # peerpath's own default: a season ahead (no program publishes one)
 RECENT_LEADERS = 5  # "gave 3 of your last 5 leaders"
 INACTIVE = ("on hold", "inactive", "lapsed")
 
@@ -119,11 +118,27 @@ class _Ahead:
     sectors: dict  # {peer id: the sector of the outreach event they came from}
     enrolled: set  # ids of the peers enrolled in any program
     _yields: dict = attrs.field(factory=dict)
+    _prospects: dict = attrs.field(factory=dict)
+    _fillers: dict = attrs.field(factory=dict)
 
     def yields(self, program_key) -> list:
         if program_key not in self._yields:
             self._yields[program_key] = source_yield(self.by_program[program_key], self.peers, self.sectors)
         return self._yields[program_key]
+
+    def fillers(self, program, short_from, last) -> list:
+        """Who could fill a shortfall of `program` from `short_from` to `last` (`_fillers`),
+        worked out once for the offerings short over the same days."""
+        key = (program.key, short_from, last)
+        if key not in self._fillers:
+            self._fillers[key] = _fillers(program, self.by_program[program.key], self.planned, short_from, last)
+        return self._fillers[key]
+
+    def prospects(self, language) -> list:
+        """The first to ask to train (see `_prospects`) for an offering in `language` (None: any)."""
+        if language not in self._prospects:
+            self._prospects[language] = _prospects(language, self.enrolled, self.peers)
+        return self._prospects[language]
 
 
 def _forecast(offering, program, ahead: _Ahead) -> dict:
@@ -152,19 +167,19 @@ def _forecast(offering, program, ahead: _Ahead) -> dict:
               "short": short, "short_from": short_from.isoformat() if short_from else None,
               "lapsing": lapsing, "fill": [], "recruit": None}
     if short:
-        result["fill"] = _fillers(offering, program, ahead.by_program[offering.program], ahead.planned,
-                                  short_from, last) + _prospects(offering, ahead.enrolled, ahead.peers)
+        result["fill"] = [c for c in ahead.fillers(program, short_from, last)
+                          if not (c["kind"] == "leader" and c["peer"] in offering.leaders)] \
+            + ahead.prospects(offering.language)
         expected = sum(1 for c in result["fill"] if c["kind"] == "trainee" and c["in_time"])
         result["recruit"] = _recruit(offering, program, max(0, short - expected), ahead)
     return result
 
 
-def _fillers(offering, program, statuses, planned, short_from, last) -> list:
-    """Who could fill the offering's shortfall (see the module's docstring)."""
+def _fillers(program, statuses, planned, short_from, last) -> list:
+    """Who could fill a shortfall of the program's offering (see the module's docstring); its own
+    leaders among them are for the caller to leave out."""
     found = []
     for status in statuses:
-        if status.peer.id in offering.leaders and status.status == "certified":
-            continue
         end = _active_until(status)
         if status.status == "certified":
             if end is None or end >= last:
@@ -181,13 +196,13 @@ IN_PIPELINE = ("accepted", "screened", "applied", "contacted", "prospect")  # fu
 PROSPECTS_LISTED = 3
 
 
-def _prospects(offering, enrolled, peers) -> list:
+def _prospects(language, enrolled, peers) -> list:
     """The peers furthest along the recruitment pipeline not enrolled in any program (speaking
-    the offering's language when it has one): the first to ask to train for it."""
+    `language`, an offering's, when given): the first to ask to train for it."""
     found = [p for p in peers.values() if p.stage in IN_PIPELINE and p.id not in enrolled and not p.erased
-             and (not offering.language or any(loose(x) == loose(offering.language) for x in p.languages))]
+             and (not language or any(loose(x) == loose(language) for x in p.languages))]
     found.sort(key=lambda p: (IN_PIPELINE.index(p.stage), p.id))
-    speaks = f", speaks {offering.language}" if offering.language else ""
+    speaks = f", speaks {language}" if language else ""
     return [{"kind": "prospect", "peer": p.id, "name": p.name, "note": f"{p.stage}{speaks}, in no program yet",
              "expected": None, "in_time": False} for p in found[:PROSPECTS_LISTED]]
 
@@ -252,7 +267,7 @@ def _leaders_of(statuses) -> list:
     return sorted(led, key=lambda s: (s.certification.granted, s.peer.id), reverse=True)
 
 
-def _origin(peer, sectors) -> tuple:
+def _origin(peer, sectors) -> tuple[str, str, str]:
     return (peer.source or "unknown", sectors.get(peer.id) or "", peer.community or "")
 
 
@@ -271,16 +286,16 @@ def recent_sources(statuses, peers, sectors, language=None, recent=RECENT_LEADER
     counts = Counter(_origin(peers[s.peer.id], sectors) for s in last)
     (source, sector, community), n = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
     where = source + (f" ({sector})" if sector else "") + (f" in {community}" if community else "")
-    speaking = f"{language}-speaking " if language else ""
+    who = f"{language}-speaking leaders" if language else "leaders"
     return {"source": source, "sector": sector or None, "community": community or None, "leaders": n,
-            "of": len(last), "text": f"{where} gave {n} of your last {len(last)} {speaking}leaders"}
+            "of": len(last), "text": f"{where} gave {n} of your last {len(last)} {who}"}
 
 
 def source_yield(statuses, peers, sectors) -> list:
     """Per source, sector and community: the peers who came from it and how many became
     leaders of the program (certified, whatever their status now), most leaders first."""
     leaders = {s.peer.id for s in _leaders_of(statuses)}
-    groups = defaultdict(lambda: [0, 0])
+    groups: defaultdict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for peer in peers.values():
         if peer.erased:
             continue

@@ -13,6 +13,7 @@ tracker's write path (store_new, store_changed) in the close's one change.
 
 import re
 from collections import Counter, defaultdict
+from typing import Any
 
 import attrs
 
@@ -41,8 +42,8 @@ def check_graduate_source(tracker, offering_id, fields, before=None) -> None:
     raise ValidationError(f"{who} graduated from {offering_id}, so their source is 'graduate', not '{source}'")
 
 
-def close_with_graduates(tracker, offering_id, on, cancelled, graduates, named) -> object:
-    """Close an offering (see FidelityOps.close_offering); returns the closed offering."""
+def close_with_graduates(tracker, offering_id, on, cancelled, graduates, named) -> Offering:
+    """Close an offering (see Fidelity.close_offering); returns the closed offering."""
     with tracker.changing():
         offering = tracker.offering(offering_id)
         if offering.status in ENDED_STATUSES:
@@ -114,8 +115,8 @@ def graduates_report(tracker, options) -> ReportResult:
     statuses = defaultdict(list)
     for status in tracker.leaders():
         statuses[status.peer.id].append(status)
-    groups = defaultdict(lambda: {"offerings": 0, "graduates": 0, "named": 0, "enrolled": 0, "leaders": 0,
-                                  "leader_of": Counter()})
+    groups: defaultdict[str, dict[str, Any]] = defaultdict(lambda: {
+        "offerings": 0, "graduates": 0, "named": 0, "enrolled": 0, "leaders": 0, "leader_of": Counter()})
     for offering in offerings.values():
         group = groups[offering.program]
         group["offerings"] += 1

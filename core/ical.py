@@ -77,7 +77,8 @@ def _text(value) -> str:
 
 def _folded(line: str) -> str:
     """Lines longer than 75 octets go on with CRLF and a space, never inside a UTF-8 character."""
-    pieces, current = [], b""
+    pieces: list = []
+    current = b""
     for char in line:
         encoded = char.encode("utf-8")
         if len(current) + len(encoded) > (75 if not pieces else 74):

@@ -28,7 +28,7 @@ import io
 import re
 import unicodedata
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import attrs
 
@@ -36,6 +36,7 @@ from .dates import MONTH_FIRST, read_date
 from .entities import LIVED_EXPERIENCE, SECTORS, SOURCES, STAGES, Peer
 from .errors import ValidationError
 from .safe_output import csv_cell, csv_cell_read
+from .values import fold
 
 # The fields a column can fill. `first_name` and `last_name` are joined into `name` when the
 # sheet has no full-name column; `date` is the day the peer entered their stage.
@@ -50,7 +51,7 @@ EXPORT_ONLY = ("created",)
 # A cell saying this empties the field of an existing peer (a blank cell leaves it as it is).
 CLEAR = "(clear)"
 # What a cleared field holds.
-EMPTY = {"languages": (), "consent": {}}
+EMPTY: dict[str, Any] = {"languages": (), "consent": {}}
 
 # Header names as coordinators write them, per field. The field's own name always matches too.
 HEADER_ALIASES = {
@@ -125,12 +126,6 @@ _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _LANGUAGE_SPLIT = re.compile(r"[,;/&]|\band\b", re.IGNORECASE)
 _CONSENT_SPLIT = re.compile(r"[;,]")
 DELIMITERS = (",", ";", "\t")
-
-
-def fold(text) -> str:
-    """Text compared loosely: accents dropped, case folded."""
-    decomposed = unicodedata.normalize("NFKD", str(text or ""))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -274,7 +269,7 @@ class BadRows(ValidationError):
 # --- reading the file ---------------------------------------------------------------------------
 
 
-def read_sheet(path, data: bytes = None) -> Sheet:
+def read_sheet(path, data: Optional[bytes] = None) -> Sheet:
     """The header and the non-blank rows of a CSV file, each row with its line number; `data`,
     when given, is the file's bytes (an upload named `path`), read instead of the file."""
     path = Path(path)
@@ -396,7 +391,10 @@ def parse_rows(sheet: Sheet, columns, today: dt.date, value_map=None, stored=Non
     stored peer's cells ({field: text}) or None for an unknown id; `progress` may wrap the rows;
     numeric dates are read in `date_order` (the affiliate's `dates.order`).
     """
-    rows, problems, unmatched, seen_ids = [], [], {}, {}
+    rows: list = []
+    problems: list = []
+    unmatched: dict = {}
+    seen_ids: dict = {}
     width = len(sheet.header)
     for line, cells in (progress or list)(list(sheet.rows)):
         reasons = []
@@ -441,7 +439,10 @@ class RowReader:
 
     def __init__(self, today: dt.date, value_map: dict, stored: dict, date_order=MONTH_FIRST):
         self.today, self.value_map, self.stored, self.date_order = today, value_map, stored, date_order
-        self.fields, self.extras, self.problems, self.unmatched = {}, [], [], []
+        self.fields: dict = {}
+        self.extras: list = []
+        self.problems: list = []
+        self.unmatched: list = []
 
     def read(self, line, cells, columns, peer_id) -> Row:
         values, headers, notes = self._gather(cells, columns)
@@ -666,7 +667,7 @@ def add_value_mapping(value_map: dict, field: str, text: str, value: str, where:
 
 def parse_value_map(items) -> dict:
     """`FIELD:TEXT=VALUE` strings (from `--map-value`) as {field: {value_key(TEXT): VALUE}}."""
-    value_map = {}
+    value_map: dict = {}
     for item in items or ():
         field, colon, rest = item.partition(":")
         text, equals, value = rest.rpartition("=")
@@ -698,7 +699,7 @@ def read_value_map(path) -> dict:
     except OSError as error:
         raise ValidationError(f"cannot read {path}: {error.strerror or error}") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text.split("\n", 1)[0]))
-    value_map = {}
+    value_map: dict = {}
     try:
         if [header_key(cell) for cell in next(reader, [])][:3] != list(VALUE_MAP_COLUMNS[:3]):
             raise ValidationError(f"{path}: the first line must be field,text,value "
@@ -713,7 +714,7 @@ def read_value_map(path) -> dict:
 
 def merge_value_maps(*maps) -> dict:
     """One value map from several, the later ones winning."""
-    merged = {}
+    merged: dict = {}
     for value_map in maps:
         for field, words in (value_map or {}).items():
             merged.setdefault(field, {}).update(words)
@@ -769,7 +770,7 @@ def name_key(name) -> str:
 
 def match_keys(name, email, phone, community) -> list:
     """(kind, key) pairs under which two records count as the same person."""
-    keys = []
+    keys: list[tuple[str, Any]] = []
     if email:
         keys.append(("email", identity_text(email).strip()))
     if phone_digits(phone):
@@ -790,7 +791,7 @@ def find_duplicates(rows, existing) -> tuple:
     flagged only for what the row changes: re-importing an export repeats no warning."""
     stored = {peer.id: peer for peer in existing}
     updated = {row.peer_id for row in rows if row.peer_id in stored}
-    first = {}
+    first: dict = {}
     for peer in existing:
         if peer.id not in updated:
             for key in match_keys(*(getattr(peer, field) for field in IDENTITY)):

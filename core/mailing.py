@@ -86,7 +86,7 @@ def plan_messages(tracker, roles=("leader", "coordinator", "trainer")) -> list:
 
 
 def _leader_messages(tracker, recently) -> list:
-    by_peer = {}
+    by_peer: dict = {}
     for item in build_digest(tracker, "trainer"):  # the kinds a leader's own digest holds
         if item.peer is not None:
             by_peer.setdefault(item.peer, {})[item.identity] = item
@@ -102,7 +102,7 @@ def _leader_messages(tracker, recently) -> list:
 
 def _recently_sent(tx, today, days) -> dict:
     since = (today - dt.timedelta(days=days)).isoformat()
-    recently = {}
+    recently: dict = {}
     for document in tx.all(TABLE):
         if document["on"] > since:
             recently.setdefault(document["recipient"], set()).update(document["items"])
@@ -209,6 +209,7 @@ def _connect(settings):
     """A connected, encrypted (unless mail.security is none) and logged-in SMTP session; a
     server that offers no STARTTLS is refused, never talked to in clear. The connection is
     closed again if any step fails."""
+    server: smtplib.SMTP
     if settings["security"] == "ssl":
         server = smtplib.SMTP_SSL(settings["host"], settings["port"], timeout=30, context=settings["context"])
     else:

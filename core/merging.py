@@ -16,11 +16,12 @@ import attrs
 from .activity import Activity
 from .entities import Certification, Enrollment, Observation, Offering, Peer, SessionRecord, StepRecord
 from .errors import ValidationError
+from .merged import MERGED, merged_into
 from .peers import EDITABLE, ELIGIBILITY
 from .pathways import _Facts
 from .serialize import from_document, to_document
+from .session import Service
 
-MERGED = "merged_peers"
 # Tables whose documents belong to one peer (`peer_id`), and tables listing peers as `leaders`.
 PEER_TABLES = {"enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
                "summaries": None, "activities": Activity}
@@ -40,38 +41,12 @@ class MergeResult:
     dry_run: bool = False
 
 
-def row_problem(document) -> str:
-    """What makes a stored `merged_peers` document unfit to be written back, or ""."""
-    for field, kind in (("merged_into", str), ("on", str), ("peer", dict), ("filled", list)):
-        if type(document.get(field)) is not kind:
-            return f"its {field} is not {kind.__name__}"
-    return ""
-
-
-def merged_record(tx, peer_id: str):
-    """The `merged_peers` document of a peer merged into another, or None."""
-    return tx.get(MERGED, peer_id)
-
-
-def merged_refusal(tx, peer_id: str):
-    """The line refusing a merged peer's id ("peer 'P0002' was merged into P0001 on ..."), or None."""
-    record = merged_record(tx, peer_id)
-    if record is None:
-        return None
-    return f"peer '{peer_id}' was merged into {record['merged_into']} on {record['on']}: use {record['merged_into']}"
-
-
-def merged_into(tx, peer_id: str) -> set:
-    """The ids of the peers merged into `peer_id`."""
-    return {document["id"] for document in tx.search(MERGED, merged_into=peer_id)}
-
-
 def _empty(value) -> bool:
     return value is None or value == () or value == {}
 
 
-class MergeOps:
-    """Merging a duplicate peer into the one kept (Tracker mixin)."""
+class Merging(Service):
+    """Merging a duplicate peer into the one kept (a Tracker service)."""
 
     def merge_peers(self, keep_id: str, duplicate_id: str, dry_run: bool = False) -> MergeResult:
         """Move everything of `duplicate_id` onto `keep_id` in one change, audited as one `merge`
@@ -79,9 +54,9 @@ class MergeOps:
         if keep_id == duplicate_id:
             raise ValidationError(f"cannot merge {keep_id} into itself: give two different peers")
         if dry_run:
-            with self.reading():
+            with self.tracker.reading():
                 return dataclasses.replace(self._merge_plan(keep_id, duplicate_id)[0], dry_run=True)
-        with self.changing() as tx:
+        with self.tracker.changing() as tx:
             result, keep, duplicate = self._merge_plan(keep_id, duplicate_id)
             self._move_peer_documents(duplicate, keep)
             self._replace_leader(duplicate.id, keep.id)
@@ -89,7 +64,7 @@ class MergeOps:
                 tx.replace(MERGED, {**document, "merged_into": keep.id})
             self._store_merged_peer(keep, duplicate, result)
             self._settle_merged(keep.id)
-            self.audit_event("merge", "peers", duplicate.id, peer_id=keep.id, details={
+            self.tracker.audit_event("merge", "peers", duplicate.id, peer_id=keep.id, details={
                 "into": keep.id, "filled": result.filled, "earlier_stages": result.earlier_stages,
                 "moved": result.moved,
             })
@@ -97,13 +72,13 @@ class MergeOps:
 
     def _merge_plan(self, keep_id: str, duplicate_id: str):
         """(MergeResult, KEEP as it will be, the duplicate); refuses what cannot be merged."""
-        keep = self.load("peers", Peer, keep_id, "peer")
-        duplicate = self.load("peers", Peer, duplicate_id, "peer")
+        keep = self.tracker.load("peers", Peer, keep_id, "peer")
+        duplicate = self.tracker.load("peers", Peer, duplicate_id, "peer")
         self._check_enrollments(keep_id, duplicate_id)
-        moved = {table: [d["id"] for d in self.tx.search(table, peer_id=duplicate_id)] for table in PEER_TABLES}
+        moved = {table: [d["id"] for d in self.tracker.tx.search(table, peer_id=duplicate_id)] for table in PEER_TABLES}
         for table in LEADER_TABLES:
-            moved[table] = [d["id"] for d in self.tx.all(table) if duplicate_id in d.get("leaders", ())]
-        moved["merged_peers"] = sorted(merged_into(self.tx, duplicate_id))
+            moved[table] = [d["id"] for d in self.tracker.tx.all(table) if duplicate_id in d.get("leaders", ())]
+        moved["merged_peers"] = sorted(merged_into(self.tracker.tx, duplicate_id))
         filled = _filled_fields(keep, duplicate)
         earlier = _earlier_stages(keep, duplicate)
         merged = attrs.evolve(keep, stage_history=earlier + keep.stage_history, **filled)
@@ -112,8 +87,8 @@ class MergeOps:
         return result, merged, duplicate
 
     def _check_enrollments(self, keep_id: str, duplicate_id: str) -> None:
-        kept = {(d["program"], d["role"]) for d in self.tx.search("enrollments", peer_id=keep_id)}
-        for document in self.tx.search("enrollments", peer_id=duplicate_id):
+        kept = {(d["program"], d["role"]) for d in self.tracker.tx.search("enrollments", peer_id=keep_id)}
+        for document in self.tracker.tx.search("enrollments", peer_id=duplicate_id):
             if (document["program"], document["role"]) in kept:
                 raise ValidationError(
                     f"cannot merge {duplicate_id} into {keep_id}: both are enrolled in {document['program']} "
@@ -123,38 +98,40 @@ class MergeOps:
     def _move_peer_documents(self, duplicate, keep) -> None:
         """Each document of the duplicate's, rewritten to KEEP (and so moved to KEEP's chunk)."""
         for table, cls in PEER_TABLES.items():
-            for document in list(self.tx.search(table, peer_id=duplicate.id)):
+            for document in list(self.tracker.tx.search(table, peer_id=duplicate.id)):
                 after = {**document, "peer_id": keep.id, **({"name": keep.name} if cls is None else {})}
                 if cls is not None:
-                    self.validate("merge", from_document(cls, after), before=from_document(cls, document))
-                self.tx.remove(table, document)
-                self.tx.insert(table, after)
+                    self.tracker.validate("merge", from_document(cls, after), before=from_document(cls, document))
+                self.tracker.tx.remove(table, document)
+                self.tracker.tx.insert(table, after)
 
     def _replace_leader(self, duplicate_id: str, keep_id: str) -> None:
         for table, cls in LEADER_TABLES.items():
-            for document in [d for d in self.tx.all(table) if duplicate_id in d.get("leaders", ())]:
+            for document in [d for d in self.tracker.tx.all(table) if duplicate_id in d.get("leaders", ())]:
                 leaders = list(dict.fromkeys(keep_id if p == duplicate_id else p for p in document["leaders"]))
                 after = {**document, "leaders": leaders}
-                self.validate("merge", from_document(cls, after), before=from_document(cls, document))
-                self.tx.replace(table, after)
+                self.tracker.validate("merge", from_document(cls, after), before=from_document(cls, document))
+                self.tracker.tx.replace(table, after)
 
     def _store_merged_peer(self, keep, duplicate, result) -> None:
-        before = self.load("peers", Peer, keep.id, "peer")
+        before = self.tracker.load("peers", Peer, keep.id, "peer")
         after = attrs.evolve(keep, updated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-        self.validate("merge", after, before=before)
-        self.tx.replace("peers", to_document(after))
-        self.tx.remove("peers", to_document(duplicate))
-        self.tx.insert(MERGED, {"id": duplicate.id, "merged_into": keep.id, "on": self.today.isoformat(),
-                                "actor": self.actor, "filled": result.filled, "peer": to_document(duplicate)})
+        self.tracker.validate("merge", after, before=before)
+        self.tracker.tx.replace("peers", to_document(after))
+        self.tracker.tx.remove("peers", to_document(duplicate))
+        self.tracker.tx.insert(MERGED, {"id": duplicate.id, "merged_into": keep.id,
+                                        "on": self.tracker.today.isoformat(), "actor": self.tracker.actor,
+                                        "filled": result.filled, "peer": to_document(duplicate)})
 
     def _settle_merged(self, keep_id: str) -> None:
         """KEEP's certifications and stored progress, judged again on the records now together."""
-        programs = self.catalog.programs
-        facts = _Facts(self, [keep_id])
-        for enrollment in self.load_all("enrollments", Enrollment, peer_id=keep_id):
+        programs = self.tracker.catalog.programs
+        facts = _Facts(self.tracker, [keep_id])
+        for enrollment in self.tracker.load_all("enrollments", Enrollment, peer_id=keep_id):
             if enrollment.program in programs:
                 program = programs[enrollment.program]
-                self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
+                self.tracker.services.pathways._settle_certification(
+                    enrollment, program, program.pathway(enrollment.pathway), facts)
 
 
 def _filled_fields(keep, duplicate) -> dict:

@@ -12,12 +12,13 @@ from typing import Optional
 
 import attrs
 
-from .entities import (Certification, Cycle, Enrollment, Observation, Offering, Peer, SessionRecord, StatusChange,
-                       StepRecord, record_order, shift_date)
-from .errors import OVERRIDE_HINT, OverridableError, ValidationError
+from .entities import (Certification, Cycle, Enrollment, Observation, Offering, Pathway, Peer, ProgramModel,
+                       SessionRecord, StatusChange, StepRecord, record_order, shift_date)
+from .errors import OVERRIDE_HINT, NotFound, OverridableError, ValidationError
 from .progress import FAILED, StepContext, StepProgress
 from . import summaries
 from .serialize import from_document, to_document
+from .session import Service
 
 ACTIVE = "active"
 HOLD_STATUSES = ("on hold", "inactive")
@@ -45,8 +46,8 @@ class PathwayStatus:
 
     peer: PeerRef
     enrollment: Enrollment
-    program: object
-    pathway: object
+    program: ProgramModel
+    pathway: Pathway
     steps: tuple
     status: str
     certification: Optional[Certification] = None
@@ -186,7 +187,7 @@ class _Facts:
         if enrollment_id in self._recorded:
             return dict(self._recorded[enrollment_id][1])
         if enrollment_id in self.records:
-            found = {}
+            found: dict = {}
             for record in self.records[enrollment_id]:
                 found[record.step] = max(found.get(record.step, ""), record.on.isoformat())
             return found
@@ -261,41 +262,42 @@ class _Facts:
         return found
 
 
-class PathwayOps:
-    """Enrolling leaders, recording their steps and judging their certification (Tracker mixin)."""
+class Pathways(Service):
+    """Enrolling leaders, recording their steps and judging their certification (a Tracker service)."""
 
     # -- enrolment ---------------------------------------------------------------------------------
 
     def enroll(self, peer_id: str, program_key: str, role: Optional[str] = None, on=None) -> Enrollment:
         """Enrol a peer in a program role; refused if their lived experience does not fit."""
-        with self.changing():  # first: the catalog is read under the change's own lock
-            program = self.catalog.program(program_key)
+        with self.tracker.changing():  # first: the catalog is read under the change's own lock
+            program = self.tracker.catalog.program(program_key)
             role_model = program.role(role)
             pathway = program.pathway(role_model.pathway) if role_model.pathway else program.pathways[0]
-            peer = self.load("peers", Peer, peer_id, "peer")
+            peer = self.tracker.load("peers", Peer, peer_id, "peer")
             _check_lived_experience(peer, program)
-            _check_eligibility(peer, program, on or self.today)
-            existing = self.tx.search("enrollments", peer_id=peer_id, program=program.key, role=role_model.key)
+            _check_eligibility(peer, program, on or self.tracker.today)
+            existing = self.tracker.tx.search("enrollments", peer_id=peer_id, program=program.key, role=role_model.key)
             if existing:
                 raise ValidationError(f"{peer_id} is already enrolled in {program.key} as {role_model.key}")
-            if pathway.add_on_to and not self.tx.search("enrollments", peer_id=peer_id, pathway=pathway.add_on_to):
+            if pathway.add_on_to and not self.tracker.tx.search("enrollments", peer_id=peer_id,
+                                                                  pathway=pathway.add_on_to):
                 raise ValidationError(
                     f"'{pathway.key}' is an add-on: enrol {peer_id} in the '{pathway.add_on_to}' pathway first"
                 )
-            enrollment = Enrollment(id=self.tx.next_id("E"), peer_id=peer_id, program=program.key,
-                                    role=role_model.key, pathway=pathway.key, started=on or self.today)
-            self.check_not_future(enrollment.started)
-            self.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
+            enrollment = Enrollment(id=self.tracker.tx.next_id("E"), peer_id=peer_id, program=program.key,
+                                    role=role_model.key, pathway=pathway.key, started=on or self.tracker.today)
+            self.tracker.check_not_future(enrollment.started)
+            self.tracker.store_new("enrollments", enrollment, "enroll", peer_id=peer_id,
                            details={"program": program.key, "role": role_model.key})
-            self._store_summary(enrollment, pathway, _Facts(self, [peer_id]))
-            self.fire("enrollment_started", enrollment=enrollment, peer=peer)
+            self._store_summary(enrollment, pathway, _Facts(self.tracker, [peer_id]))
+            self.tracker.fire("enrollment_started", enrollment=enrollment, peer=peer)
         return enrollment
 
     def enrollment_of(self, peer_id: str, program_key: str, role: Optional[str] = None) -> Enrollment:
-        program = self.catalog.program(program_key)
-        with self.reading():
-            self.load("peers", Peer, peer_id, "peer")
-            found = self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key)
+        program = self.tracker.catalog.program(program_key)
+        with self.tracker.reading():
+            self.tracker.load("peers", Peer, peer_id, "peer")
+            found = self.tracker.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key)
         if role is not None:
             found = [e for e in found if e.role == role]
         if not found:
@@ -313,31 +315,31 @@ class PathwayOps:
         """Record evidence for a step; may certify the leader or renew their certification."""
         if force and not (reason or "").strip():
             raise ValidationError("--force needs --reason: say why the prerequisites are overridden")
-        with self.changing():  # first: the catalog is read under the change's own lock
-            program = self.catalog.program(program_key)
+        with self.tracker.changing():  # first: the catalog is read under the change's own lock
+            program = self.tracker.catalog.program(program_key)
             enrollment = self.enrollment_of(peer_id, program.key, role)
             pathway = program.pathway(enrollment.pathway)
             self._sweep_lapses([enrollment])
             after_grant = {s.key: s for s in (pathway.renewal, pathway.reactivation) if s is not None}
             is_renewal = step_key in after_grant
             step = after_grant[step_key] if is_renewal else pathway.step(step_key)
-            kind = self.catalog.step_kind(step.kind)
+            kind = self.tracker.catalog.step_kind(step.kind)
             record = StepRecord(
-                id=self.tx.next_id("R"), enrollment_id=enrollment.id, peer_id=peer_id,
+                id=self.tracker.tx.next_id("R"), enrollment_id=enrollment.id, peer_id=peer_id,
                 program=program.key, pathway=pathway.key, step=step.key,
-                on=values.pop("on", None) or self.today,
+                on=values.pop("on", None) or self.tracker.today,
                 forced_reason=reason if force else None, **values,
             )
-            self.check_not_future(record.on, record.until)
-            facts = _Facts(self, [peer_id])
+            self.tracker.check_not_future(record.on, record.until)
+            facts = _Facts(self.tracker, [peer_id])
             if is_renewal:
                 self._check_renewable(enrollment, pathway, step, facts)
                 kind.check(step, record, self._context(enrollment, facts))
             else:
                 self._check_rules(pathway, step, record, enrollment, facts, force)
-            self.store_new("step_records", record, "record", peer_id=peer_id,
+            self.tracker.store_new("step_records", record, "record", peer_id=peer_id,
                            details={"step": step.key, "forced": bool(force), **({"reason": reason} if force else {})})
-            self.fire("step_recorded", record=record, enrollment=enrollment)
+            self.tracker.fire("step_recorded", record=record, enrollment=enrollment)
             facts.add_record(record)
             self._settle_certification(enrollment, program, pathway, facts)
         return record
@@ -350,7 +352,7 @@ class PathwayOps:
         before = self._states(pathway, context, facts, enrollment)
         rules = (
             lambda: _check_prerequisites(pathway, step, record, before),
-            lambda: self.catalog.step_kind(step.kind).check(step, record, context),
+            lambda: self.tracker.catalog.step_kind(step.kind).check(step, record, context),
             lambda: _check_nothing_broken(step, record, before, self._states_with(pathway, enrollment, facts, record)),
         )
         for rule in rules:
@@ -371,16 +373,16 @@ class PathwayOps:
         """Mark a wrongly recorded step as void; it stays in the database and the audit trail."""
         if not (reason or "").strip():
             raise ValidationError("voiding a record needs --reason")
-        with self.changing():
-            before = self.load("step_records", StepRecord, record_id, "step record")
+        with self.tracker.changing():
+            before = self.tracker.load("step_records", StepRecord, record_id, "step record")
             if before.voided:
                 raise ValidationError(f"{record_id} is already void ({before.void_reason})")
             after = attrs.evolve(before, void_reason=reason)
-            self.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
+            self.tracker.store_changed("step_records", before, after, "void", peer_id=before.peer_id,
                                details={"reason": reason, "step": before.step})
-            if before.program in self.catalog.programs:
-                enrollment = self.load("enrollments", Enrollment, before.enrollment_id, "enrolment")
-                add_ons = [e for e in self.load_all("enrollments", Enrollment, peer_id=before.peer_id)
+            if before.program in self.tracker.catalog.programs:
+                enrollment = self.tracker.load("enrollments", Enrollment, before.enrollment_id, "enrolment")
+                add_ons = [e for e in self.tracker.load_all("enrollments", Enrollment, peer_id=before.peer_id)
                            if self._pathway_of(e).add_on_to == enrollment.pathway]
                 self._rejudge_enrollments([enrollment] + add_ons, f"void {record_id}: {reason}")
         return after
@@ -391,44 +393,45 @@ class PathwayOps:
         dated today in the leader's history, with `reason`."""
         if status not in HOLD_STATUSES + (ACTIVE,):
             raise ValidationError(f"unknown status '{status}': choose from active, on hold, inactive")
-        with self.changing():
+        with self.tracker.changing():
             before = self.enrollment_of(peer_id, program_key, role)
             self._sweep_lapses([before])
-            before = self.load("enrollments", Enrollment, before.id, "enrolment")
+            before = self.tracker.load("enrollments", Enrollment, before.id, "enrolment")
             certification = self._certification_of(before)
             held = attrs.evolve(before, hold=None if status == ACTIVE else status)
             if held.hold == before.hold:
                 current = self._recorded_status(before, certification)
-                if status == ACTIVE and certification is not None and certification.lapsed(self.today):
+                if status == ACTIVE and certification is not None and certification.lapsed(self.tracker.today):
                     raise ValidationError(
                         f"{peer_id} is {current} in {before.program} ({self._pathway_of(before).lapse_reason} after "
                         f"{certification.expires}): peerpath reactivate {peer_id} {before.program}")
                 raise ValidationError(f"{peer_id} is already {current} in {before.program}")
             # the hold set, or (made active) what the certification says, as of today
             new_status = held.hold or self._recorded_status(attrs.evolve(held, history=()), certification)
-            change = StatusChange(new_status, self.today, reason or ("by hand" if status != ACTIVE else "made active"))
+            change = StatusChange(new_status, self.tracker.today,
+                                  reason or ("by hand" if status != ACTIVE else "made active"))
             after = attrs.evolve(held, history=_in_date_order(before.history + (change,)))
-            self.store_changed("enrollments", before, after, "status", peer_id=peer_id,
+            self.tracker.store_changed("enrollments", before, after, "status", peer_id=peer_id,
                                details={"program": before.program, "enrollment": before.id, "status": new_status,
                                         **({"reason": reason} if reason else {})})
-            self._store_summary(after, self._pathway_of(after), _Facts(self, [peer_id]))
+            self._store_summary(after, self._pathway_of(after), _Facts(self.tracker, [peer_id]))
         return after
 
     def reactivate(self, peer_id: str, program_key: str, role=None, on=None, reason: Optional[str] = None):
         """Make a leader whose certification lapsed active again, from `on` (default today), once
         what the pathway asks to redo since the lapse is done (see Pathway.reactivation): a new
         cycle of the certification starts that day. Returns the certification."""
-        with self.changing():
+        with self.tracker.changing():
             enrollment = self.enrollment_of(peer_id, program_key, role)
             pathway = self._pathway_of(enrollment)
             self._sweep_lapses([enrollment])
-            facts = _Facts(self, [peer_id])
+            facts = _Facts(self.tracker, [peer_id])
             certification = facts.certifications.get(enrollment.id)
-            if certification is None or not certification.lapsed(self.today):
+            if certification is None or not certification.lapsed(self.tracker.today):
                 raise ValidationError(f"{peer_id} has no lapsed {pathway.key} certification to reactivate "
                                       f"(status {self._recorded_status(enrollment, certification)})")
-            day = self.read_date(on) or self.today
-            self.check_not_future(day)
+            day = self.tracker.read_date(on) or self.tracker.today
+            self.tracker.check_not_future(day)
             if day < certification.lapsed_on:
                 raise ValidationError(f"--on {day} is before the certification lapsed ({certification.lapsed_on})")
             redo = self._reactivation_progress(pathway, certification, enrollment, facts)
@@ -443,7 +446,7 @@ class PathwayOps:
             after = attrs.evolve(certification, cycle_start=day, lapsed_on=None, renewed_cycles=(),
                                  expires=shift_date(day, pathway.validity_days) if pathway.validity_days else None)
             status = self._status_change(enrollment, "certified", day, why)
-            self.store_changed("certifications", certification, after, "reactivate", peer_id=peer_id,
+            self.tracker.store_changed("certifications", certification, after, "reactivate", peer_id=peer_id,
                                details={"pathway": pathway.key, "expires": after.expires.isoformat() if after.expires
                                         else None, "reason": why, **status})
             facts.certifications[enrollment.id] = after
@@ -461,21 +464,23 @@ class PathwayOps:
 
     def _certification_of(self, enrollment):
         """The enrolment's stored certification, or None."""
-        for document in self.tx.search("certifications", peer_id=enrollment.peer_id):
+        for document in self.tracker.tx.search("certifications", peer_id=enrollment.peer_id):
             if document["enrollment_id"] == enrollment.id:
                 return from_document(Certification, document)
         return None
 
     def _recorded_status(self, enrollment, certification) -> str:
         """The status as the records stand: by hand, else the certification's (lapsed as recorded)."""
-        return _leader_status(enrollment, certification, self.today, self._pathway_of(enrollment))
+        return _leader_status(enrollment, certification, self.tracker.today, self._pathway_of(enrollment))
 
     def _status_change(self, enrollment, status: str, on, reason: str) -> dict:
         """Note in the enrolment's dated history, kept in date order, that the leader became
         `status` on `on` (unless on hold or inactive by hand from before then, which a
         transition of the certification does not change); the details to add to that
         transition's audit event."""
-        document = self.tx.get("enrollments", enrollment.id, peer_id=enrollment.peer_id)
+        document = self.tracker.tx.get("enrollments", enrollment.id, peer_id=enrollment.peer_id)
+        if document is None:
+            raise NotFound(f"unknown enrollment '{enrollment.id}'")
         stored = from_document(Enrollment, document)
         if stored.hold and _held_since(stored) <= on:
             status = stored.hold
@@ -483,27 +488,23 @@ class PathwayOps:
         if status == (earlier[-1].status if earlier else "in training"):
             return {"enrollment": enrollment.id}
         history = _in_date_order(stored.history + (StatusChange(status, on, reason),))
-        self.tx.replace("enrollments", {**document, "history": [to_document(change) for change in history]})
+        self.tracker.tx.replace("enrollments", {**document, "history": [to_document(change) for change in history]})
         return {"enrollment": enrollment.id, "status": status}
 
     # -- certification -------------------------------------------------------------------------------
 
     def settle_leaders(self, program_key: str, peer_ids) -> None:
         """Grant or renew certifications that new sessions or observations may have completed."""
-        program = self.catalog.program(program_key)
-        facts = _Facts(self, peer_ids)
+        program = self.tracker.catalog.program(program_key)
+        facts = _Facts(self.tracker, peer_ids)
         for peer_id in peer_ids:
-            for enrollment in self.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
+            for enrollment in self.tracker.load_all("enrollments", Enrollment, peer_id=peer_id, program=program.key):
                 self._settle_certification(enrollment, program, program.pathway(enrollment.pathway), facts)
 
     def rules_in_force(self) -> dict:
         """{pathway: its summaries.Rules in force}, to tell afterwards which a change touched, and how."""
         return {pathway.key: summaries.rules(pathway, program.format)
-                for program in self.catalog.programs.values() for pathway in program.pathways}
-
-    # Re-judge only the steps a setting changed, taking the others from the stored summaries;
-    # False judges every step from the records, as before (the tests compare the two).
-    rejudge_from_summaries = True
+                for program in self.tracker.catalog.programs.values() for pathway in program.pathways}
 
     def rejudge(self, rules_before: dict, why: str) -> None:
         """After a change of the rules (a setting): for every enrolment in a pathway whose rules now
@@ -517,23 +518,24 @@ class PathwayOps:
                    if key not in rules_before or rules_before[key].fingerprint != rules.fingerprint}
         if not changed:
             return
-        documents = self.tx.all("enrollments")
+        documents = self.tracker.tx.all("enrollments")
         enrollments = self._enrollments_built_on(changed, documents)
-        kept, unread = {}, {}
-        if self.rejudge_from_summaries:
+        kept: dict = {}
+        unread: dict = {}
+        if self.tracker.rejudge_from_summaries:
             kept, unread = self._kept_progress(enrollments, rules_before, rules_now)
         self._rejudge_enrollments(enrollments, why, kept, _whole_peers(unread, documents))
 
     def _enrollments_built_on(self, pathway_keys, documents) -> list:
         """The enrolments of enabled programs in the pathways `pathway_keys` or in add-ons built on
         them (an endorsement stands or falls with its base); only those are rebuilt as entities."""
-        wanted = set(pathway_keys) | {pathway.key for program in self.catalog.programs.values()
+        wanted = set(pathway_keys) | {pathway.key for program in self.tracker.catalog.programs.values()
                                       for pathway in program.pathways if pathway.add_on_to in pathway_keys}
-        programs = self.catalog.programs
+        programs = self.tracker.catalog.programs
         return [from_document(Enrollment, document) for document in documents
                 if document["pathway"] in wanted and document["program"] in programs]
 
-    def _kept_progress(self, enrollments, rules_before: dict, rules_now: dict) -> dict:
+    def _kept_progress(self, enrollments, rules_before: dict, rules_now: dict) -> tuple[dict, dict]:
         """{enrollment id: {step key: progress}} of the steps a change of rules left alone (same
         kind, parameters and program format), read from the enrolment's stored summary when that
         summary held under the rules before: a step kind judges a step from its parameters, the
@@ -542,19 +544,20 @@ class PathwayOps:
         is judged whole. Second, {enrollment id: (peer id, {step: latest record day})} of those
         whose summary says they have no record of a step to judge again (nor of the renewal):
         their records need not be read."""
-        checker = summaries.Checker(self.today, self.catalog.step_kinds)
+        checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
         kept_steps, kept, unread = {}, {}, {}
         for enrollment in enrollments:
             before, now = rules_before.get(enrollment.pathway), rules_now.get(enrollment.pathway)
             if before is None or now is None:
                 continue
-            document = self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
-            if not checker.held_under(document, before):
+            document = self.tracker.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+            if document is None or not checker.held_under(document, before):
                 continue
             if enrollment.pathway not in kept_steps:
                 keys = summaries.steps_kept(before, now)
                 judged = {step.key for step in now.pathway.steps} - keys
-                kept_steps[enrollment.pathway] = (keys, judged | ({now.pathway.renewal.key} if now.pathway.renewal else set()))
+                renewal = {now.pathway.renewal.key} if now.pathway.renewal else set()
+                kept_steps[enrollment.pathway] = (keys, judged | renewal)
             keys, judged = kept_steps[enrollment.pathway]
             kept[enrollment.id] = summaries.step_progress(document, keys)
             recorded = document.get("records")
@@ -563,7 +566,7 @@ class PathwayOps:
         return kept, unread
 
     def _pathway_of(self, enrollment):
-        return self.catalog.programs[enrollment.program].pathway(enrollment.pathway)
+        return self.tracker.catalog.programs[enrollment.program].pathway(enrollment.pathway)
 
     def _rejudge_enrollments(self, enrollments, why: str, kept=None, unread=None) -> None:
         """Grant, renew or revoke what the records and rules now decide for `enrollments`, each
@@ -573,7 +576,7 @@ class PathwayOps:
         read (see `_Facts`)."""
         # Base credentials first: an add-on (endorsement) stands or falls with its base.
         enrollments = sorted(enrollments, key=lambda e: self._pathway_of(e).add_on_to is not None)
-        facts = _Facts(self, {e.peer_id for e in enrollments}, unread)
+        facts = _Facts(self.tracker, {e.peer_id for e in enrollments}, unread)
         if kept is not None:
             facts.known, facts.remember = dict(kept), True
         for enrollment in enrollments:
@@ -587,12 +590,12 @@ class PathwayOps:
         (a lapsed one is history and stays), after undoing the renewals no longer complete."""
         self._unrenew_if_incomplete(enrollment, pathway, facts, why)
         existing = facts.certifications.get(enrollment.id)
-        if existing is None or existing.lapsed(self.today):
+        if existing is None or existing.lapsed(self.tracker.today):
             return
         states = self._states(pathway, self._context(enrollment, facts), facts, enrollment)
         if not self._complete(enrollment, pathway, states, facts):
-            status = self._status_change(enrollment, "in training", self.today, why)
-            self.store_removed("certifications", existing, "revoke", peer_id=enrollment.peer_id,
+            status = self._status_change(enrollment, "in training", self.tracker.today, why)
+            self.tracker.store_removed("certifications", existing, "revoke", peer_id=enrollment.peer_id,
                                details={"pathway": pathway.key, "granted": existing.granted.isoformat(),
                                         "reason": why, **status})
             del facts.certifications[enrollment.id]
@@ -610,7 +613,7 @@ class PathwayOps:
                 return
             after = attrs.evolve(existing, cycle_start=cycle.start, expires=cycle.expires,
                                  renewed_cycles=existing.renewed_cycles[:-1])
-            self.store_changed("certifications", existing, after, "unrenew", peer_id=enrollment.peer_id,
+            self.tracker.store_changed("certifications", existing, after, "unrenew", peer_id=enrollment.peer_id,
                                details={"pathway": pathway.key, "expires": cycle.expires.isoformat(),
                                         "reason": why})
             facts.certifications[enrollment.id] = existing = after
@@ -634,17 +637,17 @@ class PathwayOps:
                 self._grant(enrollment, pathway, states, facts, base, why)
         else:
             renewal = self._renewal_progress(pathway, existing, context, facts, enrollment)
-            if renewal is not None and renewal.done and _in_time(renewal, existing, self.today):
+            if renewal is not None and renewal.done and _in_time(renewal, existing, self.tracker.today):
                 ended = Cycle(existing.cycle_start or existing.granted, existing.expires)
                 renewed = attrs.evolve(existing, cycle_start=existing.expires, lapsed_on=None,
                                        expires=shift_date(existing.expires, pathway.validity_days),
                                        renewed_cycles=existing.renewed_cycles + (ended,))
                 # Done by the expiry, entered after a lapse was recorded: the lapse is undone on its day.
-                done_on = renewal.completed_on or self.today
+                done_on = renewal.completed_on or self.tracker.today
                 status = self._status_change(enrollment, "certified", existing.lapsed_on,
                                              why or f"renewed (done {done_on}, by the expiry)") \
                     if existing.lapsed_on else {}
-                self.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
+                self.tracker.store_changed("certifications", existing, renewed, "renew", peer_id=enrollment.peer_id,
                                    details={"expires": renewed.expires.isoformat(), **because, **status})
                 facts.certifications[enrollment.id] = renewed
         self._lapse_if_expired(enrollment, facts)
@@ -654,41 +657,42 @@ class PathwayOps:
         """A certification that has already expired as of today (granted on backdated records,
         reactivated from a past day) is recorded lapsed in the same change, as the sweep would."""
         certification = facts.certifications.get(enrollment.id)
-        if certification is not None and certification.lapsed_on is None and certification.lapsed(self.today):
+        if certification is not None and certification.lapsed_on is None and certification.lapsed(self.tracker.today):
             facts.certifications[enrollment.id] = self._record_lapse(certification, enrollment)
 
     def _grant(self, enrollment, pathway, states, facts, base=None, why=None) -> None:
         completed = [s.progress.completed_on for s in states if s.progress.completed_on]
-        granted = max(completed + ([base.granted] if base else []), default=self.today)
+        granted = max(completed + ([base.granted] if base else []), default=self.tracker.today)
         expires = shift_date(granted, pathway.validity_days) if pathway.validity_days else None
         certification = Certification(
-            id=self.tx.next_id("C"), enrollment_id=enrollment.id, peer_id=enrollment.peer_id,
+            id=self.tracker.tx.next_id("C"), enrollment_id=enrollment.id, peer_id=enrollment.peer_id,
             program=enrollment.program, pathway=pathway.key, granted=granted, expires=expires,
             cycle_start=granted,
         )
         status = self._status_change(enrollment, "certified", granted, why or "pathway completed")
-        self.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
+        self.tracker.store_new("certifications", certification, "certify", peer_id=enrollment.peer_id,
                        details={"pathway": pathway.key, "expires": expires.isoformat() if expires else None,
                                 **({"reason": why} if why else {}), **status})
-        self.fire("certification_granted", certification=certification, enrollment=enrollment)
+        self.tracker.fire("certification_granted", certification=certification, enrollment=enrollment)
         facts.certifications[enrollment.id] = certification
         self._settle_add_ons(enrollment, pathway, facts, why)
 
     def _settle_add_ons(self, enrollment, pathway, facts, why=None) -> None:
         """A new base credential may complete add-ons (endorsements) that were waiting for it."""
-        program = self.catalog.program(enrollment.program)
+        program = self.tracker.catalog.program(enrollment.program)
         for add_on in (p for p in program.pathways if p.add_on_to == pathway.key):
-            for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=add_on.key):
+            for other in self.tracker.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id,
+                                               pathway=add_on.key):
                 if other.id not in facts.certifications:
                     self._settle_certification(other, program, add_on, facts, why)
 
     def _base_certification(self, enrollment, facts):
         """The peer's current certification in the pathway an add-on builds on, if any."""
-        program = self.catalog.program(enrollment.program)
+        program = self.tracker.catalog.program(enrollment.program)
         base = program.pathway(program.pathway(enrollment.pathway).add_on_to)
-        for other in self.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=base.key):
+        for other in self.tracker.load_all("enrollments", Enrollment, peer_id=enrollment.peer_id, pathway=base.key):
             certification = facts.certifications.get(other.id)
-            if certification and not certification.lapsed(self.today):
+            if certification and not certification.lapsed(self.tracker.today):
                 return certification
         return None
 
@@ -698,7 +702,7 @@ class PathwayOps:
         certification = facts.certifications.get(enrollment.id)
         if certification is None:
             raise ValidationError(f"{enrollment.peer_id} has no {enrollment.pathway} certification to renew yet")
-        lapsed = certification.lapsed(self.today)
+        lapsed = certification.lapsed(self.tracker.today)
         reactivating = step == (pathway.reactivation or pathway.renewal)
         if lapsed and not reactivating:
             raise ValidationError(
@@ -713,12 +717,12 @@ class PathwayOps:
         """Store every certification that has lapsed as of today; fires certification_lapsed once
         each. Only the certifications expired by today and not yet recorded lapsed are rebuilt,
         and only their enrolments read: a daily sweep touches the few that expired since."""
-        with self.changing():
-            today = self.today.isoformat()
-            due = [from_document(Certification, document) for document in self.tx.all("certifications")
+        with self.tracker.changing():
+            today = self.tracker.today.isoformat()
+            due = [from_document(Certification, document) for document in self.tracker.tx.all("certifications")
                    if not document.get("lapsed_on") and document.get("expires") and document["expires"] < today]
-            enrollments = [from_document(Enrollment, document) for document in
-                           (self.tx.get("enrollments", c.enrollment_id, peer_id=c.peer_id) for c in due) if document]
+            documents = (self.tracker.tx.get("enrollments", c.enrollment_id, peer_id=c.peer_id) for c in due)
+            enrollments = [from_document(Enrollment, document) for document in documents if document]
             return self._sweep_lapses(enrollments, due)
 
     def _sweep_lapses(self, enrollments, certifications=None) -> list:
@@ -728,10 +732,10 @@ class PathwayOps:
         by_id = {e.id: e for e in enrollments}
         if certifications is None:
             certifications = [from_document(Certification, doc) for peer_id in {e.peer_id for e in enrollments}
-                              for doc in self.tx.search("certifications", peer_id=peer_id)]
+                              for doc in self.tracker.tx.search("certifications", peer_id=peer_id)]
         for certification in certifications:
             enrollment = by_id.get(certification.enrollment_id)
-            if enrollment is None or certification.lapsed_on or not certification.lapsed(self.today):
+            if enrollment is None or certification.lapsed_on or not certification.lapsed(self.tracker.today):
                 continue
             lapsed.append(self._record_lapse(certification, enrollment))
         return lapsed
@@ -743,20 +747,20 @@ class PathwayOps:
         after = attrs.evolve(certification, lapsed_on=shift_date(certification.expires, 1))
         reason = f"{pathway.lapse_reason} (expired {certification.expires})"
         status = self._status_change(enrollment, pathway.lapse_status, after.lapsed_on, reason)
-        self.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
+        self.tracker.store_changed("certifications", certification, after, "lapse", peer_id=certification.peer_id,
                            details={"expired": certification.expires.isoformat(), "reason": reason, **status})
-        self.fire("certification_lapsed", certification=after, enrollment=enrollment)
+        self.tracker.fire("certification_lapsed", certification=after, enrollment=enrollment)
         return after
 
     # -- progress ------------------------------------------------------------------------------------
 
     def progress(self, peer_id: str, program_key: Optional[str] = None) -> list:
         """PathwayStatus of each of the peer's enrolments in enabled programs."""
-        with self.reading():
-            self.load("peers", Peer, peer_id, "peer")
+        with self.tracker.reading():
+            self.tracker.load("peers", Peer, peer_id, "peer")
             if program_key is not None:
-                self.catalog.program(program_key)
-            enrollments = self.load_all("enrollments", Enrollment, peer_id=peer_id)
+                self.tracker.catalog.program(program_key)
+            enrollments = self.tracker.load_all("enrollments", Enrollment, peer_id=peer_id)
             enrollments = [e for e in enrollments if program_key in (None, e.program)]
             if program_key is not None and not enrollments:
                 raise ValidationError(f"{peer_id} is not enrolled in {program_key}")
@@ -768,22 +772,22 @@ class PathwayOps:
         from .entities import LEADER_STATUSES
 
         if program is not None:
-            self.catalog.program(program)
+            self.tracker.catalog.program(program)
         if status is not None and status not in LEADER_STATUSES:
             raise ValidationError(f"unknown status '{status}': choose from {', '.join(LEADER_STATUSES)}")
         if expiring_within is not None and expiring_within < 0:
             raise ValidationError("--expiring-within must be 0 or more days")
-        where = self.check_filter(where)
-        with self.reading():
-            enrollments = self.load_all("enrollments", Enrollment)
+        where = self.tracker.check_filter(where)
+        with self.tracker.reading():
+            enrollments = self.tracker.load_all("enrollments", Enrollment)
             if where.given():
-                chosen = {peer.id for peer in self.peers(where=where)}
+                chosen = {peer.id for peer in self.tracker.peers(where=where)}
                 enrollments = [e for e in enrollments if e.peer_id in chosen]
             found = self._statuses([e for e in enrollments if program in (None, e.program)])
         if status is not None:
             found = [s for s in found if s.status == status]
         if expiring_within is not None:
-            horizon = shift_date(self.today, expiring_within)
+            horizon = shift_date(self.tracker.today, expiring_within)
             found = [s for s in found if s.status == "certified" and s.certification.expires
                      and s.certification.expires <= horizon]
         return found
@@ -791,17 +795,17 @@ class PathwayOps:
     def _statuses(self, enrollments, peer_ids=None) -> list:
         """Status of each enrolment of an enabled program; stored summaries stand in for the
         records when listing everyone (see core.summaries)."""
-        programs = self.catalog.programs
+        programs = self.tracker.catalog.programs
         visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
                          key=lambda e: (e.peer_id, e.program, e.role))
-        stored = {} if peer_ids is not None else {d["id"]: d for d in self.tx.all(summaries.TABLE)}
-        checker = summaries.Checker(self.today, self.catalog.step_kinds)
+        stored = {} if peer_ids is not None else {d["id"]: d for d in self.tracker.tx.all(summaries.TABLE)}
+        checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
         stale = {e.peer_id for e in visible
                  if not checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))}
-        facts = _Facts(self, stale if peer_ids is None else peer_ids)
+        facts = _Facts(self.tracker, stale if peer_ids is None else peer_ids)
         if peer_ids is None:
             facts.certifications = {d["enrollment_id"]: from_document(Certification, d)
-                                    for d in self.tx.all("certifications")}
+                                    for d in self.tracker.tx.all("certifications")}
         peers = {}
         result = []
         for enrollment in visible:
@@ -817,9 +821,9 @@ class PathwayOps:
         leader need not read every peer)."""
         if summary is not None and summary.get("name"):
             return PeerRef(peer_id, summary["name"])
-        document = self.tx.get("peers", peer_id)
-        if document is None:
-            self.load("peers", Peer, peer_id, "peer")  # refuses with the usual "no peer" message
+        document = self.tracker.tx.get("peers", peer_id)
+        if document is None:  # load refuses it with the usual "no peer" message
+            return PeerRef(peer_id, self.tracker.load("peers", Peer, peer_id, "peer").name)
         return PeerRef(peer_id, document["name"])
 
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
@@ -831,11 +835,11 @@ class PathwayOps:
             states, renewal, last_activity = self._evaluate(enrollment, pathway, facts)
         return PathwayStatus(
             peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=tuple(states),
-            status=_leader_status(enrollment, certification, self.today, pathway),
+            status=_leader_status(enrollment, certification, self.tracker.today, pathway),
             certification=certification, renewal=renewal, last_activity=last_activity,
         )
 
-    def _evaluate(self, enrollment, pathway, facts):
+    def _evaluate(self, enrollment, pathway, facts) -> tuple[list, Optional[StepProgress], Optional[dt.date]]:
         """(step states, renewal progress, last activity) computed from the records."""
         context = self._context(enrollment, facts)
         states = self._states(pathway, context, facts, enrollment)
@@ -847,35 +851,35 @@ class PathwayOps:
         return states, renewal, last_activity
 
     def _store_summary(self, enrollment, pathway, facts) -> None:
-        stored = self.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+        stored = self.tracker.tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
         # The name a summary holds is kept current (summaries.rename), so the peer is read only
         # for a first summary: a re-judgement of thousands need not read every peer.
         name = stored["name"] if stored and stored.get("name") else \
-            (self.tx.get("peers", enrollment.peer_id) or {}).get("name")
+            (self.tracker.tx.get("peers", enrollment.peer_id) or {}).get("name")
         program = facts.catalog.programs[enrollment.program]
         document = summaries.summary_document(enrollment, name, program, pathway,
-                                              *self._evaluate(enrollment, pathway, facts), self.today,
+                                              *self._evaluate(enrollment, pathway, facts), self.tracker.today,
                                               facts.fingerprint(pathway, program.format), facts.recorded(enrollment.id))
         if stored is None:
-            self.tx.insert(summaries.TABLE, document)
+            self.tracker.tx.insert(summaries.TABLE, document)
         else:
-            self.tx.replace(summaries.TABLE, document)
+            self.tracker.tx.replace(summaries.TABLE, document)
 
     def refresh_summaries(self) -> int:
         """Recompute the stored summaries that do not hold for today (their pathway's rules or a
         plugin changed since, or their progress depends on the date and was computed on another
         day); the others still hold and are left as they are. How many were recomputed."""
-        with self.changing():
-            programs = self.catalog.programs
-            checker = summaries.Checker(self.today, self.catalog.step_kinds)
-            stored = {document["id"]: document for document in self.tx.all(summaries.TABLE)}
+        with self.tracker.changing():
+            programs = self.tracker.catalog.programs
+            checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
+            stored = {document["id"]: document for document in self.tracker.tx.all(summaries.TABLE)}
             # Checked on the stored documents: only the stale enrolments are rebuilt as entities.
-            stale = [from_document(Enrollment, document) for document in self.tx.all("enrollments")
+            stale = [from_document(Enrollment, document) for document in self.tracker.tx.all("enrollments")
                      if document["program"] in programs and not checker.usable(
                          stored.get(document["id"]), programs[document["program"]],
                          programs[document["program"]].pathway(document["pathway"]))]
             if stale:
-                facts = _Facts(self, {e.peer_id for e in stale})
+                facts = _Facts(self.tracker, {e.peer_id for e in stale})
                 for enrollment in stale:
                     self._store_summary(enrollment, programs[enrollment.program].pathway(enrollment.pathway), facts)
         return len(stale)
@@ -923,7 +927,7 @@ class PathwayOps:
     def _context(self, enrollment, facts) -> StepContext:
         key = (enrollment.peer_id, enrollment.program)
         return StepContext(
-            today=self.today, peer_id=enrollment.peer_id, program=enrollment.program,
+            today=self.tracker.today, peer_id=enrollment.peer_id, program=enrollment.program,
             records_for=lambda step_key: facts.records_of(enrollment.id, step_key),
             sessions_led=lambda: list(facts.sessions.get(key, [])),
             observations=lambda: list(facts.observations.get(key, [])),

@@ -7,6 +7,7 @@ import attrs
 from . import summaries
 from .entities import STAGES, Peer, StageChange, id_order, optional_date
 from .errors import ValidationError
+from .session import Service
 
 EDITABLE = (
     "name", "email", "phone", "pronouns", "languages", "community", "county",
@@ -48,8 +49,8 @@ def _now():
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
-class PeerOps:
-    """Adding, finding, editing and staging peers (mixed into Tracker)."""
+class Peers(Service):
+    """Adding, finding, editing and staging peers (a Tracker service)."""
 
     def new_peer(self, on=None, **fields) -> Peer:
         """A Peer with a fresh id, not yet stored; must be called inside `changing()`.
@@ -62,12 +63,12 @@ class PeerOps:
         stage = fields.pop("stage", None) or "prospect"
         self._check_outreach(fields.get("outreach"))
         self._check_graduate_of(fields)
-        history = [StageChange(stage=stage, on=on or self.today, actor=self.actor)]
-        self.check_not_future(history[0].on, optional_date(fields.get("birth_date")))
-        return Peer(id=self.tx.next_id("P"), stage=stage, stage_history=history, **fields)
+        history = [StageChange(stage=stage, on=on or self.tracker.today, actor=self.tracker.actor)]
+        self.tracker.check_not_future(history[0].on, optional_date(fields.get("birth_date")))
+        return Peer(id=self.tracker.tx.next_id("P"), stage=stage, stage_history=history, **fields)
 
     def _check_outreach(self, outreach_id) -> None:
-        if outreach_id and self.tx.get("outreach", outreach_id) is None:
+        if outreach_id and self.tracker.tx.get("outreach", outreach_id) is None:
             raise ValidationError(f"unknown outreach event '{outreach_id}'")
 
     def _check_graduate_of(self, fields, before=None) -> None:
@@ -78,37 +79,38 @@ class PeerOps:
             return
         from .graduates import check_graduate_source
 
-        check_graduate_source(self, offering_id, fields, before)
+        check_graduate_source(self.tracker, offering_id, fields, before)
 
     def add_peer(self, **fields) -> Peer:
         """Store a new peer and return it."""
-        with self.changing():
+        with self.tracker.changing():
             peer = self.new_peer(**fields)
-            self.store_new("peers", peer, "add", peer_id=peer.id)
-            self.fire("peer_added", peer=peer)
+            self.tracker.store_new("peers", peer, "add", peer_id=peer.id)
+            self.tracker.fire("peer_added", peer=peer)
         return peer
 
     def add_peers(self, rows) -> list:
         """Store many peers in one write; all or nothing."""
-        with self.changing():
+        with self.tracker.changing():
             peers = [self.new_peer(**row) for row in rows]
-            self.store_many("peers", peers, "add", peer_id_of=lambda peer: peer.id)
+            self.tracker.store_many("peers", peers, "add", peer_id_of=lambda peer: peer.id)
             for peer in peers:
-                self.fire("peer_added", peer=peer)
+                self.tracker.fire("peer_added", peer=peer)
         return peers
 
     def peer(self, peer_id: str) -> Peer:
-        with self.reading():
-            return self.load("peers", Peer, peer_id, "peer")
+        with self.tracker.reading():
+            return self.tracker.load("peers", Peer, peer_id, "peer")
 
     def peers(self, stage=None, where=None) -> list:
         """The peers at `stage` (default any) that `where`, a PeerFilter (core.filters), matches."""
         if stage is not None and stage not in STAGES:
             raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
-        where = self.check_filter(where)
+        where = self.tracker.check_filter(where)
         stage = stage or where.stage
-        with self.reading():
-            found = self.select_peers(self.load_all("peers", Peer, **({"stage": stage} if stage else {})), where)
+        with self.tracker.reading():
+            stored = self.tracker.load_all("peers", Peer, **({"stage": stage} if stage else {}))
+            found = self.tracker.select_peers(stored, where)
         return sorted(found, key=lambda peer: id_order(peer.id))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
@@ -117,28 +119,28 @@ class PeerOps:
             raise ValidationError(f"cannot edit field(s): {', '.join(sorted(unknown))}")
         if not changes:
             raise ValidationError("nothing to change: give at least one field")
-        with self.changing():
-            before = self.load("peers", Peer, peer_id, "peer")
+        with self.tracker.changing():
+            before = self.tracker.load("peers", Peer, peer_id, "peer")
             self._check_outreach(changes.get("outreach"))
             self._check_graduate_of(changes, before)
-            self.check_not_future(optional_date(changes.get("birth_date")))
+            self.tracker.check_not_future(optional_date(changes.get("birth_date")))
             after = attrs.evolve(before, updated=_now(), **changes)
             changed = sorted(k for k in changes if getattr(before, k) != getattr(after, k))
-            self.store_changed("peers", before, after, "edit", peer_id=peer_id, details={"fields": changed})
+            self.tracker.store_changed("peers", before, after, "edit", peer_id=peer_id, details={"fields": changed})
             if "name" in changed:
-                summaries.rename(self.tx, peer_id, after.name)
+                summaries.rename(self.tracker.tx, peer_id, after.name)
         return after
 
     def set_stage(self, peer_id: str, stage: str, on=None) -> Peer:
         """Move a peer to a recruitment stage, recording the date."""
         if stage not in STAGES:
             raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
-        with self.changing():
-            before = self.load("peers", Peer, peer_id, "peer")
+        with self.tracker.changing():
+            before = self.tracker.load("peers", Peer, peer_id, "peer")
             if before.stage == stage:
                 raise ValidationError(f"peer '{peer_id}' is already at stage '{stage}'")
-            change = StageChange(stage=stage, on=on or self.today, actor=self.actor)
-            self.check_not_future(change.on)
+            change = StageChange(stage=stage, on=on or self.tracker.today, actor=self.tracker.actor)
+            self.tracker.check_not_future(change.on)
             since = before.stage_since()
             if since is not None and change.on < since:
                 raise ValidationError(
@@ -146,7 +148,7 @@ class PeerOps:
                 )
             after = attrs.evolve(before, stage=stage, updated=_now(),
                                  stage_history=before.stage_history + (change,))
-            self.store_changed("peers", before, after, "stage", peer_id=peer_id,
+            self.tracker.store_changed("peers", before, after, "stage", peer_id=peer_id,
                                details={"from": before.stage, "to": stage, "on": change.on.isoformat()})
-            self.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
+            self.tracker.fire("peer_stage_changed", peer=after, old_stage=before.stage, new_stage=stage)
         return after

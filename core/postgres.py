@@ -317,7 +317,7 @@ class Transaction:
         self._connection = connection
         self._present = present
         self._tables = set(_data_tables(connection)) if present else set()
-        self._loaded: dict = {}  # {table: {id: document}} of the tables read whole
+        self._loaded: dict[str, dict] = {}  # {table: {id: document}} of the tables read whole
         meta = self._column("SELECT doc FROM peerpath._meta WHERE affiliate = %s", (affiliate,)) if present else []
         self.meta = meta[0] if meta else {}
         self._meta_stored = bool(meta)  # a writer stores the row of an affiliate registered but not written
@@ -325,7 +325,7 @@ class Transaction:
         self._lines: Optional[list] = None  # the stored audit lines, once read
         self._log_rewrite = None
         self._log_head = None
-        self._new_events: list = []
+        self._new_events: list[dict] = []
 
     # -- SQL ------------------------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
 """What a step kind reports about one step of one leader, and what it may look at to decide."""
 
 import datetime as dt
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import attrs
 
-from .entities import shift_date
+from .values import shift_date
 
 DONE, PARTIAL, MISSING, FAILED = "done", "partial", "missing", "failed"
 
@@ -41,12 +41,12 @@ class StepContext:
     today: dt.date
     peer_id: str
     program: str
-    records_for: object
-    sessions_led: object
-    observations: object
+    records_for: Callable[[str], list]
+    sessions_led: Callable[[], list]
+    observations: Callable[[], list]
     format: dict = attrs.field(factory=dict)
-    offering: object = lambda offering_id: None
-    offering_session_days: object = lambda offering_id: []
+    offering: Callable[[str], Optional[Any]] = lambda offering_id: None
+    offering_session_days: Callable[[str], list] = lambda offering_id: []
     cycle_start: Optional[dt.date] = None
 
     def since(self, window_days) -> Optional[dt.date]:

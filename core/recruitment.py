@@ -1,66 +1,69 @@
-"""Outreach events, the communities an affiliate serves, and follow-ups due (Tracker mixin)."""
+"""Outreach events, the communities an affiliate serves, and follow-ups due (a Tracker service)."""
 
 
 from .entities import Outreach, Peer, shift_date
 from .errors import ValidationError
+from .session import Service
 
 # Stages in which a person is waiting on the affiliate, and so needs a follow-up.
 OPEN_STAGES = ("prospect", "contacted", "applied")
 
 
-class RecruitmentOps:
+class Recruitment(Service):
+    """Outreach, the sectors and communities recruited from, and follow-ups due (a Tracker service)."""
+
     def add_outreach(self, kind, on=None, sector=None, partner=None, community=None, reached=0, notes=None):
-        with self.changing():
-            outreach = Outreach(id=self.tx.next_id("X"), on=on or self.today, kind=kind, sector=sector,
+        with self.tracker.changing():
+            outreach = Outreach(id=self.tracker.tx.next_id("X"), on=on or self.tracker.today, kind=kind, sector=sector,
                                 partner=partner, community=community, reached=reached, notes=notes)
-            self.check_not_future(outreach.on)
-            self.store_new("outreach", outreach, "add", details={"kind": outreach.kind})
+            self.tracker.check_not_future(outreach.on)
+            self.tracker.store_new("outreach", outreach, "add", details={"kind": outreach.kind})
         return outreach
 
     def outreach_events(self, since=None, until=None) -> list:
-        with self.reading():
-            found = self.load_all("outreach", Outreach)
+        with self.tracker.reading():
+            found = self.tracker.load_all("outreach", Outreach)
         return sorted((o for o in found if (since is None or o.on >= since) and (until is None or o.on <= until)),
                       key=lambda o: (o.on, o.id))
 
     def recruited_sectors(self, peers) -> dict:
         """{peer id: sector} for `peers`: the peer's own sector, else the sector of the outreach
         event they came from (a peer recruited at a faith-sector event counts under faith)."""
-        with self.reading():
-            event_sector = {o.id: o.sector for o in self.load_all("outreach", Outreach)}
+        with self.tracker.reading():
+            event_sector = {o.id: o.sector for o in self.tracker.load_all("outreach", Outreach)}
         return {peer.id: peer.sector or event_sector.get(peer.outreach) for peer in peers}
 
     # -- communities ---------------------------------------------------------------------------------
 
     def underserved(self) -> set:
         """Communities the affiliate has marked underserved (case-insensitive names)."""
-        with self.reading(missing_ok=True) as tx:
+        with self.tracker.reading(missing_ok=True) as tx:
             return {name.lower() for name in tx.meta.get("underserved", ())}
 
     def mark_underserved(self, community: str, underserved: bool = True) -> None:
         name = (community or "").strip()
         if not name:
             raise ValidationError("community name must not be empty")
-        with self.changing() as tx:
+        with self.tracker.changing() as tx:
             marked = [c for c in tx.meta.get("underserved", ()) if c.lower() != name.lower()]
             was = len(marked) < len(tx.meta.get("underserved", ()))
             if underserved:
                 marked.append(name)
             tx.meta["underserved"] = sorted(marked)
-            self.audit_event("underserved" if underserved else "served", "community", name,
+            self.tracker.audit_event("underserved" if underserved else "served", "community", name,
                              details={"changes": {"underserved": {"old": was, "new": underserved}}})
 
     def communities(self) -> list:
         """(community, peers, underserved) for every community seen on a peer or outreach event."""
         underserved = self.underserved()
-        counts = {}
-        for peer in self.peers():
+        counts: dict = {}
+        for peer in self.tracker.peers():
             if peer.community:
                 counts[peer.community] = counts.get(peer.community, 0) + 1
         for event in self.outreach_events():
             if event.community:
                 counts.setdefault(event.community, 0)
-        with self.reading(missing_ok=True) as tx:
+        with self.tracker.reading(missing_ok=True) as tx:
             for name in tx.meta.get("underserved", ()):
                 counts.setdefault(name, 0)
         return [(name, count, name.lower() in underserved) for name, count in sorted(counts.items())]
@@ -71,17 +74,17 @@ class RecruitmentOps:
         """People waiting on the affiliate whose stage has not moved for `days`
         (setting recruitment.followup_days)."""
         if days is None:
-            days = self.core_setting("recruitment.followup_days")
+            days = self.tracker.core_setting("recruitment.followup_days")
         if days < 0:
             raise ValidationError("--days must be 0 or more")
-        cutoff = shift_date(self.today, -days)
+        cutoff = shift_date(self.tracker.today, -days)
         due = []
-        for peer in self.peers():
+        for peer in self.tracker.peers():
             if peer.stage not in OPEN_STAGES:
                 continue
             touched = peer.stage_since() or peer.created.date()  # last move through the pipeline
             if touched <= cutoff:
-                due.append((peer, touched, (self.today - touched).days))
+                due.append((peer, touched, (self.tracker.today - touched).days))
         return sorted(due, key=lambda item: -item[2])
 
 def first_stage_date(peer: Peer):

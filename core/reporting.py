@@ -1,16 +1,19 @@
 """What a report returns, how it is rendered, and small-count suppression for shared figures."""
 
-import statistics
-
 import attrs
 
 from .errors import ValidationError
+from .values import as_tuple
+
+# How far the capacity forecast (core.forecast) looks by default: a season ahead (no program
+# publishes one).
+DEFAULT_HORIZON = 90
 
 
 @attrs.frozen
 class Table:
     title: str
-    headers: tuple = attrs.field(converter=tuple)
+    headers: tuple = attrs.field(converter=as_tuple)
     rows: tuple = attrs.field(converter=lambda rows: tuple(tuple(r) for r in rows))
 
 
@@ -20,7 +23,7 @@ class ReportResult:
 
     name: str
     title: str
-    tables: tuple = attrs.field(converter=tuple)
+    tables: tuple = attrs.field(converter=as_tuple)
     figures: dict = attrs.field(factory=dict)
     period: tuple = (None, None)
     # {setting: value} the report was computed as if set (`report NAME --what-if`); nothing stored.
@@ -56,6 +59,8 @@ class ReportResult:
 
 
 def median(values):
+    import statistics  # with fractions and decimal behind it: only reports that compute a median pay
+
     return round(float(statistics.median(values)), 1) if values else None
 
 

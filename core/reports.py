@@ -8,21 +8,20 @@ filter's `since`/`until` bound too.
 """
 
 import datetime as dt
+import importlib
 import json
 from collections import Counter, defaultdict
+from typing import Any
 
 from .catalog import Report
 from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
-from .hookspecs import hookimpl
 from .recruitment import first_stage_date
 from .activity import GROUPINGS, activity_report
-from .equity import equity
-from .forecast import DEFAULT_HORIZON, capacity
-from .graduates import graduates_report
 from .retention import retention, retention_counts
-from .reporting import ReportResult, Table, median, merge_figures, percent, suppress_all
+from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
+from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
 
@@ -79,7 +78,7 @@ def stages_reached(peer) -> set:
 
 
 def _by(peers, key) -> dict:
-    groups = defaultdict(Counter)
+    groups: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         groups[key(peer)][peer.stage] += 1
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
@@ -165,8 +164,8 @@ def reach(tracker, options) -> ReportResult:
     underserved = tracker.underserved()
     events = [e for e in tracker.outreach_events(options["start"], options["end"])
               if options["peers"].matches_place(e.community, e.sector)]
-    sectors = defaultdict(lambda: Counter())
-    communities = defaultdict(lambda: Counter())
+    sectors: defaultdict[str, Counter] = defaultdict(Counter)
+    communities: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
         sector = sector_of[peer.id] or "none"
         sectors[sector]["recruited"] += 1
@@ -211,7 +210,7 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    figures = {
+    figures: dict[str, Any] = {
         "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
         "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
@@ -233,7 +232,7 @@ def _rollup_figures(tracker, options) -> dict:
         figures["offerings"][program] = sum(o.program == program for o in offerings)
         figures["sessions"][program] = sum(s.program == program for s in sessions)
         figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
-    reached = Counter()
+    reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
     figures["outreach_reached"] = dict(reached)
@@ -262,7 +261,8 @@ def _merged(files, threshold) -> ReportResult:
     """Several affiliates' rollups of one period merged; the same affiliate twice (which would
     count it twice) or rollups of different periods are refused."""
     documents = [_read_rollup(path) for path in files]
-    seen, period = {}, (documents[0]["from"], documents[0]["to"])
+    seen: dict = {}
+    period = (documents[0]["from"], documents[0]["to"])
     for path, document in zip(files, documents):
         if (document["from"], document["to"]) != period:
             raise ValidationError(f"{path} covers {_period_text(document['from'], document['to'])} but {files[0]} "
@@ -299,13 +299,24 @@ def _period_text(start, end) -> str:
     return f"{start or 'the beginning'} to {end or 'today'}"
 
 
+def _run_from(module: str, function: str):
+    """The build function `function` of core.`module`, imported when the report runs: every
+    command builds the catalog, which lists the reports, and most run none of them."""
+    def build(tracker, options) -> ReportResult:
+        return getattr(importlib.import_module(f".{module}", __package__), function)(tracker, options)
+
+    build.__name__ = build.__qualname__ = function
+    return build
+
+
 REPORTS = (
     Report("funnel", "Counts per stage, conversion, median days in stage, by source and sector.", funnel,
            filters_peers=True),
     Report("leaders", "Leaders per program by status, new certifications, retention.", leaders,
            filters_peers=True),
     Report("capacity", "Offerings short of trained leaders; programs with no one in training; a forecast "
-           "over --horizon days (90) of shortfalls and who can fill them.", capacity, horizon=DEFAULT_HORIZON),
+           "over --horizon days (90) of shortfalls and who can fill them.", _run_from("forecast", "capacity"),
+           horizon=DEFAULT_HORIZON),
     Report("expiring", "Certifications lapsing within N days and renewal still lacking.", expiring,
            filters_peers=True),
     Report("reach", "Recruitment and outreach by sector and community (underserved marked).", reach,
@@ -316,42 +327,36 @@ REPORTS = (
            "community); presenters short of their yearly presentations.", activity_report, groupings=GROUPINGS),
     Report("retention", "Per program: (leaders active at end - new) / active at start.", retention),
     Report("graduates", "Graduates of each program's completed offerings, and how many became leaders, "
-           "of what.", graduates_report),
+           "of what.", _run_from("graduates", "graduates_report")),
     Report("equity", "Leaders and prospects by community and language against those served "
-           "(equity.communities, equity.languages); under-served marked.", equity),
+           "(equity.communities, equity.languages); under-served marked.", _run_from("equity", "equity")),
 )
 
 
-@hookimpl
-def register_reports(register):
-    for report in REPORTS:
-        register(report)
-
-
-class ReportOps:
-    """Running registered reports (Tracker mixin)."""
+class Reports(Service):
+    """Running registered reports (a Tracker service)."""
 
     def report(self, name, start=None, end=None, days=None, files=(), where=None, by=None,
                horizon=None) -> ReportResult:
         """Report `name` over the period `start`..`end` of the peers `where` (a PeerFilter) matches,
         grouped `by` one of the report's groupings, looking `horizon` days ahead."""
-        report = self.catalog.report(name)
+        report = self.tracker.catalog.report(name)
         if horizon is not None and report.horizon is None:
-            ahead = sorted(r.name for r in self.catalog.reports.values() if r.horizon is not None)
+            ahead = sorted(r.name for r in self.tracker.catalog.reports.values() if r.horizon is not None)
             raise ValidationError(f"report '{name}' has no --horizon; the reports that do: {', '.join(ahead)}")
         if horizon is not None and not 0 <= horizon <= 36_500:
             raise ValidationError(f"--horizon must be from 0 to 36500 days, not {horizon}")
         if by is not None and not report.groupings:
-            grouped = sorted(r.name for r in self.catalog.reports.values() if r.groupings)
+            grouped = sorted(r.name for r in self.tracker.catalog.reports.values() if r.groupings)
             raise ValidationError(f"report '{name}' has no --by; the reports that do: {', '.join(grouped)}")
         if by is not None and by.strip().lower() not in report.groupings:
             raise ValidationError(f"--by must be one of {', '.join(report.groupings)}, not '{by}'")
-        where = self.check_filter(where)
+        where = self.tracker.check_filter(where)
         if where.given() and not report.filters_peers:
-            counting = sorted(r.name for r in self.catalog.reports.values() if r.filters_peers)
+            counting = sorted(r.name for r in self.tracker.catalog.reports.values() if r.filters_peers)
             raise ValidationError(f"report '{name}' does not filter peers (by {where.describe()}); "
                                   f"the reports that do: {', '.join(counting)}")
-        start, end = self.read_date(start or None), self.read_date(end or None) or self.today
+        start, end = self.tracker.read_date(start or None), self.tracker.read_date(end or None) or self.tracker.today
         if start is not None and start > end:
             raise ValidationError(f"--from {start} is after --to {end}")
         if days is not None and days < 0:
@@ -362,8 +367,8 @@ class ReportOps:
                    "horizon": horizon if horizon is not None else report.horizon,
                    "by": by.strip().lower() if by is not None else (report.groupings[0] if report.groupings else None)}
         try:
-            return report.build(self, options)
+            return report.build(self.tracker, options)
         except PeerpathError:
             raise
         except Exception as error:  # a plugin's report must not crash the command
-            raise PluginError(self.catalog.owners[("reports", name)], f"report '{name}'", error) from error
+            raise PluginError(self.tracker.catalog.owners[("reports", name)], f"report '{name}'", error) from error

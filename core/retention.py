@@ -60,7 +60,7 @@ def retention(tracker, options) -> ReportResult:
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
     counts = retention_counts(tracker, start, end)
-    total = sum(counts.values(), Counter())
+    total: Counter = sum(counts.values(), Counter())
     figures, rows = {}, []
     for program, count in [*counts.items(), ("all programs", total)]:
         figures[program] = {"active_at_start": count["at_start"], "active_at_end": count["at_end"],

@@ -20,12 +20,10 @@ Three rules, each in one place:
   cannot forge a row. JSON output needs none of this (json escapes controls itself).
 """
 
-import csv
 import io
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from .errors import ValidationError
@@ -68,6 +66,8 @@ def write_output_file(path, data: bytes, force: bool = False, protected=()) -> N
 
 
 def _write_atomically(target: Path, data: bytes, replace: bool) -> None:
+    import tempfile  # imported by the commands that write a file, not by every start-up
+
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         try:
@@ -119,6 +119,8 @@ def csv_cell(value) -> str:
 def records_csv(records: list) -> str:
     """Records (dicts) as CSV text: one column per key, each cell as `csv_cell` writes it, a
     list or dict value as compact JSON, true/false for booleans."""
+    import csv  # imported by the commands that write CSV, not by every start-up
+
     headers = list(dict.fromkeys(key for record in records for key in record))
     out = io.StringIO()
     writer = csv.writer(out)

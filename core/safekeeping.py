@@ -1,10 +1,11 @@
-"""Backups, restores and `verify`: copies of the database that can be trusted (Tracker mixin).
+"""Backups, restores and `verify`: copies of the database that can be trusted (a Tracker service).
 
 The files and the hash chain are checked by the store (`Transaction.check`); here we add what
 only the data model knows: every id a record points at names a record that exists.
 """
 
 from .errors import StoreError, ValidationError
+from .session import Service
 from .storage import Check
 
 # (table, field holding one id or a list of ids, table the ids must be in).
@@ -27,14 +28,14 @@ REFERENCES = (
 )
 
 
-class SafekeepingOps:
+class Safekeeping(Service):
     """`peerpath backup`, `verify` and `restore`."""
 
     def verify(self) -> Check:
         """Check the manifest, every table, the references between records and the audit
         chain; a damaged manifest is a problem reported, not an error raised."""
         try:
-            with self.reading() as tx:
+            with self.tracker.reading() as tx:
                 found = tx.check()
                 if not found.problems:
                     found.problems.extend(dangling_references(tx))
@@ -44,21 +45,22 @@ class SafekeepingOps:
 
     def backup(self, path) -> dict:
         """Write a consistent copy of the database to the new database `path`; its manifest."""
-        target = self.store.like(path)
-        if target.path == self.store.path:
+        target = self.tracker.store.like(path)
+        if target.path == self.tracker.store.path:
             raise ValidationError("a backup needs a path other than the database's own")
-        return self.store.backup(target)
+        return self.tracker.store.backup(target)
 
     def restore(self, backup, force: bool = False) -> None:
         """Replace this database (which must not exist, unless `force`) by the backup at `backup`,
         once it verifies; the restore is the first new event of the restored audit trail."""
-        source = self.store.like(backup, reference_problems=dangling_references)  # checked as the restore reads it
-        if source.path == self.store.path:
+        # checked as the restore reads it
+        source = self.tracker.store.like(backup, reference_problems=dangling_references)
+        if source.path == self.tracker.store.path:
             raise ValidationError("cannot restore a database onto itself")
         if not source.exists():
             raise ValidationError(f"no backup at {source.path}")
-        with self.changing(restore=source, force=force) as tx:
-            self.audit_event("restore", "database", str(self.store.path), details={
+        with self.tracker.changing(restore=source, force=force) as tx:
+            self.tracker.audit_event("restore", "database", str(self.tracker.store.path), details={
                 "from": str(source.path), "generation": tx.manifest["generation"],
             })
 

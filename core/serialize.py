@@ -3,6 +3,7 @@
 import datetime as dt
 import functools
 import typing
+from typing import Any
 
 import attrs
 
@@ -39,7 +40,7 @@ def _loader(converter):
 
     cheaper = {entities.parse_date: dt.date.fromisoformat, entities.optional_date: dt.date.fromisoformat,
                entities.parse_timestamp: dt.datetime.fromisoformat, entities.clean_text: None,
-               entities.frozen_dict: None, entities.text_tuple: tuple}
+               entities.frozen_dict: None, entities.text_tuple: tuple, entities.as_tuple: tuple}
     return cheaper.get(converter, converter)
 
 
@@ -97,7 +98,8 @@ def _stored_types(cls) -> tuple:
     """(field, JSON types allowed) of each field of `cls` whose type says what is stored."""
     checks = []
     for field in attrs.fields(cls):
-        kind, options = field.type, ()
+        kind: Any = field.type
+        options: tuple = ()
         if typing.get_origin(kind) is typing.Union:
             options = typing.get_args(kind)
             kind = next((arg for arg in options if arg is not type(None)), None)
@@ -114,7 +116,7 @@ class _Missing:
 def _shape_test(cls):
     """A function document -> bool, True when every field has an allowed JSON type; generated once
     per class, as it runs for every row of each table a write loads."""
-    namespace = {"missing": _Missing()}
+    namespace: dict[str, Any] = {"missing": _Missing()}
     tests = []
     for index, (name, allowed) in enumerate(_stored_types(cls)):
         namespace[f"allowed{index}"] = frozenset(allowed + (_Missing,))

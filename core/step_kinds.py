@@ -9,10 +9,9 @@ defaults or the affiliate's overrides; nothing here is a program fact.
 import datetime as dt
 
 from .catalog import StepKind
-from .entities import shift_date
 from .errors import OVERRIDE_HINT, OverridableError, ValidationError
-from .hookspecs import hookimpl
 from .progress import DONE, FAILED, MISSING, PARTIAL, StepProgress
+from .values import shift_date
 
 PASSED, NOT_PASSED = "passed", "not passed"
 OUTCOMES = {"passed": PASSED, "pass": PASSED, "yes": PASSED,
@@ -229,7 +228,9 @@ def _date_reaching(records, step):
     needed = float(step.params.get("total", 0))
     minimums = {name: float(m) for name, m in _domains(step).items() if m}
     span = int(step.params.get("min_span_days") or 0)
-    total, by_domain, first = 0.0, {}, None
+    total = 0.0
+    by_domain: dict = {}
+    first = None
     for record in sorted(records, key=lambda r: r.on):
         first = first or record.on
         total += record.hours or 0
@@ -257,7 +258,7 @@ def _count_progress(step, records, context):
     if counts == "sessions":
         dates += [s.on for s in sessions]
     elif counts == "offerings":
-        first_led = {}
+        first_led: dict = {}
         for session in sorted(sessions, key=lambda s: s.on):
             first_led.setdefault(session.offering_id, session.on)
         dates += list(first_led.values())
@@ -369,9 +370,3 @@ KINDS = (
     StepKind("observation", "A fidelity observation at or above min_percent.",
              _observation_check, _observation_progress, ("min_percent", "checklist"), dated=False),
 )
-
-
-@hookimpl
-def register_step_kinds(register):
-    for kind in KINDS:
-        register(kind)

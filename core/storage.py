@@ -86,8 +86,12 @@ class Storage(Protocol):
     the file's stem) and its transactions."""
 
     path: Any
-    location: Any
-    name: str
+
+    @property
+    def location(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
 
     def exists(self) -> bool: ...
 
@@ -97,6 +101,11 @@ class Storage(Protocol):
               force: bool = False) -> ContextManager[Transaction]: ...
 
     def backup(self, target) -> dict: ...
+
+    def like(self, location, reference_problems=None) -> "Storage":
+        """Another database at `location` of this one's kind and layout (a backup, a restore's
+        source); `reference_problems`, transaction -> ["what is wrong", ...], what a restore checks."""
+        ...
 
     def upgrade(self) -> tuple: ...  # (schema version before, after)
 

@@ -14,6 +14,7 @@ import json
 
 import attrs
 
+from .entities import Pathway
 from .progress import StepProgress
 from .serialize import to_document
 
@@ -32,7 +33,7 @@ class Rules:
     """The rules one pathway followed at some moment: what a setting is compared against."""
 
     fingerprint: str
-    pathway: object
+    pathway: Pathway
     format: dict
 
 

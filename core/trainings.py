@@ -29,6 +29,7 @@ from .errors import ValidationError
 from .importer import decode, header_key, name_key, sniff_delimiter
 from .safe_output import csv_cell_read
 from .serialize import from_document, to_document
+from .session import Service
 
 TABLE = "trainings"
 RESULTS = {"passed": "passed", "not passed": "not passed", "partial": "incomplete"}  # result -> outcome
@@ -71,12 +72,9 @@ class Training:
         return None if self.capacity is None else self.capacity - len(self.roster)
 
 
-class Trainings:
+class Trainings(Service):
     """Planning, filling and closing training events: a service on one tracker (its transaction,
     catalog and audit), reached through `Tracker.add_training` and the others."""
-
-    def __init__(self, tracker):
-        self.tracker = tracker
 
     def add_training(self, program_key, on, until=None, trainers=(), location=None, capacity=None) -> Training:
         with self.tracker.changing():
@@ -102,7 +100,7 @@ class Trainings:
             if before.closed:
                 raise ValidationError(f"{training_id} is closed")
             wanted = list(dict.fromkeys(text_tuple(peer_ids)))
-            where = {}  # peer id: the roster file's line naming them
+            where: dict = {}  # peer id: the roster file's line naming them
             if roster is not None:
                 for place, peer_id in self.roster_peers(roster):
                     if peer_id in wanted:
@@ -133,7 +131,7 @@ class Trainings:
         with self.tracker.reading():
             peers = self.tracker.load_all("peers", Peer)
         by_id = {peer.id: peer for peer in peers}
-        by_name = {}
+        by_name: dict = {}
         for peer in peers:
             by_name.setdefault(name_key(peer.name), []).append(peer)
         found = []

@@ -1,4 +1,4 @@
-"""Spreadsheet import and export of peers (Tracker mixin); reading sheets is `core.importer`.
+"""Spreadsheet import and export of peers (a Tracker service); reading sheets is `core.importer`.
 
 An export re-imports to exactly the stored values: a row with a peer's id changes only the
 fields whose cells differ from that peer's, through `edit_peer` and `set_stage`, so the audit
@@ -17,6 +17,7 @@ from .importer import (BadRows, ImportResult, RowProblem, Update, find_duplicate
                        resolve_columns, sheet_text, stored_as_read)
 from .peers import CONTACT_FIELDS, EDITABLE, GRADUATION
 from .safe_output import csv_cell, database_files, write_output_file
+from .session import Service
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = (
@@ -31,7 +32,9 @@ IMPORTED = tuple(field for field in EDITABLE if field != "outreach") + GRADUATIO
 COMPARED = IMPORTED + ("stage", "date")
 
 
-class TransferOps:
+class Transfer(Service):
+    """Peer import from and export to spreadsheet files (a Tracker service)."""
+
     def import_peers(self, path, mapping=None, dry_run=False, skip_duplicates=False,
                      progress=None, value_map=None, value_map_file=None, data=None) -> ImportResult:
         """Import the CSV file `path` in one write, or nothing at all: rows without an id add
@@ -56,35 +59,35 @@ class TransferOps:
         given = merge_value_maps(read_value_map(value_map_file) if value_map_file else {},
                                  value_map if isinstance(value_map, dict) else parse_value_map(value_map))
         if dry_run:
-            with self.reading():
+            with self.tracker.reading():
                 return self._import_plan(sheet, columns, given, skip_duplicates, progress, dry_run=True)
-        with self.changing():
+        with self.tracker.changing():
             plan = self._import_plan(sheet, columns, given, skip_duplicates, progress)
-            peers = self.add_peers([row.new_peer_fields() for row in plan.to_add]) if plan.to_add else []
+            peers = self.tracker.add_peers([row.new_peer_fields() for row in plan.to_add]) if plan.to_add else []
             for update in plan.updates:
                 self._apply_update(update)
             self._remember_values(given)
         return attrs.evolve(plan, added=tuple(peer.id for peer in peers))
 
     def _import_plan(self, sheet, columns, given, skip_duplicates, progress, dry_run=False) -> ImportResult:
-        existing = {peer.id: peer for peer in self.load_all("peers", Peer)}
-        value_map = merge_value_maps(self.tx.meta.get("value_map", {}), given)
+        existing = {peer.id: peer for peer in self.tracker.load_all("peers", Peer)}
+        value_map = merge_value_maps(self.tracker.tx.meta.get("value_map", {}), given)
         rows, problems, unmatched = parse_rows(
-            sheet, columns, self.today, value_map, progress=progress, date_order=self.date_order(),
+            sheet, columns, self.tracker.today, value_map, progress=progress, date_order=self.tracker.date_order(),
             stored=lambda peer_id: peer_cells(existing[peer_id]) if peer_id in existing else None)
         updates, unchanged = [], 0
         for row in rows:
             if row.peer_id is None and row.fields.get("graduate_of"):
                 try:
-                    self._check_graduate_of(dict(row.fields))
+                    self.tracker.services.peers._check_graduate_of(dict(row.fields))
                 except ValidationError as error:
                     problems.append(RowProblem(row.line, str(error)))
             if row.peer_id in existing:
                 try:
-                    update = plan_update(row, existing[row.peer_id], self.today)
+                    update = plan_update(row, existing[row.peer_id], self.tracker.today)
                     # a graduate's offering must be a completed one, their source graduate
-                    self._check_graduate_of({field: new for field, (_, new) in update.changes.items()},
-                                            existing[row.peer_id])
+                    self.tracker.services.peers._check_graduate_of(
+                        {field: new for field, (_, new) in update.changes.items()}, existing[row.peer_id])
                 except ValidationError as error:
                     problems.append(RowProblem(row.line, str(error)))
                     continue
@@ -109,21 +112,21 @@ class TransferOps:
 
     def _apply_update(self, update: Update) -> None:
         if update.changes:
-            self.edit_peer(update.peer_id, **{field: new for field, (_, new) in update.changes.items()})
+            self.tracker.edit_peer(update.peer_id, **{field: new for field, (_, new) in update.changes.items()})
         if update.stage:
             _, stage, on = update.stage
-            self.set_stage(update.peer_id, stage, on=on)
+            self.tracker.set_stage(update.peer_id, stage, on=on)
 
     def _remember_values(self, given: dict) -> None:
         """Add the values mapped for this import to the affiliate's value map, each one audited."""
-        stored = self.tx.meta.get("value_map", {})
+        stored = self.tracker.tx.meta.get("value_map", {})
         new = [(field, text, word) for field, words in sorted(given.items())
                for text, word in sorted(words.items()) if stored.get(field, {}).get(text) != word]
         for field, text, word in new:
-            self.audit_event("map", "value map", f"{field}:{text}",
+            self.tracker.audit_event("map", "value map", f"{field}:{text}",
                              details={"field": field, "text": text, "value": word})
         if new:
-            self.tx.meta["value_map"] = merge_value_maps(stored, given)
+            self.tracker.tx.meta["value_map"] = merge_value_maps(stored, given)
 
     def write_file(self, path, text: str, format: str, force: bool = False) -> None:
         """Write an export (or a value-map file) to the new file `path`, private to its owner (it
@@ -132,11 +135,11 @@ class TransferOps:
 
         CSV files get a UTF-8 byte order mark so that Excel shows accented names correctly."""
         data = text.encode("utf-8-sig" if format == "csv" else "utf-8")
-        write_output_file(path, data, force=force, protected=database_files(self.store.path))
+        write_output_file(path, data, force=force, protected=database_files(self.tracker.store.path))
 
     def value_map(self) -> dict:
         """The affiliate's value map: {field: {text as compared: value}}."""
-        with self.reading(missing_ok=True) as tx:
+        with self.tracker.reading(missing_ok=True) as tx:
             return merge_value_maps(tx.meta.get("value_map", {}))
 
     def export_peers(self, format="csv", include_contact=False) -> str:
@@ -147,7 +150,7 @@ class TransferOps:
                 f"unknown export format '{format}': choose from {', '.join(EXPORT_FORMATS)}"
             )
         columns = EXPORT_COLUMNS + (CONTACT_COLUMNS if include_contact else ())
-        records = [export_record(peer, columns) for peer in self.peers()]
+        records = [export_record(peer, columns) for peer in self.tracker.peers()]
         return records_json(records) if format == "json" else records_csv(records, columns)
 
 

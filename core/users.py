@@ -16,13 +16,14 @@ from typing import Optional
 
 import attrs
 
-from .entities import check_text, one_of
 from .errors import ValidationError
 from .safe_output import database_files
+from .session import Service
+from .values import USER_ROLES, check_text, one_of
 from .storage import data_folder
 
 TABLE = "users"
-ROLES = ("coordinator", "trainer", "viewer", "state", "admin", "leader")
+ROLES = USER_ROLES
 
 # action -> the roles allowed it.
 #   view: the affiliate's peers, leaders, offerings and reports; contact: email, phone, notes;
@@ -71,11 +72,8 @@ def _digest(password: str, salt: bytes, cost: dict) -> bytes:
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=2 ** 26, dklen=32, **cost)
 
 
-class Users:
+class Users(Service):
     """The users of one tracker's database."""
-
-    def __init__(self, tracker):
-        self.tracker = tracker
 
     def add(self, name: str, role: str, password: str, peer_id=None) -> User:
         """Store a new user (a leader: with their own peer record); the change is audited

@@ -126,3 +126,29 @@ def test_columns_sets_the_width(wide_peers, run, monkeypatch):
     assert NAMES[2] in lines[2] and NAMES[3] in lines[3]
     monkeypatch.setenv("COLUMNS", "60")
     assert_aligned_within(ok(run("peer", "list")), 60)
+
+
+def installed_peerpath(*args, input=None):
+    """The `peerpath` console script in a process of its own (the case that ends with os._exit)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([Path(sys.executable).parent / "peerpath", *map(str, args)], input=input,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_installed_command_delivers_all_its_output_and_stores_its_change(demo_db):
+    """The console script ends without tearing down what it read: its output (one large
+    write), its warnings and its commit must all be there first."""
+    audit = installed_peerpath("audit", "--json")
+    assert audit.returncode == 0, audit.stderr
+    events = json.loads(audit.stdout)
+    assert len(events) > 200 and events[-1]["action"]
+    added = installed_peerpath("--today", "3/4/2026", "peer", "add", "Ana Exit", "--stage", "contacted")
+    assert added.returncode == 0, added.stderr
+    assert added.stderr.startswith("Warning: read 3/4/2026 as 2026-03-04")
+    shown = installed_peerpath("peer", "list", "--json")
+    assert [p["name"] for p in json.loads(shown.stdout)][-1] == "Ana Exit"
+    refused = installed_peerpath("peer", "show", "P9999")
+    assert refused.returncode == 1 and refused.stderr.startswith("Error: ")

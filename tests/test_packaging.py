@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # What a checkout may hold that is not source: never copied into a build.
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__",
-                                    ".pytest_cache", ".hypothesis")
+                                    ".pytest_cache", ".hypothesis", ".mypy_cache")
 
 
 def _run(args, cwd=None, env=None, timeout=300):

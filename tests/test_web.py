@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DEMO_TODAY, ok
 from peerpath.core import ROLES, Tracker
-from peerpath.web.app import PUBLIC, create_app
+from peerpath.web.app import PUBLIC, create_app, run_server
 
 pytestmark = pytest.mark.both_backends  # each test on a file and on PostgreSQL (conftest.py)
 
@@ -533,3 +533,21 @@ def test_others_read_activity_but_only_a_coordinator_records_it(as_role, demo_db
     before = stored(demo_db).activities(status=None)
     response = post(client, "/activities/add", "/activities", peer="P0030", kind="talk", hours="1")
     assert response.status_code == 403 and stored(demo_db).activities(status=None) == before
+
+
+def test_the_server_collects_cyclic_garbage_though_commands_pause_it(app, monkeypatch):
+    """The CLI pauses the cycle collector for a command; a server must not run for days without
+    it (its requests' cyclic garbage would pile up)."""
+    import gc
+
+    import waitress
+
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: seen.update(collecting=gc.isenabled()))
+    gc.disable()
+    try:
+        run_server(app, "127.0.0.1", 0, threads=1)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert seen == {"collecting": True}

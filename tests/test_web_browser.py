@@ -238,12 +238,14 @@ def test_on_a_phone_the_pages_fit_and_the_forms_have_labels(server, browser, sho
     sign_in(browser, server, "coordinator")
     for url in ("/", "/peers", "/peers/P0027", "/leaders", "/reports/capacity", "/offerings", "/activities"):
         browser.get(f"{server}{url}")
-        width = browser.execute_script("return document.documentElement.scrollWidth")
-        viewport = browser.execute_script("return window.innerWidth")
-        wide = browser.execute_script(
-            "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >"
-            " window.innerWidth + 1 && !e.closest('.scroll')).map(e => e.tagName + '#' + e.id + '.' +"
-            " e.className).slice(0, 5)")
+        # Measured once the page and its stylesheet are in, in one script: one layout, not two.
+        WebDriverWait(browser, 30).until(lambda driver: driver.execute_script(
+            "return document.readyState === 'complete' && document.styleSheets.length > 0"))
+        width, viewport, wide = browser.execute_script(
+            "const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >"
+            " window.innerWidth + 1 && !(e.parentElement && e.parentElement.closest('.scroll')))"
+            ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5);"
+            " return [document.documentElement.scrollWidth, window.innerWidth, wide]")
         assert width <= viewport, f"{url} is {width} px wide in a {viewport} px window: {wide}"
         for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, textarea"):
             field_id = field.get_attribute("id")

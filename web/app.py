@@ -9,6 +9,7 @@ core's. Routes are denied unless they declare the action they need (`requires`),
 import base64
 import binascii
 import functools
+import gc
 import hmac
 import secrets
 import time
@@ -111,9 +112,14 @@ def create_app(tracker: Tracker, today=None, behind_proxy: bool = False) -> Flas
 
 
 def run_server(app: Flask, host: str, port: int, threads: int) -> None:
-    """Serve `app` with waitress, a production WSGI server, until interrupted."""
+    """Serve `app` with waitress, a production WSGI server, until interrupted. The cycle
+    collector runs again (the CLI pauses it for one-shot commands): a server lives for days, and
+    without it each request's cyclic garbage piled up and slowed every later request. What was
+    built at start-up is frozen out of its scans."""
     import waitress
 
+    gc.enable()
+    gc.freeze()
     waitress.serve(app, host=host, port=port, threads=threads, ident="peerpath")
 
 

@@ -1,0 +1,91 @@
+"""The PostgreSQL backend beside the file store (issue 15, point 7): `db copy` of a dataset into
+PostgreSQL and its rate, the same commands on both (median wall time, bytecode cached), and 8
+concurrent writers on PostgreSQL (throughput, errors).
+
+    python bench/bench_postgres.py [--size affiliate|state|national] [--runs 5] [--url URL]
+
+Without --url it starts the tests' throwaway cluster (tests/postgres.py: initdb/pg_ctl on
+127.0.0.1, fsync off, so writes are faster than on a real server) and copies the dataset into a
+new database of it. Targets of issue 15: one-peer commands on PostgreSQL within 1.5 x start-up,
+reports within 3 x.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import BENCH, PEERPATH, compile_bytecode, ensure_dataset, environment, startup_median, table
+
+# (command, target: PostgreSQL time / start-up): one-peer commands 1.5, the rest 3.
+COMMANDS = ((("progress", "P0001"), 1.5), (("peer", "show", "P0001"), 1.5), (("leaders", "--json"), 3.0),
+            (("peer", "list", "--stage", "accepted"), 3.0), (("report", "funnel"), 3.0), (("report", "rollup"), 3.0))
+WRITERS, WRITES = 8, 10
+
+
+def median_ms(db, args, runs) -> float:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        result = subprocess.run([PEERPATH, "--db", str(db), *args], env=environment(), capture_output=True, text=True)
+        times.append(time.perf_counter() - began)
+        if result.returncode:
+            raise SystemExit(f"{' '.join(args)} failed: {result.stderr.strip()}")
+    return statistics.median(times) * 1000
+
+
+def writers(url) -> tuple:
+    """(seconds, errors) of WRITERS processes each adding WRITES peers at once."""
+    def script(writer):
+        return "; ".join(f"{PEERPATH} peer add 'Writer {writer} {n}' >/dev/null" for n in range(WRITES))
+
+    began = time.perf_counter()
+    children = [subprocess.Popen(["bash", "-c", script(writer)], env=environment(url), stderr=subprocess.PIPE,
+                                 text=True) for writer in range(WRITERS)]
+    errors = sum(bool(child.communicate()[1].strip()) or child.returncode != 0 for child in children)
+    return time.perf_counter() - began, errors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="affiliate", choices=("affiliate", "state", "national"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: a throwaway cluster's)")
+    options = parser.parse_args()
+    compile_bytecode()
+    files = ensure_dataset(options.size, Path(tempfile.gettempdir()) / f"peerpath-bench-{options.size}.json")
+    cluster = None
+    if options.url is None:
+        sys.path.insert(0, str(BENCH.parent / "tests"))
+        from postgres import Cluster
+
+        cluster = Cluster().start()
+    try:
+        url = options.url or cluster.new_database()
+        began = time.perf_counter()
+        copied = subprocess.run([PEERPATH, "db", "copy", str(files), url], env=environment(), check=True,
+                                capture_output=True, text=True).stdout
+        seconds = time.perf_counter() - began
+        rows = int(copied.split(" row(s)")[0].rsplit(" ", 1)[1])
+        print(f"db copy of the {options.size} dataset: {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+        startup = startup_median(options.runs)
+        found = []
+        for args, limit in COMMANDS:
+            on_files, on_postgres = median_ms(files, args, options.runs), median_ms(url, args, options.runs)
+            found.append([" ".join(args), f"{on_files:.0f}", f"{on_postgres:.0f}", f"{on_postgres / on_files:.2f}",
+                          f"{on_postgres / (startup * 1000):.2f}", f"<= {limit}"])
+        print(f"start-up (peerpath --help): {startup * 1000:.0f} ms")
+        print(table(found, ["command", "files ms", "postgres ms", "pg / files", "pg / start-up", "target"]))
+        seconds, errors = writers(url)
+        print(f"{WRITERS} concurrent writers x {WRITES} peer add: {WRITERS * WRITES / seconds:.1f} writes/s, "
+              f"{errors} error(s)")
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
