@@ -16,7 +16,7 @@ import pytest
 
 from conftest import DEMO_TODAY, assert_refused, ok
 from peerpath.core import Tracker, chain
-from peerpath.core.storage import with_affiliate
+from peerpath.core.storage import open_store, with_affiliate
 from peerpath.web.app import create_app
 
 PASSWORD = "coordinators-own"
@@ -134,6 +134,21 @@ def test_sql_of_a_coordinator_never_reaches_another_affiliate(two):
     with psycopg.connect(two.admin) as connection:
         counts = dict(connection.execute("SELECT affiliate, count(*) FROM peerpath.peers GROUP BY 1").fetchall())
     assert counts == {two.a: 2, two.b: 3}
+
+
+def test_a_table_a_coordinator_makes_first_is_kept_apart_too(two):
+    """A plugin's table is made by the first command that stores in it, as its coordinator."""
+    with open_store(two.url(two.coord_a)).write() as tx:
+        tx.insert("plugin_notes", {"id": "N0001", "text": "Cook's"})
+    with open_store(two.url(two.coord_b)).write() as tx:
+        assert tx.all("plugin_notes") == []
+        tx.insert("plugin_notes", {"id": "N0001", "text": "Lake's"})
+    for role, text in ((two.coord_a, "Cook's"), (two.coord_b, "Lake's")):
+        with open_store(two.url(role)).read() as tx:
+            assert [note["text"] for note in tx.all("plugin_notes")] == [text]
+    with psycopg.connect(two.url(two.coord_b)) as connection:
+        connection.execute("SET peerpath.affiliate = %s" % psycopg.sql.quote(two.a))
+        assert connection.execute("SELECT count(*) FROM peerpath.plugin_notes").fetchone()[0] == 0
 
 
 WRITER = textwrap.dedent("""
