@@ -541,15 +541,18 @@ def db_upgrade(tracker):
 @click.argument("source", metavar="SOURCE")
 @click.argument("target", metavar="TARGET")
 @click.option("--force", is_flag=True, help="Replace what TARGET holds, if anything.")
+@click.option("--affiliate", metavar="ID", help="Copy into this affiliate of a PostgreSQL TARGET "
+              "(made if new), one per affiliate file copied in.")
 @pass_tracker
-def db_copy(tracker, source, target, force):
+def db_copy(tracker, source, target, force, affiliate):
     """Copy the database SOURCE into TARGET: each a file path or a postgresql:// URL.
 
     Files to PostgreSQL to grow up, PostgreSQL to a file to keep a copy or to leave. Copies
     every table, the settings and the audit trail (its chain goes on unbroken), records the
     copy in TARGET's audit trail, then checks that TARGET holds every row and audit event of
     SOURCE and verifies. TARGET is created if need be; one that holds anything is refused
-    unless --force.
+    unless --force. Several affiliates' files go into one PostgreSQL database each as its own
+    affiliate: --affiliate ID (or ?affiliate=ID in TARGET).
 
     Examples:
 
@@ -557,12 +560,79 @@ def db_copy(tracker, source, target, force):
       peerpath db copy affiliate.json copy.json
       peerpath db copy affiliate.json copy.json          # refused: not empty
       peerpath db copy affiliate.json copy.json --force
+      peerpath db copy affiliate.json new.json --affiliate cook  # refused
     """
     from .core.copying import copy_database
 
-    copied = copy_database(source, target, actor=tracker.actor, force=force)
+    copied = copy_database(source, target, actor=tracker.actor, force=force, affiliate=affiliate)
     echo(f"Copied {copied.source} to {copied.target}: {copied.tables} table(s), {copied.rows} row(s), "
          f"{copied.events} audit event(s); verified")
+
+
+# --- affiliates (PostgreSQL) ---------------------------------------------------------------------
+
+
+@cli.group(name="affiliate")
+def affiliate_group():
+    """The affiliates of a PostgreSQL database (a file database is one affiliate's).
+
+    Each affiliate has a role, peerpath_affiliate_ID; a login role that is a member of it
+    sees and changes that affiliate's rows only. A connection acts for the affiliate named by
+    ?affiliate=ID in the URL or PEERPATH_AFFILIATE, else the only one its role belongs to.
+    See docs/postgres.md.
+
+    Examples:
+
+    \b
+      peerpath affiliate list             # refused: a file database
+      peerpath affiliate add -h
+    """
+
+
+@affiliate_group.command(name="add")
+@click.argument("name")
+@click.option("--id", "affiliate", metavar="ID", help="Its id (lower-case letters, digits, _); "
+              "default: made from NAME.")
+@pass_tracker
+def affiliate_add(tracker, name, affiliate):
+    """Add the affiliate NAME: its role (NOLOGIN) and its empty database, audited.
+
+    Run by the database's owner, who may create roles. Then GRANT the role to each of the
+    affiliate's coordinators' login roles.
+
+    Examples:
+
+    \b
+      peerpath affiliate add "NAMI Cook County" --id cook  # refused: a file
+    """
+    from .core.affiliates import add_affiliate
+
+    added = add_affiliate(tracker, name, affiliate)
+    echo(f"Added the affiliate {added.id} ({added.name}) to {tracker.store.path}")
+    echo(f"Its coordinators connect with ?affiliate={added.id} once granted its role, e.g.:")
+    echo(f"  GRANT {added.role} TO <login role>;")
+
+
+@affiliate_group.command(name="list")
+@listing_options
+@pass_tracker
+def affiliate_list(tracker, output):
+    """The affiliates of the database, with their roles and whether yours is a member.
+
+    Examples:
+
+    \b
+      peerpath affiliate list                  # refused: a file database
+      peerpath affiliate list --json           # refused: a file database
+    """
+    from .core.affiliates import list_affiliates
+
+    rows = [{"id": a.id, "name": a.name, "role": a.role, "member": a.member} for a in list_affiliates(tracker)]
+    if output != "text":
+        echo_records(output, rows)
+        return
+    echo_table([[r["id"], r["name"], r["role"], "yes" if r["member"] else "no"] for r in rows],
+               ["id", "name", "role", "member"])
 
 
 # --- plugins ------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import copy
 import attrs
 
 from . import chain
-from .errors import StoreError
+from .errors import StoreError, ValidationError
+from .storage import is_url, with_affiliate
 from .tracker import Tracker
 
 
@@ -28,9 +29,15 @@ class Copied:
     events: int
 
 
-def copy_database(source, target, actor=None, force: bool = False) -> Copied:
+def copy_database(source, target, actor=None, force: bool = False, affiliate=None) -> Copied:
     """Copy the database at `source` into `target` (a path or a URL, created if need be), which
-    must be empty unless `force` (then what it held is replaced); verified after."""
+    must be empty unless `force` (then what it held is replaced); verified after. `affiliate`:
+    the affiliate of a PostgreSQL target to copy into (made if new), so that several affiliates'
+    files become one state database."""
+    if affiliate is not None:
+        if not is_url(target):
+            raise ValidationError(f"--affiliate names an affiliate of a PostgreSQL target; {target} is a file")
+        target = with_affiliate(str(target), affiliate)
     reader, writer = Tracker(db=source, actor=actor), Tracker(db=target, actor=actor)
     if str(reader.store.path) == str(writer.store.path):
         raise StoreError("db copy needs a target other than its source")

@@ -4,20 +4,31 @@ Imported only when a database location is a postgresql:// URL (core/storage.py),
 database never loads psycopg. Everything lives in the PostgreSQL schema `peerpath`:
 
     _schema_version   the layout's version (SCHEMA_VERSION); `peerpath db upgrade` creates it
-    _meta             one jsonb row: the affiliate's settings (Transaction.meta)
-    _counters         {prefix: last number} behind next_id
-    _audit_log        the audit trail: each line's exact JSON text, numbered in order, sealed by
-    _audit_head       core/chain.py; the head row names the last hash and the count, as a file
-                      store's manifest does, so verify finds a line removed from the end
-    <table>           one table per table core names, all of one shape (DATA_TABLE): `id` (the
-                      key), `num` (the id's number, for order), the fields core searches by as
-                      typed, indexed columns (peer_id, offering_id, leaders with a GIN index for
-                      `containing`, on_day), and the whole document as `doc jsonb`
+    _affiliates       the affiliates the database holds: id, name and the role of its coordinators
+    _meta             one jsonb row per affiliate: its settings (Transaction.meta)
+    _counters         {prefix: last number} behind next_id, per affiliate
+    _audit_log        each affiliate's audit trail: each line's exact JSON text, numbered in order,
+    _audit_head       sealed by core/chain.py; the head row names the last hash and the count, as a
+                      file store's manifest does, so verify finds a line removed from the end
+    <table>           one table per table core names, all of one shape (DATA_TABLE): `id`, `num`
+                      (the id's number, for order), the fields core searches by as typed, indexed
+                      columns (peer_id, offering_id, leaders with a GIN index for `containing`,
+                      on_day), the whole document as `doc jsonb`, and `affiliate`
+    rollup            the state's view: counts per affiliate, small ones suppressed, no names
 
-Every command is one database transaction on one connection. Writers serialise on
-`pg_advisory_xact_lock` under READ COMMITTED, so each sees what the one before committed and
-two writers never lose each other's changes; readers see one REPEATABLE READ snapshot and take
-no lock. A read's own changes (a what-if works in a read transaction) are rolled back, never
+Many affiliates, one database (schema 2): every row carries its `affiliate`, and keys are
+(affiliate, id). Row-level security, forced even on the tables' owner, lets a connection see and
+change only the rows of the affiliate it acts for (the setting `peerpath.affiliate`), and only if
+its role is a member of that affiliate's role `peerpath_affiliate_<id>`. Which affiliate a
+connection acts for: `?affiliate=ID` in the URL (peerpath reads and strips it), else
+PEERPATH_AFFILIATE, else the only affiliate the role belongs to. Every query also names the
+affiliate, so a superuser (whom PostgreSQL exempts from row security) sees one affiliate too.
+
+Every command is one database transaction on one connection. Writers of one affiliate serialise
+on `pg_advisory_xact_lock` of that affiliate under READ COMMITTED, so each sees what the one
+before committed and two writers never lose each other's changes; writers of other affiliates do
+not wait for them (they share the schema's lock, which `db upgrade` takes alone). Readers see one
+REPEATABLE READ snapshot and take no lock. A read's own changes (a what-if works in a read transaction) are rolled back, never
 committed, as a file store's are never written. A killed client's transaction is rolled back
 by the server: nothing of it is stored.
 
@@ -40,43 +51,97 @@ from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_loads
 
 from . import chain
+from .config import CORE_SETTINGS
 from .errors import StoreError, UnreadableDocument, ValidationError
-from .storage import Check, backup_path
+from .storage import Check, backup_path, with_affiliate, without_affiliate
 
 SCHEMA = "peerpath"
-# Version 1: the tables the module docstring lists.
-SCHEMA_VERSION = 1
-# Steps that upgrade an older layout in place: {old_version: [SQL statements]} (none yet).
-MIGRATIONS: dict[int, list[str]] = {}
-# The key of the advisory lock every writer of a database holds for its whole transaction.
+# Version 1: one affiliate, the tables the module docstring lists; 2: many affiliates, row security.
+SCHEMA_VERSION = 2
+# The key of the advisory lock on the schema: every writer holds it shared, `db upgrade` alone.
 WRITE_LOCK = zlib.crc32(b"peerpath write lock")
+# Roles of the whole cluster: coordinators' table rights (each affiliate's role is a member), the
+# owner of the state's roll-up view, and the state's readers of it.
+COORDINATORS, ROLLUP_OWNER, STATE = "peerpath_coordinator", "peerpath_rollup", "peerpath_state"
+AFFILIATE_ROLE = "peerpath_affiliate_"
+# The affiliate a database made before there were many holds, after `db upgrade` (unless named).
+FIRST_AFFILIATE = "main"
+AFFILIATE_ID = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}", re.ASCII)
 _NOT_DIGITS = re.compile(r"\D+", re.ASCII)
+_ACTING = "current_setting('peerpath.affiliate', true)"
 
+# The layout of schema 2, column for column as MIGRATIONS leaves a schema 1 (`affiliate` last).
 SCHEMA_SQL = (
     "CREATE SCHEMA IF NOT EXISTS peerpath",
     "CREATE TABLE peerpath._schema_version (version integer NOT NULL)",
-    "CREATE TABLE peerpath._meta (one boolean PRIMARY KEY DEFAULT true CHECK (one), doc jsonb NOT NULL)",
-    "CREATE TABLE peerpath._counters (prefix text PRIMARY KEY, value bigint NOT NULL)",
-    "CREATE TABLE peerpath._audit_log (seq bigint PRIMARY KEY, line text NOT NULL)",
-    "CREATE TABLE peerpath._audit_head (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
-    "head text NOT NULL, count bigint NOT NULL)",
+    "CREATE TABLE peerpath._meta (doc jsonb NOT NULL, affiliate text PRIMARY KEY DEFAULT " + _ACTING + ")",
+    "CREATE TABLE peerpath._counters (prefix text NOT NULL, value bigint NOT NULL, "
+    "affiliate text NOT NULL DEFAULT " + _ACTING + ", PRIMARY KEY (affiliate, prefix))",
+    "CREATE TABLE peerpath._audit_log (seq bigint NOT NULL, line text NOT NULL, "
+    "affiliate text NOT NULL DEFAULT " + _ACTING + ", PRIMARY KEY (affiliate, seq))",
+    "CREATE TABLE peerpath._audit_head (head text NOT NULL, count bigint NOT NULL, "
+    "affiliate text PRIMARY KEY DEFAULT " + _ACTING + ")",
+)
+AFFILIATES_SQL = (
+    "CREATE TABLE peerpath._affiliates (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL)",
+    # An affiliate's name in _affiliates follows the one its settings hold (`init --affiliate`, a
+    # copied file's): the trigger runs as the schema's owner, for the _meta row a coordinator may write.
+    "CREATE FUNCTION peerpath._named() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+    "SET search_path = pg_catalog AS $$ BEGIN UPDATE peerpath._affiliates SET name = NEW.doc->>'affiliate' "
+    "WHERE id = NEW.affiliate AND NEW.doc->>'affiliate' <> name; RETURN NEW; END $$",
+    "CREATE TRIGGER named AFTER INSERT OR UPDATE ON peerpath._meta FOR EACH ROW EXECUTE FUNCTION peerpath._named()",
 )
 DATA_TABLE = (
-    "CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, num bigint NOT NULL, peer_id text, "
-    "offering_id text, leaders text[], on_day date, doc jsonb NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS {num} ON {table} (num)",
-    "CREATE INDEX IF NOT EXISTS {peer} ON {table} (peer_id)",
-    "CREATE INDEX IF NOT EXISTS {offering} ON {table} (offering_id)",
+    "CREATE TABLE IF NOT EXISTS {table} (id text NOT NULL, num bigint NOT NULL, peer_id text, "
+    "offering_id text, leaders text[], on_day date, doc jsonb NOT NULL, "
+    "affiliate text NOT NULL DEFAULT " + _ACTING + ", PRIMARY KEY (affiliate, id))",
+    "CREATE INDEX IF NOT EXISTS {num} ON {table} (affiliate, num)",
+    "CREATE INDEX IF NOT EXISTS {peer} ON {table} (affiliate, peer_id)",
+    "CREATE INDEX IF NOT EXISTS {offering} ON {table} (affiliate, offering_id)",
     "CREATE INDEX IF NOT EXISTS {leaders} ON {table} USING gin (leaders)",
-    "CREATE INDEX IF NOT EXISTS {day} ON {table} (on_day)",
+    "CREATE INDEX IF NOT EXISTS {day} ON {table} (affiliate, on_day)",
 )
+# Row security of every table but _schema_version and _affiliates (which name no person): a row
+# is seen and written only by a connection acting for its affiliate whose role is a member of the
+# affiliate's; the roll-up view's owner reads every row (the view shows only counts).
+ROW_SECURITY = (
+    "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+    "ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+    "CREATE POLICY acting_affiliate ON {table} USING ({acts}) WITH CHECK ({acts})",
+    "CREATE POLICY rollup_reads ON {table} FOR SELECT TO " + ROLLUP_OWNER + " USING (true)",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO " + COORDINATORS,
+)
+# (The membership is asked once per query, as a sub-select of the setting, not once per row.)
+ACTS_FOR = (f"affiliate = {_ACTING} AND (SELECT pg_has_role(current_user, '{AFFILIATE_ROLE}' || {_ACTING}, 'MEMBER'))")
 # The tables core keeps, made with the schema (so that a database's owner can grant them to the
 # coordinators' roles at once); a table of another name (a plugin's) is made when first written.
 CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "offerings", "sessions",
                "observations", "outreach", "activities", "trainings", "users", "sent_messages", "merged_peers")
 # The typed columns `search` can ask the server about (the rest of a match is checked in Python).
 SEARCHED = ("id", "peer_id", "offering_id")
+SUPPRESS_BELOW: int = CORE_SETTINGS["rollup.suppress_below"]  # type: ignore[assignment]
+# What the state sees of each affiliate (`peerpath.rollup`): counts by (section, figure), with
+# `report rollup`'s suppression (a count from 1 to below the affiliate's rollup.suppress_below
+# shows as "<N"). No names, no contact details, no ids.
+ROLLUP_COUNTS = (
+    "SELECT affiliate, 'recruited_by_stage' AS section, doc->>'stage' AS figure, count(*) AS n "
+    "FROM peerpath.peers GROUP BY 1, 2, 3",
+    "SELECT affiliate, 'certifications', doc->>'program', count(*) FROM peerpath.certifications GROUP BY 1, 2, 3",
+    "SELECT affiliate, 'offerings', doc->>'program', count(*) FROM peerpath.offerings GROUP BY 1, 2, 3",
+    "SELECT affiliate, 'sessions', doc->>'program', count(*) FROM peerpath.sessions GROUP BY 1, 2, 3",
+    "SELECT affiliate, 'attendance', doc->>'program', coalesce(sum((doc->>'attendance')::bigint), 0) "
+    "FROM peerpath.sessions GROUP BY 1, 2, 3",
+    "SELECT affiliate, 'volunteers_enrolled', '', count(DISTINCT peer_id) FROM peerpath.enrollments GROUP BY 1, 2, 3",
+)
+ROLLUP_VIEW = (
+    "CREATE VIEW peerpath.rollup AS WITH counts AS ({counts}), "
+    "threshold AS (SELECT affiliate, doc->>'affiliate' AS name, "
+    "coalesce((doc->'config'->>'rollup.suppress_below')::bigint, {default}) AS below FROM peerpath._meta) "
+    "SELECT c.affiliate, t.name, c.section, c.figure, "
+    "CASE WHEN c.n > 0 AND c.n < t.below THEN '<' || t.below ELSE c.n::text END AS value "
+    "FROM counts c JOIN threshold t USING (affiliate)"
+)
 
 
 def shown_url(url: str) -> str:
@@ -136,33 +201,126 @@ def _row(document: dict) -> tuple:
             _text(document.get("offering_id")), leaders, _day(document.get("on")), Jsonb(document, dumps=_dumps))
 
 
+def _composed(statements, **names) -> sql.Composed:
+    return sql.SQL("; ").join(sql.SQL(statement).format(**names) for statement in statements)
+
+
 def _create_tables(connection, names) -> None:
-    """Tables of core's documents (DATA_TABLE), with their indexes, in one round trip."""
+    """Tables of core's documents (DATA_TABLE), with their indexes and row security, in one round trip."""
     statements = []
     for name in names:
         if not _TABLE_NAME.fullmatch(name):
             raise StoreError(f"cannot store a table named {name!r}: use letters, digits and _")
         indexes = {key: sql.Identifier(f"{name}_by_{key}") for key in ("num", "peer", "offering", "leaders", "day")}
-        statements += [sql.SQL(statement).format(table=sql.Identifier(SCHEMA, name), **indexes)
-                       for statement in DATA_TABLE]
+        statements += [_composed(DATA_TABLE, table=sql.Identifier(SCHEMA, name), **indexes)]
     connection.execute(sql.SQL("; ").join(statements))
+    _secure(connection, names)
+
+
+def _secure(connection, names) -> None:
+    """Row security (ROW_SECURITY) on the tables `names` of the schema."""
+    connection.execute(sql.SQL("; ").join(
+        _composed(ROW_SECURITY, table=sql.Identifier(SCHEMA, name), acts=sql.SQL(ACTS_FOR)) for name in names))
+
+
+def _ensure_role(connection, role: str) -> None:
+    """A NOLOGIN role of the cluster (roles are shared by its databases), made unless it exists."""
+    connection.execute(sql.SQL(
+        "DO $$ BEGIN CREATE ROLE {} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ).format(sql.Identifier(role)))
+
+
+def _create_shared(connection) -> None:
+    """What every affiliate shares: the roles, the grants on the schema, the state's roll-up view."""
+    connection.execute("; ".join(AFFILIATES_SQL))
+    private = ("_meta", "_counters", "_audit_log", "_audit_head")
+    tables = sql.SQL(", ").join(sql.Identifier(SCHEMA, name) for name in (*private, *CORE_TABLES))
+    view = ROLLUP_VIEW.format(counts=" UNION ALL ".join(ROLLUP_COUNTS),
+                              default=SUPPRESS_BELOW)
+    connection.execute(sql.SQL("; ").join([
+        sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {COORDINATORS}"),
+        sql.SQL(f"GRANT SELECT ON peerpath._schema_version, peerpath._affiliates TO {COORDINATORS}"),
+        sql.SQL(f"GRANT USAGE ON SCHEMA peerpath TO {STATE}"),
+        sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {ROLLUP_OWNER}"),  # an owner of a view there must
+        sql.SQL("GRANT SELECT ON {} TO " + ROLLUP_OWNER).format(tables),
+        sql.SQL(view),
+        sql.SQL(f"ALTER VIEW peerpath.rollup OWNER TO {ROLLUP_OWNER}"),
+        sql.SQL(f"GRANT SELECT ON peerpath.rollup TO {STATE}"),
+    ]))
+
+
+def _create_roles(connection) -> None:
+    for role in (COORDINATORS, ROLLUP_OWNER, STATE):
+        _ensure_role(connection, role)
+    _join(connection, ROLLUP_OWNER)  # to give it the roll-up view
+
+
+def _join(connection, role: str) -> None:
+    """Make the role connected a member of `role` (a superuser already is one of every role)."""
+    if not connection.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (role,)).fetchone()[0]:
+        connection.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+
+
+def _create_schema(connection) -> None:
+    _create_roles(connection)
+    connection.execute("; ".join(SCHEMA_SQL))
+    connection.execute("INSERT INTO peerpath._schema_version VALUES (%s)", (SCHEMA_VERSION,))
+    _create_tables(connection, CORE_TABLES)
+    _secure(connection, ("_meta", "_counters", "_audit_log", "_audit_head"))
+    _create_shared(connection)
+
+
+def _data_tables(connection) -> list:
+    return [row[0] for row in connection.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename NOT LIKE '\\_%%'", (SCHEMA,))]
+
+
+def _to_version_2(connection) -> None:
+    """Schema 1 to 2: every row becomes the affiliate the connection acts for (`affiliate`, last,
+    its default filling the rows there are), keys and indexes lead with it, row security on."""
+    column = "ALTER TABLE {table} ADD COLUMN affiliate text NOT NULL DEFAULT " + _ACTING
+    _create_roles(connection)
+    names = _data_tables(connection)
+    for name in names:
+        table = sql.Identifier(SCHEMA, name)
+        indexes = [sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(SCHEMA, f"{name}_by_{key}"))
+                   for key in ("num", "peer", "offering", "day")]
+        connection.execute(sql.SQL("; ").join([
+            sql.SQL(column).format(table=table), *indexes,
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, ADD PRIMARY KEY (affiliate, id)").format(
+                table, sql.Identifier(f"{name}_pkey"))]))
+    # The indexes anew, any core table missing, and row security on them all.
+    _create_tables(connection, sorted(set(names) | set(CORE_TABLES)))
+    keyed = {"_meta": None, "_audit_head": None, "_counters": "prefix", "_audit_log": "seq"}
+    for name, key in keyed.items():
+        table = sql.Identifier(SCHEMA, name)
+        key_change = ("ALTER TABLE {table} DROP COLUMN one, ADD PRIMARY KEY (affiliate)" if key is None else
+                      "ALTER TABLE {table} DROP CONSTRAINT {pkey}, ADD PRIMARY KEY (affiliate, {key})")
+        connection.execute(_composed((column, key_change), table=table, pkey=sql.Identifier(f"{name}_pkey"),
+                                     key=sql.Identifier(key or "affiliate")))
+    _secure(connection, keyed)
+    _create_shared(connection)
+
+
+# Steps that upgrade an older layout in place: {old version: the step to the next}.
+MIGRATIONS = {1: _to_version_2}
 
 
 class Transaction:
     """One database transaction; what it reads whole is kept for its length, changes go to the
     server at once and are committed (a writer's) or rolled back when the block ends."""
 
-    def __init__(self, store: "PostgresStore", connection, writable: bool, present: bool = True):
+    def __init__(self, store: "PostgresStore", connection, writable: bool, affiliate: str, present: bool = True):
         self.store = store
         self.writable = writable
+        self.affiliate = affiliate  # every query names it (a superuser is exempt from row security)
         self._connection = connection
         self._present = present
-        self._tables = set(self._column(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename NOT LIKE '\\_%%'", (SCHEMA,)
-        )) if present else set()
+        self._tables = set(_data_tables(connection)) if present else set()
         self._loaded: dict[str, dict] = {}  # {table: {id: document}} of the tables read whole
-        meta = self._column("SELECT doc FROM peerpath._meta") if present else []
+        meta = self._column("SELECT doc FROM peerpath._meta WHERE affiliate = %s", (affiliate,)) if present else []
         self.meta = meta[0] if meta else {}
+        self._meta_stored = bool(meta)  # a writer stores the row of an affiliate registered but not written
         self._meta_before = copy.deepcopy(self.meta)
         self._lines: Optional[list] = None  # the stored audit lines, once read
         self._log_rewrite = None
@@ -187,10 +345,11 @@ class Transaction:
             self._tables.add(name)
 
     def _documents(self, name: str, where=sql.SQL(""), params=()) -> list:
+        """The documents of this affiliate in `name` matching `where` (`AND ...`), in id order."""
         if name not in self._tables:
             return []
-        query = sql.SQL("SELECT doc FROM {} {} ORDER BY num, id").format(self._table(name), where)
-        return self._column(query, params)
+        query = sql.SQL("SELECT doc FROM {} WHERE affiliate = %s {} ORDER BY num, id").format(self._table(name), where)
+        return self._column(query, (self.affiliate, *params))
 
     def _whole(self, name: str) -> dict:
         """{id: document} of every row of `name`, read once per transaction."""
@@ -208,11 +367,11 @@ class Transaction:
         if not documents:
             return
         self._ensure_table(name)
-        query = sql.SQL("INSERT INTO {} (id, num, peer_id, offering_id, leaders, on_day, doc) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(self._table(name))
+        query = sql.SQL("INSERT INTO {} (id, num, peer_id, offering_id, leaders, on_day, doc, affiliate) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(self._table(name))
         try:
             with self._connection.cursor() as cursor:
-                cursor.executemany(query, [_row(document) for document in documents])
+                cursor.executemany(query, [(*_row(document), self.affiliate) for document in documents])
         except psycopg.errors.UniqueViolation as error:
             raise StoreError(f"{self.store.path} is corrupt: its id counters give an id that {name} already "
                              f"holds ({error.diag.message_detail}); it was left untouched") from None
@@ -229,24 +388,26 @@ class Transaction:
         if name in self._loaded:
             found = self._loaded[name].get(record_id)
         else:
-            found = next(iter(self._documents(name, sql.SQL("WHERE id = %s"), (record_id,))), None)
+            found = next(iter(self._documents(name, sql.SQL("AND id = %s"), (record_id,))), None)
         return dict(found) if found is not None else None
 
     def search(self, name: str, **equal) -> list:
         """Documents whose fields equal the given values: the typed columns narrow the rows on
         the server, and each is matched in full here (a missing field equals None)."""
         asked = [key for key in SEARCHED if isinstance(equal.get(key), str)]
+        candidates: Iterable[dict]
         if name in self._loaded or not asked:
-            candidates: Iterable = self._whole(name).values()
+            candidates = self._whole(name).values()
         else:
-            where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(
+            where = sql.SQL("AND ") + sql.SQL(" AND ").join(
                 sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked)
             candidates = self._documents(name, where, [equal[key] for key in asked])
         return [doc for doc in candidates if all(doc.get(key) == value for key, value in equal.items())]
 
     def containing(self, name: str, field: str, value) -> list:
+        candidates: Iterable[dict]
         if field == "leaders" and isinstance(value, str) and name not in self._loaded:
-            candidates: Iterable = self._documents(name, sql.SQL("WHERE leaders @> ARRAY[%s]::text[]"), (value,))
+            candidates = self._documents(name, sql.SQL("AND leaders @> ARRAY[%s]::text[]"), (value,))
         else:
             candidates = self._whole(name).values()
         return [doc for doc in candidates if value in (doc.get(field) or ())]
@@ -256,9 +417,9 @@ class Transaction:
         updated = 0
         if name in self._tables:
             query = sql.SQL("UPDATE {} SET num = %s, peer_id = %s, offering_id = %s, leaders = %s, on_day = %s, "
-                            "doc = %s WHERE id = %s").format(self._table(name))
+                            "doc = %s WHERE affiliate = %s AND id = %s").format(self._table(name))
             record_id, *columns = _row(document)
-            updated = self._execute(query, (*columns, record_id)).rowcount
+            updated = self._execute(query, (*columns, self.affiliate, record_id)).rowcount
         if not updated:
             raise StoreError(f"no {name} record '{document['id']}' to update")
         if name in self._loaded:
@@ -267,8 +428,8 @@ class Transaction:
     def remove(self, name: str, document: dict) -> None:
         removed = 0
         if name in self._tables:
-            removed = self._execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self._table(name)),
-                                    (document["id"],)).rowcount
+            removed = self._execute(sql.SQL("DELETE FROM {} WHERE affiliate = %s AND id = %s").format(
+                self._table(name)), (self.affiliate, document["id"])).rowcount
         if not removed:
             raise StoreError(f"no {name} record '{document['id']}' to remove")
         if name in self._loaded:
@@ -276,19 +437,21 @@ class Transaction:
 
     def next_id(self, prefix: str) -> str:
         number = self._execute(
-            "INSERT INTO peerpath._counters VALUES (%s, 1) ON CONFLICT (prefix) "
-            "DO UPDATE SET value = peerpath._counters.value + 1 RETURNING value", (prefix,)).fetchone()[0]
+            "INSERT INTO peerpath._counters VALUES (%s, 1, %s) ON CONFLICT (affiliate, prefix) "
+            "DO UPDATE SET value = peerpath._counters.value + 1 RETURNING value", (prefix, self.affiliate)).fetchone()[0]
         return f"{prefix}{number:04d}"
 
     def counters(self) -> dict:
         """{prefix: the last number next_id gave} (what `db copy` carries over)."""
-        return dict(self._execute("SELECT prefix, value FROM peerpath._counters").fetchall()) if self._present else {}
+        return dict(self._execute("SELECT prefix, value FROM peerpath._counters WHERE affiliate = %s",
+                                  (self.affiliate,)).fetchall()) if self._present else {}
 
     def set_counters(self, counters: dict) -> None:
         """Make next_id carry on from `counters` ({prefix: number}), as in the database copied here."""
-        self._execute("DELETE FROM peerpath._counters")
+        self._execute("DELETE FROM peerpath._counters WHERE affiliate = %s", (self.affiliate,))
         with self._connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO peerpath._counters VALUES (%s, %s)", list(counters.items()))
+            cursor.executemany("INSERT INTO peerpath._counters VALUES (%s, %s, %s)",
+                               [(prefix, value, self.affiliate) for prefix, value in counters.items()])
 
     # -- the audit log --------------------------------------------------------------------------
 
@@ -303,7 +466,8 @@ class Transaction:
 
     def _stored_lines(self) -> list:
         if self._lines is None:
-            texts = self._column("SELECT line FROM peerpath._audit_log ORDER BY seq") if self._present else []
+            texts = self._column("SELECT line FROM peerpath._audit_log WHERE affiliate = %s ORDER BY seq",
+                                 (self.affiliate,)) if self._present else []
             self._lines = [orjson.loads(text) for text in texts]
         return self._lines
 
@@ -317,19 +481,21 @@ class Transaction:
         if self._log_rewrite is None and not self._new_events:
             return
         if self._log_rewrite is not None:
-            self._execute("DELETE FROM peerpath._audit_log")
+            self._execute("DELETE FROM peerpath._audit_log WHERE affiliate = %s", (self.affiliate,))
             lines, head, count = list(self._log_rewrite), self._log_head, 0
         else:
-            found = self._execute("SELECT head, count FROM peerpath._audit_head").fetchone()
+            found = self._execute("SELECT head, count FROM peerpath._audit_head WHERE affiliate = %s",
+                                  (self.affiliate,)).fetchone()
             (head, count), lines = found or (chain.GENESIS, 0), []
         for event in self._new_events:
             lines.append(chain.seal(event, head))
             head = lines[-1]["hash"]
         with self._connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO peerpath._audit_log VALUES (%s, %s)",
-                               [(count + number, _dumps(line)) for number, line in enumerate(lines, 1)])
-        self._execute("INSERT INTO peerpath._audit_head VALUES (true, %s, %s) ON CONFLICT (one) "
-                      "DO UPDATE SET head = excluded.head, count = excluded.count", (head, count + len(lines)))
+            cursor.executemany("INSERT INTO peerpath._audit_log VALUES (%s, %s, %s)",
+                               [(count + number, _dumps(line), self.affiliate) for number, line in enumerate(lines, 1)])
+        self._execute("INSERT INTO peerpath._audit_head VALUES (%s, %s, %s) ON CONFLICT (affiliate) "
+                      "DO UPDATE SET head = excluded.head, count = excluded.count",
+                      (head, count + len(lines), self.affiliate))
 
     # -- verify -------------------------------------------------------------------------------------
 
@@ -337,7 +503,8 @@ class Transaction:
         found = Check()
         for name in sorted(self._tables):
             found.tables += 1
-            rows = self._execute(sql.SQL("SELECT id, doc FROM {} ORDER BY num, id").format(self._table(name))).fetchall()
+            rows = self._execute(sql.SQL("SELECT id, doc FROM {} WHERE affiliate = %s ORDER BY num, id").format(
+                self._table(name)), (self.affiliate,)).fetchall()
             found.rows += len(rows)
             problem = next(filter(None, (self._row_problem(name, record_id, doc) for record_id, doc in rows)), "")
             if problem:
@@ -356,7 +523,8 @@ class Transaction:
     def _check_log(self, found: Check) -> None:
         where = f"the audit log of {self.store.path}"
         head = chain.GENESIS
-        rows = self._execute("SELECT seq, line FROM peerpath._audit_log ORDER BY seq").fetchall()
+        rows = self._execute("SELECT seq, line FROM peerpath._audit_log WHERE affiliate = %s ORDER BY seq",
+                             (self.affiliate,)).fetchall()
         found.events = len(rows)
         for number, (seq, text) in enumerate(rows, 1):
             try:
@@ -369,8 +537,8 @@ class Transaction:
                 found.problems.append(f"{where}: event {number}: {problem}")
                 return
             head = line["hash"]
-        stored_head, count = self._execute("SELECT head, count FROM peerpath._audit_head").fetchone() \
-            or (chain.GENESIS, 0)
+        stored_head, count = self._execute("SELECT head, count FROM peerpath._audit_head WHERE affiliate = %s",
+                                           (self.affiliate,)).fetchone() or (chain.GENESIS, 0)
         if count != found.events:
             found.problems.append(f"{where} holds {found.events} events, its head row commits {count}")
         elif head != stored_head:
@@ -385,22 +553,33 @@ class Transaction:
     # -- commit --------------------------------------------------------------------------------------
 
     def _commit(self) -> None:
-        if self.meta != self._meta_before:
-            self._execute("INSERT INTO peerpath._meta VALUES (true, %s) ON CONFLICT (one) DO UPDATE SET doc = excluded.doc",
-                          (Jsonb(self.meta, dumps=_dumps),))
+        if self.meta != self._meta_before or not self._meta_stored:
+            self._execute("INSERT INTO peerpath._meta VALUES (%s, %s) ON CONFLICT (affiliate) "
+                          "DO UPDATE SET doc = excluded.doc", (Jsonb(self.meta, dumps=_dumps), self.affiliate))
         self._write_log()
         self._connection.commit()
 
 
+def check_affiliate_id(affiliate: str) -> str:
+    if not AFFILIATE_ID.fullmatch(affiliate or ""):
+        raise ValidationError(f"'{affiliate}' is not an affiliate id: use up to 40 lower-case letters, digits "
+                              "and _, starting with a letter")
+    return affiliate
+
+
 class PostgresStore:
-    """A peerpath database in PostgreSQL at `url`; `path` is the URL as shown (no password),
-    `name` the database's name."""
+    """A peerpath database in PostgreSQL at `url`, acting for one affiliate (`?affiliate=ID` in
+    the URL, else PEERPATH_AFFILIATE, else the only one the role belongs to); `path` is the URL as
+    shown (no password), `name` the database's name."""
 
     def __init__(self, url: str, row_checks=None):
-        self.location = url
+        self.location = url  # as given, naming the affiliate: what a new Tracker (the web app's) opens
+        self._dsn, named = without_affiliate(url)
+        self.asked_affiliate = named or os.environ.get("PEERPATH_AFFILIATE") or None
         self.path = shown_url(url)
         self.name = urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
         self.row_checks = dict(row_checks or {})
+        self.affiliate: Optional[str] = None  # the affiliate acted for, once a connection has found it
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -409,7 +588,7 @@ class PostgresStore:
         """One connection and its one transaction: a writer's is committed by the caller, anything
         left open is rolled back; every psycopg error becomes one line naming the database."""
         try:
-            connection = psycopg.connect(self.location, connect_timeout=10)
+            connection = psycopg.connect(self._dsn, connect_timeout=10)
         except psycopg.Error as error:
             raise self._error(error) from None
         set_json_loads(orjson.loads, connection)
@@ -456,26 +635,107 @@ class PostgresStore:
         return StoreError(f"no peerpath database at {self.path}: run 'peerpath init' or 'peerpath db upgrade'")
 
     @staticmethod
-    def _lock(connection) -> None:
+    def _lock(connection, alone: bool = False) -> None:
+        """The schema's write lock: shared by writers (each also locks its affiliate), or `alone`."""
         timeout = os.environ.get("PEERPATH_LOCK_TIMEOUT", "30")
         try:
             milliseconds = int(float(timeout) * 1000)
         except ValueError:
             raise StoreError("PEERPATH_LOCK_TIMEOUT must be a number of seconds") from None
         connection.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(max(milliseconds, 1))))
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        lock = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+        connection.execute(f"SELECT {lock}(%s)", (WRITE_LOCK,))
+
+    @staticmethod
+    def _lock_affiliate(connection, affiliate: str) -> None:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"peerpath write lock {affiliate}".encode()),))
+
+    # -- affiliates ----------------------------------------------------------------------------------
+
+    def _act(self, connection, affiliate: str) -> str:
+        connection.execute("SELECT set_config('peerpath.affiliate', %s, false)", (affiliate,))
+        self.affiliate = affiliate
+        return affiliate
+
+    def _acting(self, connection, register: bool = False):
+        """The affiliate this connection acts for (set as `peerpath.affiliate`); one the URL or
+        PEERPATH_AFFILIATE names is registered if `register` (by an owner who may make roles)
+        and missing. A role that may not act for it, or for no or several affiliates, is refused."""
+        asked = check_affiliate_id(self.asked_affiliate) if self.asked_affiliate else None
+        rows = connection.execute("SELECT id, pg_has_role(current_user, role, 'MEMBER') FROM peerpath._affiliates "
+                                  "ORDER BY id").fetchall()
+        member = {affiliate: may for affiliate, may in rows}
+        user = connection.execute("SELECT current_user").fetchone()[0]
+        if asked is None and not member and register:
+            asked = FIRST_AFFILIATE
+        if asked is not None:
+            if asked not in member and register:
+                self.register(connection, asked, asked)
+            elif asked not in member:
+                raise StoreError(f"{self.path} holds no affiliate '{asked}' (see 'peerpath affiliate list')")
+            elif not member[asked]:
+                raise StoreError(f"the role {user} may not act for the affiliate '{asked}' of {self.path}: its "
+                                 f"owner can GRANT {AFFILIATE_ROLE}{asked} TO {user}")
+            return self._act(connection, asked)
+        mine = [affiliate for affiliate, may in member.items() if may]
+        if len(mine) == 1:
+            return self._act(connection, mine[0])
+        if not mine:
+            raise StoreError(f"the role {user} acts for no affiliate of {self.path}: its owner can GRANT "
+                             f"{AFFILIATE_ROLE}<id> TO {user} (see 'peerpath affiliate list')")
+        raise StoreError(f"the role {user} may act for several affiliates of {self.path} ({', '.join(mine)}): name "
+                         "one with ?affiliate=ID in the URL or PEERPATH_AFFILIATE")
+
+    def register(self, connection, affiliate: str, name: str) -> None:
+        """A new affiliate: its role (NOLOGIN, with the coordinators' table rights), of which the
+        role registering it becomes a member, and its row in _affiliates."""
+        role = AFFILIATE_ROLE + check_affiliate_id(affiliate)
+        _ensure_role(connection, role)
+        connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(COORDINATORS), sql.Identifier(role)))
+        _join(connection, role)
+        connection.execute("INSERT INTO peerpath._affiliates VALUES (%s, %s, %s)", (affiliate, name, role))
+
+    def add_affiliate(self, affiliate: str, name: str) -> str:
+        """Register a new affiliate (refused if the id is taken); the URL acting for it."""
+        with self._connected(writing=True) as connection:
+            self._lock(connection, alone=True)
+            if self._checked_version(connection, missing_ok=True) is None:
+                _create_schema(connection)
+            if connection.execute("SELECT 1 FROM peerpath._affiliates WHERE id = %s", (affiliate,)).fetchone():
+                raise StoreError(f"{self.path} already holds the affiliate '{affiliate}'")
+            self.register(connection, affiliate, name)
+            connection.commit()
+        return with_affiliate(self.location, affiliate)
+
+    def affiliates(self) -> list:
+        """[(id, name, role, whether this connection's role is a member of it)] of the database."""
+        with self._connected(writing=False) as connection:
+            self._checked_version(connection)
+            return connection.execute("SELECT id, name, role, pg_has_role(current_user, role, 'MEMBER') "
+                                      "FROM peerpath._affiliates ORDER BY id").fetchall()
 
     # -- the Storage interface -----------------------------------------------------------------
 
     def exists(self) -> bool:
+        """Whether the database holds the affiliate acted for (one the URL names but the database
+        does not hold is not there yet: `init` makes it)."""
         with self._connected(writing=False) as connection:
-            return self._version(connection) is not None
+            version = self._version(connection)
+            if version is None or version < SCHEMA_VERSION:
+                return version is not None
+            if self.asked_affiliate and not connection.execute(
+                    "SELECT 1 FROM peerpath._affiliates WHERE id = %s", (self.asked_affiliate,)).fetchone():
+                return False
+            affiliate = self._acting(connection)
+            return connection.execute("SELECT 1 FROM peerpath._meta WHERE affiliate = %s", (affiliate,)).fetchone() \
+                is not None
 
     @contextlib.contextmanager
     def read(self, missing_ok: bool = False):
         with self._connected(writing=False) as connection:
             present = self._checked_version(connection, missing_ok) is not None
-            transaction = Transaction(self, connection, writable=False, present=present)
+            affiliate = self._acting(connection) if present else self._act(connection, FIRST_AFFILIATE)
+            transaction = Transaction(self, connection, writable=False, affiliate=affiliate, present=present)
             try:
                 yield transaction
             except UnreadableDocument as error:
@@ -490,10 +750,12 @@ class PostgresStore:
             raise StoreError(f"{self.path} is a PostgreSQL database: restore a backup into it with "
                              "'peerpath db copy BACKUP URL --force'")
         with self._connected(writing=True) as connection:
-            self._lock(connection)
+            self._lock(connection, alone=self._version(connection) is None)
             if self._checked_version(connection, missing_ok=create) is None:
-                self._create_schema(connection)
-            transaction = Transaction(self, connection, writable=True)
+                _create_schema(connection)
+            affiliate = self._acting(connection, register=create)
+            self._lock_affiliate(connection, affiliate)
+            transaction = Transaction(self, connection, writable=True, affiliate=affiliate)
             try:
                 yield transaction
             except UnreadableDocument as error:
@@ -504,25 +766,24 @@ class PostgresStore:
         """Create the schema, or bring an older one to SCHEMA_VERSION; (version before, after).
         A newer schema than this peerpath knows is refused, untouched."""
         with self._connected(writing=True) as connection:
-            self._lock(connection)
+            self._lock(connection, alone=True)
             before = version = self._version(connection)
             if version is not None and version > SCHEMA_VERSION:
                 self._checked_version(connection)
+            # A new schema is made for, and an older one's rows become, the affiliate named, else FIRST_AFFILIATE.
+            affiliate = self._act(connection, check_affiliate_id(self.asked_affiliate or FIRST_AFFILIATE))
             if version is None:
-                self._create_schema(connection)
+                _create_schema(connection)
+                self.register(connection, affiliate, affiliate)
             while version is not None and version < SCHEMA_VERSION:
-                for statement in MIGRATIONS[version]:
-                    connection.execute(statement)
+                MIGRATIONS[version](connection)
                 version += 1
                 connection.execute("UPDATE peerpath._schema_version SET version = %s", (version,))
+            if before is not None and before < 2:
+                name = connection.execute("SELECT doc->>'affiliate' FROM peerpath._meta").fetchone()
+                self.register(connection, affiliate, (name and name[0]) or affiliate)
             connection.commit()
         return before, SCHEMA_VERSION
-
-    @staticmethod
-    def _create_schema(connection) -> None:
-        connection.execute("; ".join(SCHEMA_SQL))
-        connection.execute("INSERT INTO peerpath._schema_version VALUES (%s)", (SCHEMA_VERSION,))
-        _create_tables(connection, CORE_TABLES)
 
     def like(self, path, reference_problems=None):
         """The file database at `path`: what a backup of this one is."""

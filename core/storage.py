@@ -12,6 +12,7 @@ loads psycopg, and only core/store.py imports tinydb.
 
 import dataclasses
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any, ContextManager, Iterable, Optional, Protocol, runtime_checkable
 
@@ -112,6 +113,23 @@ class Storage(Protocol):
 def is_url(location) -> bool:
     """Whether a database location is a PostgreSQL URL rather than a file path."""
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def without_affiliate(url: str) -> tuple:
+    """(the URL without its `affiliate` parameter, which libpq does not know; that parameter or None)."""
+    parts = urllib.parse.urlsplit(url)
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    named = [value for key, value in pairs if key == "affiliate"]
+    query = urllib.parse.urlencode([(key, value) for key, value in pairs if key != "affiliate"])
+    return urllib.parse.urlunsplit(parts._replace(query=query)), (named[-1] if named else None)
+
+
+def with_affiliate(url: str, affiliate: str) -> str:
+    """The URL acting for `affiliate`."""
+    bare, _ = without_affiliate(url)
+    parts = urllib.parse.urlsplit(bare)
+    query = "&".join(filter(None, [parts.query, urllib.parse.urlencode({"affiliate": affiliate})]))
+    return urllib.parse.urlunsplit(parts._replace(query=query))
 
 
 def backup_path(location) -> Path:

@@ -61,8 +61,8 @@ def test_connection_errors_are_one_line_without_the_password(postgres_cluster, p
 
 def test_a_database_without_the_schema_is_refused_until_init_or_upgrade(pg_url, run):
     assert_refused(run("--db", pg_url, "peer", "list"), "no peerpath database at", "db upgrade")
-    assert "Created the peerpath schema (version 1)" in ok(run("--db", pg_url, "db", "upgrade"))
-    assert "is up to date (schema 1)" in ok(run("--db", pg_url, "db", "upgrade"))
+    assert "Created the peerpath schema (version 2)" in ok(run("--db", pg_url, "db", "upgrade"))
+    assert "is up to date (schema 2)" in ok(run("--db", pg_url, "db", "upgrade"))
     assert ok(run("--db", pg_url, "peer", "list")).split() == ["id", "name", "stage", "source", "sector", "community"]
 
 
