@@ -1,9 +1,11 @@
 """The web app in a real browser: `peerpath serve` started on 127.0.0.1 on a copy of the demo,
 driven through Debian's headless Chromium and its chromedriver (Selenium; nothing downloads a
-browser). The flows a coordinator and a trainer use, the refusals, and a phone-sized window.
+browser). The flows a coordinator and a trainer use, the refusals (on PostgreSQL too: another
+affiliate's peer by URL), and a phone-sized window.
 Screenshots go to the test's folder, or to $PEERPATH_SCREENSHOTS when set (docs/screenshots
 were made that way)."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -40,9 +42,17 @@ def server(demo_db, tmp_path):
     for role in ROLES:
         tracker.set_password(role, PASSWORD)
     tracker.end_command()
+    with serving(demo_db, tmp_path) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(db, tmp_path):
+    """`peerpath serve` on database `db` (a file or a postgresql:// URL) in a process of its own,
+    until the block ends; its base URL."""
     port = free_port()
     peerpath = Path(sys.executable).with_name("peerpath")
-    env = {**os.environ, "PEERPATH_DB": str(demo_db), "PEERPATH_TODAY": DEMO_TODAY}
+    env = {**os.environ, "PEERPATH_DB": str(db), "PEERPATH_TODAY": DEMO_TODAY}
     log = open(tmp_path / "serve.log", "w")
     process = subprocess.Popen([str(peerpath), "serve", "--port", str(port)], env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -253,3 +263,26 @@ def test_on_a_phone_the_pages_fit_and_the_forms_have_labels(server, browser, sho
             assert labelled or field.find_elements(By.XPATH, "ancestor::label"), f"{url}: {field_id} has no label"
     browser.get(f"{server}/peers/P0027")
     shots(browser, "phone-peer")
+
+
+def test_on_postgresql_another_affiliates_peer_by_url_is_not_found(pg_url, run, browser, tmp_path, monkeypatch):
+    """Two affiliates in one PostgreSQL database (tests/test_postgres_affiliates.py's): the app
+    served for A's coordinator login shows A's peers; B's third peer, typed into the address
+    bar, is a 404 that names nobody of B."""
+    from test_postgres_affiliates import Affiliates
+
+    monkeypatch.setenv("PEERPATH_TODAY", DEMO_TODAY)
+    two = Affiliates(pg_url, run)
+    tracker = Tracker(db=two.url(two.coord_a))
+    tracker.begin_command()
+    tracker.add_user("coordinator", "coordinator", PASSWORD)
+    tracker.end_command()
+    with serving(two.url(two.coord_a), tmp_path) as base:
+        sign_in(browser, base, "coordinator")
+        browser.get(f"{base}/peers")
+        listed = browser.find_element(By.TAG_NAME, "main").text
+        assert "Ana Alvarez" in listed and "Ben Brook" in listed and "Lake" not in listed
+        browser.get(f"{base}/peers/P0003")  # only B holds a third peer
+        page = browser.find_element(By.TAG_NAME, "main").text
+        assert "404" in browser.find_element(By.TAG_NAME, "h1").text and "unknown peer 'P0003'" in page
+        assert "Lake" not in browser.page_source
