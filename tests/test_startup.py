@@ -55,6 +55,7 @@ def test_help_imports_no_command_and_no_tracker(tmp_path):
         sorted(imported & (WEB_AND_MAIL | RARELY_NEEDED | COMMANDS_ONLY))
 
 
+@pytest.mark.files_only("what the embedded default imports: psycopg itself brings email and importlib.metadata")
 @pytest.mark.parametrize("args", [("peer", "add", "Ana", "--lived-experience", "self"), ("progress", "P0025")])
 def test_one_peer_commands_import_neither_web_nor_mail_nor_what_they_do_not_run(tmp_path, db, args):
     imports_of(tmp_path, "demo")  # P0025 is enrolled: progress judges each of their steps
