@@ -94,7 +94,6 @@ SHARDS = {
 INDEXES = {"sessions": "leaders", "observations": "leaders"}
 
 
-
 def _generation(pattern: re.Pattern, name: str) -> int:
     """The generation in the name of a table or log file (one `pattern` matched already)."""
     match = pattern.fullmatch(name)
@@ -121,16 +120,11 @@ def _lock_timeout() -> float:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write a new file readable by its owner only and force it to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        _write_synced(fd, data)
-    finally:
-        os.close(fd)
+    _write_all_private([path], [data])
 
 
 def _write_all_private(paths: list, contents) -> None:
-    """`_write_private` for many files at once: each written, then all forced to disk together.
+    """New files readable by their owner only, each written, then all forced to disk together.
     A change at state size rewrites a hundred chunks; one fsync after another was a fifth of its
     time, while fsyncs waiting in parallel share the disk's flushes (fsync releases the GIL)."""
     fds = []
