@@ -56,8 +56,8 @@ class PeerpathGroup(click.Group):
         try:
             with _without_cycle_collection():
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            if console and not code:
-                _exit_without_teardown()
+                if console and not code:  # while paused: back on, its first pass scans all the command built
+                    _exit_without_teardown()
         except click.exceptions.NoArgsIsHelpError as error:
             error.show()
             sys.exit(0)
