@@ -1477,7 +1477,7 @@ def leaders(tracker, where, status, expiring_within, output):
     echo_table(
         [[s.peer.id, s.peer.name, s.program.key, s.enrollment.role, s.status,
           s.certification.expires if s.certification else "",
-          sum(st.progress.done for st in s.steps), len(s.steps),
+          s.done_count, len(s.pathway.steps),
           ", ".join(s.next_steps) if not s.certification else "", s.last_activity]
          for s in found],
         ["peer", "name", "program", "role", "status", "expires", "done", "of", "next", "last activity"],

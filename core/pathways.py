@@ -48,11 +48,23 @@ class PathwayStatus:
     enrollment: Enrollment
     program: ProgramModel
     pathway: Pathway
-    steps: tuple
+    # The StepStates; from a stored summary, rebuilt only when asked for (summaries.StoredSteps).
+    _steps: "tuple | summaries.StoredSteps" = attrs.field(alias="steps")
     status: str
     certification: Optional[Certification] = None
     renewal: Optional[StepProgress] = None
     last_activity: Optional[dt.date] = None
+
+    @property
+    def steps(self) -> tuple:
+        return self._steps if isinstance(self._steps, tuple) else self._steps.states()
+
+    @property
+    def done_count(self) -> int:
+        """How many steps are done (from a stored summary without rebuilding its steps)."""
+        if isinstance(self._steps, tuple):
+            return sum(state.progress.done for state in self._steps)
+        return self._steps.done_count()
 
     @property
     def reason(self) -> Optional[str]:
@@ -67,7 +79,9 @@ class PathwayStatus:
 
     @property
     def next_steps(self) -> list:
-        return [s.step.key for s in self.steps if not s.progress.done and not s.blocked_by]
+        if not isinstance(self._steps, tuple):
+            return self._steps.next_keys()
+        return [s.step.key for s in self._steps if not s.progress.done and not s.blocked_by]
 
     def to_dict(self) -> dict:
         cert = self.certification
@@ -829,12 +843,14 @@ class Pathways(Service):
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
         pathway = program.pathway(enrollment.pathway)
         certification = facts.certifications.get(enrollment.id)
+        steps: tuple | summaries.StoredSteps
         if summary is not None:
-            states, renewal, last_activity = summaries.restore(summary, pathway, StepState)
+            steps, renewal, last_activity = summaries.restore(summary, pathway, StepState)
         else:
             states, renewal, last_activity = self._evaluate(enrollment, pathway, facts)
+            steps = tuple(states)
         return PathwayStatus(
-            peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=tuple(states),
+            peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=steps,
             status=_leader_status(enrollment, certification, self.tracker.today, pathway),
             certification=certification, renewal=renewal, last_activity=last_activity,
         )
