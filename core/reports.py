@@ -210,8 +210,9 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
+    stages = Counter(p.stage for p in peers)
     figures: dict[str, Any] = {
-        "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
+        "recruited_by_stage": {s: stages[s] for s in STAGES},
         "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
         "offerings": {},
