@@ -113,6 +113,18 @@ class PathwayStatus:
         }
 
 
+@attrs.frozen
+class Standing:
+    """Where one leader stands in one program, without their steps: what reports that count
+    leaders need (Pathways.standings)."""
+
+    peer_id: str
+    enrollment: Enrollment
+    program: ProgramModel
+    status: str
+    certification: Optional[Certification] = None
+
+
 class _Facts:
     """Everything the engine reads, loaded once per command and indexed.
 
@@ -793,11 +805,7 @@ class Pathways(Service):
             raise ValidationError("--expiring-within must be 0 or more days")
         where = self.tracker.check_filter(where)
         with self.tracker.reading():
-            enrollments = self.tracker.load_all("enrollments", Enrollment)
-            if where.given():
-                chosen = {peer.id for peer in self.tracker.peers(where=where)}
-                enrollments = [e for e in enrollments if e.peer_id in chosen]
-            found = self._statuses([e for e in enrollments if program in (None, e.program)])
+            found = self._statuses([e for e in self._enrollments(where) if program in (None, e.program)])
         if status is not None:
             found = [s for s in found if s.status == status]
         if expiring_within is not None:
@@ -805,6 +813,31 @@ class Pathways(Service):
             found = [s for s in found if s.status == "certified" and s.certification.expires
                      and s.certification.expires <= horizon]
         return found
+
+    def standings(self, where=None) -> list:
+        """Each enrolled leader's Standing in the enabled programs, as `leaders` lists them
+        (`where`, a PeerFilter of their peers), without reading their steps or summaries."""
+        where = self.tracker.check_filter(where)
+        programs = self.tracker.catalog.programs
+        with self.tracker.reading():
+            enrollments = sorted((e for e in self._enrollments(where) if e.program in programs),
+                                 key=lambda e: (e.peer_id, e.program, e.role))
+            certifications = {d["enrollment_id"]: from_document(Certification, d)
+                              for d in self.tracker.tx.all("certifications")}
+        standings = []
+        for enrollment in enrollments:
+            program, certification = programs[enrollment.program], certifications.get(enrollment.id)
+            status = _leader_status(enrollment, certification, self.tracker.today, program.pathway(enrollment.pathway))
+            standings.append(Standing(enrollment.peer_id, enrollment, program, status, certification))
+        return standings
+
+    def _enrollments(self, where) -> list:
+        """The enrolments of the peers `where` (a checked PeerFilter) matches; inside `reading()`."""
+        enrollments = self.tracker.load_all("enrollments", Enrollment)
+        if where.given():
+            chosen = {peer.id for peer in self.tracker.peers(where=where)}
+            enrollments = [e for e in enrollments if e.peer_id in chosen]
+        return enrollments
 
     def _statuses(self, enrollments, peer_ids=None) -> list:
         """Status of each enrolment of an enabled program; stored summaries stand in for the

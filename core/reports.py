@@ -99,8 +99,8 @@ def leaders(tracker, options) -> ReportResult:
     `report retention` counts it, core.retention)."""
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
-    statuses = tracker.leaders(where=options["peers"])
-    kept = retention_counts(tracker, start, end, peer_ids={s.peer.id for s in statuses})
+    statuses = tracker.standings(where=options["peers"])
+    kept = retention_counts(tracker, start, end, peer_ids={s.peer_id for s in statuses})
     rows, figures = [], {}
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
@@ -219,7 +219,7 @@ def _rollup_figures(tracker, options) -> dict:
         "sessions": {},
         "attendance": {},
     }
-    statuses = tracker.leaders()
+    statuses = tracker.standings()
     with tracker.reading():
         sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
         offerings = tracker.load_all("offerings", Offering)
