@@ -316,7 +316,10 @@ def output_width() -> int:
 def echo_table(rows, headers) -> None:
     """Rows of plain values as aligned columns that fit the terminal (see core/columns.py); a
     newline or control character in a cell is shown as an escape, so it cannot forge a row."""
-    cells = [["" if value is None else terminal_text(value, keep_newlines=False) for value in row] for row in rows]
+    cells = [["" if value is None else str(value) for value in row] for row in rows]
+    text = "".join("".join(row) for row in cells)
+    if not (text.isascii() and text.isprintable()):  # else nothing to show as an escape (a state's listing)
+        cells = [[terminal_text(cell, keep_newlines=False) for cell in row] for row in cells]
     lines = format_table(cells, headers, output_width())
     _emit("\n".join(lines))  # cells shown safe above; one write: a state's peers are 20,000 lines
 
