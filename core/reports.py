@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalog import Report
-from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
+from .entities import STAGES, Certification, Offering, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
 from .recruitment import first_stage_date
@@ -100,7 +100,7 @@ def leaders(tracker, options) -> ReportResult:
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
     statuses = tracker.standings(where=options["peers"])
-    kept = retention_counts(tracker, start, end, peer_ids={s.peer_id for s in statuses})
+    kept = retention_counts(tracker, start, end, statuses)
     rows, figures = [], {}
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
@@ -220,10 +220,10 @@ def _rollup_figures(tracker, options) -> dict:
         "attendance": {},
     }
     statuses = tracker.standings()
-    with tracker.reading():
+    with tracker.reading() as tx:
         sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
         offerings = tracker.load_all("offerings", Offering)
-        enrollments = tracker.load_all("enrollments", Enrollment)
+        enrolled = {document["peer_id"] for document in tx.all("enrollments")}  # a count: no entities
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
         figures["leaders"][program] = {
@@ -237,7 +237,7 @@ def _rollup_figures(tracker, options) -> dict:
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
     figures["outreach_reached"] = dict(reached)
-    figures["volunteers_enrolled"] = len({e.peer_id for e in enrollments})
+    figures["volunteers_enrolled"] = len(enrolled)
     return figures
 
 
