@@ -187,6 +187,11 @@ class StoredSteps:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __eq__(self, other) -> bool:  # as the states: a PathwayStatus equals one computed from the records
+        return self.states() == (other.states() if isinstance(other, StoredSteps) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of (unhashable) states it stands for
+
 
 def _restore_step(row, steps, state_class):
     extra = row[4] if len(row) > 4 else {}
