@@ -72,9 +72,12 @@ def stages_reached(peer) -> set:
     """The stages a peer has been in: those in their history and, as the pipeline is passed in
     order, every pipeline stage before the furthest one they reached (a peer recorded straight
     as accepted was screened too), so each conversion is a share of one cohort."""
-    seen = {change.stage for change in peer.stage_history} | {peer.stage}
-    furthest = max((PIPELINE.index(stage) for stage in seen if stage in PIPELINE), default=0)
-    return seen | set(PIPELINE[:furthest + 1])
+    seen = {change.stage for change in peer.stage_history}
+    seen.add(peer.stage)
+    return seen.union(*([_PASSED[stage] for stage in seen if stage in _PASSED] or [PIPELINE[:1]]))
+
+
+_PASSED = {stage: PIPELINE[:index + 1] for index, stage in enumerate(PIPELINE)}  # a stage, those up to it
 
 
 def _by(peers, key) -> dict:
