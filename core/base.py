@@ -106,7 +106,8 @@ class TrackerBase:
         if self.session.tx is not None:
             yield self.session.tx
             return
-        if self.session.command is not None and (self.store.exists() or not missing_ok):
+        # exists() is asked only when the database may be missing: on PostgreSQL it is a connection of its own.
+        if self.session.command is not None and (not missing_ok or self.store.exists()):
             self.session.tx = self.session.command.enter_context(self._read())
             yield self.session.tx
             return

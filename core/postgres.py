@@ -118,7 +118,8 @@ ACTS_FOR = (f"affiliate = {_ACTING} AND (SELECT pg_has_role(current_user, '{AFFI
 # coordinators' roles at once); a table of another name (a plugin's) is made when first written.
 CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "offerings", "sessions",
                "observations", "outreach", "activities", "trainings", "users", "sent_messages", "merged_peers")
-# The typed columns `search` can ask the server about (the rest of a match is checked in Python).
+# The typed columns `search` asks the server about; a text value of any other field is asked by
+# jsonb containment (`doc @> {"stage": "accepted"}`, exact for text). Each match is checked in full in Python.
 SEARCHED = ("id", "peer_id", "offering_id")
 SUPPRESS_BELOW: int = CORE_SETTINGS["rollup.suppress_below"]  # type: ignore[assignment]
 # What the state sees of each affiliate (`peerpath.rollup`): counts by (section, figure), with
@@ -392,16 +393,21 @@ class Transaction:
         return dict(found) if found is not None else None
 
     def search(self, name: str, **equal) -> list:
-        """Documents whose fields equal the given values: the typed columns narrow the rows on
-        the server, and each is matched in full here (a missing field equals None)."""
+        """Documents whose fields equal the given values: the typed columns and the text values
+        narrow the rows on the server (SEARCHED), and each is matched in full here (a missing
+        field equals None)."""
         asked = [key for key in SEARCHED if isinstance(equal.get(key), str)]
+        texts = {key: value for key, value in equal.items()
+                 if key not in SEARCHED and isinstance(value, str) and "\x00" not in value}
         candidates: Iterable[dict]
-        if name in self._loaded or not asked:
+        if name in self._loaded or not (asked or texts):
             candidates = self._whole(name).values()
         else:
-            where = sql.SQL("AND ") + sql.SQL(" AND ").join(
-                sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked)
-            candidates = self._documents(name, where, [equal[key] for key in asked])
+            conditions = [sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked]
+            conditions += [sql.SQL("doc @> %s")] if texts else []
+            where = sql.SQL("AND ") + sql.SQL(" AND ").join(conditions)
+            params = [equal[key] for key in asked] + ([Jsonb(texts, dumps=_dumps)] if texts else [])
+            candidates = self._documents(name, where, params)
         return [doc for doc in candidates if all(doc.get(key) == value for key, value in equal.items())]
 
     def containing(self, name: str, field: str, value) -> list:
