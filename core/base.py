@@ -22,13 +22,8 @@ from .errors import NotFound, PluginError, ValidationError
 from .merged import merged_into, merged_record, merged_refusal
 from .plugins import PluginHost, get_host
 from .serialize import from_document, shape_problem, to_document
-from . import store
 from .session import Session
 from .storage import Storage, Transaction, open_store
-
-# The file store's chunking policy lives with it (core/store.py); named here too for the tests
-# and benchmarks that build a Store by hand.
-SHARDS, INDEXES = store.SHARDS, store.INDEXES
 
 # What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {

@@ -51,7 +51,6 @@ from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_loads
 
 from . import chain
-from .config import CORE_SETTINGS
 from .errors import StoreError, UnreadableDocument, ValidationError
 from .storage import Check, backup_path, with_affiliate, without_affiliate
 
@@ -121,7 +120,6 @@ CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summar
 # The typed columns `search` asks the server about; a text value of any other field is asked by
 # jsonb containment (`doc @> {"stage": "accepted"}`, exact for text). Each match is checked in full in Python.
 SEARCHED = ("id", "peer_id", "offering_id")
-SUPPRESS_BELOW: int = CORE_SETTINGS["rollup.suppress_below"]  # type: ignore[assignment]
 # What the state sees of each affiliate (`peerpath.rollup`): counts by (section, figure), with
 # `report rollup`'s suppression (a count from 1 to below the affiliate's rollup.suppress_below
 # shows as "<N"). No names, no contact details, no ids.
@@ -233,11 +231,13 @@ def _ensure_role(connection, role: str) -> None:
 
 def _create_shared(connection) -> None:
     """What every affiliate shares: the roles, the grants on the schema, the state's roll-up view."""
+    from .config import CORE_SETTINGS  # only a new schema needs the default (a command opening one need not load it)
+
     connection.execute("; ".join(AFFILIATES_SQL))
     private = ("_meta", "_counters", "_audit_log", "_audit_head")
     tables = sql.SQL(", ").join(sql.Identifier(SCHEMA, name) for name in (*private, *CORE_TABLES))
     view = ROLLUP_VIEW.format(counts=" UNION ALL ".join(ROLLUP_COUNTS),
-                              default=SUPPRESS_BELOW)
+                              default=CORE_SETTINGS["rollup.suppress_below"])
     connection.execute(sql.SQL("; ").join([
         sql.SQL(f"GRANT USAGE, CREATE ON SCHEMA peerpath TO {COORDINATORS}"),
         sql.SQL(f"GRANT SELECT ON peerpath._schema_version, peerpath._affiliates TO {COORDINATORS}"),
