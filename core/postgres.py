@@ -319,6 +319,7 @@ class Transaction:
         self._present = present
         self._tables = set(_data_tables(connection)) if present else set()
         self._loaded: dict[str, dict] = {}  # {table: {id: document}} of the tables read whole
+        self._copyable: dict[str, bool] = {}  # {table: whether COPY may write it}, asked when first needed
         meta = self._column("SELECT doc FROM peerpath._meta WHERE affiliate = %s", (affiliate,)) if present else []
         self.meta = meta[0] if meta else {}
         self._meta_stored = bool(meta)  # a writer stores the row of an affiliate registered but not written
@@ -364,20 +365,39 @@ class Transaction:
         self.insert_many(name, [document])
 
     def insert_many(self, name: str, documents) -> None:
-        documents = [dict(document) for document in documents]
+        documents = list(documents)
         if not documents:
             return
         self._ensure_table(name)
-        query = sql.SQL("INSERT INTO {} (id, num, peer_id, offering_id, leaders, on_day, doc, affiliate) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(self._table(name))
         try:
-            with self._connection.cursor() as cursor:
-                cursor.executemany(query, [(*_row(document), self.affiliate) for document in documents])
+            self._insert(name, "id, num, peer_id, offering_id, leaders, on_day, doc, affiliate",
+                         [(*_row(document), self.affiliate) for document in documents])
         except psycopg.errors.UniqueViolation as error:
             raise StoreError(f"{self.store.path} is corrupt: its id counters give an id that {name} already "
                              f"holds ({error.diag.message_detail}); it was left untouched") from None
         if name in self._loaded:
-            self._loaded[name].update((document["id"], document) for document in documents)
+            self._loaded[name].update((document["id"], dict(document)) for document in documents)
+
+    def _insert(self, table: str, columns: str, rows: list) -> None:
+        """Rows into the schema's `table` (its `columns`, comma-separated): by COPY, streamed, when
+        there are several and row security lets COPY in (it does for a superuser or a BYPASSRLS
+        role, as a state's `db copy` may be; for others PostgreSQL refuses COPY into a table with
+        row security), 1.6 x as fast as INSERTs of 50,000 step records; else by INSERTs, pipelined."""
+        into = sql.SQL("{} ({})").format(self._table(table), sql.SQL(columns))
+        if len(rows) > 1 and self._copy_allowed(table):
+            with self._connection.cursor() as cursor, cursor.copy(sql.SQL("COPY {} FROM STDIN").format(into)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        values = sql.SQL(", ").join(sql.Placeholder() * len(rows[0]))
+        with self._connection.cursor() as cursor:
+            cursor.executemany(sql.SQL("INSERT INTO {} VALUES ({})").format(into, values), rows)
+
+    def _copy_allowed(self, table: str) -> bool:
+        if table not in self._copyable:
+            quoted = self._table(table).as_string(self._connection)
+            self._copyable[table] = not self._column("SELECT row_security_active(%s::regclass)", (quoted,))[0]
+        return self._copyable[table]
 
     def table_names(self) -> list:
         return sorted(self._tables)
@@ -496,9 +516,9 @@ class Transaction:
         for event in self._new_events:
             lines.append(chain.seal(event, head))
             head = lines[-1]["hash"]
-        with self._connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO peerpath._audit_log VALUES (%s, %s, %s)",
-                               [(count + number, _dumps(line), self.affiliate) for number, line in enumerate(lines, 1)])
+        if lines:
+            self._insert("_audit_log", "seq, line, affiliate",
+                         [(count + number, _dumps(line), self.affiliate) for number, line in enumerate(lines, 1)])
         self._execute("INSERT INTO peerpath._audit_head VALUES (%s, %s, %s) ON CONFLICT (affiliate) "
                       "DO UPDATE SET head = excluded.head, count = excluded.count",
                       (head, count + len(lines), self.affiliate))
@@ -510,9 +530,11 @@ class Transaction:
         for name in sorted(self._tables):
             found.tables += 1
             rows = self._execute(sql.SQL("SELECT id, doc FROM {} WHERE affiliate = %s ORDER BY num, id").format(
-                self._table(name)), (self.affiliate,)).fetchall()
-            found.rows += len(rows)
-            problem = next(filter(None, (self._row_problem(name, record_id, doc) for record_id, doc in rows)), "")
+                self._table(name)), (self.affiliate,))
+            problem = ""
+            for record_id, doc in rows:  # each row made a document in turn, not the table's at once
+                found.rows += 1
+                problem = problem or self._row_problem(name, record_id, doc)
             if problem:
                 found.problems.append(f"{self.store.path}: table {name}: {problem}")
         if self._present:
@@ -530,8 +552,8 @@ class Transaction:
         where = f"the audit log of {self.store.path}"
         head = chain.GENESIS
         rows = self._execute("SELECT seq, line FROM peerpath._audit_log WHERE affiliate = %s ORDER BY seq",
-                             (self.affiliate,)).fetchall()
-        found.events = len(rows)
+                             (self.affiliate,))
+        found.events = rows.rowcount
         for number, (seq, text) in enumerate(rows, 1):
             try:
                 line = orjson.loads(text)
