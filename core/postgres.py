@@ -120,6 +120,9 @@ CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summar
 # The typed columns `search` asks the server about; a text value of any other field is asked by
 # jsonb containment (`doc @> {"stage": "accepted"}`, exact for text). Each match is checked in full in Python.
 SEARCHED = ("id", "peer_id", "offering_id")
+# A table read whole keeps what a change inserts into it; more rows than this at once (a db copy,
+# an import) are read again from the server if asked for, rather than kept twice in memory.
+BULK = 1000
 # What the state sees of each affiliate (`peerpath.rollup`): counts by (section, figure), with
 # `report rollup`'s suppression (a count from 1 to below the affiliate's rollup.suppress_below
 # shows as "<N"). No names, no contact details, no ids.
@@ -371,25 +374,27 @@ class Transaction:
         self._ensure_table(name)
         try:
             self._insert(name, "id, num, peer_id, offering_id, leaders, on_day, doc, affiliate",
-                         [(*_row(document), self.affiliate) for document in documents])
+                         ((*_row(document), self.affiliate) for document in documents), several=len(documents) > 1)
         except psycopg.errors.UniqueViolation as error:
             raise StoreError(f"{self.store.path} is corrupt: its id counters give an id that {name} already "
                              f"holds ({error.diag.message_detail}); it was left untouched") from None
-        if name in self._loaded:
+        if len(documents) > BULK:
+            self._loaded.pop(name, None)  # read again from the server, which holds them, when asked
+        elif name in self._loaded:
             self._loaded[name].update((document["id"], dict(document)) for document in documents)
 
-    def _insert(self, table: str, columns: str, rows: list) -> None:
+    def _insert(self, table: str, columns: str, rows: Iterable[tuple], several: bool) -> None:
         """Rows into the schema's `table` (its `columns`, comma-separated): by COPY, streamed, when
         there are several and row security lets COPY in (it does for a superuser or a BYPASSRLS
         role, as a state's `db copy` may be; for others PostgreSQL refuses COPY into a table with
         row security), 1.6 x as fast as INSERTs of 50,000 step records; else by INSERTs, pipelined."""
         into = sql.SQL("{} ({})").format(self._table(table), sql.SQL(columns))
-        if len(rows) > 1 and self._copy_allowed(table):
+        if several and self._copy_allowed(table):
             with self._connection.cursor() as cursor, cursor.copy(sql.SQL("COPY {} FROM STDIN").format(into)) as copy:
                 for row in rows:
                     copy.write_row(row)
             return
-        values = sql.SQL(", ").join(sql.Placeholder() * len(rows[0]))
+        values = sql.SQL(", ").join(sql.Placeholder() * len(columns.split(",")))
         with self._connection.cursor() as cursor:
             cursor.executemany(sql.SQL("INSERT INTO {} VALUES ({})").format(into, values), rows)
 
@@ -518,7 +523,8 @@ class Transaction:
             head = lines[-1]["hash"]
         if lines:
             self._insert("_audit_log", "seq, line, affiliate",
-                         [(count + number, _dumps(line), self.affiliate) for number, line in enumerate(lines, 1)])
+                         ((count + number, _dumps(line), self.affiliate) for number, line in enumerate(lines, 1)),
+                         several=len(lines) > 1)
         self._execute("INSERT INTO peerpath._audit_head VALUES (%s, %s, %s) ON CONFLICT (affiliate) "
                       "DO UPDATE SET head = excluded.head, count = excluded.count",
                       (head, count + len(lines), self.affiliate))

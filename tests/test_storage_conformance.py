@@ -65,6 +65,19 @@ def test_documents_in_and_out(store):
         assert "peers" in tx.table_names() and "sessions" in tx.table_names()
 
 
+def test_a_table_read_whole_shows_what_the_change_inserts_next(store):
+    """A few rows or many (PostgreSQL reads a bulk insert back from the server, see BULK)."""
+    with store.write(create=True) as tx:
+        assert tx.all("peers") == []
+        tx.insert("peers", {"id": "P0001", "stage": "active"})
+        assert tx.all("peers") == [{"id": "P0001", "stage": "active"}]
+        tx.insert_many("peers", [{"id": f"P{n:04d}", "stage": "active"} for n in range(2, 1503)])
+        assert len(tx.all("peers")) == 1502 and tx.get("peers", "P1502") == {"id": "P1502", "stage": "active"}
+        assert len(tx.search("peers", stage="active")) == 1502
+    with store.read() as tx:
+        assert len(tx.all("peers")) == 1502
+
+
 def test_search_matches_text_exactly(store):
     """A text value found by search is that text: not a list holding it, a number written the
     same, another case or a longer text (PostgreSQL asks the server for it, see SEARCHED)."""
