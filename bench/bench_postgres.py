@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from bench_commands import a_leader
-from common import BENCH, PEERPATH, compile_bytecode, copy_database, ensure_dataset, environment, startup_median, \
-    table
+from common import BENCH, PEERPATH, compile_bytecode, copy_database, ensure_dataset, environment, table
 
 # (command, target: PostgreSQL time / start-up): one-peer commands 1.5, the rest 3.
 COMMANDS = ((("progress", "{leader}"), 1.5), (("peer", "show", "{leader}"), 1.5),
@@ -35,15 +34,18 @@ COMMANDS = ((("progress", "{leader}"), 1.5), (("peer", "show", "{leader}"), 1.5)
 WRITERS, WRITES = 8, 10
 
 
-def median_ms(db, args, runs) -> float:
-    times = []
+def medians_ms(commands, runs) -> list:
+    """The median wall ms of each command (an argv); in each of `runs` rounds every command runs
+    once, in turn, so that the load of a busy machine weighs on all of them alike."""
+    times: list = [[] for _ in commands]
     for _ in range(runs):
-        began = time.perf_counter()
-        result = subprocess.run([PEERPATH, "--db", str(db), *args], env=environment(), capture_output=True, text=True)
-        times.append(time.perf_counter() - began)
-        if result.returncode:
-            raise SystemExit(f"{' '.join(args)} failed: {result.stderr.strip()}")
-    return statistics.median(times) * 1000
+        for argv, found in zip(commands, times):
+            began = time.perf_counter()
+            result = subprocess.run(argv, env=environment(), capture_output=True, text=True)
+            found.append(time.perf_counter() - began)
+            if result.returncode:
+                raise SystemExit(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return [statistics.median(found) * 1000 for found in times]
 
 
 def writers(url) -> tuple:
@@ -56,16 +58,6 @@ def writers(url) -> tuple:
                                  text=True) for writer in range(WRITERS)]
     errors = sum(bool(child.communicate()[1].strip()) or child.returncode != 0 for child in children)
     return time.perf_counter() - began, errors
-
-
-def python_ms(code, runs) -> float:
-    """Median wall time of `python -c code`."""
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=environment(), check=True)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1000
 
 
 def copy_in(files, url, size) -> None:
@@ -103,18 +95,22 @@ def main():
             url = options.url or cluster.new_database()
             copy_in(files, url, options.size)
             values = a_leader(files)
-            startup = startup_median(options.runs)
             found = []
             for args, limit in COMMANDS:
                 args = [part.format(**values) for part in args]
-                on_files, on_postgres = median_ms(files, args, options.runs), median_ms(url, args, options.runs)
-                ratio = on_postgres / (startup * 1000)
-                found.append([" ".join(args[:3]), f"{on_files:.0f}", f"{on_postgres:.0f}", f"{on_postgres / on_files:.2f}",
-                              f"{ratio:.2f}", f"<= {limit}", "PASS" if ratio <= limit else "MISS"])
-            print(f"start-up (peerpath --help): {startup * 1000:.0f} ms; python -c 'import psycopg': "
-                  f"{python_ms('import psycopg', options.runs):.0f} ms (python -c pass: "
-                  f"{python_ms('pass', options.runs):.0f} ms); median of {options.runs} runs")
-            print(table(found, ["command", "files ms", "postgres ms", "pg / files", "pg / start-up", "target", ""]))
+                startup, on_files, on_postgres = medians_ms(
+                    [[PEERPATH, "--help"], [PEERPATH, "--db", str(files), *args], [PEERPATH, "--db", url, *args]],
+                    options.runs)
+                ratio = on_postgres / startup
+                found.append([" ".join(args[:3]), f"{startup:.0f}", f"{on_files:.0f}", f"{on_postgres:.0f}",
+                              f"{on_postgres / on_files:.2f}", f"{ratio:.2f}", f"<= {limit}",
+                              "PASS" if ratio <= limit else "MISS"])
+            python, psycopg = medians_ms([[sys.executable, "-c", "pass"], [sys.executable, "-c", "import psycopg"]],
+                                         options.runs)
+            print(f"median of {options.runs} rounds, each running start-up (peerpath --help), the command on files "
+                  f"and on PostgreSQL in turn; python -c 'import psycopg' {psycopg:.0f} ms, python -c pass {python:.0f} ms")
+            print(table(found, ["command", "start-up ms", "files ms", "postgres ms", "pg / files", "pg / start-up",
+                                "target", ""]))
             seconds, errors = writers(url)
             print(f"{WRITERS} concurrent writers x {WRITES} peer add: {WRITERS * WRITES / seconds:.1f} writes/s, "
                   f"{errors} error(s)")
