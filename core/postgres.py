@@ -428,7 +428,7 @@ class Transaction:
         if name in self._loaded or not (asked or texts):
             candidates = self._whole(name).values()
         else:
-            conditions = [sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked]
+            conditions: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(key)) for key in asked]
             conditions += [sql.SQL("doc @> %s")] if texts else []
             where = sql.SQL("AND ") + sql.SQL(" AND ").join(conditions)
             params = [equal[key] for key in asked] + ([Jsonb(texts, dumps=_dumps)] if texts else [])
