@@ -22,13 +22,8 @@ from .errors import NotFound, PluginError, ValidationError
 from .merged import merged_into, merged_record, merged_refusal
 from .plugins import PluginHost, get_host
 from .serialize import from_document, shape_problem, to_document
-from . import store
 from .session import Session
 from .storage import Storage, Transaction, open_store
-
-# The file store's chunking policy lives with it (core/store.py); named here too for the tests
-# and benchmarks that build a Store by hand.
-SHARDS, INDEXES = store.SHARDS, store.INDEXES
 
 # What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
@@ -106,7 +101,8 @@ class TrackerBase:
         if self.session.tx is not None:
             yield self.session.tx
             return
-        if self.session.command is not None and (self.store.exists() or not missing_ok):
+        # exists() is asked only when the database may be missing: on PostgreSQL it is a connection of its own.
+        if self.session.command is not None and (not missing_ok or self.store.exists()):
             self.session.tx = self.session.command.enter_context(self._read())
             yield self.session.tx
             return

@@ -65,6 +65,37 @@ def test_documents_in_and_out(store):
         assert "peers" in tx.table_names() and "sessions" in tx.table_names()
 
 
+def test_a_table_read_whole_shows_what_the_change_inserts_next(store):
+    """A few rows or many (PostgreSQL reads a bulk insert back from the server, see BULK)."""
+    with store.write(create=True) as tx:
+        assert tx.all("peers") == []
+        tx.insert("peers", {"id": "P0001", "stage": "active"})
+        assert tx.all("peers") == [{"id": "P0001", "stage": "active"}]
+        tx.insert_many("peers", [{"id": f"P{n:04d}", "stage": "active"} for n in range(2, 1503)])
+        assert len(tx.all("peers")) == 1502 and tx.get("peers", "P1502") == {"id": "P1502", "stage": "active"}
+        assert len(tx.search("peers", stage="active")) == 1502
+    with store.read() as tx:
+        assert len(tx.all("peers")) == 1502
+
+
+def test_search_matches_text_exactly(store):
+    """A text value found by search is that text: not a list holding it, a number written the
+    same, another case or a longer text (PostgreSQL asks the server for it, see SEARCHED)."""
+    documents = [{"id": "P0001", "stage": "active"}, {"id": "P0002", "stage": ["active"]},
+                 {"id": "P0003", "stage": "Active"}, {"id": "P0004", "stage": "active", "county": "5"},
+                 {"id": "P0005", "stage": "active", "county": 5}, {"id": "P0006", "stage": "active x"},
+                 {"id": "P0007", "stage": {"active": "active"}}, {"id": "P0008"}]
+    with store.write(create=True) as tx:
+        tx.insert_many("peers", documents)
+        assert [d["id"] for d in tx.search("peers", stage="active")] == ["P0001", "P0004", "P0005"]
+    with store.read() as tx:
+        assert [d["id"] for d in tx.search("peers", stage="active")] == ["P0001", "P0004", "P0005"]
+        assert [d["id"] for d in tx.search("peers", stage="active", county="5")] == ["P0004"]
+        assert [d["id"] for d in tx.search("peers", county=5)] == ["P0005"]
+        assert [d["id"] for d in tx.search("peers", stage=None)] == ["P0008"]
+        assert tx.search("peers", stage="active\x00") == [] and tx.search("nothing_here", stage="active") == []
+
+
 def test_replace_and_remove(store):
     with store.write(create=True) as tx:
         tx.insert_many("sessions", [session(1, "O0001", ["P0001"]), session(2, "O0001", ["P0002"])])

@@ -14,8 +14,7 @@ import pytest
 import peerpath.core.store
 from peerpath import core
 from peerpath.core import Peer, StoreError, Tracker
-from peerpath.core.base import SHARDS
-from peerpath.core.store import Store, Transaction
+from peerpath.core.store import SHARDS, Store, Transaction
 
 from conftest import assert_refused, manifest, ok, snapshot
 
