@@ -858,16 +858,16 @@ _NOT_DIGITS = re.compile(r"\D+", re.ASCII)  # ASCII digits only: int() would tak
 def _number(record_id) -> int:
     """The number in an id such as "P0042" (42); ids without one (or with an absurdly long one,
     which no stored id has) count as 0."""
+    if type(record_id) is str:  # letters then digits, as peerpath's ids are: no pattern needed
+        digits = record_id.lstrip(_LETTERS)
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+            return int(digits)
     digits = _NOT_DIGITS.sub("", str(record_id or ""))
     return int(digits) if digits and len(digits) <= 18 else 0
 
 
 def _key_of(record_id: str) -> str:
-    """The row key of a stored id ("P0042": "42"), as `_number` gives it, quickly: it is asked of
-    every row of each table a write loads."""
-    digits = record_id.lstrip(_LETTERS)
-    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-        return str(int(digits))
+    """The row key of a stored id ("P0042": "42"): it is asked of every row of each table a write loads."""
     return str(_number(record_id))
 
 
