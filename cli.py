@@ -56,9 +56,7 @@ class PeerpathGroup(click.Group):
         try:
             with _without_cycle_collection():
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-                if console and not code:
-                    # Before the collector is back on: the first allocation after that scans every
-                    # object the command built (a full collection, up to 40% of a `config set`).
+                if console and not code:  # while paused: back on, its first pass scans all the command built
                     _exit_without_teardown()
         except click.exceptions.NoArgsIsHelpError as error:
             error.show()
@@ -318,7 +316,10 @@ def output_width() -> int:
 def echo_table(rows, headers) -> None:
     """Rows of plain values as aligned columns that fit the terminal (see core/columns.py); a
     newline or control character in a cell is shown as an escape, so it cannot forge a row."""
-    cells = [["" if value is None else terminal_text(value, keep_newlines=False) for value in row] for row in rows]
+    cells = [["" if value is None else str(value) for value in row] for row in rows]
+    text = "".join("".join(row) for row in cells)
+    if not (text.isascii() and text.isprintable()):  # else nothing to show as an escape (a state's listing)
+        cells = [[terminal_text(cell, keep_newlines=False) for cell in row] for row in cells]
     lines = format_table(cells, headers, output_width())
     _emit("\n".join(lines))  # cells shown safe above; one write: a state's peers are 20,000 lines
 
@@ -1479,7 +1480,7 @@ def leaders(tracker, where, status, expiring_within, output):
     echo_table(
         [[s.peer.id, s.peer.name, s.program.key, s.enrollment.role, s.status,
           s.certification.expires if s.certification else "",
-          sum(st.progress.done for st in s.steps), len(s.steps),
+          s.done_count, len(s.pathway.steps),
           ", ".join(s.next_steps) if not s.certification else "", s.last_activity]
          for s in found],
         ["peer", "name", "program", "role", "status", "expires", "done", "of", "next", "last activity"],

@@ -355,20 +355,13 @@ class Fidelity(Service):
                 sessions[session.offering_id].append(session.on)
             enrollments = [e for e in self.tracker.load_all("enrollments", Enrollment) if e.program in programs]
             holds = {(e.peer_id, e.program): e.hold for e in enrollments}
-            probation = self._new_leader_track(enrollments)
+            first_led = _first_led(offerings, sessions)
+            # Only leaders who have led something can be due: the others' track is not judged.
+            probation = self._new_leader_track([e for e in enrollments if (e.peer_id, e.program) in first_led])
         history = defaultdict(list)  # (peer, program): their observations, oldest first
         for observation in self.observations():
             for peer_id in observation.leaders:
                 history[(peer_id, observation.program)].append(observation)
-        first_led: dict = {}
-        for offering in offerings:
-            began = offering.started or min(sessions[offering.id], default=None)
-            if began is None:
-                continue  # not started yet: nothing to observe
-            for peer_id in offering.leaders:
-                key = (peer_id, offering.program)
-                if key not in first_led or began < first_led[key][0]:
-                    first_led[key] = (began, offering)
         due = []
         for (peer_id, program_key), (began, offering) in sorted(first_led.items()):
             if holds.get((peer_id, program_key)):
@@ -416,6 +409,21 @@ class Fidelity(Service):
             if missing:
                 left.setdefault((status.peer.id, status.program.key), missing)
         return left
+
+
+def _first_led(offerings, sessions) -> dict:
+    """{(peer, program): (the day their first offering began, that offering)} of the offerings
+    begun (their start, else their first session in `sessions`, {offering: session days})."""
+    first_led: dict = {}
+    for offering in offerings:
+        began = offering.started or min(sessions[offering.id], default=None)
+        if began is None:
+            continue  # not started yet: nothing to observe
+        for peer_id in offering.leaders:
+            key = (peer_id, offering.program)
+            if key not in first_led or began < first_led[key][0]:
+                first_led[key] = (began, offering)
+    return first_led
 
 
 def _needs_support(program, observation):

@@ -48,11 +48,23 @@ class PathwayStatus:
     enrollment: Enrollment
     program: ProgramModel
     pathway: Pathway
-    steps: tuple
+    # The StepStates; from a stored summary, rebuilt only when asked for (summaries.StoredSteps).
+    _steps: "tuple | summaries.StoredSteps" = attrs.field(alias="steps")
     status: str
     certification: Optional[Certification] = None
     renewal: Optional[StepProgress] = None
     last_activity: Optional[dt.date] = None
+
+    @property
+    def steps(self) -> tuple:
+        return self._steps if isinstance(self._steps, tuple) else self._steps.states()
+
+    @property
+    def done_count(self) -> int:
+        """How many steps are done (from a stored summary without rebuilding its steps)."""
+        if isinstance(self._steps, tuple):
+            return sum(state.progress.done for state in self._steps)
+        return self._steps.done_count()
 
     @property
     def reason(self) -> Optional[str]:
@@ -67,7 +79,9 @@ class PathwayStatus:
 
     @property
     def next_steps(self) -> list:
-        return [s.step.key for s in self.steps if not s.progress.done and not s.blocked_by]
+        if not isinstance(self._steps, tuple):
+            return self._steps.next_keys()
+        return [s.step.key for s in self._steps if not s.progress.done and not s.blocked_by]
 
     def to_dict(self) -> dict:
         cert = self.certification
@@ -97,6 +111,18 @@ class PathwayStatus:
                         "figures": self.renewal.figures} if self.renewal else None,
             "last_activity": self.last_activity.isoformat() if self.last_activity else None,
         }
+
+
+@attrs.frozen
+class Standing:
+    """Where one leader stands in one program, without their steps: what reports that count
+    leaders need (Pathways.standings)."""
+
+    peer_id: str
+    enrollment: Enrollment
+    program: ProgramModel
+    status: str
+    certification: Optional[Certification] = None
 
 
 class _Facts:
@@ -782,11 +808,7 @@ class Pathways(Service):
             raise ValidationError("--expiring-within must be 0 or more days")
         where = self.tracker.check_filter(where)
         with self.tracker.reading():
-            enrollments = self.tracker.load_all("enrollments", Enrollment)
-            if where.given():
-                chosen = {peer.id for peer in self.tracker.peers(where=where)}
-                enrollments = [e for e in enrollments if e.peer_id in chosen]
-            found = self._statuses([e for e in enrollments if program in (None, e.program)])
+            found = self._statuses([e for e in self._enrollments(where) if program in (None, e.program)])
         if status is not None:
             found = [s for s in found if s.status == status]
         if expiring_within is not None:
@@ -794,6 +816,31 @@ class Pathways(Service):
             found = [s for s in found if s.status == "certified" and s.certification.expires
                      and s.certification.expires <= horizon]
         return found
+
+    def standings(self, where=None) -> list:
+        """Each enrolled leader's Standing in the enabled programs, as `leaders` lists them
+        (`where`, a PeerFilter of their peers), without reading their steps or summaries."""
+        where = self.tracker.check_filter(where)
+        programs = self.tracker.catalog.programs
+        with self.tracker.reading():
+            enrollments = sorted((e for e in self._enrollments(where) if e.program in programs),
+                                 key=lambda e: (e.peer_id, e.program, e.role))
+            certifications = {d["enrollment_id"]: from_document(Certification, d)
+                              for d in self.tracker.tx.all("certifications")}
+        standings = []
+        for enrollment in enrollments:
+            program, certification = programs[enrollment.program], certifications.get(enrollment.id)
+            status = _leader_status(enrollment, certification, self.tracker.today, program.pathway(enrollment.pathway))
+            standings.append(Standing(enrollment.peer_id, enrollment, program, status, certification))
+        return standings
+
+    def _enrollments(self, where) -> list:
+        """The enrolments of the peers `where` (a checked PeerFilter) matches; inside `reading()`."""
+        enrollments = self.tracker.load_all("enrollments", Enrollment)
+        if where.given():
+            chosen = {peer.id for peer in self.tracker.peers(where=where)}
+            enrollments = [e for e in enrollments if e.peer_id in chosen]
+        return enrollments
 
     def _statuses(self, enrollments, peer_ids=None) -> list:
         """Status of each enrolment of an enabled program; stored summaries stand in for the
@@ -832,12 +879,14 @@ class Pathways(Service):
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
         pathway = program.pathway(enrollment.pathway)
         certification = facts.certifications.get(enrollment.id)
+        steps: tuple | summaries.StoredSteps
         if summary is not None:
-            states, renewal, last_activity = summaries.restore(summary, pathway, StepState)
+            steps, renewal, last_activity = summaries.restore(summary, pathway, StepState)
         else:
             states, renewal, last_activity = self._evaluate(enrollment, pathway, facts)
+            steps = tuple(states)
         return PathwayStatus(
-            peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=tuple(states),
+            peer=peer, enrollment=enrollment, program=program, pathway=pathway, steps=steps,
             status=_leader_status(enrollment, certification, self.tracker.today, pathway),
             certification=certification, renewal=renewal, last_activity=last_activity,
         )

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalog import Report
-from .entities import STAGES, Certification, Enrollment, Offering, SessionRecord, shift_date
+from .entities import STAGES, Certification, Offering, SessionRecord, shift_date
 from .values import ACTIVITY_GROUPINGS
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
@@ -72,9 +72,12 @@ def stages_reached(peer) -> set:
     """The stages a peer has been in: those in their history and, as the pipeline is passed in
     order, every pipeline stage before the furthest one they reached (a peer recorded straight
     as accepted was screened too), so each conversion is a share of one cohort."""
-    seen = {change.stage for change in peer.stage_history} | {peer.stage}
-    furthest = max((PIPELINE.index(stage) for stage in seen if stage in PIPELINE), default=0)
-    return seen | set(PIPELINE[:furthest + 1])
+    seen = {change.stage for change in peer.stage_history}
+    seen.add(peer.stage)
+    return seen.union(*([_PASSED[stage] for stage in seen if stage in _PASSED] or [PIPELINE[:1]]))
+
+
+_PASSED = {stage: PIPELINE[:index + 1] for index, stage in enumerate(PIPELINE)}  # a stage, those up to it
 
 
 def _by(peers, key) -> dict:
@@ -99,8 +102,8 @@ def leaders(tracker, options) -> ReportResult:
     `report retention` counts it, core.retention)."""
     start = options["start"] or shift_date(options["end"], -365)
     end = options["end"]
-    statuses = tracker.leaders(where=options["peers"])
-    kept = retention_counts(tracker, start, end, peer_ids={s.peer.id for s in statuses})
+    statuses = tracker.standings(where=options["peers"])
+    kept = retention_counts(tracker, start, end, statuses)
     rows, figures = [], {}
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
@@ -210,19 +213,20 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
+    stages = Counter(p.stage for p in peers)
     figures: dict[str, Any] = {
-        "recruited_by_stage": {s: sum(p.stage == s for p in peers) for s in STAGES},
+        "recruited_by_stage": {s: stages[s] for s in STAGES},
         "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
         "leaders": {},
         "offerings": {},
         "sessions": {},
         "attendance": {},
     }
-    statuses = tracker.leaders()
-    with tracker.reading():
+    statuses = tracker.standings()
+    with tracker.reading() as tx:
         sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
         offerings = tracker.load_all("offerings", Offering)
-        enrollments = tracker.load_all("enrollments", Enrollment)
+        enrolled = {document["peer_id"] for document in tx.all("enrollments")}  # a count: no entities
     for program in tracker.catalog.programs:
         mine = [s for s in statuses if s.program.key == program]
         figures["leaders"][program] = {
@@ -236,7 +240,7 @@ def _rollup_figures(tracker, options) -> dict:
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
     figures["outreach_reached"] = dict(reached)
-    figures["volunteers_enrolled"] = len({e.peer_id for e in enrollments})
+    figures["volunteers_enrolled"] = len(enrolled)
     return figures
 
 

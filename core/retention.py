@@ -13,7 +13,7 @@ expired, and their status history does not have them on hold, inactive or lapsed
 
 from collections import Counter
 
-from .entities import Certification, Enrollment, shift_date
+from .entities import shift_date
 from .reporting import ReportResult, Table, percent
 
 NOT_ACTIVE = ("on hold", "inactive", "lapsed", "in training")
@@ -33,17 +33,12 @@ def active_on(certification, enrollment, day) -> bool:
     return not past or past[-1].status not in NOT_ACTIVE
 
 
-def retention_counts(tracker, start, end, peer_ids=None) -> dict:
-    """{program: Counter(at_start, at_end, new, retained)} of the enabled programs; only the
-    enrolments of `peer_ids` when given."""
-    with tracker.reading():
-        certifications = {c.enrollment_id: c for c in tracker.load_all("certifications", Certification)}
-        enrollments = tracker.load_all("enrollments", Enrollment)
+def retention_counts(tracker, start, end, standings=None) -> dict:
+    """{program: Counter(at_start, at_end, new, retained)} of the enabled programs; of the
+    leaders of `standings` (tracker.standings(), by default everyone's) only, when given."""
     counts = {program: Counter(at_start=0, at_end=0, new=0, retained=0) for program in tracker.catalog.programs}
-    for enrollment in enrollments:
-        if enrollment.program not in counts or (peer_ids is not None and enrollment.peer_id not in peer_ids):
-            continue
-        certification = certifications.get(enrollment.id)
+    for standing in tracker.standings() if standings is None else standings:
+        enrollment, certification = standing.enrollment, standing.certification
         at_start = active_on(certification, enrollment, start)
         at_end = active_on(certification, enrollment, end)
         count = counts[enrollment.program]

@@ -15,7 +15,7 @@ import json
 import attrs
 
 from .entities import Pathway
-from .progress import StepProgress
+from .progress import DONE, StepProgress
 from .serialize import to_document
 
 TABLE = "summaries"
@@ -154,12 +154,43 @@ def rename(tx, peer_id: str, name: str) -> None:
 
 
 def restore(document, pathway, state_class):
-    """(step states, renewal progress, last activity) from a stored summary."""
-    steps = {step.key: step for step in pathway.steps}
-    states = tuple(_restore_step(row, steps, state_class) for row in document["steps"])
+    """(step states, as StoredSteps, renewal progress, last activity) from a stored summary."""
     renewal = _progress(document["renewal"]) if document["renewal"] else None
     last = document["last_activity"]
-    return states, renewal, dt.date.fromisoformat(last) if last else None
+    return StoredSteps(document["steps"], pathway, state_class), renewal, dt.date.fromisoformat(last) if last else None
+
+
+class StoredSteps:
+    """A stored summary's step states, rebuilt on first use: listing every leader of a state
+    mostly shows each one's status and how many steps are done, and rebuilding every step of
+    every leader took most of such a listing."""
+
+    __slots__ = ("_rows", "_pathway", "_state_class", "_states")
+
+    def __init__(self, rows: list, pathway, state_class):
+        self._rows, self._pathway, self._state_class = rows, pathway, state_class
+        self._states: tuple | None = None
+
+    def states(self) -> tuple:
+        if self._states is None:
+            steps = {step.key: step for step in self._pathway.steps}
+            self._states = tuple(_restore_step(row, steps, self._state_class) for row in self._rows)
+        return self._states
+
+    def done_count(self) -> int:
+        return sum(row[1] == DONE for row in self._rows)
+
+    def next_keys(self) -> list:
+        """The steps not done and not blocked by another, in the pathway's order."""
+        return [row[0] for row in self._rows if row[1] != DONE and not (len(row) > 4 and row[4].get("blocked_by"))]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other) -> bool:  # as the states: a PathwayStatus equals one computed from the records
+        return self.states() == (other.states() if isinstance(other, StoredSteps) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of (unhashable) states it stands for
 
 
 def _restore_step(row, steps, state_class):

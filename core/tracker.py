@@ -128,6 +128,7 @@ class Tracker(TrackerBase):
     sweep_lapses = delegated("pathways", Pathways.sweep_lapses)
     progress = delegated("pathways", Pathways.progress)
     leaders = delegated("pathways", Pathways.leaders)
+    standings = delegated("pathways", Pathways.standings)
     refresh_summaries = delegated("pathways", Pathways.refresh_summaries)
 
     # -- offerings, sessions and observations (Fidelity) --

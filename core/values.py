@@ -63,7 +63,11 @@ def shift_date(day: dt.date, days: int) -> dt.date:
 
 def id_order(record_id: str):
     """Sort key putting ids in the order they were issued (`R9999` before `R10000`)."""
-    digits = "".join(ch for ch in record_id if ch.isdigit())
+    tail = record_id[1:]
+    if tail.isdigit() and not record_id[:1].isdigit():  # the usual P0042: sorted by the thousand
+        digits = tail
+    else:
+        digits = "".join(ch for ch in record_id if ch.isdigit())
     return (len(digits), digits, record_id)
 
 

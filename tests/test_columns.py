@@ -41,6 +41,11 @@ def test_wrap_breaks_at_spaces_and_splits_only_a_word_longer_than_a_line():
     assert wrap("register_checklists, register_programs", 10) == ["register_c", "hecklists,", "register_p", "rograms"]
     assert wrap("陳美玲陳美玲", 5) == ["陳美", "玲陳", "美玲"]  # 4 columns each: a third character needs 6
     assert wrap("", 5) == [""]
+    # A text that fits is one line, its runs of spaces made one (the fit is judged after that).
+    assert wrap("in training", 11) == ["in training"]
+    assert wrap("in  training", 12) == ["in training"]
+    assert wrap(" 2026-10-13", 11) == ["2026-10-13"]
+    assert wrap("in training", 10) == ["in", "training"]
 
 
 def test_the_last_column_wraps_under_itself_instead_of_being_cut():

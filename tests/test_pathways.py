@@ -2,6 +2,7 @@
 refusal with its reason, overrides, renewal and lapse against a given today, corrections."""
 
 import json
+import re
 
 import pytest
 
@@ -322,7 +323,7 @@ def test_leaders_show_a_renamed_peer_by_the_new_name(peers, run, monkeypatch):
     assert "Ana María" in ok(run("leaders"))
 
 
-def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_records(peers, run):
+def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_records(peers, run, monkeypatch):
     # leaders reads stored summaries; progress recomputes from the records: they must agree.
     certify_teacher(run)
     crss_certified(run, "P0002")
@@ -335,6 +336,15 @@ def test_the_leaders_listing_from_stored_summaries_matches_progress_from_the_rec
     assert sorted(listed, key=lambda s: s["enrollment"]) == sorted(fresh, key=lambda s: s["enrollment"])
     assert any(step["figures"] for status in listed for step in status["steps"])
     assert any(step["blocked_by"] for status in listed for step in status["steps"])
+    # The table counts done steps and names the next ones from the stored rows, unrebuilt.
+    monkeypatch.setenv("COLUMNS", "250")
+    table = ok(run("leaders")).splitlines()[1:]
+    for status in fresh:
+        done = sum(step["state"] == "done" for step in status["steps"])
+        upcoming = ", ".join(status["next"]) if not status["certified_on"] else ""
+        row = rf"^{status['peer']} .* {status['program']} .* {done} +{len(status['steps'])} +{re.escape(upcoming)} "
+        assert sum(bool(re.search(row, line)) for line in table) == 1, (row, table)
+    assert any(status["next"] and not status["certified_on"] for status in fresh)
 
 
 @pytest.mark.files_only("which chunk files of summaries a sweep rewrote")
