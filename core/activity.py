@@ -37,11 +37,10 @@ from .errors import ValidationError
 from .reporting import ReportResult, Table
 from .serialize import from_document
 from .session import Service
-from .values import ACTIVITY_KINDS
+from .values import ACTIVITY_GROUPINGS, ACTIVITY_KINDS
 
 TABLE = "activities"
 KINDS = ACTIVITY_KINDS
-GROUPINGS = ("peer", "program", "month", "community")
 STATUSES = ("approved", "pending")
 MOST_HOURS = 24  # one activity is one day's work
 LARGEST_STIPEND = 1_000_000
@@ -225,7 +224,7 @@ def _figures(activities) -> dict:
 def activity_report(tracker, options) -> ReportResult:
     """Hours, talks, speakers and stipends of the period by peer, program, month or community,
     with totals; and the leaders short of the presentations their program expects this year."""
-    by = options.get("by") or GROUPINGS[0]
+    by = options.get("by") or ACTIVITY_GROUPINGS[0]
     start, end = options["start"], options["end"]
     activities = Activities(tracker).activities(start=start, end=end)
     with tracker.reading():

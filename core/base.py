@@ -8,13 +8,11 @@ lifecycle hooks fire only after the commit, so a plugin can never see a change t
 import contextlib
 import datetime as dt
 import functools
-import getpass
 import json
 import os
 from typing import Optional
 
 from . import merged, summaries
-from .activity import Activity
 from .catalog import build_catalog
 from .entities import Certification, Change, Enrollment, Event, Observation, Offering, Outreach, Peer, Problem
 from .entities import SessionRecord, StepRecord, check_text
@@ -25,12 +23,19 @@ from .serialize import from_document, shape_problem, to_document
 from .session import Session
 from .storage import Storage, Transaction, open_store
 
+
+def _activity_problem(row) -> str:
+    from .activity import Activity  # imported by a write that loads activities, not by every command
+
+    return shape_problem(Activity, row)
+
+
 # What a write checks of every row of these tables it loads, so as never to carry a damaged one on.
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
-    "activities": Activity,
-}.items()} | {summaries.TABLE: summaries.row_problem, merged.MERGED: merged.row_problem}
+}.items()} | {summaries.TABLE: summaries.row_problem, merged.MERGED: merged.row_problem,
+              "activities": _activity_problem}
 
 
 def resolve_actor(actor=None) -> str:
@@ -41,6 +46,8 @@ def resolve_actor(actor=None) -> str:
     if os.environ.get("PEERPATH_USER"):
         check_text("PEERPATH_USER", os.environ["PEERPATH_USER"])
         return os.environ["PEERPATH_USER"]
+    import getpass  # only here: PEERPATH_USER or --as usually say who it is
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

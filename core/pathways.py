@@ -600,9 +600,12 @@ class Pathways(Service):
         to hold (see `_kept_progress`); given, the records do not change in this re-judgement,
         so each enrolment's steps are judged once; `unread`, enrolments whose records need not be
         read (see `_Facts`)."""
-        # Base credentials first: an add-on (endorsement) stands or falls with its base.
-        enrollments = sorted(enrollments, key=lambda e: self._pathway_of(e).add_on_to is not None)
         facts = _Facts(self.tracker, {e.peer_id for e in enrollments}, unread)
+        # Base credentials first: an add-on (endorsement) stands or falls with its base. (The
+        # facts' catalog: asking the tracker for it looks up the settings, thousands of times here.)
+        programs = facts.catalog.programs
+        enrollments = sorted(enrollments,
+                             key=lambda e: programs[e.program].pathway(e.pathway).add_on_to is not None)
         if kept is not None:
             facts.known, facts.remember = dict(kept), True
         for enrollment in enrollments:

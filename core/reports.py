@@ -15,10 +15,10 @@ from typing import Any
 
 from .catalog import Report
 from .entities import STAGES, Certification, Offering, SessionRecord, shift_date
+from .values import ACTIVITY_GROUPINGS
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
 from .recruitment import first_stage_date
-from .activity import GROUPINGS, activity_report
 from .retention import retention, retention_counts
 from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
 from .session import Service
@@ -328,7 +328,8 @@ REPORTS = (
     Report("rollup", "Figures without personal data for the state; --merge combines affiliates.", rollup),
     FIDELITY,
     Report("activity", "Volunteer hours, talks, speakers and stipends (--by peer, program, month or "
-           "community); presenters short of their yearly presentations.", activity_report, groupings=GROUPINGS),
+           "community); presenters short of their yearly presentations.", _run_from("activity", "activity_report"),
+           groupings=ACTIVITY_GROUPINGS),
     Report("retention", "Per program: (leaders active at end - new) / active at start.", retention),
     Report("graduates", "Graduates of each program's completed offerings, and how many became leaders, "
            "of what.", _run_from("graduates", "graduates_report")),

@@ -8,6 +8,7 @@ per table or per chunk of a large table, and an append-only JSON-lines audit log
                                  "tables": {"peers~0": "peers~0.7.json", "sessions": ...},
                                  "events": {"file": "events.jsonl", "bytes": 5120, "count": 40,
                                             "head": "<hash of the last event>"},
+                                 "checksums": {"peers~0.7.json": 1234567890, ...},
                                  "meta": {...}}
     affiliate.json.d/peers~0.7.json
     affiliate.json.d/events.jsonl
@@ -39,6 +40,7 @@ import json
 import os
 import re
 import time
+import zlib
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Callable, Optional
@@ -58,6 +60,7 @@ FORMAT = "peerpath"
 # were whole tables before), and each declared index is stored (see Transaction.containing).
 SCHEMA_VERSION = 3
 EVENTS_FILE = "events.jsonl"
+CHECKSUMS = "checksums"  # the manifest's {table file: crc32 of the bytes its commit wrote}
 # The only files peerpath writes in a database's folder: `<table>.<generation>.json` (a table is
 # `name` or a chunk `name~N`) and the audit log. Names read from a manifest must match, and only
 # table files of this shape are ever deleted: anything else in the folder is the user's.
@@ -247,6 +250,7 @@ class Transaction:
         self._log_rewrite = None  # the whole log's lines, when this commit rewrites it
         self.log_unsealed = False  # a log from before the hash chain (schema 1), not yet sealed
         self._appended = False  # whether this commit has begun changing the audit log
+        self._checked: dict = {}  # {table file: crc32} of those whose rows this write checked
         self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
@@ -266,18 +270,30 @@ class Transaction:
             return {}
         path = self.store.folder / filename
         try:
-            document = orjson.loads(path.read_bytes())
+            data = path.read_bytes()
+            document = orjson.loads(data)
         except FileNotFoundError:
             raise StoreError(f"{path} is missing: the database {self.store.path} is damaged") from None
         except ValueError:
             raise StoreError(f"{path} is corrupt: not a peerpath table file") from None
         except OSError as error:
             raise _os_error(path, "read", error) from None
-        problem = table_problem(name, document) or (self.writable and self._row_problem(name, document[name]))
+        crc = zlib.crc32(data) if self.writable else None
+        problem = table_problem(name, document) or (
+            self.writable and not self._checked_before(filename, crc) and self._row_problem(name, document[name]))
         if problem:
             # Refused, not repaired: a write must never carry a damaged table into a new generation.
             raise StoreError(f"{path} is corrupt: {problem}; it was left untouched")
+        if self.writable:
+            self._checked[filename] = crc
         return document[name]
+
+    def _checked_before(self, filename: str, crc) -> bool:
+        """Whether the file holds the very bytes a commit wrote or an earlier write checked (their
+        crc32 in the manifest): its rows were checked then, and a write need not check each again
+        (a fifth of a state-wide re-judgement). A file changed since is checked row by row."""
+        checksums = self.manifest.get(CHECKSUMS)
+        return isinstance(checksums, dict) and checksums.get(filename) == crc
 
     def _row_problem(self, name: str, rows: dict) -> str:
         """The first row under another row's number (a repeated id) or whose fields have the wrong
@@ -358,12 +374,10 @@ class Transaction:
 
     def search(self, name: str, **equal) -> list:
         """Documents of `name` whose fields equal the given values (do not modify them)."""
-        return [
-            doc
-            for chunk in self._chunks(name, **equal)
-            for doc in self._tables[chunk].values()
-            if all(doc.get(key) == value for key, value in equal.items())
-        ]
+        rows = [row for chunk in self._chunks(name, **equal) for row in self._tables[chunk].values()]
+        for key, value in equal.items():  # a field at a time: a chunk's thousands of rows, one test each
+            rows = [row for row in rows if row.get(key) == value]
+        return rows
 
     # replace and remove change the chunk's rows themselves: TinyDB's update and remove rebuild the
     # whole table's dictionary twice per call, which made a change of a few thousand documents at
@@ -633,6 +647,8 @@ class Transaction:
                 manifest["tables"][name] = f"{name}.{generation}.json"
                 written.append(folder / manifest["tables"][name])
             _write_all_private(written, encoded.values())
+            _note_checksums(manifest, {**self._checked,
+                                       **{manifest["tables"][name]: zlib.crc32(data) for name, data in encoded.items()}})
             if self._log_rewrite is not None:
                 written.append(folder / log_info["file"])
                 _write_private(folder / log_info["file"], log_data)
@@ -858,16 +874,16 @@ _NOT_DIGITS = re.compile(r"\D+", re.ASCII)  # ASCII digits only: int() would tak
 def _number(record_id) -> int:
     """The number in an id such as "P0042" (42); ids without one (or with an absurdly long one,
     which no stored id has) count as 0."""
+    if type(record_id) is str:  # letters then digits, as peerpath's ids are: no pattern needed
+        digits = record_id.lstrip(_LETTERS)
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+            return int(digits)
     digits = _NOT_DIGITS.sub("", str(record_id or ""))
     return int(digits) if digits and len(digits) <= 18 else 0
 
 
 def _key_of(record_id: str) -> str:
-    """The row key of a stored id ("P0042": "42"), as `_number` gives it, quickly: it is asked of
-    every row of each table a write loads."""
-    digits = record_id.lstrip(_LETTERS)
-    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-        return str(int(digits))
+    """The row key of a stored id ("P0042": "42"): it is asked of every row of each table a write loads."""
     return str(_number(record_id))
 
 
@@ -1304,6 +1320,17 @@ class Store:
             if match and path.name not in keep and int(match["generation"] or 0) <= manifest["generation"]:
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+
+def _note_checksums(manifest: dict, written: dict) -> None:
+    """Keep in the manifest the checksum of each table file it names whose rows were checked:
+    `written` ({file: crc32}, by this commit or checked by its write) and those of before (see
+    Transaction._checked_before)."""
+    before = manifest.get(CHECKSUMS)
+    kept = before if isinstance(before, dict) else {}
+    live = set(manifest["tables"].values())
+    manifest[CHECKSUMS] = {filename: crc for filename, crc in sorted({**kept, **written}.items())
+                           if filename in live and isinstance(crc, int)}
 
 
 def _manifest_problem(manifest: dict) -> str:

@@ -34,6 +34,7 @@ CADENCES = ("weekly", "biweekly", "monthly", "on request")
 
 # What a volunteer's logged time was spent on (core.activity) and what a user may be (core.users).
 ACTIVITY_KINDS = ("talk", "session", "outreach", "admin", "other")
+ACTIVITY_GROUPINGS = ("peer", "program", "month", "community")  # `report activity --by`
 USER_ROLES = ("coordinator", "trainer", "viewer", "state", "admin", "leader")
 
 

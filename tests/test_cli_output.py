@@ -152,3 +152,33 @@ def test_the_installed_command_delivers_all_its_output_and_stores_its_change(dem
     assert [p["name"] for p in json.loads(shown.stdout)][-1] == "Ana Exit"
     refused = installed_peerpath("peer", "show", "P9999")
     assert refused.returncode == 1 and refused.stderr.startswith("Error: ")
+
+
+COUNT_COLLECTIONS = """
+import gc, os, sys
+from peerpath.cli import cli
+gc.collect()
+gc.callbacks.append(lambda phase, info: phase == "start" and os.write(2, b"collected\\n"))
+sys.argv = ["peerpath", *sys.argv[1:]]
+cli()
+"""
+
+
+def test_the_installed_command_ends_without_a_cycle_collection(demo_db):
+    """The collector, paused for the command, is not turned back on before the process ends:
+    its first run would scan every object the command built (a large part of a state-wide
+    `config set`)."""
+    import subprocess
+    import sys
+
+    def collections(*args):
+        done = subprocess.run([sys.executable, "-c", COUNT_COLLECTIONS, *args], capture_output=True, text=True,
+                              timeout=120)
+        return done.returncode, done.stderr.count("collected\n"), done.stdout
+
+    code, collected, out = collections("leaders", "--json")
+    assert (code, collected) == (0, 0) and json.loads(out)
+    code, collected, _ = collections("config", "set", "crss.validity_days", "365")
+    assert (code, collected) == (0, 0)
+    settings = json.loads(installed_peerpath("config", "show", "--json").stdout)
+    assert {s["key"]: s["value"] for s in settings}["crss.validity_days"] == 365

@@ -89,6 +89,36 @@ def test_a_commit_writes_a_new_generation_and_removes_the_old_files(initialised)
     assert [p.name for p in tracker(db).peers()] == ["Ana", "Bo"]
 
 
+def test_the_manifest_keeps_the_checksum_of_each_table_file_as_its_commit_wrote_it(initialised):
+    import zlib
+
+    add_peers(initialised, "Ana", "Bo")
+    tracker(initialised).add_peer(name="Cy")
+    kept = manifest(initialised)
+    assert set(kept["checksums"]) == set(kept["tables"].values())
+    for filename, crc in kept["checksums"].items():
+        assert zlib.crc32((folder_of(initialised) / filename).read_bytes()) == crc
+
+
+def test_a_write_checks_the_rows_of_a_table_file_changed_since_its_commit_only(initialised, monkeypatch):
+    """Rows of a file holding the bytes its commit wrote were checked when made; a file edited
+    since (here re-indented, its rows still fine) is checked row by row, then used, and not
+    checked again while it stays as it is."""
+    tracker(initialised).add_peer(name="Ana", lived_experience="self")
+    add_peers(initialised, "Bo")
+    peers_file = folder_of(initialised) / manifest(initialised)["tables"]["peers~0"]
+    peers_file.write_text(json.dumps(json.loads(peers_file.read_bytes()), indent=2))
+    checked = []
+    original = Transaction._row_problem
+    monkeypatch.setattr(Transaction, "_row_problem",
+                        lambda self, name, rows: checked.append(name) or original(self, name, rows))
+    tracker(initialised).enroll(tracker(initialised).peers()[0].id, "crss")  # reads peers~0, writes others
+    assert checked == ["peers~0"]
+    checked.clear()
+    tracker(initialised).add_peer(name="Cy")
+    assert checked == [] and [p.name for p in tracker(initialised).peers()] == ["Ana", "Bo", "Cy"]
+
+
 def test_a_command_that_changes_nothing_does_not_commit(initialised, run):
     add_peers(initialised, "Ana")
     before = snapshot(initialised)
