@@ -14,13 +14,14 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalog import Report
-from .entities import STAGES, Certification, Offering, SessionRecord, shift_date
+from .entities import STAGES, Certification, Offering, Peer, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
-from .recruitment import first_stage_date
+from .recruitment import entered
 from .activity import GROUPINGS, activity_report
 from .retention import retention, retention_counts
 from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
+from .serialize import unreadable_refused
 from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
@@ -31,7 +32,11 @@ def _in_period(day, options) -> bool:
 
 
 def _cohort(tracker, options) -> list:
-    return [p for p in tracker.peers(where=options["peers"]) if _in_period(first_stage_date(p), options)]
+    """The stored documents (`Tracker.peer_documents`) of the peers the filter matches who
+    entered the pipeline in the period: the reports count them without rebuilding them."""
+    peers = tracker.peer_documents(where=options["peers"])
+    with unreadable_refused(Peer, peers):
+        return [p for p in peers if _in_period(entered(p), options)]
 
 
 # --- funnel ------------------------------------------------------------------------------------
@@ -40,16 +45,14 @@ def _cohort(tracker, options) -> list:
 def funnel(tracker, options) -> ReportResult:
     """Counts per stage, conversion between stages, median days in each stage, by source and sector."""
     peers = _cohort(tracker, options)
-    sector_of = tracker.recruited_sectors(peers)
-    current = Counter(p.stage for p in peers)
-    reached = Counter(stage for p in peers for stage in stages_reached(p))
-    durations = defaultdict(list)
-    for peer in peers:
-        for this, following in zip(peer.stage_history, peer.stage_history[1:]):
-            durations[this.stage].append((following.on - this.on).days)
+    with unreadable_refused(Peer, peers):
+        sector_of = tracker.recruited_sectors(peers)
+        current = Counter(p["stage"] for p in peers)
+        reached = Counter(stage for p in peers for stage in stages_reached(p))
+        durations = _days_in_stage(peers)
+        by_source = _by(peers, lambda p: p.get("source") or "unknown")
+        by_sector = _by(peers, lambda p: sector_of[p["id"]] or "none")
     conversion = {f"{a}->{b}": percent(reached[b], reached[a]) for a, b in zip(PIPELINE, PIPELINE[1:])}
-    by_source = _by(peers, lambda p: p.source or "unknown")
-    by_sector = _by(peers, lambda p: sector_of[p.id] or "none")
     figures = {
         "peers": len(peers),
         "by_stage": {stage: current[stage] for stage in STAGES},
@@ -68,22 +71,35 @@ def funnel(tracker, options) -> ReportResult:
     ], figures, (options["start"], options["end"]))
 
 
-def stages_reached(peer) -> set:
-    """The stages a peer has been in: those in their history and, as the pipeline is passed in
-    order, every pipeline stage before the furthest one they reached (a peer recorded straight
-    as accepted was screened too), so each conversion is a share of one cohort."""
-    seen = {change.stage for change in peer.stage_history}
-    seen.add(peer.stage)
+def stages_reached(peer: dict) -> set:
+    """The stages a peer (a stored document) has been in: those in their history and, as the
+    pipeline is passed in order, every pipeline stage before the furthest one they reached (a
+    peer recorded straight as accepted was screened too), so each conversion is a share of one
+    cohort."""
+    seen = {change["stage"] for change in peer["stage_history"]}
+    seen.add(peer["stage"])
     return seen.union(*([_PASSED[stage] for stage in seen if stage in _PASSED] or [PIPELINE[:1]]))
 
 
 _PASSED = {stage: PIPELINE[:index + 1] for index, stage in enumerate(PIPELINE)}  # a stage, those up to it
 
 
+def _days_in_stage(peers) -> defaultdict:
+    """{stage: [days each stay in it lasted]}: from each of the peers' (stored documents') moves
+    to the next stage."""
+    durations = defaultdict(list)
+    for peer in peers:
+        history = peer["stage_history"]
+        for this, following in zip(history, history[1:]):  # dates parsed only for a peer who moved on
+            days = dt.date.fromisoformat(following["on"]) - dt.date.fromisoformat(this["on"])
+            durations[this["stage"]].append(days.days)
+    return durations
+
+
 def _by(peers, key) -> dict:
     groups: defaultdict[str, Counter] = defaultdict(Counter)
     for peer in peers:
-        groups[key(peer)][peer.stage] += 1
+        groups[key(peer)][peer["stage"]] += 1
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
                    "accepted_percent": percent(c["accepted"], sum(c.values())), **dict(c)}
             for name, c in sorted(groups.items())}
@@ -169,12 +185,13 @@ def reach(tracker, options) -> ReportResult:
               if options["peers"].matches_place(e.community, e.sector)]
     sectors: defaultdict[str, Counter] = defaultdict(Counter)
     communities: defaultdict[str, Counter] = defaultdict(Counter)
-    for peer in peers:
-        sector = sector_of[peer.id] or "none"
-        sectors[sector]["recruited"] += 1
-        sectors[sector]["accepted"] += peer.stage == "accepted"
-        communities[peer.community or "unknown"]["recruited"] += 1
-        communities[peer.community or "unknown"]["accepted"] += peer.stage == "accepted"
+    with unreadable_refused(Peer, peers):
+        for peer in peers:
+            sector, community = sector_of[peer["id"]] or "none", peer.get("community") or "unknown"
+            sectors[sector]["recruited"] += 1
+            sectors[sector]["accepted"] += peer["stage"] == "accepted"
+            communities[community]["recruited"] += 1
+            communities[community]["accepted"] += peer["stage"] == "accepted"
     for event in events:
         sectors[event.sector or "none"]["events"] += 1
         sectors[event.sector or "none"]["reached"] += event.reached
@@ -213,10 +230,11 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    stages = Counter(p.stage for p in peers)
+    with unreadable_refused(Peer, peers):
+        stages = Counter(p["stage"] for p in peers)
     figures: dict[str, Any] = {
         "recruited_by_stage": {s: stages[s] for s in STAGES},
-        "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
+        "recruited_by_sector": dict(Counter(sector_of[p["id"]] or "none" for p in peers)),
         "leaders": {},
         "offerings": {},
         "sessions": {},
