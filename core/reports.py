@@ -47,11 +47,18 @@ def funnel(tracker, options) -> ReportResult:
     peers = _cohort(tracker, options)
     with unreadable_refused(Peer, peers):
         sector_of = tracker.recruited_sectors(peers)
-        current = Counter(p["stage"] for p in peers)
-        reached = Counter(stage for p in peers for stage in stages_reached(p))
+        # Peers alike in stage, source, sector and the stages of their history, counted once a
+        # kind (a state's 20,000 peers are a few hundred kinds), in the order the peers come.
+        kinds = Counter((p["stage"], p.get("source") or "unknown", sector_of[p["id"]] or "none",
+                         tuple([change["stage"] for change in p["stage_history"]])) for p in peers)
         durations = _days_in_stage(peers)
-        by_source = _by(peers, lambda p: p.get("source") or "unknown")
-        by_sector = _by(peers, lambda p: sector_of[p["id"]] or "none")
+    current: Counter = Counter()
+    reached: Counter = Counter()
+    for (stage, _, _, history), count in kinds.items():
+        current[stage] += count
+        for passed in stages_reached(stage, history):
+            reached[passed] += count
+    by_source, by_sector = _by(kinds, 1), _by(kinds, 2)
     conversion = {f"{a}->{b}": percent(reached[b], reached[a]) for a, b in zip(PIPELINE, PIPELINE[1:])}
     figures = {
         "peers": len(peers),
@@ -71,13 +78,12 @@ def funnel(tracker, options) -> ReportResult:
     ], figures, (options["start"], options["end"]))
 
 
-def stages_reached(peer: dict) -> set:
-    """The stages a peer (a stored document) has been in: those in their history and, as the
-    pipeline is passed in order, every pipeline stage before the furthest one they reached (a
-    peer recorded straight as accepted was screened too), so each conversion is a share of one
-    cohort."""
-    seen = {change["stage"] for change in peer["stage_history"]}
-    seen.add(peer["stage"])
+def stages_reached(stage: str, history) -> set:
+    """The stages a peer at `stage` whose history holds the stages `history` has been in: those
+    and, as the pipeline is passed in order, every pipeline stage before the furthest one they
+    reached (a peer recorded straight as accepted was screened too), so each conversion is a
+    share of one cohort."""
+    seen = {*history, stage}
     return seen.union(*([_PASSED[stage] for stage in seen if stage in _PASSED] or [PIPELINE[:1]]))
 
 
@@ -88,18 +94,19 @@ def _days_in_stage(peers) -> defaultdict:
     """{stage: [days each stay in it lasted]}: from each of the peers' (stored documents') moves
     to the next stage."""
     durations = defaultdict(list)
-    for peer in peers:
-        history = peer["stage_history"]
+    for history in [peer["stage_history"] for peer in peers]:
         for this, following in zip(history, history[1:]):  # dates parsed only for a peer who moved on
             days = dt.date.fromisoformat(following["on"]) - dt.date.fromisoformat(this["on"])
             durations[this["stage"]].append(days.days)
     return durations
 
 
-def _by(peers, key) -> dict:
+def _by(kinds, place) -> dict:
+    """The funnel's `kinds` of peers ({(stage, source, sector, history): peers}) grouped by the
+    part at `place` (1, source; 2, sector), each group's stages in the order the peers came."""
     groups: defaultdict[str, Counter] = defaultdict(Counter)
-    for peer in peers:
-        groups[key(peer)][peer["stage"]] += 1
+    for kind, count in kinds.items():
+        groups[kind[place]][kind[0]] += count
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
                    "accepted_percent": percent(c["accepted"], sum(c.values())), **dict(c)}
             for name, c in sorted(groups.items())}
