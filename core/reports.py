@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalog import Report
-from .entities import STAGES, Certification, Offering, Peer, SessionRecord, shift_date
+from .entities import STAGES, Certification, Peer, SessionRecord, shift_date
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
 from .recruitment import entered
@@ -237,30 +237,39 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    with unreadable_refused(Peer, peers):
-        stages = Counter(p["stage"] for p in peers)
+    with unreadable_refused(Peer, peers):  # (stage, sector) pairs in the order the peers come
+        recruited = Counter((p["stage"], sector_of[p["id"]] or "none") for p in peers)
+    stages, sectors = Counter(), Counter()
+    for (stage, sector), count in recruited.items():
+        stages[stage] += count
+        sectors[sector] += count
     figures: dict[str, Any] = {
         "recruited_by_stage": {s: stages[s] for s in STAGES},
-        "recruited_by_sector": dict(Counter(sector_of[p["id"]] or "none" for p in peers)),
+        "recruited_by_sector": dict(sectors),
         "leaders": {},
         "offerings": {},
         "sessions": {},
         "attendance": {},
     }
     statuses = tracker.standings()
+    leaders = Counter((s.program.key, s.status) for s in statuses)
+    new = Counter(s.program.key for s in statuses if s.certification and _in_period(s.certification.granted, options))
     with tracker.reading() as tx:
-        sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
-        offerings = tracker.load_all("offerings", Offering)
-        enrolled = {document["peer_id"] for document in tx.all("enrollments")}  # a count: no entities
+        # Counts of a few fields each: from the stored documents, without rebuilding them.
+        offerings = Counter(document["program"] for document in tx.all("offerings"))
+        sessions = tx.all("sessions")
+        with unreadable_refused(SessionRecord, sessions):
+            held = [(d["program"], d.get("attendance") or 0) for d in sessions
+                    if _in_period(dt.date.fromisoformat(d["on"]), options)]
+        enrolled = {document["peer_id"] for document in tx.all("enrollments")}
     for program in tracker.catalog.programs:
-        mine = [s for s in statuses if s.program.key == program]
         figures["leaders"][program] = {
-            **{k: sum(s.status == k for s in mine) for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
-            "new_certifications": sum(1 for s in mine if s.certification and _in_period(s.certification.granted, options)),
+            **{k: leaders[program, k] for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
+            "new_certifications": new[program],
         }
-        figures["offerings"][program] = sum(o.program == program for o in offerings)
-        figures["sessions"][program] = sum(s.program == program for s in sessions)
-        figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
+        figures["offerings"][program] = offerings[program]
+        figures["sessions"][program] = sum(key == program for key, _ in held)
+        figures["attendance"][program] = sum(attendance for key, attendance in held if key == program)
     reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached
