@@ -239,7 +239,8 @@ def _rollup_figures(tracker, options) -> dict:
     sector_of = tracker.recruited_sectors(peers)
     with unreadable_refused(Peer, peers):  # (stage, sector) pairs in the order the peers come
         recruited = Counter((p["stage"], sector_of[p["id"]] or "none") for p in peers)
-    stages, sectors = Counter(), Counter()
+    stages: Counter = Counter()
+    sectors: Counter = Counter()
     for (stage, sector), count in recruited.items():
         stages[stage] += count
         sectors[sector] += count
