@@ -19,8 +19,7 @@ from collections import defaultdict
 
 from .entities import Certification, Enrollment
 from .errors import ValidationError
-from .filters import loose
-from .recruitment import first_stage_date
+from .filters import PeerFilter, loose
 from .reporting import ReportResult, Table, percent
 from .retention import active_on
 
@@ -86,7 +85,7 @@ def equity(tracker, options) -> ReportResult:
     communities = tracker.core_setting("equity.communities") or []
     languages = tracker.core_setting("equity.languages") or []
     min_leaders = tracker.core_setting("equity.min_leaders")
-    peers = [p for p in tracker.peers() if first_stage_date(p) <= day]
+    peers = tracker.peers(where=PeerFilter(until=day))  # those who had entered the pipeline by then
     roles = _roles(tracker, day)
     marked = {loose(name) for name in tracker.underserved()}
     by_community = _tally(lambda p: [p.community] if p.community else [], peers, roles, communities, marked,

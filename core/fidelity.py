@@ -30,8 +30,10 @@ from typing import Optional
 
 import attrs
 
-from .entities import ENDED_STATUSES, Enrollment, Observation, Offering, Peer, SessionRecord, shift_date, text_tuple
+from .entities import (ENDED_STATUSES, Enrollment, Observation, Offering, Peer, SessionRecord, parse_date, shift_date,
+                       text_tuple)
 from .errors import ValidationError
+from .serialize import from_document, unreadable_refused
 from .session import Service
 
 INSUFFICIENT = "insufficient"
@@ -347,17 +349,17 @@ class Fidelity(Service):
         programs = self.tracker.catalog.programs
         if program is not None:
             self.tracker.catalog.program(program)
-        with self.tracker.reading():
+        with self.tracker.reading() as tx:
             offerings = [o for o in self.tracker.load_all("offerings", Offering)
                          if o.program in programs and program in (None, o.program)]
-            sessions = defaultdict(list)
-            for session in self.tracker.load_all("sessions", SessionRecord):
-                sessions[session.offering_id].append(session.on)
-            enrollments = [e for e in self.tracker.load_all("enrollments", Enrollment) if e.program in programs]
-            holds = {(e.peer_id, e.program): e.hold for e in enrollments}
-            first_led = _first_led(offerings, sessions)
-            # Only leaders who have led something can be due: the others' track is not judged.
-            probation = self._new_leader_track([e for e in enrollments if (e.peer_id, e.program) in first_led])
+            first_led = _first_led(offerings, self._session_days({o.id for o in offerings if not o.started}))
+            # Only leaders who have led something can be due: only their enrolments are read,
+            # and the others' track is not judged.
+            stored = tx.all("enrollments")
+            with unreadable_refused(Enrollment, stored):
+                leading = [from_document(Enrollment, d) for d in stored if (d["peer_id"], d["program"]) in first_led]
+            holds = {(e.peer_id, e.program): e.hold for e in leading}
+            probation = self._new_leader_track(leading)
         history = defaultdict(list)  # (peer, program): their observations, oldest first
         for observation in self.observations():
             for peer_id in observation.leaders:
@@ -394,6 +396,16 @@ class Fidelity(Service):
                             "last_percent": seen[-1].percent if seen else None,
                             "rule": rule, "reason": reason})
         return due
+
+    def _session_days(self, offering_ids) -> defaultdict:
+        """{offering: the days of its sessions} of the offerings `offering_ids`; inside `reading()`."""
+        sessions = self.tracker.tx.all("sessions")
+        days = defaultdict(list)
+        with unreadable_refused(SessionRecord, sessions):
+            for session in sessions:
+                if session["offering_id"] in offering_ids:
+                    days[session["offering_id"]].append(parse_date(session["on"]))
+        return days
 
     def _new_leader_track(self, enrollments) -> dict:
         """{(peer, program): the steps left of the new-leader (probation) track}: a pathway's

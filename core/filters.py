@@ -13,9 +13,9 @@ from typing import Optional
 
 import attrs
 
-from .entities import SECTORS, SOURCES, STAGES, Enrollment, clean_text, one_of, optional_date
+from .entities import SECTORS, SOURCES, STAGES, clean_text, one_of, optional_date
 from .errors import ValidationError
-from .recruitment import first_stage_date
+from .recruitment import entered
 from .session import Service
 from .values import fold
 
@@ -55,17 +55,16 @@ class PeerFilter:
         return ((self.community is None or loose(community) == loose(self.community))
                 and (self.sector is None or sector == self.sector))
 
-    def matches(self, peer, programs=(), sector=None) -> bool:
-        """Whether `peer`, enrolled in `programs` and recruited in `sector` (default their own),
-        passes every filter given."""
-        entered = first_stage_date(peer)
-        return (self.matches_place(peer.community, sector or peer.sector)
-                and (self.source is None or peer.source == self.source)
-                and (self.stage is None or peer.stage == self.stage)
-                and (self.language is None or loose(self.language) in {loose(x) for x in peer.languages})
+    def matches(self, peer: dict, programs=(), sector=None) -> bool:
+        """Whether `peer` (a stored document, `peer_documents`), enrolled in `programs` and
+        recruited in `sector` (default their own), passes every filter given."""
+        return (self.matches_place(peer.get("community"), sector or peer.get("sector"))
+                and (self.source is None or peer.get("source") == self.source)
+                and (self.stage is None or peer.get("stage", "prospect") == self.stage)
+                and (self.language is None or loose(self.language) in {loose(x) for x in peer.get("languages") or ()})
                 and (self.program is None or self.program in programs)
-                and (self.since is None or entered >= self.since)
-                and (self.until is None or entered <= self.until))
+                and (self.since is None or entered(peer) >= self.since)
+                and (self.until is None or entered(peer) <= self.until))
 
 
 class Filters(Service):
@@ -79,13 +78,14 @@ class Filters(Service):
         return where
 
     def select_peers(self, peers, where) -> list:
-        """The peers of `peers` that `where` matches; inside `reading()`."""
+        """The peers of `peers` (stored documents) that `where` matches; inside `reading()`."""
         if not where.given():
             return list(peers)
         enrolled: dict = {}
         if where.program is not None:
-            for enrollment in self.tracker.load_all("enrollments", Enrollment):
-                enrolled.setdefault(enrollment.peer_id, set()).add(enrollment.program)
+            for enrollment in self.tracker.tx.all("enrollments"):  # two fields of each: no entities
+                enrolled.setdefault(enrollment["peer_id"], set()).add(enrollment["program"])
         peers = list(peers)
         sector_of = self.tracker.recruited_sectors(peers) if where.sector is not None else {}
-        return [peer for peer in peers if where.matches(peer, enrolled.get(peer.id, ()), sector_of.get(peer.id))]
+        return [peer for peer in peers
+                if where.matches(peer, enrolled.get(peer["id"], ()), sector_of.get(peer["id"]))]

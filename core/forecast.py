@@ -64,7 +64,7 @@ def capacity(tracker, options) -> ReportResult:
     peers = {p.id: p for p in tracker.peers()}
     ahead = _Ahead(today=today, until=until, certified=certified, by_program=by_program,
                    planned=[t for t in Trainings(tracker).trainings() if not t.closed and t.on >= today],
-                   peers=peers, sectors=tracker.recruited_sectors(peers.values()),
+                   peers=peers, sectors=tracker.recruited_sectors(tracker.peer_documents()),
                    enrolled={s.peer.id for s in statuses})
     forecast = [_forecast(offering, programs[offering.program], ahead) for offering in offerings]
     tables = [

@@ -19,7 +19,7 @@ import attrs
 
 from .entities import ENDED_STATUSES, Offering, Peer, _whole, id_order
 from .errors import ValidationError
-from .recruitment import first_stage_date
+from .filters import PeerFilter
 from .reporting import ReportResult, Table, percent
 
 PEER_ID = re.compile(r"P\d+")
@@ -112,6 +112,8 @@ def graduates_report(tracker, options) -> ReportResult:
     offerings = {o.id: o for o in tracker.offerings() if o.status == "completed" and o.ended
                  and (start is None or o.ended >= start) and o.ended <= end}
     peers = tracker.peers()
+    # Graduates of no offering named, counted by when they entered the pipeline.
+    unlinked = {p["id"] for p in tracker.peer_documents(where=PeerFilter(source="graduate", since=start, until=end))}
     statuses = defaultdict(list)
     for status in tracker.leaders():
         statuses[status.peer.id].append(status)
@@ -125,8 +127,7 @@ def graduates_report(tracker, options) -> ReportResult:
     for peer in peers:
         if peer.graduate_of in offerings:
             key = offerings[peer.graduate_of].program
-        elif peer.source == "graduate" and not peer.graduate_of and \
-                (start is None or first_stage_date(peer) >= start) and first_stage_date(peer) <= end:
+        elif peer.id in unlinked and not peer.graduate_of:
             key = UNLINKED
         else:
             continue

@@ -838,7 +838,7 @@ class Pathways(Service):
         """The enrolments of the peers `where` (a checked PeerFilter) matches; inside `reading()`."""
         enrollments = self.tracker.load_all("enrollments", Enrollment)
         if where.given():
-            chosen = {peer.id for peer in self.tracker.peers(where=where)}
+            chosen = {peer["id"] for peer in self.tracker.peer_documents(where=where)}
             enrollments = [e for e in enrollments if e.peer_id in chosen]
         return enrollments
 

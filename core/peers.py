@@ -7,6 +7,7 @@ import attrs
 from . import summaries
 from .entities import STAGES, Peer, StageChange, id_order, optional_date
 from .errors import ValidationError
+from .serialize import from_document, unreadable_refused
 from .session import Service
 
 EDITABLE = (
@@ -104,14 +105,23 @@ class Peers(Service):
 
     def peers(self, stage=None, where=None) -> list:
         """The peers at `stage` (default any) that `where`, a PeerFilter (core.filters), matches."""
+        with self.tracker.reading():
+            return [from_document(Peer, document) for document in self.peer_documents(stage, where)]
+
+    def peer_documents(self, stage=None, where=None) -> list:
+        """`peers`, as their stored documents (shared with the transaction: do not modify them):
+        what the counting reports read, and what the filters choose from, so that only the
+        peers a command shows are rebuilt (rebuilding a state's 20,000 took a third of
+        `report funnel`)."""
         if stage is not None and stage not in STAGES:
             raise ValidationError(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
         where = self.tracker.check_filter(where)
         stage = stage or where.stage
-        with self.tracker.reading():
-            stored = self.tracker.load_all("peers", Peer, **({"stage": stage} if stage else {}))
-            found = self.tracker.select_peers(stored, where)
-        return sorted(found, key=lambda peer: id_order(peer.id))
+        with self.tracker.reading() as tx:
+            stored = tx.search("peers", stage=stage) if stage else tx.all("peers")
+            with unreadable_refused(Peer, stored):
+                found = self.tracker.select_peers(stored, where)
+                return sorted(found, key=lambda peer: id_order(peer["id"]))
 
     def edit_peer(self, peer_id: str, **changes) -> Peer:
         unknown = set(changes) - set(EDITABLE + ELIGIBILITY + GRADUATION)

@@ -1,7 +1,9 @@
 """Outreach events, the communities an affiliate serves, and follow-ups due (a Tracker service)."""
 
 
-from .entities import Outreach, Peer, shift_date
+import datetime as dt
+
+from .entities import Outreach, parse_timestamp, shift_date
 from .errors import ValidationError
 from .session import Service
 
@@ -27,11 +29,12 @@ class Recruitment(Service):
                       key=lambda o: (o.on, o.id))
 
     def recruited_sectors(self, peers) -> dict:
-        """{peer id: sector} for `peers`: the peer's own sector, else the sector of the outreach
-        event they came from (a peer recruited at a faith-sector event counts under faith)."""
+        """{peer id: sector} for `peers` (stored documents, `peer_documents`): the peer's own
+        sector, else the sector of the outreach event they came from (a peer recruited at a
+        faith-sector event counts under faith)."""
         with self.tracker.reading():
             event_sector = {o.id: o.sector for o in self.tracker.load_all("outreach", Outreach)}
-        return {peer.id: peer.sector or event_sector.get(peer.outreach) for peer in peers}
+        return {peer["id"]: peer.get("sector") or event_sector.get(peer.get("outreach")) for peer in peers}
 
     # -- communities ---------------------------------------------------------------------------------
 
@@ -87,5 +90,8 @@ class Recruitment(Service):
                 due.append((peer, touched, (self.tracker.today - touched).days))
         return sorted(due, key=lambda item: -item[2])
 
-def first_stage_date(peer: Peer):
-    return peer.stage_history[0].on if peer.stage_history else peer.created.date()
+def entered(peer: dict) -> dt.date:
+    """The day a peer (a stored document, `peer_documents`) entered the pipeline: that of their
+    first stage."""
+    history = peer.get("stage_history")
+    return dt.date.fromisoformat(history[0]["on"]) if history else parse_timestamp(peer.get("created")).date()

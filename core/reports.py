@@ -14,13 +14,14 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalog import Report
-from .entities import STAGES, Certification, Offering, SessionRecord, shift_date
+from .entities import STAGES, Certification, Peer, SessionRecord, shift_date
 from .values import ACTIVITY_GROUPINGS
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
-from .recruitment import first_stage_date
+from .recruitment import entered
 from .retention import retention, retention_counts
 from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
+from .serialize import unreadable_refused
 from .session import Service
 
 PIPELINE = ("prospect", "contacted", "applied", "screened", "accepted")
@@ -31,7 +32,11 @@ def _in_period(day, options) -> bool:
 
 
 def _cohort(tracker, options) -> list:
-    return [p for p in tracker.peers(where=options["peers"]) if _in_period(first_stage_date(p), options)]
+    """The stored documents (`Tracker.peer_documents`) of the peers the filter matches who
+    entered the pipeline in the period: the reports count them without rebuilding them."""
+    peers = tracker.peer_documents(where=options["peers"])
+    with unreadable_refused(Peer, peers):
+        return [p for p in peers if _in_period(entered(p), options)]
 
 
 # --- funnel ------------------------------------------------------------------------------------
@@ -40,16 +45,21 @@ def _cohort(tracker, options) -> list:
 def funnel(tracker, options) -> ReportResult:
     """Counts per stage, conversion between stages, median days in each stage, by source and sector."""
     peers = _cohort(tracker, options)
-    sector_of = tracker.recruited_sectors(peers)
-    current = Counter(p.stage for p in peers)
-    reached = Counter(stage for p in peers for stage in stages_reached(p))
-    durations = defaultdict(list)
-    for peer in peers:
-        for this, following in zip(peer.stage_history, peer.stage_history[1:]):
-            durations[this.stage].append((following.on - this.on).days)
+    with unreadable_refused(Peer, peers):
+        sector_of = tracker.recruited_sectors(peers)
+        # Peers alike in stage, source, sector and the stages of their history, counted once a
+        # kind (a state's 20,000 peers are a few hundred kinds), in the order the peers come.
+        kinds = Counter((p["stage"], p.get("source") or "unknown", sector_of[p["id"]] or "none",
+                         tuple([change["stage"] for change in p["stage_history"]])) for p in peers)
+        durations = _days_in_stage(peers)
+    current: Counter = Counter()
+    reached: Counter = Counter()
+    for (stage, _, _, history), count in kinds.items():
+        current[stage] += count
+        for passed in stages_reached(stage, history):
+            reached[passed] += count
+    by_source, by_sector = _by(kinds, 1), _by(kinds, 2)
     conversion = {f"{a}->{b}": percent(reached[b], reached[a]) for a, b in zip(PIPELINE, PIPELINE[1:])}
-    by_source = _by(peers, lambda p: p.source or "unknown")
-    by_sector = _by(peers, lambda p: sector_of[p.id] or "none")
     figures = {
         "peers": len(peers),
         "by_stage": {stage: current[stage] for stage in STAGES},
@@ -68,22 +78,35 @@ def funnel(tracker, options) -> ReportResult:
     ], figures, (options["start"], options["end"]))
 
 
-def stages_reached(peer) -> set:
-    """The stages a peer has been in: those in their history and, as the pipeline is passed in
-    order, every pipeline stage before the furthest one they reached (a peer recorded straight
-    as accepted was screened too), so each conversion is a share of one cohort."""
-    seen = {change.stage for change in peer.stage_history}
-    seen.add(peer.stage)
+def stages_reached(stage: str, history) -> set:
+    """The stages a peer at `stage` whose history holds the stages `history` has been in: those
+    and, as the pipeline is passed in order, every pipeline stage before the furthest one they
+    reached (a peer recorded straight as accepted was screened too), so each conversion is a
+    share of one cohort."""
+    seen = {*history, stage}
     return seen.union(*([_PASSED[stage] for stage in seen if stage in _PASSED] or [PIPELINE[:1]]))
 
 
 _PASSED = {stage: PIPELINE[:index + 1] for index, stage in enumerate(PIPELINE)}  # a stage, those up to it
 
 
-def _by(peers, key) -> dict:
+def _days_in_stage(peers) -> defaultdict:
+    """{stage: [days each stay in it lasted]}: from each of the peers' (stored documents') moves
+    to the next stage."""
+    durations = defaultdict(list)
+    for history in [peer["stage_history"] for peer in peers]:
+        for this, following in zip(history, history[1:]):  # dates parsed only for a peer who moved on
+            days = dt.date.fromisoformat(following["on"]) - dt.date.fromisoformat(this["on"])
+            durations[this["stage"]].append(days.days)
+    return durations
+
+
+def _by(kinds, place) -> dict:
+    """The funnel's `kinds` of peers ({(stage, source, sector, history): peers}) grouped by the
+    part at `place` (1, source; 2, sector), each group's stages in the order the peers came."""
     groups: defaultdict[str, Counter] = defaultdict(Counter)
-    for peer in peers:
-        groups[key(peer)][peer.stage] += 1
+    for kind, count in kinds.items():
+        groups[kind[place]][kind[0]] += count
     return {name: {"total": sum(c.values()), "accepted": c["accepted"],
                    "accepted_percent": percent(c["accepted"], sum(c.values())), **dict(c)}
             for name, c in sorted(groups.items())}
@@ -169,12 +192,13 @@ def reach(tracker, options) -> ReportResult:
               if options["peers"].matches_place(e.community, e.sector)]
     sectors: defaultdict[str, Counter] = defaultdict(Counter)
     communities: defaultdict[str, Counter] = defaultdict(Counter)
-    for peer in peers:
-        sector = sector_of[peer.id] or "none"
-        sectors[sector]["recruited"] += 1
-        sectors[sector]["accepted"] += peer.stage == "accepted"
-        communities[peer.community or "unknown"]["recruited"] += 1
-        communities[peer.community or "unknown"]["accepted"] += peer.stage == "accepted"
+    with unreadable_refused(Peer, peers):
+        for peer in peers:
+            sector, community = sector_of[peer["id"]] or "none", peer.get("community") or "unknown"
+            sectors[sector]["recruited"] += 1
+            sectors[sector]["accepted"] += peer["stage"] == "accepted"
+            communities[community]["recruited"] += 1
+            communities[community]["accepted"] += peer["stage"] == "accepted"
     for event in events:
         sectors[event.sector or "none"]["events"] += 1
         sectors[event.sector or "none"]["reached"] += event.reached
@@ -213,29 +237,40 @@ def rollup(tracker, options) -> ReportResult:
 def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
-    stages = Counter(p.stage for p in peers)
+    with unreadable_refused(Peer, peers):  # (stage, sector) pairs in the order the peers come
+        recruited = Counter((p["stage"], sector_of[p["id"]] or "none") for p in peers)
+    stages: Counter = Counter()
+    sectors: Counter = Counter()
+    for (stage, sector), count in recruited.items():
+        stages[stage] += count
+        sectors[sector] += count
     figures: dict[str, Any] = {
         "recruited_by_stage": {s: stages[s] for s in STAGES},
-        "recruited_by_sector": dict(Counter(sector_of[p.id] or "none" for p in peers)),
+        "recruited_by_sector": dict(sectors),
         "leaders": {},
         "offerings": {},
         "sessions": {},
         "attendance": {},
     }
     statuses = tracker.standings()
+    leaders = Counter((s.program.key, s.status) for s in statuses)
+    new = Counter(s.program.key for s in statuses if s.certification and _in_period(s.certification.granted, options))
     with tracker.reading() as tx:
-        sessions = [s for s in tracker.load_all("sessions", SessionRecord) if _in_period(s.on, options)]
-        offerings = tracker.load_all("offerings", Offering)
-        enrolled = {document["peer_id"] for document in tx.all("enrollments")}  # a count: no entities
+        # Counts of a few fields each: from the stored documents, without rebuilding them.
+        offerings = Counter(document["program"] for document in tx.all("offerings"))
+        sessions = tx.all("sessions")
+        with unreadable_refused(SessionRecord, sessions):
+            held = [(d["program"], d.get("attendance") or 0) for d in sessions
+                    if _in_period(dt.date.fromisoformat(d["on"]), options)]
+        enrolled = {document["peer_id"] for document in tx.all("enrollments")}
     for program in tracker.catalog.programs:
-        mine = [s for s in statuses if s.program.key == program]
         figures["leaders"][program] = {
-            **{k: sum(s.status == k for s in mine) for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
-            "new_certifications": sum(1 for s in mine if s.certification and _in_period(s.certification.granted, options)),
+            **{k: leaders[program, k] for k in ("certified", "in training", "on hold", "inactive", "lapsed")},
+            "new_certifications": new[program],
         }
-        figures["offerings"][program] = sum(o.program == program for o in offerings)
-        figures["sessions"][program] = sum(s.program == program for s in sessions)
-        figures["attendance"][program] = sum(s.attendance or 0 for s in sessions if s.program == program)
+        figures["offerings"][program] = offerings[program]
+        figures["sessions"][program] = sum(key == program for key, _ in held)
+        figures["attendance"][program] = sum(attendance for key, attendance in held if key == program)
     reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached

@@ -1,5 +1,6 @@
 """The one place where entities become stored documents and documents become entities."""
 
+import contextlib
 import datetime as dt
 import functools
 import types
@@ -120,6 +121,19 @@ def from_document(cls, document: dict):
             return cls(**values)
     except (TypeError, ValueError, AttributeError) as error:
         raise UnreadableDocument(f"{cls.__name__} {document.get('id', '')} is unreadable: {error}", document) from None
+
+
+@contextlib.contextmanager
+def unreadable_refused(cls, documents):
+    """For code that reads stored documents' fields without rebuilding them: an error it meets
+    in a damaged document is refused as rebuilding the document would refuse it (an
+    UnreadableDocument, which the store reports naming the file that holds it)."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError):
+        for document in documents:
+            from_document(cls, document)
+        raise
 
 
 def _value(value, nested, load):

@@ -100,6 +100,7 @@ class Tracker(TrackerBase):
     add_peers = delegated("peers", Peers.add_peers)
     peer = delegated("peers", Peers.peer)
     peers = delegated("peers", Peers.peers)
+    peer_documents = delegated("peers", Peers.peer_documents)
     edit_peer = delegated("peers", Peers.edit_peer)
     set_stage = delegated("peers", Peers.set_stage)
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.files_only("damaged files of the file store")
 TODAY = "2026-06-01"
 READS = [
     ("peer", "list"), ("peer", "show", "P0001"), ("leaders",), ("progress", "P0001"), ("audit",),
-    ("report", "funnel"), ("outreach", "list"), ("verify",),
+    ("report", "funnel"), ("report", "rollup"), ("fidelity", "due"), ("outreach", "list"), ("verify",),
 ]
 WRITES = [
     ("peer", "add", "New Peer", "--outreach", "X0001", "--on", "2026-05-01"),

@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from peerpath.core import PeerFilter, Tracker
+from peerpath.core import PeerFilter, PeerpathError, Tracker, ValidationError, to_document
 
 from conftest import assert_refused, ok, snapshot
 
@@ -175,6 +175,29 @@ def test_the_tracker_api_filters_the_same_way(affiliate):
     assert affiliate.report("funnel", where=PeerFilter(program="connection")).figures["peers"] == 2
     assert [p.id for p in affiliate.peers(stage="accepted", where=PeerFilter(sector="health"))] == [
         "P0001", "P0003"]
+
+
+@pytest.mark.parametrize("stage, where, ids", [
+    (None, PeerFilter(), ["P0001", "P0002", "P0003", "P0004", "P0005"]),
+    ("accepted", PeerFilter(), ["P0001", "P0003", "P0005"]),
+    (None, PeerFilter(community="cicero", language="ENGLISH"), ["P0001", "P0002"]),
+    (None, PeerFilter(sector="faith", since="2026-04-05"), ["P0005"]),
+    (None, PeerFilter(program="connection", until="2026-04-30"), ["P0001"]),
+    ("accepted", PeerFilter(source="graduate"), ["P0003"]),
+    ("prospect", PeerFilter(stage="accepted"), []),   # both stages must hold, as for peers()
+])
+def test_peer_documents_are_the_stored_documents_of_the_peers_chosen(affiliate, stage, where, ids):
+    """What the counting reports read instead of entities: the same peers as `peers`, as stored."""
+    documents = affiliate.peer_documents(stage=stage, where=where)
+    assert [document["id"] for document in documents] == ids
+    assert [to_document(peer) for peer in affiliate.peers(stage=stage, where=where)] == documents
+
+
+def test_peer_documents_refuse_an_unknown_stage_or_program(affiliate):
+    with pytest.raises(ValidationError, match="unknown stage 'hired'"):
+        affiliate.peer_documents(stage="hired")
+    with pytest.raises(PeerpathError, match="crsss"):
+        affiliate.peer_documents(where=PeerFilter(program="crsss"))
 
 
 def test_expiring_report_counts_only_the_filtered_certified_leaders(affiliate, run):
