@@ -225,14 +225,19 @@ def _next_keys(rows) -> list:
     return [row[0] for row in rows if row[1] != DONE and not (len(row) > 4 and row[4].get("blocked_by"))]
 
 
-@attrs.frozen
 class CountedSteps:
     """A head's steps: how many are done, of how many, and the next ones; the states themselves
     are not at hand (a listing asked without them: Pathways.leaders(steps=False))."""
 
-    done: int
-    of: int
-    next: list
+    __slots__ = ("done", "of", "next")
+
+    def __init__(self, done: int, of: int, next_keys: list):
+        self.done, self.of, self.next = done, of, next_keys
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CountedSteps) and (self.done, self.of, self.next) == (other.done, other.of, other.next)
+
+    __hash__ = None  # type: ignore[assignment]  # like StoredSteps
 
     def states(self) -> tuple:
         raise LookupError("this leader was listed without their steps: list with steps=True")
