@@ -1472,8 +1472,9 @@ def leaders(tracker, where, status, expiring_within, output):
       peerpath leaders --source graduate --community cicero
       peerpath leaders --csv > leaders.csv
     """
+    # The table shows only done counts and next steps: listed from the summaries' heads.
     found = tracker.leaders(program=where.program, status=status, expiring_within=expiring_within,
-                            where=where)
+                            where=where, steps=output != "text")
     if output != "text":
         echo_records(output, [s.to_dict() for s in found])
         return

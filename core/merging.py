@@ -21,6 +21,7 @@ from .peers import EDITABLE, ELIGIBILITY
 from .pathways import _Facts
 from .serialize import from_document, to_document
 from .session import Service
+from . import summaries
 
 # Tables whose documents belong to one peer (`peer_id`), and tables listing peers as `leaders`.
 PEER_TABLES = {"enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
@@ -96,8 +97,9 @@ class Merging(Service):
                 )
 
     def _move_peer_documents(self, duplicate, keep) -> None:
-        """Each document of the duplicate's, rewritten to KEEP (and so moved to KEEP's chunk)."""
-        for table, cls in PEER_TABLES.items():
+        """Each document of the duplicate's, rewritten to KEEP (and so moved to KEEP's chunk);
+        its summaries' heads with them (derived data, not named among what moved)."""
+        for table, cls in {**PEER_TABLES, summaries.HEADS: None}.items():
             for document in list(self.tracker.tx.search(table, peer_id=duplicate.id)):
                 after = {**document, "peer_id": keep.id, **({"name": keep.name} if cls is None else {})}
                 if cls is not None:

@@ -48,8 +48,9 @@ class PathwayStatus:
     enrollment: Enrollment
     program: ProgramModel
     pathway: Pathway
-    # The StepStates; from a stored summary, rebuilt only when asked for (summaries.StoredSteps).
-    _steps: "tuple | summaries.StoredSteps" = attrs.field(alias="steps")
+    # The StepStates; from a stored summary, rebuilt only when asked for (summaries.StoredSteps);
+    # from a summary's head, only counted (summaries.CountedSteps: listed with steps=False).
+    _steps: "tuple | summaries.StoredSteps | summaries.CountedSteps" = attrs.field(alias="steps")
     status: str
     certification: Optional[Certification] = None
     renewal: Optional[StepProgress] = None
@@ -795,9 +796,11 @@ class Pathways(Service):
                 raise ValidationError(f"{peer_id} is not enrolled in {program_key}")
             return self._statuses(enrollments, [peer_id])
 
-    def leaders(self, program=None, status=None, expiring_within=None, where=None) -> list:
+    def leaders(self, program=None, status=None, expiring_within=None, where=None, steps=True) -> list:
         """Every enrolled leader's status, filtered by program, status or upcoming expiry, and
-        by `where`, a PeerFilter (core.filters) of the leaders' peers."""
+        by `where`, a PeerFilter (core.filters) of the leaders' peers. Without `steps`, each
+        status holds only how many steps are done and the next ones (read from the summaries'
+        heads, a quarter of the summaries: what a table of every leader shows)."""
         from .entities import LEADER_STATUSES
 
         if program is not None:
@@ -808,7 +811,8 @@ class Pathways(Service):
             raise ValidationError("--expiring-within must be 0 or more days")
         where = self.tracker.check_filter(where)
         with self.tracker.reading():
-            found = self._statuses([e for e in self._enrollments(where) if program in (None, e.program)])
+            found = self._statuses([e for e in self._enrollments(where) if program in (None, e.program)],
+                                   steps=steps)
         if status is not None:
             found = [s for s in found if s.status == status]
         if expiring_within is not None:
@@ -842,13 +846,13 @@ class Pathways(Service):
             enrollments = [e for e in enrollments if e.peer_id in chosen]
         return enrollments
 
-    def _statuses(self, enrollments, peer_ids=None) -> list:
-        """Status of each enrolment of an enabled program; stored summaries stand in for the
-        records when listing everyone (see core.summaries)."""
+    def _statuses(self, enrollments, peer_ids=None, steps=True) -> list:
+        """Status of each enrolment of an enabled program; stored summaries (without `steps`,
+        their heads) stand in for the records when listing everyone (see core.summaries)."""
         programs = self.tracker.catalog.programs
         visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
                          key=lambda e: (e.peer_id, e.program, e.role))
-        stored = {} if peer_ids is not None else {d["id"]: d for d in self.tracker.tx.all(summaries.TABLE)}
+        stored = {} if peer_ids is not None else self._stored_summaries(visible, steps)
         checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
         stale = {e.peer_id for e in visible
                  if not checker.usable(stored.get(e.id), programs[e.program], programs[e.program].pathway(e.pathway))}
@@ -866,6 +870,18 @@ class Pathways(Service):
             result.append(self._status(peers[enrollment.peer_id], enrollment, program, facts, document))
         return result
 
+    def _stored_summaries(self, visible, steps) -> dict:
+        """{enrolment id: its stored summary, or without `steps` its head}; an enrolment with no
+        head yet (a database from before heads) has its summary, read from its peer's chunk."""
+        tx = self.tracker.tx
+        if steps:
+            return {d["id"]: d for d in tx.all(summaries.TABLE)}
+        stored = {d["id"]: d for d in tx.all(summaries.HEADS)}
+        for enrollment in visible:
+            if enrollment.id not in stored:
+                stored[enrollment.id] = tx.get(summaries.TABLE, enrollment.id, peer_id=enrollment.peer_id)
+        return stored
+
     def _peer_ref(self, peer_id: str, summary=None) -> PeerRef:
         """The peer's id and name, from its stored summary when it has one (so listing every
         leader need not read every peer)."""
@@ -879,7 +895,7 @@ class Pathways(Service):
     def _status(self, peer, enrollment, program, facts, summary=None) -> PathwayStatus:
         pathway = program.pathway(enrollment.pathway)
         certification = facts.certifications.get(enrollment.id)
-        steps: tuple | summaries.StoredSteps
+        steps: tuple | summaries.StoredSteps | summaries.CountedSteps
         if summary is not None:
             steps, renewal, last_activity = summaries.restore(summary, pathway, StepState)
         else:
@@ -912,15 +928,13 @@ class Pathways(Service):
         document = summaries.summary_document(enrollment, name, program, pathway,
                                               *self._evaluate(enrollment, pathway, facts), self.tracker.today,
                                               facts.fingerprint(pathway, program.format), facts.recorded(enrollment.id))
-        if stored is None:
-            self.tracker.tx.insert(summaries.TABLE, document)
-        else:
-            self.tracker.tx.replace(summaries.TABLE, document)
+        summaries.store(self.tracker.tx, document, stored)
 
     def refresh_summaries(self) -> int:
         """Recompute the stored summaries that do not hold for today (their pathway's rules or a
         plugin changed since, or their progress depends on the date and was computed on another
-        day); the others still hold and are left as they are. How many were recomputed."""
+        day); the others still hold and are left as they are, and given their head if they have
+        none (a database from before heads). How many were recomputed."""
         with self.tracker.changing():
             programs = self.tracker.catalog.programs
             checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
@@ -934,6 +948,7 @@ class Pathways(Service):
                 facts = _Facts(self.tracker, {e.peer_id for e in stale})
                 for enrollment in stale:
                     self._store_summary(enrollment, programs[enrollment.program].pathway(enrollment.pathway), facts)
+            summaries.add_missing_heads(self.tracker.tx, stored.values())
         return len(stale)
 
     def _states(self, pathway, context, facts, enrollment) -> list:

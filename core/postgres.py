@@ -115,8 +115,9 @@ ROW_SECURITY = (
 ACTS_FOR = (f"affiliate = {_ACTING} AND (SELECT pg_has_role(current_user, '{AFFILIATE_ROLE}' || {_ACTING}, 'MEMBER'))")
 # The tables core keeps, made with the schema (so that a database's owner can grant them to the
 # coordinators' roles at once); a table of another name (a plugin's) is made when first written.
-CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "offerings", "sessions",
-               "observations", "outreach", "activities", "trainings", "users", "sent_messages", "merged_peers")
+CORE_TABLES = ("peers", "enrollments", "step_records", "certifications", "summaries", "summary_heads", "offerings",
+               "sessions", "observations", "outreach", "activities", "trainings", "users", "sent_messages",
+               "merged_peers")
 # The typed columns `search` asks the server about; a text value of any other field is asked by
 # jsonb containment (`doc @> {"stage": "accepted"}`, exact for text). Each match is checked in full in Python.
 SEARCHED = ("id", "peer_id", "offering_id")

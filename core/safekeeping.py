@@ -7,6 +7,7 @@ only the data model knows: every id a record points at names a record that exist
 from .errors import StoreError, ValidationError
 from .session import Service
 from .storage import Check
+from . import summaries
 
 # (table, field holding one id or a list of ids, table the ids must be in).
 REFERENCES = (
@@ -16,6 +17,7 @@ REFERENCES = (
     ("certifications", "peer_id", "peers"),
     ("certifications", "enrollment_id", "enrollments"),
     ("summaries", "peer_id", "peers"),
+    ("summary_heads", "peer_id", "peers"),
     ("offerings", "leaders", "peers"),
     ("sessions", "offering_id", "offerings"),
     ("sessions", "leaders", "peers"),
@@ -38,7 +40,7 @@ class Safekeeping(Service):
             with self.tracker.reading() as tx:
                 found = tx.check()
                 if not found.problems:
-                    found.problems.extend(dangling_references(tx))
+                    found.problems.extend(dangling_references(tx) + summaries.head_problems(tx))
         except StoreError as error:
             found = Check(problems=[str(error)])
         return found

@@ -88,6 +88,7 @@ SHARDS = {
     "step_records": ("peer_id", 500),
     "certifications": ("peer_id", 500),
     "summaries": ("peer_id", 500),
+    "summary_heads": ("peer_id", 500),
     "offerings": ("id", 500),
     "sessions": ("offering_id", 100),
     "observations": ("offering_id", 100),

@@ -19,6 +19,11 @@ from .progress import DONE, StepProgress
 from .serialize import to_document
 
 TABLE = "summaries"
+# Each summary's head: what a listing of every leader shows (status inputs, done and next steps,
+# renewal, name), without the step rows that make up most of a summary; kept by `store` and
+# `rename` beside the summary, in the same change. An enrolment without one (a database from
+# before heads) is listed from its summary.
+HEADS = "summary_heads"
 
 
 def fingerprint(pathway, program_format) -> str:
@@ -147,17 +152,104 @@ class Checker:
         return not dated or document["as_of"] == self.today
 
 
+def head(document) -> dict:
+    """The head of a stored summary (see HEADS): its fields but the step rows and records, and
+    how many steps are done, of how many, and the next ones."""
+    rows = document["steps"]
+    return {"id": document["id"], "peer_id": document["peer_id"], "layout": document["layout"],
+            "name": document["name"], "as_of": document["as_of"], "fingerprint": document["fingerprint"],
+            "done": sum(row[1] == DONE for row in rows), "of": len(rows), "next": _next_keys(rows),
+            "renewal": document["renewal"], "last_activity": document["last_activity"]}
+
+
+def store(tx, document, stored) -> None:
+    """Write a summary (`stored`: the one it replaces, or None) and its head."""
+    if stored is None:
+        tx.insert(TABLE, document)
+    else:
+        tx.replace(TABLE, document)
+    write_head(tx, head(document))
+
+
+def write_head(tx, document) -> None:
+    if tx.get(HEADS, document["id"], peer_id=document["peer_id"]) is None:
+        tx.insert(HEADS, document)
+    else:
+        tx.replace(HEADS, document)
+
+
+def add_missing_heads(tx, documents) -> None:
+    """Give each current summary of `documents` that has no head its head (`sweep`, on a
+    database from before heads)."""
+    heads = {document["id"] for document in tx.all(HEADS)}
+    for document in documents:
+        if document["id"] not in heads and document.get("layout") == LAYOUT:
+            tx.insert(HEADS, head(document))
+
+
 def rename(tx, peer_id: str, name: str) -> None:
     """Keep the peer's name in their summaries current (inside the change that renames them)."""
     for document in list(tx.search(TABLE, peer_id=peer_id)):
-        tx.replace(TABLE, {**document, "name": name})
+        renamed = {**document, "name": name}
+        tx.replace(TABLE, renamed)
+        if renamed.get("layout") == LAYOUT:  # an older summary has no head: it is recomputed
+            write_head(tx, head(renamed))
+
+
+def head_problems(tx) -> list:
+    """Each stored head that is not the head of its enrolment's summary (`verify`); a summary
+    without a head is not one (a database from before heads: listed from the summary)."""
+    full = {document["id"]: document for document in tx.all(TABLE)}
+    problems = []
+    for document in tx.all(HEADS):
+        summary = full.get(document["id"])
+        if summary is None:
+            problems.append(f"{HEADS}: {document['id']} has no summary")
+        elif summary.get("layout") != LAYOUT or head(summary) != document:
+            problems.append(f"{HEADS}: {document['id']} does not match its summary in {TABLE}")
+    return problems
 
 
 def restore(document, pathway, state_class):
-    """(step states, as StoredSteps, renewal progress, last activity) from a stored summary."""
+    """(step states, as StoredSteps, or CountedSteps from a head; renewal progress, last
+    activity) from a stored summary or its head."""
     renewal = _progress(document["renewal"]) if document["renewal"] else None
     last = document["last_activity"]
-    return StoredSteps(document["steps"], pathway, state_class), renewal, dt.date.fromisoformat(last) if last else None
+    steps = StoredSteps(document["steps"], pathway, state_class) if "steps" in document else \
+        CountedSteps(document["done"], document["of"], document["next"])
+    return steps, renewal, dt.date.fromisoformat(last) if last else None
+
+
+def _next_keys(rows) -> list:
+    """The steps not done and not blocked by another, in the pathway's order."""
+    return [row[0] for row in rows if row[1] != DONE and not (len(row) > 4 and row[4].get("blocked_by"))]
+
+
+class CountedSteps:
+    """A head's steps: how many are done, of how many, and the next ones; the states themselves
+    are not at hand (a listing asked without them: Pathways.leaders(steps=False))."""
+
+    __slots__ = ("done", "of", "next")
+
+    def __init__(self, done: int, of: int, next_keys: list):
+        self.done, self.of, self.next = done, of, next_keys
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CountedSteps) and (self.done, self.of, self.next) == (other.done, other.of, other.next)
+
+    __hash__ = None  # type: ignore[assignment]  # like StoredSteps
+
+    def states(self) -> tuple:
+        raise LookupError("this leader was listed without their steps: list with steps=True")
+
+    def done_count(self) -> int:
+        return self.done
+
+    def next_keys(self) -> list:
+        return list(self.next)
+
+    def __len__(self) -> int:
+        return self.of
 
 
 class StoredSteps:
@@ -181,8 +273,7 @@ class StoredSteps:
         return sum(row[1] == DONE for row in self._rows)
 
     def next_keys(self) -> list:
-        """The steps not done and not blocked by another, in the pathway's order."""
-        return [row[0] for row in self._rows if row[1] != DONE and not (len(row) > 4 and row[4].get("blocked_by"))]
+        return _next_keys(self._rows)
 
     def __len__(self) -> int:
         return len(self._rows)

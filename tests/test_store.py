@@ -673,8 +673,11 @@ WRONG_SHAPES = {
 READERS = {
     "peers~0": [("peer", "list"), ("peer", "show", "P0001"), ("audit", "--peer", "P0001"), ("peer", "add", "Cy"),
                 ("peer", "edit", "P0001", "--notes", "x"), ("demo",)],
-    "summaries~0": [("leaders",), ("leaders", "--status", "certified"),
+    "summaries~0": [("leaders", "--json"), ("leaders", "--status", "certified", "--csv"),
                     ("record", "P0001", "connection", "application"), ("sweep",)],
+    # the leaders table is listed from the summaries' heads
+    "summary_heads~0": [("leaders",), ("leaders", "--status", "certified"),
+                        ("record", "P0001", "connection", "application"), ("sweep",)],
 }
 
 

@@ -330,7 +330,8 @@ def peer_note(peer_id):
 def leaders_page():
     status = request.args.get("status") or None
     within = _number(request.args.get("expiring_within"), int)
-    found = g.tracker.leaders(status=status, expiring_within=within, program=request.args.get("program") or None)
+    found = g.tracker.leaders(status=status, expiring_within=within, program=request.args.get("program") or None,
+                              steps=False)  # the page shows next steps, not each step
     return render_template("leaders.html", leaders=found, status=status, within=within,
                            LEADER_STATUSES=LEADER_STATUSES, programs=g.tracker.catalog.programs)
 
