@@ -143,7 +143,7 @@ def leaders(db):
 
 
 def peer_list_stage(db, stage):
-    rows = db.execute("SELECT id, name, community FROM peers WHERE stage = ? ORDER BY id", (stage,))
+    rows = db.execute("SELECT id, name, community FROM peers WHERE stage = ? ORDER BY length(id), id", (stage,))
     print("\n".join(f"{i}  {n}  {c or ''}" for i, n, c in rows))
 
 
