@@ -63,7 +63,7 @@ def original(tmp_path_factory) -> Path:
     return db
 
 
-FILES = ["manifest", "peers~0", "enrollments~0", "step_records~0", "certifications~0", "summaries~0",
+FILES = ["manifest", "peers~0", "enrollments~0", "step_records~0", "certifications~0", "summaries~0", "summary_heads~0",
          "offerings~0", "sessions~0", "outreach", "merged_peers", "events"]
 
 
