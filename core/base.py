@@ -34,7 +34,8 @@ def _activity_problem(row) -> str:
 ROW_CHECKS = {table: functools.partial(shape_problem, cls) for table, cls in {
     "peers": Peer, "enrollments": Enrollment, "step_records": StepRecord, "certifications": Certification,
     "offerings": Offering, "sessions": SessionRecord, "observations": Observation, "outreach": Outreach,
-}.items()} | {summaries.TABLE: summaries.row_problem, merged.MERGED: merged.row_problem,
+}.items()} | {summaries.TABLE: summaries.row_problem, summaries.HEADS: summaries.head_row_problem,
+              merged.MERGED: merged.row_problem,
               "activities": _activity_problem}
 
 

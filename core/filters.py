@@ -15,7 +15,7 @@ import attrs
 
 from .entities import SECTORS, SOURCES, STAGES, clean_text, one_of, optional_date
 from .errors import ValidationError
-from .recruitment import entered
+from .recruitment import entered, stage_of
 from .session import Service
 from .values import fold
 
@@ -60,7 +60,7 @@ class PeerFilter:
         recruited in `sector` (default their own), passes every filter given."""
         return (self.matches_place(peer.get("community"), sector or peer.get("sector"))
                 and (self.source is None or peer.get("source") == self.source)
-                and (self.stage is None or peer.get("stage", "prospect") == self.stage)
+                and (self.stage is None or stage_of(peer) == self.stage)
                 and (self.language is None or loose(self.language) in {loose(x) for x in peer.get("languages") or ()})
                 and (self.program is None or self.program in programs)
                 and (self.since is None or entered(peer) >= self.since)

@@ -368,7 +368,7 @@ class Transaction:
     def insert(self, name: str, document: dict) -> None:
         self.insert_many(name, [document])
 
-    def insert_many(self, name: str, documents) -> None:
+    def insert_many(self, name: str, documents, checked: bool = True) -> None:  # `checked` unused: every write checks the rows it loads
         documents = list(documents)
         if not documents:
             return

@@ -90,8 +90,19 @@ class Recruitment(Service):
                 due.append((peer, touched, (self.tracker.today - touched).days))
         return sorted(due, key=lambda item: -item[2])
 
+def stage_of(peer: dict) -> str:
+    """The stage of a peer (a stored document): Peer's default when an older document has none,
+    as rebuilding it gives."""
+    return peer.get("stage", "prospect")
+
+
+def stage_history_of(peer: dict) -> list:
+    """The stage changes of a peer (a stored document): none when an older document has none."""
+    return peer.get("stage_history") or []
+
+
 def entered(peer: dict) -> dt.date:
     """The day a peer (a stored document, `peer_documents`) entered the pipeline: that of their
     first stage."""
-    history = peer.get("stage_history")
+    history = stage_history_of(peer)
     return dt.date.fromisoformat(history[0]["on"]) if history else parse_timestamp(peer.get("created")).date()

@@ -18,7 +18,7 @@ from .entities import STAGES, Certification, Peer, SessionRecord, shift_date
 from .values import ACTIVITY_GROUPINGS
 from .errors import PeerpathError, PluginError, ValidationError
 from .fidelity_scores import FIDELITY
-from .recruitment import entered
+from .recruitment import entered, stage_history_of, stage_of
 from .retention import retention, retention_counts
 from .reporting import DEFAULT_HORIZON, ReportResult, Table, median, merge_figures, percent, suppress_all
 from .serialize import unreadable_refused
@@ -49,8 +49,8 @@ def funnel(tracker, options) -> ReportResult:
         sector_of = tracker.recruited_sectors(peers)
         # Peers alike in stage, source, sector and the stages of their history, counted once a
         # kind (a state's 20,000 peers are a few hundred kinds), in the order the peers come.
-        kinds = Counter((p["stage"], p.get("source") or "unknown", sector_of[p["id"]] or "none",
-                         tuple([change["stage"] for change in p["stage_history"]])) for p in peers)
+        kinds = Counter((stage_of(p), p.get("source") or "unknown", sector_of[p["id"]] or "none",
+                         tuple([change["stage"] for change in stage_history_of(p)])) for p in peers)
         durations = _days_in_stage(peers)
     current: Counter = Counter()
     reached: Counter = Counter()
@@ -94,7 +94,7 @@ def _days_in_stage(peers) -> defaultdict:
     """{stage: [days each stay in it lasted]}: from each of the peers' (stored documents') moves
     to the next stage."""
     durations = defaultdict(list)
-    for history in [peer["stage_history"] for peer in peers]:
+    for history in [stage_history_of(peer) for peer in peers]:
         for this, following in zip(history, history[1:]):  # dates parsed only for a peer who moved on
             days = dt.date.fromisoformat(following["on"]) - dt.date.fromisoformat(this["on"])
             durations[this["stage"]].append(days.days)
@@ -196,9 +196,9 @@ def reach(tracker, options) -> ReportResult:
         for peer in peers:
             sector, community = sector_of[peer["id"]] or "none", peer.get("community") or "unknown"
             sectors[sector]["recruited"] += 1
-            sectors[sector]["accepted"] += peer["stage"] == "accepted"
+            sectors[sector]["accepted"] += stage_of(peer) == "accepted"
             communities[community]["recruited"] += 1
-            communities[community]["accepted"] += peer["stage"] == "accepted"
+            communities[community]["accepted"] += stage_of(peer) == "accepted"
     for event in events:
         sectors[event.sector or "none"]["events"] += 1
         sectors[event.sector or "none"]["reached"] += event.reached
@@ -238,7 +238,7 @@ def _rollup_figures(tracker, options) -> dict:
     peers = _cohort(tracker, options)
     sector_of = tracker.recruited_sectors(peers)
     with unreadable_refused(Peer, peers):  # (stage, sector) pairs in the order the peers come
-        recruited = Counter((p["stage"], sector_of[p["id"]] or "none") for p in peers)
+        recruited = Counter((stage_of(p), sector_of[p["id"]] or "none") for p in peers)
     stages: Counter = Counter()
     sectors: Counter = Counter()
     for (stage, sector), count in recruited.items():

@@ -32,7 +32,8 @@ class Transaction(Protocol):
 
     def insert(self, name: str, document: dict) -> None: ...
 
-    def insert_many(self, name: str, documents: Iterable[dict]) -> None: ...
+    # checked=False: documents from elsewhere (a copy's) that no write has checked row by row.
+    def insert_many(self, name: str, documents: Iterable[dict], checked: bool = True) -> None: ...
 
     def table_names(self) -> list: ...  # the tables holding documents
 

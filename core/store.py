@@ -252,6 +252,7 @@ class Transaction:
         self.log_unsealed = False  # a log from before the hash chain (schema 1), not yet sealed
         self._appended = False  # whether this commit has begun changing the audit log
         self._checked: dict = {}  # {table file: crc32} of those whose rows this write checked
+        self._unchecked: set = set()  # tables given rows no write checked (a copy's): not noted as checked
         self.recovery = None
 
     # -- tables -------------------------------------------------------------------------------
@@ -336,8 +337,9 @@ class Transaction:
     def insert(self, name: str, document: dict) -> None:
         self.insert_many(name, [document])
 
-    def insert_many(self, name: str, documents) -> None:
-        """Insert documents that carry their own `id`, one table write per chunk touched."""
+    def insert_many(self, name: str, documents, checked: bool = True) -> None:
+        """Insert documents that carry their own `id`, one table write per chunk touched;
+        `checked`: whether they were checked (made by peerpath, or loaded by a write)."""
         by_chunk: dict = {}
         documents = list(documents)
         for document in documents:
@@ -351,6 +353,8 @@ class Transaction:
                     "holds; it was left untouched"
                 )
             self.table(chunk).insert_multiple(batch)
+            if not checked:
+                self._unchecked.add(chunk)
         self._index(name, documents)
 
     def table_names(self) -> list:
@@ -649,7 +653,8 @@ class Transaction:
                 written.append(folder / manifest["tables"][name])
             _write_all_private(written, encoded.values())
             _note_checksums(manifest, {**self._checked,
-                                       **{manifest["tables"][name]: zlib.crc32(data) for name, data in encoded.items()}})
+                                       **{manifest["tables"][name]: zlib.crc32(data) for name, data in encoded.items()
+                                          if name not in self._unchecked}})
             if self._log_rewrite is not None:
                 written.append(folder / log_info["file"])
                 _write_private(folder / log_info["file"], log_data)

@@ -117,9 +117,15 @@ _FIELD_TYPES = {"peer_id": (str,), "layout": (int,), "name": (str, type(None)), 
                 "last_activity": (str, type(None)), "records": (dict,)}
 
 
-def row_problem(document) -> str:
-    """What makes a stored summary unfit to be written back (a field of the wrong type), or ""."""
-    for field, allowed in _FIELD_TYPES.items():
+# Those of a head's (what `head` writes).
+_HEAD_FIELD_TYPES = {**{field: types for field, types in _FIELD_TYPES.items() if field not in ("steps", "records")},
+                     "done": (int,), "of": (int,), "next": (list,)}
+
+
+def row_problem(document, field_types=_FIELD_TYPES) -> str:
+    """What makes a stored summary (or with `_HEAD_FIELD_TYPES`, a head) unfit to be written back
+    (a field of the wrong type), or ""."""
+    for field, allowed in field_types.items():
         if field in document and type(document[field]) not in allowed:
             return f"its {field} is {type(document[field]).__name__}"
     return ""
@@ -194,6 +200,10 @@ def rename(tx, peer_id: str, name: str) -> None:
         tx.replace(TABLE, renamed)
         if renamed.get("layout") == LAYOUT:  # an older summary has no head: it is recomputed
             write_head(tx, head(renamed))
+
+
+def head_row_problem(document) -> str:
+    return row_problem(document, _HEAD_FIELD_TYPES)
 
 
 def head_problems(tx) -> list:

@@ -63,7 +63,7 @@ def original(tmp_path_factory) -> Path:
     return db
 
 
-FILES = ["manifest", "peers~0", "enrollments~0", "step_records~0", "certifications~0", "summaries~0",
+FILES = ["manifest", "peers~0", "enrollments~0", "step_records~0", "certifications~0", "summaries~0", "summary_heads~0",
          "offerings~0", "sessions~0", "outreach", "merged_peers", "events"]
 
 
@@ -209,6 +209,22 @@ def test_verify_fails_naming_every_damaged_file(original, tmp_path, kind, how):
         assert result.exit_code == 0 and "after the audit log's committed end" in result.stdout
     else:
         assert result.exit_code != 0 and path.name in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind, write", [("peers~0", WRITES[0]), ("step_records~0", WRITES[1]),
+                                         ("summaries~0", WRITES[3]), ("sessions~0", WRITES[4])])
+def test_a_copy_of_a_damaged_row_is_refused_and_never_written_on(original, tmp_path, kind, write):
+    """db copy reads its source as a read does, without a write's row checks: a damaged row must
+    not reach a copy whose manifest passes its file as checked (checksums) for writes to carry on."""
+    db, _ = _damaged_copy(original, tmp_path, kind, "wrong types")
+    target = tmp_path / "copy.json"
+    result = _invoke(db, ("db", "copy", str(db), str(target)))
+    _check_no_traceback(result, "db copy")
+    assert result.exit_code != 0 and "does not verify" in result.stderr, result.stderr
+    stored = snapshot(target)
+    result = _invoke(target, write)
+    assert result.exit_code != 0 and "is corrupt" in result.stderr, "a write carried the copied damaged row on"
+    assert snapshot(target) == stored
 
 
 def test_an_id_counter_behind_the_stored_ids_is_refused_naming_the_manifest(original, tmp_path):

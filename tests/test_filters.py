@@ -193,6 +193,21 @@ def test_peer_documents_are_the_stored_documents_of_the_peers_chosen(affiliate, 
     assert [to_document(peer) for peer in affiliate.peers(stage=stage, where=where)] == documents
 
 
+@pytest.mark.parametrize("report", ["funnel", "reach", "rollup"])
+def test_counting_reports_read_a_peer_stored_without_stage_as_rebuilding_it_does(affiliate, run, report):
+    """Peer's defaults stand for fields an older document lacks: no stage is a prospect (as
+    `--stage prospect` filters it), no stage history none, as when the peer was rebuilt."""
+    before = json.loads(ok(run("report", report, "--json")))
+    with affiliate.changing() as tx:
+        document = tx.get("peers", "P0004")
+        tx.replace("peers", {key: value for key, value in document.items() if key != "stage"})
+    assert json.loads(ok(run("report", report, "--json"))) == before
+    with affiliate.changing() as tx:
+        document = tx.get("peers", "P0004")
+        tx.replace("peers", {key: value for key, value in document.items() if key != "stage_history"})
+    ok(run("report", report, "--json"))
+
+
 def test_peer_documents_refuse_an_unknown_stage_or_program(affiliate):
     with pytest.raises(ValidationError, match="unknown stage 'hired'"):
         affiliate.peer_documents(stage="hired")
