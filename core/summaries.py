@@ -15,6 +15,7 @@ import json
 import attrs
 
 from .entities import Pathway
+from .errors import StoreError
 from .progress import DONE, StepProgress
 from .serialize import to_document
 
@@ -222,12 +223,20 @@ def head_problems(tx) -> list:
 
 def restore(document, pathway, state_class):
     """(step states, as StoredSteps, or CountedSteps from a head; renewal progress, last
-    activity) from a stored summary or its head."""
-    renewal = _progress(document["renewal"]) if document["renewal"] else None
-    last = document["last_activity"]
-    steps = StoredSteps(document["steps"], pathway, state_class) if "steps" in document else \
-        CountedSteps(document["done"], document["of"], document["next"])
-    return steps, renewal, dt.date.fromisoformat(last) if last else None
+    activity) from a stored summary or its head. A damaged one is refused in one line: reads do
+    not check rows (writes do), and its fields are read here without rebuilding an entity."""
+    try:
+        renewal = _progress(document["renewal"]) if document["renewal"] else None
+        last = document["last_activity"]
+        steps = StoredSteps(document["steps"], pathway, state_class) if "steps" in document else \
+            CountedSteps(document["done"], document["of"], document["next"])
+        return steps, renewal, dt.date.fromisoformat(last) if last else None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        table, check = (TABLE, row_problem) if "steps" in document else (HEADS, head_row_problem)
+        missing = f"its field {error.args[0]!r} is missing" if isinstance(error, KeyError) else f"unreadable ({error})"
+        problem = (check(document) if isinstance(document, dict) else "") or missing
+        raise StoreError(f"{table}: {document.get('id') if isinstance(document, dict) else document} is damaged: "
+                         f"{problem}; run peerpath verify") from None
 
 
 def _next_keys(rows) -> list:

@@ -109,3 +109,21 @@ def test_verify_names_a_head_that_disagrees_with_its_summary(leaders, db, run):
     result = run("verify")
     assert result.exit_code != 0
     assert "summary_heads: E0003 does not match its summary" in result.output
+
+
+@pytest.mark.files_only("a table file edited by hand: reads do not check rows, so what a listing reads must")
+@pytest.mark.parametrize("table, listing, field", [(summaries.HEADS, ("leaders",), "next"),
+                                                    (summaries.TABLE, ("leaders", "--json"), "renewal")])
+def test_a_damaged_summary_or_head_is_refused_in_one_line_by_the_listing_that_reads_it(leaders, db, table,
+                                                                                        listing, field):
+    run = leaders
+    (chunk,) = db.parent.glob(f"{db.name}.d/{table}~0.*.json")
+    stored_file = json.loads(chunk.read_text())
+    del stored_file[f"{table}~0"]["3"][field]  # E0003's row lost a field
+    chunk.write_text(json.dumps(stored_file))
+    result = run(*listing)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {table}: E0003 is damaged: its field '{field}' is missing; run peerpath verify\n"
+    assert "Traceback" not in result.output
+    assert run("verify").exit_code != 0
