@@ -827,8 +827,7 @@ class Pathways(Service):
         where = self.tracker.check_filter(where)
         programs = self.tracker.catalog.programs
         with self.tracker.reading():
-            enrollments = sorted((e for e in self._enrollments(where) if e.program in programs),
-                                 key=lambda e: (e.peer_id, e.program, e.role))
+            enrollments = self._visible(self._enrollments(where))
             certifications = {d["enrollment_id"]: from_document(Certification, d)
                               for d in self.tracker.tx.all("certifications")}
         standings = []
@@ -837,6 +836,11 @@ class Pathways(Service):
             status = _leader_status(enrollment, certification, self.tracker.today, program.pathway(enrollment.pathway))
             standings.append(Standing(enrollment.peer_id, enrollment, program, status, certification))
         return standings
+
+    def _visible(self, enrollments) -> list:
+        """The enrolments of enabled programs (a disabled one's are kept, hidden), in listing order."""
+        programs = self.tracker.catalog.programs
+        return sorted((e for e in enrollments if e.program in programs), key=lambda e: (e.peer_id, e.program, e.role))
 
     def _enrollments(self, where) -> list:
         """The enrolments of the peers `where` (a checked PeerFilter) matches; inside `reading()`."""
@@ -850,8 +854,7 @@ class Pathways(Service):
         """Status of each enrolment of an enabled program; stored summaries (without `steps`,
         their heads) stand in for the records when listing everyone (see core.summaries)."""
         programs = self.tracker.catalog.programs
-        visible = sorted((e for e in enrollments if e.program in programs),  # disabled: kept, hidden
-                         key=lambda e: (e.peer_id, e.program, e.role))
+        visible = self._visible(enrollments)
         stored = {} if peer_ids is not None else self._stored_summaries(visible, steps)
         checker = summaries.Checker(self.tracker.today, self.tracker.catalog.step_kinds)
         stale = {e.peer_id for e in visible

@@ -195,10 +195,11 @@ def reach(tracker, options) -> ReportResult:
     with unreadable_refused(Peer, peers):
         for peer in peers:
             sector, community = sector_of[peer["id"]] or "none", peer.get("community") or "unknown"
+            accepted = stage_of(peer) == "accepted"
             sectors[sector]["recruited"] += 1
-            sectors[sector]["accepted"] += stage_of(peer) == "accepted"
+            sectors[sector]["accepted"] += accepted
             communities[community]["recruited"] += 1
-            communities[community]["accepted"] += stage_of(peer) == "accepted"
+            communities[community]["accepted"] += accepted
     for event in events:
         sectors[event.sector or "none"]["events"] += 1
         sectors[event.sector or "none"]["reached"] += event.reached
@@ -259,9 +260,13 @@ def _rollup_figures(tracker, options) -> dict:
         # Counts of a few fields each: from the stored documents, without rebuilding them.
         offerings = Counter(document["program"] for document in tx.all("offerings"))
         sessions = tx.all("sessions")
+        held: Counter = Counter()  # sessions of each program in the period
+        attendance: Counter = Counter()
         with unreadable_refused(SessionRecord, sessions):
-            held = [(d["program"], d.get("attendance") or 0) for d in sessions
-                    if _in_period(dt.date.fromisoformat(d["on"]), options)]
+            for d in sessions:
+                if _in_period(dt.date.fromisoformat(d["on"]), options):
+                    held[d["program"]] += 1
+                    attendance[d["program"]] += d.get("attendance") or 0
         enrolled = {document["peer_id"] for document in tx.all("enrollments")}
     for program in tracker.catalog.programs:
         figures["leaders"][program] = {
@@ -269,8 +274,8 @@ def _rollup_figures(tracker, options) -> dict:
             "new_certifications": new[program],
         }
         figures["offerings"][program] = offerings[program]
-        figures["sessions"][program] = sum(key == program for key, _ in held)
-        figures["attendance"][program] = sum(attendance for key, attendance in held if key == program)
+        figures["sessions"][program] = held[program]
+        figures["attendance"][program] = attendance[program]
     reached: Counter = Counter()
     for event in tracker.outreach_events(options["start"], options["end"]):
         reached[event.sector or "none"] += event.reached

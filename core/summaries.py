@@ -165,7 +165,7 @@ def head(document) -> dict:
     rows = document["steps"]
     return {"id": document["id"], "peer_id": document["peer_id"], "layout": document["layout"],
             "name": document["name"], "as_of": document["as_of"], "fingerprint": document["fingerprint"],
-            "done": sum(row[1] == DONE for row in rows), "of": len(rows), "next": _next_keys(rows),
+            "done": _done_count(rows), "of": len(rows), "next": _next_keys(rows),
             "renewal": document["renewal"], "last_activity": document["last_activity"]}
 
 
@@ -234,9 +234,12 @@ def restore(document, pathway, state_class):
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         table, check = (TABLE, row_problem) if "steps" in document else (HEADS, head_row_problem)
         missing = f"its field {error.args[0]!r} is missing" if isinstance(error, KeyError) else f"unreadable ({error})"
-        problem = (check(document) if isinstance(document, dict) else "") or missing
-        raise StoreError(f"{table}: {document.get('id') if isinstance(document, dict) else document} is damaged: "
-                         f"{problem}; run peerpath verify") from None
+        raise StoreError(f"{table}: {document.get('id')} is damaged: {check(document) or missing}; "
+                         "run peerpath verify") from None
+
+
+def _done_count(rows) -> int:
+    return sum(row[1] == DONE for row in rows)
 
 
 def _next_keys(rows) -> list:
@@ -289,7 +292,7 @@ class StoredSteps:
         return self._states
 
     def done_count(self) -> int:
-        return sum(row[1] == DONE for row in self._rows)
+        return _done_count(self._rows)
 
     def next_keys(self) -> list:
         return _next_keys(self._rows)
